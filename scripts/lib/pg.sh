@@ -1,0 +1,61 @@
+# Shared shell functions that run a project-local PostgreSQL 15 cluster (sourced, not executed).
+# PostgreSQL refuses to run as root, so as root the server runs under the `postgres` user.
+
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+
+# as_pg CMD...: runs CMD as the postgres user when we are root, else as ourselves.
+as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_init DIR: creates DIR/data with trust auth on loopback, tuned for fast throwaway use when
+# PG_FAST=1 (fsync off: test data is disposable).
+pg_init() {
+  local dir=$1
+  [[ -x "$PG_BIN/initdb" ]] || { echo "PostgreSQL server not found (install postgresql-15)" >&2; return 1; }
+  mkdir -p "$dir/sock"
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$dir"; fi
+  if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+    as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; return 1; }
+    {
+      echo "listen_addresses = '127.0.0.1'"
+      echo "unix_socket_directories = '$dir/sock'"
+      echo "max_connections = 300"
+      echo "shared_buffers = 128MB"
+      if [[ ${PG_FAST:-0} == 1 ]]; then
+        echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"
+      fi
+    } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+  fi
+}
+
+# pg_start DIR [PORT]: starts the cluster on PORT (or a free one), writes DIR/port.
+pg_start() {
+  local dir=$1 port=${2:-}
+  local tries=0
+  while :; do
+    local p=${port:-$((20000 + RANDOM % 20000))}
+    if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -o "-p $p" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1; then
+      echo "$p" >"$dir/port"
+      return 0
+    fi
+    tries=$((tries + 1))
+    if [[ -n $port || $tries -ge 5 ]]; then
+      tail -n 20 "$dir/server.log" >&2 2>/dev/null
+      return 1
+    fi
+  done
+}
+
+# pg_stop DIR: fast shutdown if running.
+pg_stop() {
+  local dir=$1
+  [[ -f "$dir/data/postmaster.pid" ]] || return 0
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+}
+
+# pg_dsn DIR [DBNAME]: libpq keyword/value connection string for the cluster in DIR.
+pg_dsn() {
+  echo "host=127.0.0.1 port=$(cat "$1/port") user=postgres dbname=${2:-postgres}"
+}
