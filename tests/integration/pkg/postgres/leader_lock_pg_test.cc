@@ -1,0 +1,92 @@
+// LeaderLock against a real server (pkg/postgres/leader_lock.h).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <pqxx/connection>
+#include <pqxx/nontransaction>
+
+#include "pkg/postgres/leader_lock.h"
+#include "pkg/testing/pg_test_database.h"
+#include "pkg/testing/status_matchers.h"
+
+namespace coffer::postgres {
+namespace {
+
+using ::coffer::testing::IsOk;
+using ::coffer::testing::IsOkAndHolds;
+using ::coffer::testing::PgTestDatabase;
+using ::coffer::testing::StatusIs;
+
+class LeaderLockPgTest : public ::testing::Test {
+ protected:
+  void SetUp() override { COFFER_PG_TEST_DATABASE(db_); }
+
+  // Terminates every session of the test database holding an advisory lock.
+  int KillLockHolders() {
+    pqxx::connection admin(db_->cluster_dsn());
+    return pqxx::nontransaction(admin)
+        .exec_params(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d"
+            " ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = $1",
+            db_->name())
+        .size();
+  }
+
+  std::unique_ptr<PgTestDatabase> db_;
+  const int64_t key_ = AdvisoryLockKey("coffer.test.leader");
+};
+
+TEST_F(LeaderLockPgTest, OnlyOneSessionHoldsTheLock) {
+  LeaderLock a(db_->dsn(), key_);
+  LeaderLock b(db_->dsn(), key_);
+  EXPECT_FALSE(a.IsHeld());
+  EXPECT_THAT(a.TryAcquire(), IsOkAndHolds(true));
+  EXPECT_THAT(b.TryAcquire(), IsOkAndHolds(false));
+  EXPECT_TRUE(a.IsHeld());
+  EXPECT_FALSE(b.IsHeld());
+  // Acquiring again while holding is idempotent and does not stack a second hold...
+  EXPECT_THAT(a.TryAcquire(), IsOkAndHolds(true));
+  // ...so one Release hands leadership over.
+  EXPECT_THAT(a.Release(), IsOk());
+  EXPECT_FALSE(a.IsHeld());
+  EXPECT_THAT(b.TryAcquire(), IsOkAndHolds(true));
+  EXPECT_THAT(a.TryAcquire(), IsOkAndHolds(false));
+}
+
+TEST_F(LeaderLockPgTest, DifferentKeysAreIndependent) {
+  LeaderLock a(db_->dsn(), key_);
+  LeaderLock b(db_->dsn(), AdvisoryLockKey("coffer.test.other"));
+  EXPECT_THAT(a.TryAcquire(), IsOkAndHolds(true));
+  EXPECT_THAT(b.TryAcquire(), IsOkAndHolds(true));
+}
+
+TEST_F(LeaderLockPgTest, TakeoverWhenTheHolderCloses) {
+  auto a = std::make_unique<LeaderLock>(db_->dsn(), key_);
+  LeaderLock b(db_->dsn(), key_);
+  ASSERT_THAT(a->TryAcquire(), IsOkAndHolds(true));
+  ASSERT_THAT(b.TryAcquire(), IsOkAndHolds(false));
+  a.reset();  // process exit or shutdown: the session closes
+  EXPECT_THAT(b.TryAcquire(), IsOkAndHolds(true));
+  EXPECT_TRUE(b.IsHeld());
+}
+
+TEST_F(LeaderLockPgTest, TakeoverWhenTheHoldersSessionDies) {
+  LeaderLock a(db_->dsn(), key_);
+  LeaderLock b(db_->dsn(), key_);
+  ASSERT_THAT(a.TryAcquire(), IsOkAndHolds(true));
+  ASSERT_EQ(KillLockHolders(), 1);
+  EXPECT_FALSE(a.IsHeld());  // the old leader notices it lost leadership
+  EXPECT_THAT(b.TryAcquire(), IsOkAndHolds(true));
+  EXPECT_THAT(a.TryAcquire(), IsOkAndHolds(false));  // reconnects, but b leads now
+}
+
+TEST_F(LeaderLockPgTest, UnreachableServerIsUnavailable) {
+  LeaderLock lock("host=127.0.0.1 port=1 user=postgres dbname=postgres", key_,
+                  std::chrono::seconds(2));
+  EXPECT_THAT(lock.TryAcquire(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(lock.IsHeld());
+  EXPECT_THAT(lock.Release(), IsOk());
+}
+
+}  // namespace
+}  // namespace coffer::postgres
