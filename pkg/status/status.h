@@ -15,15 +15,15 @@
 #define COFFER_STATUS_CONCAT_(a, b) COFFER_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function if not OK.
-#define COFFER_RETURN_IF_ERROR(expr)                                              \
-  do {                                                                            \
-    ::absl::Status coffer_status_ = (expr);                                       \
-    if (!coffer_status_.ok()) return coffer_status_;                              \
+#define COFFER_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status coffer_status_ = (expr);          \
+    if (!coffer_status_.ok()) return coffer_status_; \
   } while (false)
 
 // `COFFER_ASSIGN_OR_RETURN(auto x, Foo());` evaluates an absl::StatusOr<T>; on error returns its
 // status, otherwise moves the value into the declaration on the left.
-#define COFFER_ASSIGN_OR_RETURN(lhs, expr)                                                    \
+#define COFFER_ASSIGN_OR_RETURN(lhs, expr) \
   COFFER_ASSIGN_OR_RETURN_IMPL_(COFFER_STATUS_CONCAT_(coffer_statusor_, __LINE__), lhs, expr)
 
 #define COFFER_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \

@@ -1,6 +1,5 @@
 #include "pkg/version/version.h"
 
-
 namespace coffer::version {
 
 std::string VersionLine(std::string_view program) {
