@@ -1,0 +1,93 @@
+#include "pkg/crypto/hash.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace coffer::crypto {
+namespace {
+
+[[noreturn]] void Die(const char* what) {
+  // Only reachable on allocation failure or a broken OpenSSL install: not recoverable.
+  std::fprintf(stderr, "coffer: OpenSSL %s failed\n", what);
+  std::abort();
+}
+
+}  // namespace
+
+std::string Sha256(std::string_view bytes) {
+  std::string out(kSha256Size, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                 EVP_sha256(), nullptr) != 1 ||
+      len != kSha256Size) {
+    Die("EVP_Digest(SHA-256)");
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view message) {
+  std::string out(kSha256Size, '\0');
+  unsigned int len = 0;
+  // HMAC() rejects a null key pointer even with length 0, so point at a dummy byte.
+  static const unsigned char kEmpty = 0;
+  const void* key_ptr = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
+  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+           reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
+      len != kSha256Size) {
+    Die("HMAC-SHA-256");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> HkdfSha256(std::string_view ikm, std::string_view salt,
+                                       std::string_view info, size_t length) {
+  if (length == 0 || length > 255 * kSha256Size) {
+    return absl::InvalidArgumentError("HKDF-SHA-256 output length must be in [1, 8160]");
+  }
+  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr),
+                                                        &EVP_KDF_free);
+  if (kdf == nullptr) Die("EVP_KDF_fetch(HKDF)");
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()),
+                                                                &EVP_KDF_CTX_free);
+  if (ctx == nullptr) Die("EVP_KDF_CTX_new");
+
+  static char kEmpty = 0;
+  auto octets = [](const char* name, std::string_view v) {
+    return OSSL_PARAM_construct_octet_string(
+        name, v.empty() ? static_cast<void*>(&kEmpty) : const_cast<char*>(v.data()), v.size());
+  };
+  std::vector<OSSL_PARAM> params;
+  params.push_back(
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>("SHA256"), 0));
+  params.push_back(octets(OSSL_KDF_PARAM_KEY, ikm));
+  if (!salt.empty()) params.push_back(octets(OSSL_KDF_PARAM_SALT, salt));
+  if (!info.empty()) params.push_back(octets(OSSL_KDF_PARAM_INFO, info));
+  params.push_back(OSSL_PARAM_construct_end());
+
+  std::string out(length, '\0');
+  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     params.data()) != 1) {
+    ERR_clear_error();
+    return absl::InternalError("HKDF-SHA-256 derivation failed");
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace coffer::crypto

@@ -1,0 +1,448 @@
+#include "pkg/auth/token_verifier.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "pkg/crypto/encoding.h"
+#include "pkg/crypto/hash.h"
+
+namespace coffer::auth {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kIssuer[] = "https://id.coffer.test";
+constexpr char kAudience[] = "coffer-vault";
+
+// Answers from a table; counts calls. Thread-safe.
+class FakeIntrospector final : public Introspector {
+ public:
+  absl::StatusOr<bool> IsActive(std::string_view) override {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    return answer_;
+  }
+  void Set(absl::StatusOr<bool> answer) {
+    absl::MutexLock lock(&mu_);
+    answer_ = std::move(answer);
+  }
+  int calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::StatusOr<bool> answer_ = true;
+  int calls_ = 0;
+};
+
+class TokenVerifierTest : public ::testing::Test {
+ protected:
+  TokenVerifierTest()
+      : k1_(*crypto::Ed25519PrivateKey::Generate()), k2_(*crypto::Ed25519PrivateKey::Generate()) {
+    JwkSet set;
+    set.keys = {Jwk::FromPublicKey("k1", k1_.PublicKey())};
+    source_.Set(set);
+  }
+
+  TokenVerifierOptions Options() const {
+    TokenVerifierOptions o;
+    o.issuer = kIssuer;
+    o.audience = kAudience;
+    return o;
+  }
+
+  std::unique_ptr<TokenVerifier> MakeVerifier(TokenVerifierOptions options,
+                                              Introspector* introspector = nullptr) {
+    auto v = TokenVerifier::Create(std::move(options), source_, clock_, introspector);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return *std::move(v);
+  }
+  std::unique_ptr<TokenVerifier> MakeVerifier() { return MakeVerifier(Options()); }
+
+  int64_t NowSeconds() const { return absl::ToUnixSeconds(clock_.Now()); }
+
+  Claims ValidClaims() const {
+    Claims c;
+    c.iss = kIssuer;
+    c.sub = "user-1";
+    c.aud = {kAudience};
+    c.iat = NowSeconds();
+    c.nbf = NowSeconds();
+    c.exp = NowSeconds() + 600;
+    c.scope = {"vault.read"};
+    c.jti = "jti-1";
+    return c;
+  }
+
+  std::string Sign(const Claims& c, const std::string& kid = "k1") {
+    const auto& key = kid == "k2" ? k2_ : k1_;
+    return *SignJwt(c, kid, key);
+  }
+
+  // A token with an arbitrary header, signed by `sign` over the signing input.
+  static std::string Forge(const json& header, const json& payload,
+                           const std::function<std::string(const std::string&)>& sign) {
+    const std::string input =
+        crypto::Base64UrlEncode(header.dump()) + "." + crypto::Base64UrlEncode(payload.dump());
+    return input + "." + crypto::Base64UrlEncode(sign(input));
+  }
+
+  static void ExpectRejected(const absl::StatusOr<VerifiedToken>& result,
+                             const std::string& reason) {
+    ASSERT_FALSE(result.ok()) << "expected rejection: " << reason;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated) << result.status();
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr(reason));
+  }
+
+  FakeClock clock_;
+  StaticJwksSource source_;
+  crypto::Ed25519PrivateKey k1_;
+  crypto::Ed25519PrivateKey k2_;
+};
+
+TEST_F(TokenVerifierTest, ValidTokenVerifies) {
+  auto verifier = MakeVerifier();
+  const Claims claims = ValidClaims();
+  auto result = verifier->Verify(Sign(claims));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->claims, claims);
+  EXPECT_EQ(result->kid, "k1");
+  EXPECT_EQ(source_.fetch_count(), 1);
+}
+
+TEST_F(TokenVerifierTest, AudienceListContainingOursIsAccepted) {
+  auto verifier = MakeVerifier();
+  Claims c = ValidClaims();
+  c.aud = {"other", kAudience};
+  EXPECT_TRUE(verifier->Verify(Sign(c)).ok());
+}
+
+TEST_F(TokenVerifierTest, ClaimChecks) {
+  auto verifier = MakeVerifier();
+  Claims c = ValidClaims();
+  c.exp = NowSeconds() - 3600;
+  ExpectRejected(verifier->Verify(Sign(c)), "expired");
+
+  c = ValidClaims();
+  c.nbf = NowSeconds() + 3600;
+  ExpectRejected(verifier->Verify(Sign(c)), "not yet valid");
+
+  c = ValidClaims();
+  c.iss = "https://evil.test";
+  ExpectRejected(verifier->Verify(Sign(c)), "wrong issuer");
+
+  c = ValidClaims();
+  c.iss.clear();
+  ExpectRejected(verifier->Verify(Sign(c)), "wrong issuer");
+
+  c = ValidClaims();
+  c.aud = {"coffer-identity"};
+  ExpectRejected(verifier->Verify(Sign(c)), "wrong audience");
+
+  c = ValidClaims();
+  c.aud.clear();
+  ExpectRejected(verifier->Verify(Sign(c)), "wrong audience");
+
+  c = ValidClaims();
+  c.exp.reset();
+  ExpectRejected(verifier->Verify(Sign(c)), "no \"exp\"");
+}
+
+TEST_F(TokenVerifierTest, AlteredPayloadOrSignatureIsBadSignature) {
+  auto verifier = MakeVerifier();
+  const std::string token = Sign(ValidClaims());
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = token.rfind('.');
+
+  // Swap in a payload claiming another subject, keep header and signature.
+  Claims other = ValidClaims();
+  other.sub = "admin";
+  const std::string other_token = Sign(other);
+  const std::string altered_payload =
+      token.substr(0, dot1 + 1) +
+      other_token.substr(other_token.find('.') + 1,
+                         other_token.rfind('.') - other_token.find('.') - 1) +
+      token.substr(dot2);
+  ExpectRejected(verifier->Verify(altered_payload), "bad signature");
+
+  std::string sig = *crypto::Base64UrlDecode(token.substr(dot2 + 1));
+  sig[0] = static_cast<char>(sig[0] ^ 1);
+  ExpectRejected(verifier->Verify(token.substr(0, dot2 + 1) + crypto::Base64UrlEncode(sig)),
+                 "bad signature");
+  ExpectRejected(verifier->Verify(token.substr(0, dot2 + 1)), "bad signature");
+  EXPECT_TRUE(verifier->Verify(token).ok());
+}
+
+TEST_F(TokenVerifierTest, AlgNoneAndHmacAreRefused) {
+  auto verifier = MakeVerifier();
+  const json payload = *ClaimsToJson(ValidClaims());
+  // alg=none with an empty signature.
+  const std::string none = crypto::Base64UrlEncode(json{{"alg", "none"}, {"kid", "k1"}}.dump()) +
+                           "." + crypto::Base64UrlEncode(payload.dump()) + ".";
+  ExpectRejected(verifier->Verify(none), "unsupported alg");
+  // HS256 "keyed" with the public key bytes: the classic algorithm-confusion forgery.
+  const std::string public_raw = k1_.PublicKey().Raw();
+  const std::string hs256 =
+      Forge(json{{"alg", "HS256"}, {"kid", "k1"}, {"typ", "JWT"}}, payload,
+            [&](const std::string& input) { return crypto::HmacSha256(public_raw, input); });
+  ExpectRejected(verifier->Verify(hs256), "unsupported alg");
+  // Right signature, but an alg name spelt differently is still refused.
+  const std::string ed25519 = Forge(json{{"alg", "Ed25519"}, {"kid", "k1"}}, payload,
+                                    [&](const std::string& input) { return k1_.Sign(input); });
+  ExpectRejected(verifier->Verify(ed25519), "unsupported alg");
+  const std::string crit = Forge(json{{"alg", "EdDSA"}, {"kid", "k1"}, {"crit", {"exp"}}}, payload,
+                                 [&](const std::string& input) { return k1_.Sign(input); });
+  ExpectRejected(verifier->Verify(crit), "critical");
+  EXPECT_EQ(verifier->stats().signature_checks, 0u);
+}
+
+TEST_F(TokenVerifierTest, MalformedTokens) {
+  auto verifier = MakeVerifier();
+  ExpectRejected(verifier->Verify(""), "malformed");
+  ExpectRejected(verifier->Verify("abc"), "malformed");
+  ExpectRejected(verifier->Verify("a.b.c"), "malformed");
+  ExpectRejected(verifier->Verify(std::string(9000, 'a')), "malformed");
+  const json payload = *ClaimsToJson(ValidClaims());
+  ExpectRejected(verifier->Verify(Forge(json{{"alg", "EdDSA"}}, payload,
+                                        [&](const std::string& in) { return k1_.Sign(in); })),
+                 "no \"kid\"");
+}
+
+TEST_F(TokenVerifierTest, UnknownKidRefetchesOnceWithinRateLimit) {
+  TokenVerifierOptions o = Options();
+  o.jwks_min_refetch_interval = absl::Seconds(30);
+  auto verifier = MakeVerifier(o);
+  ASSERT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+  ASSERT_EQ(source_.fetch_count(), 1);
+
+  // k2 is published after the verifier cached the set; the first k2 token is within the rate
+  // limit window of the initial fetch, so no refetch yet.
+  JwkSet both;
+  both.keys = {Jwk::FromPublicKey("k1", k1_.PublicKey()),
+               Jwk::FromPublicKey("k2", k2_.PublicKey())};
+  source_.Set(both);
+  ExpectRejected(verifier->Verify(Sign(ValidClaims(), "k2")), "unknown signing key");
+  EXPECT_EQ(source_.fetch_count(), 1);
+
+  clock_.Advance(absl::Seconds(31));
+  ASSERT_TRUE(verifier->Verify(Sign(ValidClaims(), "k2")).ok());
+  EXPECT_EQ(source_.fetch_count(), 2);
+
+  // A token naming a kid nobody publishes: exactly one refetch, then rate limited.
+  clock_.Advance(absl::Seconds(31));
+  Claims c = ValidClaims();
+  const std::string bogus = Forge(json{{"alg", "EdDSA"}, {"kid", "k9"}}, *ClaimsToJson(c),
+                                  [&](const std::string& in) { return k1_.Sign(in); });
+  for (int i = 0; i < 5; ++i) {
+    ExpectRejected(verifier->Verify(bogus), "unknown signing key");
+  }
+  EXPECT_EQ(source_.fetch_count(), 3);
+  EXPECT_EQ(verifier->stats().jwks_fetches, 3u);
+  clock_.Advance(absl::Seconds(30));
+  ExpectRejected(verifier->Verify(bogus), "unknown signing key");
+  EXPECT_EQ(source_.fetch_count(), 4);
+}
+
+TEST_F(TokenVerifierTest, KeyRotationBothKeysValidThenOldRemoved) {
+  JwkSet both;
+  both.keys = {Jwk::FromPublicKey("k1", k1_.PublicKey()),
+               Jwk::FromPublicKey("k2", k2_.PublicKey())};
+  source_.Set(both);
+  TokenVerifierOptions o = Options();
+  o.cache_max_entries = 0;
+  o.jwks_max_age = absl::Minutes(10);
+  auto verifier = MakeVerifier(o);
+  const std::string t1 = Sign(ValidClaims(), "k1");
+  const std::string t2 = Sign(ValidClaims(), "k2");
+  EXPECT_TRUE(verifier->Verify(t1).ok());
+  EXPECT_TRUE(verifier->Verify(t2).ok());
+  EXPECT_EQ(source_.fetch_count(), 1);
+
+  // The issuer retires k1. Once the cached set is older than jwks_max_age it is refetched and
+  // k1 tokens stop verifying.
+  JwkSet only_k2;
+  only_k2.keys = {Jwk::FromPublicKey("k2", k2_.PublicKey())};
+  source_.Set(only_k2);
+  clock_.Advance(absl::Minutes(9));
+  Claims c = ValidClaims();
+  const std::string t1_late = Sign(c, "k1");
+  EXPECT_TRUE(verifier->Verify(t1_late).ok());
+  clock_.Advance(absl::Minutes(2));
+  ExpectRejected(verifier->Verify(t1_late), "unknown signing key");
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims(), "k2")).ok());
+  EXPECT_EQ(source_.fetch_count(), 2);
+}
+
+TEST_F(TokenVerifierTest, LeewayBoundaries) {
+  TokenVerifierOptions o = Options();
+  o.leeway = absl::Seconds(30);
+  auto verifier = MakeVerifier(o);
+  const int64_t t0 = NowSeconds();
+
+  Claims c = ValidClaims();
+  c.exp = t0;
+  const std::string expiring = Sign(c);
+  clock_.Set(absl::FromUnixSeconds(t0 + 29));
+  EXPECT_TRUE(verifier->Verify(expiring).ok());  // inside leeway
+  clock_.Set(absl::FromUnixSeconds(t0 + 30));
+  ExpectRejected(verifier->Verify(expiring), "expired");  // cache must not outlive exp+leeway
+
+  c = ValidClaims();
+  c.nbf = t0 + 100;
+  c.exp = t0 + 1000;
+  const std::string future = Sign(c);
+  clock_.Set(absl::FromUnixSeconds(t0 + 69));
+  ExpectRejected(verifier->Verify(future), "not yet valid");
+  clock_.Set(absl::FromUnixSeconds(t0 + 70));
+  EXPECT_TRUE(verifier->Verify(future).ok());
+}
+
+TEST_F(TokenVerifierTest, CacheHitSkipsSignatureWorkUntilTtl) {
+  TokenVerifierOptions o = Options();
+  o.cache_ttl = absl::Minutes(5);
+  auto verifier = MakeVerifier(o);
+  const std::string token = Sign(ValidClaims());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(verifier->Verify(token).ok());
+  EXPECT_EQ(verifier->stats().signature_checks, 1u);
+  EXPECT_EQ(verifier->stats().cache_hits, 9u);
+  EXPECT_EQ(source_.fetch_count(), 1);
+
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(verifier->Verify(token).ok());
+  EXPECT_EQ(verifier->stats().signature_checks, 2u);
+
+  // A token that differs in one byte is never served from the cache.
+  std::string altered = token;
+  char& ch = altered[altered.rfind('.') + 5];  // a signature character with no padding bits
+  ch = ch == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(verifier->Verify(altered).ok());
+  EXPECT_EQ(verifier->stats().signature_checks, 3u);
+}
+
+TEST_F(TokenVerifierTest, CacheIsBoundedLru) {
+  TokenVerifierOptions o = Options();
+  o.cache_max_entries = 2;
+  auto verifier = MakeVerifier(o);
+  Claims a = ValidClaims(), b = ValidClaims(), c = ValidClaims();
+  a.jti = "a";
+  b.jti = "b";
+  c.jti = "c";
+  const std::string ta = Sign(a), tb = Sign(b), tc = Sign(c);
+  ASSERT_TRUE(verifier->Verify(ta).ok());
+  ASSERT_TRUE(verifier->Verify(tb).ok());
+  ASSERT_TRUE(verifier->Verify(ta).ok());  // a is now most recent
+  ASSERT_TRUE(verifier->Verify(tc).ok());  // evicts b
+  EXPECT_EQ(verifier->stats().signature_checks, 3u);
+  ASSERT_TRUE(verifier->Verify(ta).ok());
+  EXPECT_EQ(verifier->stats().signature_checks, 3u);
+  ASSERT_TRUE(verifier->Verify(tb).ok());
+  EXPECT_EQ(verifier->stats().signature_checks, 4u);
+}
+
+TEST_F(TokenVerifierTest, IntrospectionRevokesAndIsCachedBriefly) {
+  FakeIntrospector introspector;
+  TokenVerifierOptions o = Options();
+  o.introspection_cache_ttl = absl::Seconds(10);
+  auto verifier = MakeVerifier(o, &introspector);
+  const std::string token = Sign(ValidClaims());
+
+  ASSERT_TRUE(verifier->Verify(token).ok());
+  ASSERT_TRUE(verifier->Verify(token).ok());
+  EXPECT_EQ(introspector.calls(), 1);
+
+  introspector.Set(false);  // revoked at the issuer
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_TRUE(verifier->Verify(token).ok());  // still within the introspection cache
+  clock_.Advance(absl::Seconds(5));
+  ExpectRejected(verifier->Verify(token), "inactive");
+  EXPECT_EQ(introspector.calls(), 2);
+  ExpectRejected(verifier->Verify(token), "inactive");  // cached "inactive" answer
+  EXPECT_EQ(introspector.calls(), 2);
+  EXPECT_EQ(verifier->stats().signature_checks, 1u);
+
+  // A fresh token introspected as inactive is refused on first sight.
+  Claims other = ValidClaims();
+  other.jti = "other";
+  ExpectRejected(verifier->Verify(Sign(other)), "inactive");
+}
+
+TEST_F(TokenVerifierTest, IntrospectionOutageIsNotUnauthenticated) {
+  FakeIntrospector introspector;
+  introspector.Set(absl::UnavailableError("identity down"));
+  auto verifier = MakeVerifier(Options(), &introspector);
+  auto result = verifier->Verify(Sign(ValidClaims()));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  introspector.Set(true);
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+}
+
+TEST_F(TokenVerifierTest, JwksOutageIsUnavailableAndRecovers) {
+  source_.SetError(absl::UnavailableError("identity down"));
+  auto verifier = MakeVerifier();
+  const std::string token = Sign(ValidClaims());
+  EXPECT_EQ(verifier->Verify(token).status().code(), absl::StatusCode::kUnavailable);
+  // Rate limited, but the last fetch failed: still reported as an outage.
+  EXPECT_EQ(verifier->Verify(token).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(source_.fetch_count(), 1);
+
+  source_.SetError(absl::OkStatus());
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_TRUE(verifier->Verify(token).ok());
+  EXPECT_EQ(source_.fetch_count(), 2);
+}
+
+TEST_F(TokenVerifierTest, RefreshKeysIgnoresRateLimit) {
+  auto verifier = MakeVerifier();
+  ASSERT_TRUE(verifier->RefreshKeys().ok());
+  ASSERT_TRUE(verifier->RefreshKeys().ok());
+  EXPECT_EQ(source_.fetch_count(), 2);
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+  EXPECT_EQ(source_.fetch_count(), 2);
+}
+
+TEST_F(TokenVerifierTest, CreateValidatesOptions) {
+  TokenVerifierOptions o = Options();
+  o.issuer.clear();
+  EXPECT_EQ(TokenVerifier::Create(o, source_, clock_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = Options();
+  o.audience.clear();
+  EXPECT_FALSE(TokenVerifier::Create(o, source_, clock_).ok());
+  o = Options();
+  o.leeway = absl::Seconds(-1);
+  EXPECT_FALSE(TokenVerifier::Create(o, source_, clock_).ok());
+}
+
+TEST_F(TokenVerifierTest, ConcurrentVerifyIsSafe) {
+  TokenVerifierOptions o = Options();
+  o.cache_max_entries = 8;  // force evictions while threads race
+  auto verifier = MakeVerifier(o);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 16; ++i) {
+    Claims c = ValidClaims();
+    c.jti = "t" + std::to_string(i);
+    tokens.push_back(Sign(c));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        if (!verifier->Verify(tokens[(i * 7 + t) % tokens.size()]).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(source_.fetch_count(), 1);
+}
+
+}  // namespace
+}  // namespace coffer::auth
