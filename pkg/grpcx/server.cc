@@ -1,0 +1,212 @@
+#include "pkg/grpcx/server.h"
+
+#include <grpc/grpc.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/impl/server_initializer.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "pkg/log/log.h"
+
+namespace coffer::grpcx {
+namespace {
+
+// Health and reflection are process-wide switches in gRPC; turn them on once.
+void EnableHealthAndReflection() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  });
+}
+
+// The default health service only answers for service names it was told about. gRPC keeps the
+// names of registered services private, but hands them to builder plugins (the reflection
+// plugin learns them the same way), so a tiny plugin records them for GrpcServer.
+class ServiceNamesPlugin : public grpc::ServerBuilderPlugin {
+ public:
+  explicit ServiceNamesPlugin(std::vector<std::string>* names) : names_(names) {}
+  std::string name() override { return "coffer_service_names"; }
+  void InitServer(grpc::ServerInitializer* si) override { *names_ = *si->GetServiceList(); }
+  // Called after Server::Start, which adds the health service itself.
+  void Finish(grpc::ServerInitializer* si) override { *names_ = *si->GetServiceList(); }
+  void ChangeArguments(const std::string& /*name*/, void* /*value*/) override {}
+
+ private:
+  std::vector<std::string>* names_;
+};
+
+class ServiceNamesOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ServiceNamesOption(std::vector<std::string>* names) : names_(names) {}
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->push_back(std::make_unique<ServiceNamesPlugin>(names_));
+  }
+
+ private:
+  std::vector<std::string>* names_;
+};
+
+bool IsRequestIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    std::string message = "cannot read " + path + ": " + std::strerror(err);
+    if (err == EACCES) return absl::PermissionDeniedError(message);
+    return absl::NotFoundError(message);
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const GrpcServerOptions& options) {
+  bool has_cert = !options.tls_cert_file.empty();
+  bool has_key = !options.tls_key_file.empty();
+  bool has_ca = !options.tls_client_ca_file.empty();
+  if (!has_cert && !has_key && !has_ca) return grpc::InsecureServerCredentials();
+  if (has_cert != has_key) {
+    return absl::InvalidArgumentError("TLS needs both a certificate file and a key file");
+  }
+  if (has_ca && !has_cert) {
+    return absl::InvalidArgumentError(
+        "mTLS client CA file given without a server certificate and key");
+  }
+  grpc::SslServerCredentialsOptions ssl(
+      has_ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+             : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(options.tls_key_file);
+  if (!key.ok()) return key.status();
+  pair.cert_chain = *std::move(cert);
+  pair.private_key = *std::move(key);
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (has_ca) {
+    absl::StatusOr<std::string> ca = ReadFile(options.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options)) {}
+
+GrpcServer::~GrpcServer() { Shutdown(); }
+
+void GrpcServer::RegisterService(grpc::Service* service) { services_.push_back(service); }
+
+void GrpcServer::AddInterceptorFactory(
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory) {
+  interceptor_factories_.push_back(std::move(factory));
+}
+
+absl::StatusOr<int> GrpcServer::Start() {
+  if (server_ != nullptr) return absl::FailedPreconditionError("gRPC server already started");
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(options_);
+  if (!creds.ok()) return creds.status();
+  EnableHealthAndReflection();
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(options_.address, *creds, &selected_port);
+  // With SO_REUSEPORT two servers could share a port silently; a clash must fail loudly.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  for (grpc::Service* service : services_) builder.RegisterService(service);
+  builder.SetOption(std::make_unique<ServiceNamesOption>(&service_names_));
+  if (!interceptor_factories_.empty()) {
+    builder.experimental().SetInterceptorCreators(std::move(interceptor_factories_));
+    interceptor_factories_.clear();
+  }
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || selected_port == 0) {
+    server_.reset();
+    return absl::UnavailableError("gRPC server: cannot listen on " + options_.address);
+  }
+  port_ = selected_port;
+  // Every registered service answers grpc.health.v1 by its full name, as well as "" (overall).
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    for (const std::string& name : service_names_) health->SetServingStatus(name, true);
+  }
+  SetServing(true);
+  coffer::log::Logger("grpcx").Info("gRPC server listening",
+                                    {{"address", options_.address},
+                                     {"port", port_},
+                                     {"tls", !options_.tls_cert_file.empty()},
+                                     {"mtls", !options_.tls_client_ca_file.empty()}});
+  return port_;
+}
+
+void GrpcServer::SetServing(bool serving) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (server_ == nullptr || shutting_down_) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) health->SetServingStatus(serving);
+}
+
+void GrpcServer::SetServiceServing(const std::string& service, bool serving) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (server_ == nullptr || shutting_down_) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) health->SetServingStatus(service, serving);
+}
+
+void GrpcServer::Shutdown() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (server_ == nullptr) return;
+  if (shutting_down_) {
+    // Another thread is draining; return when it is done, like that caller.
+    lock.unlock();
+    server_->Wait();
+    return;
+  }
+  // Health first, so watchers and load balancers move traffic away before we stop accepting.
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) health->SetServingStatus(false);
+  shutting_down_ = true;
+  lock.unlock();
+  coffer::log::Logger("grpcx").Info(
+      "gRPC server shutting down",
+      {{"grace_ms", static_cast<int64_t>(options_.shutdown_grace.count())}});
+  // Stops accepting at once, waits for in-flight calls until the deadline, then cancels them.
+  server_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_grace);
+  server_->Wait();
+}
+
+void GrpcServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+std::string RequestIdFrom(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("x-request-id");
+  if (it != metadata.end()) {
+    std::string id(it->second.data(), it->second.size());
+    bool sane = !id.empty() && id.size() <= 128;
+    for (char c : id) sane = sane && IsRequestIdChar(c);
+    if (sane) return id;
+  }
+  return coffer::log::NewRequestId();
+}
+
+}  // namespace coffer::grpcx

@@ -1,0 +1,143 @@
+#include "pkg/metrics/admin_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <prometheus/counter.h>
+#include <prometheus/text_serializer.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "pkg/metrics/build_info.h"
+#include "pkg/metrics/grpc_server_metrics.h"
+#include "pkg/version/version.h"
+
+namespace coffer::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+
+class AdminServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = std::make_shared<prometheus::Registry>();
+    server_ = std::make_unique<AdminServer>(AdminServerOptions{.host = "127.0.0.1", .port = 0},
+                                            registry_);
+    absl::StatusOr<int> port = server_->Start();
+    ASSERT_TRUE(port.ok()) << port.status();
+    ASSERT_GT(*port, 0);
+    port_ = *port;
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+  }
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<AdminServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+  int port_ = 0;
+};
+
+TEST_F(AdminServerTest, HealthzIsOk) {
+  auto res = client_->Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "ok");
+}
+
+TEST_F(AdminServerTest, MetricsServesRegistryAsPrometheusText) {
+  RegisterBuildInfo(*registry_, "vault");
+  prometheus::BuildCounter()
+      .Name("coffer_test_events_total")
+      .Help("test")
+      .Register(*registry_)
+      .Add({})
+      .Increment(3);
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_THAT(res->get_header_value("Content-Type"), HasSubstr("text/plain"));
+  EXPECT_THAT(res->body, HasSubstr("coffer_test_events_total 3"));
+  std::string build_info =
+      "coffer_build_info{build_date=\"" + std::string(coffer::version::BuildDate()) +
+      "\",commit=\"" + std::string(coffer::version::GitCommit()) +
+      "\",service=\"vault\",version=\"" + std::string(coffer::version::Version()) + "\"} 1";
+  EXPECT_THAT(res->body, HasSubstr(build_info)) << res->body;
+}
+
+TEST_F(AdminServerTest, ReadyzReflectsEveryCheck) {
+  auto res = client_->Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);  // no checks: ready
+  EXPECT_EQ(nlohmann::json::parse(res->body)["status"], "ready");
+
+  std::atomic<bool> db_up{true};
+  server_->AddReadinessCheck("postgres", [&]() -> absl::Status {
+    return db_up ? absl::OkStatus() : absl::UnavailableError("connection refused");
+  });
+  server_->AddReadinessCheck("kafka", [] { return absl::OkStatus(); });
+  res = client_->Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_TRUE(server_->CheckReadiness().ok());
+
+  db_up = false;
+  res = client_->Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  nlohmann::json body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["status"], "not ready");
+  EXPECT_EQ(body["failed"]["postgres"], "UNAVAILABLE: connection refused");
+  EXPECT_FALSE(body["failed"].contains("kafka"));
+  EXPECT_EQ(server_->CheckReadiness().code(), absl::StatusCode::kUnavailable);
+
+  db_up = true;
+  res = client_->Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(AdminServerTest, UnknownPathIs404) {
+  auto res = client_->Get("/nope");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+}
+
+TEST_F(AdminServerTest, StopClosesThePortAndIsIdempotent) {
+  EXPECT_EQ(server_->Start().status().code(), absl::StatusCode::kFailedPrecondition);
+  server_->Stop();
+  server_->Stop();
+  client_->set_connection_timeout(1);
+  EXPECT_FALSE(client_->Get("/healthz"));
+}
+
+TEST_F(AdminServerTest, PortInUseIsUnavailable) {
+  AdminServer second(AdminServerOptions{.host = "127.0.0.1", .port = port_}, registry_);
+  EXPECT_EQ(second.Start().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(GrpcServerMetrics, RecordUsesMethodAndCodeLabels) {
+  prometheus::Registry registry;
+  GrpcServerMetrics metrics(registry);
+  metrics.Record("/svc.S/Get", grpc::StatusCode::OK, 0.002);
+  metrics.Record("/svc.S/Get", grpc::StatusCode::OK, 0.004);
+  metrics.Record("/svc.S/Get", grpc::StatusCode::PERMISSION_DENIED, 0.001);
+  std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text,
+              HasSubstr("coffer_grpc_server_requests_total{code=\"OK\",method=\"/svc.S/Get\"} 2"));
+  EXPECT_THAT(text, HasSubstr("coffer_grpc_server_requests_total{code=\"PERMISSION_DENIED\","
+                              "method=\"/svc.S/Get\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("coffer_grpc_server_request_duration_seconds_count{method=\"/svc.S/Get\"} 3"));
+  EXPECT_THAT(text, HasSubstr("coffer_grpc_server_request_duration_seconds_bucket{method=\"/svc.S/"
+                              "Get\",le=\"0.0025\"} 2"));
+}
+
+TEST(StatusCodeName, MatchesGrpcNames) {
+  EXPECT_EQ(StatusCodeName(grpc::StatusCode::OK), "OK");
+  EXPECT_EQ(StatusCodeName(grpc::StatusCode::FAILED_PRECONDITION), "FAILED_PRECONDITION");
+  EXPECT_EQ(StatusCodeName(grpc::StatusCode::UNAUTHENTICATED), "UNAUTHENTICATED");
+}
+
+}  // namespace
+}  // namespace coffer::metrics
