@@ -1,0 +1,68 @@
+// Internal to cli/: what every command implementation shares. Each commands_*.cc adds its
+// subcommands to the CLI11 tree; a subcommand's callback stores the Action to run, and Run()
+// executes it after parsing succeeded, so commands report errors as absl::Status values.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cli/app.h"
+#include "cli/config.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "pkg/status/status.h"
+
+namespace coffer::cli {
+
+using Action = std::function<absl::Status()>;
+
+// State shared by the command tree for one Run: global flags, lazily resolved configuration and
+// session, and output helpers.
+class CommandContext {
+ public:
+  explicit CommandContext(RunIo& io) : io_(io) {}
+
+  RunIo& io() { return io_; }
+  std::ostream& out() { return io_.out; }
+  std::ostream& err() { return io_.err; }
+  Terminal& terminal() { return io_.terminal; }
+
+  // Global flags, bound by Run().
+  ConfigFlags flags;
+  std::string output;  // "" = config default
+  double timeout_seconds = 10;
+  std::string space_id;  // "" = personal space
+
+  // Resolved once per Run.
+  absl::StatusOr<ClientConfig> Config();
+  absl::StatusOr<Session*> GetSession();
+
+  // The output format after flags, env and config file; table when unresolvable.
+  OutputFormat Format();
+  bool Json() { return Format() == OutputFormat::kJson; }
+
+  // Prints `json` in JSON mode, otherwise `text` (already newline-terminated).
+  void Emit(const nlohmann::json& json, const std::string& text);
+
+ private:
+  RunIo& io_;
+  std::optional<absl::StatusOr<ClientConfig>> config_;
+  std::unique_ptr<Session> session_;
+};
+
+void AddAuthCommands(CLI::App& app, CommandContext& ctx, Action& action);
+void AddRecordCommands(CLI::App& app, CommandContext& ctx, Action& action);
+void AddSyncCommands(CLI::App& app, CommandContext& ctx, Action& action);
+
+// Reads a secret for `what` ("password"): one line from stdin when `from_stdin`, else an
+// echo-free prompt (twice when `confirm`) if the terminal is interactive, else nullopt.
+absl::StatusOr<std::optional<std::string>> ReadSecret(CommandContext& ctx, const std::string& what,
+                                                      bool from_stdin, bool confirm);
+
+}  // namespace coffer::cli

@@ -1,0 +1,62 @@
+// Value types of the identity service's data, as the repositories store and return them.
+// Plain structs: no invariants beyond what the service layer checks before writing them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace coffer::identity {
+
+using Time = std::chrono::system_clock::time_point;
+
+// A human account. `id` (a UUID) never changes and is the `sub` of the user's tokens.
+struct User {
+  std::string id;
+  std::string login;          // normalized (see NormalizeLogin)
+  std::string password_hash;  // Argon2id encoded string; carries its own parameters
+  std::string scope;          // space-separated scopes granted to the user's tokens
+  Time created_at;
+};
+
+// A machine client (OAuth 2.0 client-credentials grant). `client_id` is its tokens' `sub`.
+struct ServiceAccount {
+  std::string client_id;
+  std::string name;
+  std::vector<std::string> scopes;
+  std::string secret_hash;  // SHA-256 of the secret (raw 32 bytes); the secret is never stored
+  Time created_at;
+};
+
+// One login session: the chain of refresh tokens issued by one Login and its Refreshes.
+// Revoking the family ends the session: its refresh tokens stop working and access tokens that
+// name it in their `sid` claim are reported inactive by introspection.
+struct RefreshFamily {
+  std::string id;       // UUID; the access tokens' `sid` claim
+  std::string subject;  // user id
+  std::string scope;
+  Time created_at;
+  std::optional<Time> revoked_at;
+};
+
+// One refresh token of a family. Only its SHA-256 is stored.
+struct RefreshToken {
+  std::string token_hash;  // raw 32 bytes
+  std::string family_id;
+  Time created_at;
+  Time expires_at;
+  std::optional<Time> used_at;  // set when exchanged by Refresh; a second use is reuse
+};
+
+// An Ed25519 signing key. The private key is stored only sealed under the KEK.
+struct SigningKey {
+  std::string kid;
+  std::int64_t generation = 0;     // 1, 2, ...; unique: concurrent rotations race on it
+  std::string public_key;          // raw 32 bytes
+  std::string sealed_private_key;  // AES-256-GCM under the KEK (pkg/crypto Keyring)
+  Time created_at;
+};
+
+}  // namespace coffer::identity

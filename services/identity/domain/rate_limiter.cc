@@ -1,0 +1,52 @@
+#include "services/identity/domain/rate_limiter.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace coffer::identity {
+
+RateLimiter::RateLimiter(RateLimit limit, std::size_t max_keys)
+    : limit_(limit), max_keys_(std::max<std::size_t>(max_keys, 1)) {}
+
+void RateLimiter::Refill(Bucket& b, Time now) const {
+  if (now <= b.updated) return;  // clock went backwards or no time passed: no refill
+  const double elapsed = std::chrono::duration<double>(now - b.updated).count();
+  const double per_second =
+      static_cast<double>(limit_.burst) / std::max<double>(1.0, double(limit_.period.count()));
+  b.tokens = std::min<double>(limit_.burst, b.tokens + elapsed * per_second);
+  b.updated = now;
+}
+
+RateLimiter::Decision RateLimiter::Acquire(const std::string& key, Time now) {
+  if (limit_.burst <= 0) return {};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_keys_) {
+      for (auto i = buckets_.begin(); i != buckets_.end();) {
+        Refill(i->second, now);
+        i = i->second.tokens >= limit_.burst ? buckets_.erase(i) : std::next(i);
+      }
+      if (buckets_.size() >= max_keys_) return {};  // fail open, see header
+    }
+    it = buckets_.emplace(key, Bucket{static_cast<double>(limit_.burst), now}).first;
+  }
+  Bucket& b = it->second;
+  Refill(b, now);
+  if (b.tokens >= 1.0) {
+    b.tokens -= 1.0;
+    return {};
+  }
+  const double per_second =
+      static_cast<double>(limit_.burst) / std::max<double>(1.0, double(limit_.period.count()));
+  const double wait = (1.0 - b.tokens) / per_second;
+  const auto secs = static_cast<long long>(std::ceil(wait));
+  return Decision{false, std::chrono::seconds(std::max<long long>(1, secs))};
+}
+
+std::size_t RateLimiter::SizeForTest() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return buckets_.size();
+}
+
+}  // namespace coffer::identity

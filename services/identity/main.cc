@@ -1,0 +1,32 @@
+// coffer-identity: parse config -> build the app -> run until SIGTERM/SIGINT -> graceful stop.
+#include <cstdlib>
+
+#include "pkg/config/config.h"
+#include "pkg/grpcx/signals.h"
+#include "pkg/log/log.h"
+#include "services/identity/app/identity_app.h"
+#include "services/identity/app/identity_config.h"
+
+int main(int argc, char** argv) {
+  coffer::grpcx::BlockShutdownSignals();  // before any thread exists
+
+  coffer::identity::IdentityConfig config;
+  coffer::config::ConfigParser parser(
+      "coffer-identity", "Coffer identity service: accounts, login, tokens, JWKS, introspection");
+  coffer::identity::DeclareIdentityOptions(parser, &config);
+  parser.ParseOrExit(argc, argv);
+
+  auto level = coffer::log::ParseLevel(config.log_level);
+  coffer::log::Init({"identity", level.ok() ? *level : coffer::log::Level::kInfo});
+
+  auto app = coffer::identity::IdentityApp::Start(config);
+  if (!app.ok()) {
+    coffer::log::Error("identity service failed to start", {{"status", app.status()}});
+    return EXIT_FAILURE;
+  }
+  const int signal = coffer::grpcx::WaitForShutdownSignal();
+  coffer::log::Info("shutting down", {{"signal", signal}});
+  (*app)->Shutdown();
+  coffer::log::Info("stopped");
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,219 @@
+#include "services/vault/app/vault_app.h"
+
+#include <prometheus/registry.h>
+
+#include "coffer/vault/v1/files.grpc.pb.h"
+#include "coffer/vault/v1/sync.grpc.pb.h"
+#include "pkg/auth/token_verifier.h"
+#include "pkg/crypto/keyring.h"
+#include "pkg/crypto/random.h"
+#include "pkg/grpcx/channel.h"
+#include "pkg/grpcx/server.h"
+#include "pkg/log/log.h"
+#include "pkg/metrics/admin_server.h"
+#include "pkg/metrics/build_info.h"
+#include "pkg/metrics/grpc_server_metrics.h"
+#include "pkg/postgres/connection_pool.h"
+#include "pkg/postgres/migrations.h"
+#include "pkg/status/status.h"
+#include "pkg/version/version.h"
+#include "services/vault/app/identity_clients.h"
+#include "services/vault/app/migrations.h"
+#include "services/vault/domain/hlc.h"
+#include "services/vault/domain/ids.h"
+#include "services/vault/repository/pg_record_repository.h"
+#include "services/vault/repository/pg_space_repository.h"
+#include "services/vault/service/record_service.h"
+#include "services/vault/transport/grpc_services.h"
+
+namespace coffer::vault::app {
+namespace {
+
+constexpr std::chrono::milliseconds kIdentityTimeout{3000};
+
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr,
+                                                          const std::string& flag) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError("--" + flag + ": expected host:port");
+  }
+  try {
+    int port = std::stoi(addr.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    return std::make_pair(addr.substr(0, colon), port);
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError("--" + flag + ": bad port");
+  }
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct VaultApp::Impl {
+  VaultConfig config;
+  std::unique_ptr<crypto::Keyring> keyring;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<service::VaultMetrics> metrics;
+  std::unique_ptr<postgres::ConnectionPool> pool;
+  std::unique_ptr<repository::PgRecordRepository> records;
+  std::unique_ptr<repository::PgSpaceRepository> spaces;
+  std::unique_ptr<service::RecordCipher> cipher;
+  std::unique_ptr<domain::Hlc> hlc;
+  std::unique_ptr<service::SpaceAccess> access;
+  std::unique_ptr<service::RecordService> record_service;
+  std::unique_ptr<auth::JwksSource> owned_jwks;
+  auth::JwksSource* jwks = nullptr;
+  const auth::Clock* clock = nullptr;
+  std::unique_ptr<auth::Introspector> introspector;
+  std::unique_ptr<auth::TokenVerifier> verifier;
+  std::unique_ptr<transport::Authenticator> authenticator;
+  std::unique_ptr<transport::RecordGrpcService> record_grpc;
+  std::unique_ptr<transport::SpaceGrpcService> space_grpc;
+  std::unique_ptr<transport::AdminGrpcService> admin_grpc;
+  v1::SyncService::Service sync_unimplemented;
+  v1::FileService::Service file_unimplemented;
+  std::unique_ptr<grpcx::GrpcServer> grpc_server;
+  std::unique_ptr<metrics::AdminServer> admin_server;
+  int grpc_port = 0;
+  int admin_port = 0;
+  bool started = false;
+};
+
+VaultApp::VaultApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+VaultApp::~VaultApp() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& config,
+                                                           Overrides overrides) {
+  if (overrides.jwks == nullptr) COFFER_RETURN_IF_ERROR(ValidateVaultConfig(config));
+  auto impl = std::make_unique<Impl>();
+  Impl& a = *impl;
+  a.config = config;
+
+  // Keys: the KEK never appears in errors or logs (pkg/crypto messages name entries only).
+  absl::StatusOr<crypto::Keyring> keyring = config.kek_file.empty()
+                                                ? crypto::Keyring::Parse(config.kek)
+                                                : crypto::Keyring::LoadFile(config.kek_file);
+  if (!keyring.ok()) return status::Annotate(keyring.status(), "--kek / --kek-file");
+  a.keyring = std::make_unique<crypto::Keyring>(*std::move(keyring));
+
+  a.metrics = std::make_unique<service::VaultMetrics>(*a.registry);
+  metrics::RegisterBuildInfo(*a.registry, "vault");
+
+  postgres::ConnectionPoolConfig pool_config;
+  pool_config.dsn = config.db_dsn;
+  pool_config.size = config.db_pool_size;
+  COFFER_ASSIGN_OR_RETURN(a.pool, postgres::ConnectionPool::Create(pool_config));
+  a.records = std::make_unique<repository::PgRecordRepository>(*a.pool);
+  a.spaces = std::make_unique<repository::PgSpaceRepository>(*a.pool);
+  a.cipher = std::make_unique<service::RecordCipher>(*a.keyring);
+  a.hlc = std::make_unique<domain::Hlc>();
+  a.access = std::make_unique<service::SpaceAccess>(*a.spaces, NowMs);
+  service::RecordServiceConfig service_config;
+  service_config.shard_id = config.shard_id;
+  service_config.history_keep = config.history_retention;
+  a.record_service = std::make_unique<service::RecordService>(
+      service_config, *a.records, *a.access, *a.cipher, *a.hlc, NowMs,
+      [] { return domain::UuidV4FromBytes(crypto::RandomBytes(16)); }, a.metrics.get());
+
+  // Token verification: identity over gRPC, or any JWKS URL; optional introspection.
+  std::shared_ptr<grpc::Channel> identity;
+  if (!config.identity_addr.empty()) {
+    grpcx::ChannelOptions channel_options;
+    channel_options.tls.use_tls = !config.identity_ca_file.empty();
+    channel_options.tls.ca_file = config.identity_ca_file;
+    COFFER_ASSIGN_OR_RETURN(identity, grpcx::MakeChannel(config.identity_addr, channel_options));
+  }
+  if (overrides.jwks != nullptr) {
+    a.jwks = overrides.jwks;
+  } else if (!config.jwks_url.empty()) {
+    COFFER_ASSIGN_OR_RETURN(a.owned_jwks,
+                            HttpJwksSource::Create(config.jwks_url, kIdentityTimeout));
+    a.jwks = a.owned_jwks.get();
+  } else {
+    a.owned_jwks = std::make_unique<IdentityJwksSource>(identity, kIdentityTimeout);
+    a.jwks = a.owned_jwks.get();
+  }
+  if (config.introspect && identity) {
+    a.introspector = std::make_unique<IdentityIntrospector>(identity, kIdentityTimeout);
+  }
+  a.clock = overrides.clock != nullptr ? overrides.clock : &auth::SystemClock::Instance();
+  auth::TokenVerifierOptions verifier_options;
+  verifier_options.issuer = config.issuer;
+  verifier_options.audience = config.audience;
+  COFFER_ASSIGN_OR_RETURN(a.verifier, auth::TokenVerifier::Create(verifier_options, *a.jwks,
+                                                                  *a.clock, a.introspector.get()));
+  a.authenticator = std::make_unique<transport::Authenticator>(*a.verifier, a.metrics.get());
+  a.record_grpc =
+      std::make_unique<transport::RecordGrpcService>(*a.authenticator, *a.record_service);
+  a.space_grpc =
+      std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.access, *a.spaces);
+  repository::PgRecordRepository* records = a.records.get();
+  a.admin_grpc = std::make_unique<transport::AdminGrpcService>(
+      *a.authenticator, *a.record_service,
+      transport::ShardStatusSource{config.shard_id, std::string(version::Version()), [records] {
+                                     auto backlog = records->OutboxBacklog();
+                                     return backlog.ok() ? *backlog : int64_t{-1};
+                                   }});
+
+  grpcx::GrpcServerOptions server_options;
+  server_options.address = config.grpc_addr;
+  server_options.tls_cert_file = config.tls_cert_file;
+  server_options.tls_key_file = config.tls_key_file;
+  server_options.tls_client_ca_file = config.tls_client_ca_file;
+  server_options.shutdown_grace = std::chrono::milliseconds(config.shutdown_grace_ms);
+  a.grpc_server = std::make_unique<grpcx::GrpcServer>(server_options);
+  a.grpc_server->RegisterService(a.record_grpc.get());
+  a.grpc_server->RegisterService(a.space_grpc.get());
+  a.grpc_server->RegisterService(a.admin_grpc.get());
+  a.grpc_server->RegisterService(&a.sync_unimplemented);
+  a.grpc_server->RegisterService(&a.file_unimplemented);
+  a.grpc_server->AddInterceptorFactory(metrics::MakeGrpcMetricsInterceptorFactory(
+      std::make_shared<metrics::GrpcServerMetrics>(*a.registry)));
+
+  COFFER_ASSIGN_OR_RETURN(auto admin_addr, SplitHostPort(config.admin_addr, "admin-addr"));
+  a.admin_server = std::make_unique<metrics::AdminServer>(
+      metrics::AdminServerOptions{admin_addr.first, admin_addr.second}, a.registry);
+  postgres::ConnectionPool* pool = a.pool.get();
+  a.admin_server->AddReadinessCheck("database", [pool] { return pool->Ping(); });
+  return std::unique_ptr<VaultApp>(new VaultApp(std::move(impl)));
+}
+
+absl::Status VaultApp::Start() {
+  Impl& a = *impl_;
+  COFFER_ASSIGN_OR_RETURN(postgres::MigrationResult migrated,
+                          postgres::ApplyMigrations(*a.pool, VaultMigrations()));
+  log::Info("vault migrations applied",
+            {{"applied", static_cast<int64_t>(migrated.applied.size())},
+             {"already_applied", static_cast<int64_t>(migrated.already_applied)}});
+  // Fail fast on a misconfigured issuer, but do not refuse to start while identity is down:
+  // the verifier fetches again on the first token.
+  if (absl::Status keys = a.verifier->RefreshKeys(); !keys.ok()) {
+    log::Warn("could not fetch token signing keys yet", {{"status", keys}});
+  }
+  COFFER_ASSIGN_OR_RETURN(a.grpc_port, a.grpc_server->Start());
+  COFFER_ASSIGN_OR_RETURN(a.admin_port, a.admin_server->Start());
+  a.started = true;
+  log::Info("vault started", {{"grpc_port", static_cast<int64_t>(a.grpc_port)},
+                              {"admin_port", static_cast<int64_t>(a.admin_port)},
+                              {"shard_id", a.config.shard_id}});
+  return absl::OkStatus();
+}
+
+void VaultApp::Shutdown() {
+  if (!impl_ || !impl_->started) return;
+  impl_->started = false;
+  impl_->grpc_server->Shutdown();  // NOT_SERVING, drain, then cancel the rest
+  impl_->admin_server->Stop();
+  log::Info("vault stopped");
+}
+
+int VaultApp::grpc_port() const { return impl_->grpc_port; }
+int VaultApp::admin_port() const { return impl_->admin_port; }
+
+}  // namespace coffer::vault::app

@@ -1,0 +1,54 @@
+// VaultApp: the composition root of coffer-vault — the only place concrete classes are created
+// and wired (STYLE.md). main.cc parses the config, builds a VaultApp, starts it and waits for a
+// signal; integration tests build one in-process with injected token keys and clock.
+//
+// Start(): applies migrations (advisory-locked, so replicas may start together), starts the
+// gRPC server (RecordService, SpaceService, AdminService; SyncService and FileService answer
+// UNIMPLEMENTED for now; health and reflection from pkg/grpcx) and the admin HTTP server
+// (/metrics, /healthz, /readyz = database reachable), then logs one JSON line with
+// "grpc_port" and "admin_port".
+// Shutdown(): health NOT_SERVING, drain in-flight calls (shutdown grace), stop admin.
+//
+// Lifecycle: Create -> Start -> Shutdown (also by the destructor). Threading: Start and Shutdown
+// from one thread; everything it wires is thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pkg/auth/clock.h"
+#include "pkg/auth/jwks_source.h"
+#include "services/vault/app/vault_config.h"
+
+namespace coffer::vault::app {
+
+class VaultApp {
+ public:
+  // Test seams. Null members mean "the production choice from the config".
+  struct Overrides {
+    auth::JwksSource* jwks = nullptr;  // instead of identity GetJwks / the JWKS URL
+    const auth::Clock* clock = nullptr;
+  };
+
+  // Validates the config and builds every component (no I/O yet).
+  static absl::StatusOr<std::unique_ptr<VaultApp>> Create(const VaultConfig& config,
+                                                          Overrides overrides);
+  static absl::StatusOr<std::unique_ptr<VaultApp>> Create(const VaultConfig& config) {
+    return Create(config, Overrides{nullptr, nullptr});
+  }
+  ~VaultApp();
+
+  absl::Status Start();
+  void Shutdown();
+
+  int grpc_port() const;
+  int admin_port() const;
+
+ private:
+  struct Impl;
+  explicit VaultApp(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace coffer::vault::app

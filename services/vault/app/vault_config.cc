@@ -1,0 +1,62 @@
+#include "services/vault/app/vault_config.h"
+
+namespace coffer::vault::app {
+
+void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
+  parser.Add("grpc-addr", &c->grpc_addr, "gRPC listen address host:port (port 0 = any free port)");
+  parser.Add("admin-addr", &c->admin_addr,
+             "Admin HTTP listen address host:port for /metrics, /healthz, /readyz");
+  parser.Add("db-dsn", &c->db_dsn, "libpq connection string of the shard's PostgreSQL")
+      .Required()
+      .Secret();
+  parser.Add("db-pool-size", &c->db_pool_size, "PostgreSQL connections per replica")
+      .Validate(config::InRange(1, 256));
+  parser.Add("kek", &c->kek, "Key-encryption keys \"k1:<base64 32 bytes>,...[,primary=k1]\"")
+      .Secret();
+  parser.Add("kek-file", &c->kek_file, "File holding the key-encryption keys (instead of --kek)");
+  parser.Add("log-level", &c->log_level, "trace, debug, info, warn, error or off")
+      .Validate(config::OneOf({"trace", "debug", "info", "warn", "error", "off"}));
+  parser.Add("tls-cert-file", &c->tls_cert_file, "PEM server certificate (enables TLS)");
+  parser.Add("tls-key-file", &c->tls_key_file, "PEM server private key");
+  parser.Add("tls-client-ca-file", &c->tls_client_ca_file,
+             "PEM CA for client certificates (enables mTLS)");
+  parser.Add("shard-id", &c->shard_id, "This shard's id, e.g. shard-a (origin of local writes)")
+      .Required()
+      .Validate(config::NonEmpty());
+  parser.Add("identity-addr", &c->identity_addr,
+             "gRPC target of the identity service (GetJwks, Introspect)");
+  parser.Add("identity-ca-file", &c->identity_ca_file,
+             "PEM CA of the identity service's certificate (enables TLS to identity)");
+  parser.Add("jwks-url", &c->jwks_url, "JWKS URL of any OIDC issuer (instead of --identity-addr)");
+  parser.Add("issuer", &c->issuer, "Expected token issuer (iss)");
+  parser.Add("audience", &c->audience, "Expected token audience (aud)");
+  parser.Add("introspect", &c->introspect,
+             "Also ask identity's Introspect (cached briefly) so revoked tokens stop working");
+  parser
+      .Add("history-retention", &c->history_retention,
+           "Revisions kept per record in history (0 = all)")
+      .Validate(config::InRange(0, 100000));
+  parser
+      .Add("shutdown-grace-ms", &c->shutdown_grace_ms,
+           "How long a shutdown lets in-flight calls finish")
+      .Validate(config::InRange(0, 600000));
+}
+
+absl::Status ValidateVaultConfig(const VaultConfig& c) {
+  if (c.kek.empty() == c.kek_file.empty()) {
+    return absl::InvalidArgumentError(
+        "exactly one of --kek (COFFER_KEK) and --kek-file "
+        "(COFFER_KEK_FILE) must be set");
+  }
+  if (c.identity_addr.empty() && c.jwks_url.empty()) {
+    return absl::InvalidArgumentError(
+        "one of --identity-addr (COFFER_IDENTITY_ADDR) and --jwks-url (COFFER_JWKS_URL) must be "
+        "set");
+  }
+  if (c.introspect && c.identity_addr.empty()) {
+    return absl::InvalidArgumentError("--introspect needs --identity-addr");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace coffer::vault::app

@@ -1,0 +1,41 @@
+// VaultConfig: every setting of coffer-vault, declared once for flags and COFFER_* variables
+// (pkg/config). `coffer-vault --print-config-reference` prints the table in README.md.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "pkg/config/config.h"
+
+namespace coffer::vault::app {
+
+struct VaultConfig {
+  std::string grpc_addr = "127.0.0.1:0";
+  std::string admin_addr = "127.0.0.1:0";
+  std::string db_dsn;
+  int db_pool_size = 16;
+  std::string kek;
+  std::string kek_file;
+  std::string log_level = "info";
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  std::string shard_id;
+  std::string identity_addr;
+  std::string identity_ca_file;
+  std::string jwks_url;
+  std::string issuer = "coffer-identity";
+  std::string audience = "coffer";
+  bool introspect = false;
+  int history_retention = 100;
+  int shutdown_grace_ms = 10000;
+};
+
+// Declares every option of `config` on `parser`.
+void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* config);
+
+// Cross-field checks after parsing: one KEK source, one token source, introspection needs
+// identity. INVALID_ARGUMENT naming the flags.
+absl::Status ValidateVaultConfig(const VaultConfig& config);
+
+}  // namespace coffer::vault::app

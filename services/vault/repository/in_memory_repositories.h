@@ -1,0 +1,76 @@
+// InMemoryRecordRepository and InMemorySpaceRepository: the repository contracts on plain maps,
+// for service-layer unit tests (and nothing else: no durability).
+//
+// They follow the Pg* semantics exactly where the service depends on them: check-and-set on
+// (version, state_seq), siblings dropped by a local write, retention by version, purge drops
+// history, one outbox entry per write.
+//
+// Threading: thread-safe (one mutex).
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "services/vault/repository/record_repository.h"
+#include "services/vault/repository/space_repository.h"
+
+namespace coffer::vault::repository {
+
+class InMemoryRecordRepository final : public RecordRepository {
+ public:
+  absl::StatusOr<bool> Insert(const StoredRevision& revision) override;
+  absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& record_id) override;
+  absl::StatusOr<bool> ReplaceHead(const StoredRevision& revision, int64_t expected_version,
+                                   int64_t expected_state_seq, int history_keep) override;
+  absl::StatusOr<bool> Purge(const StoredRevision& tombstone, int64_t expected_version,
+                             int64_t expected_state_seq) override;
+  absl::StatusOr<std::vector<StoredRecord>> ListHeads(const std::string& space_id,
+                                                      const HeadFilter& filter) override;
+  absl::StatusOr<std::vector<StoredRevision>> ListHistory(const std::string& record_id,
+                                                          const std::optional<HistoryCursor>& after,
+                                                          int limit) override;
+  absl::StatusOr<std::optional<StoredRevision>> GetHistoryVersion(const std::string& record_id,
+                                                                  int64_t version) override;
+  absl::StatusOr<std::vector<StoredRevision>> ListSpaceState(const std::string& space_id) override;
+  absl::StatusOr<int64_t> OutboxBacklog() override;
+
+  // Test hook standing in for a merge from another shard: adds a conflict sibling.
+  void AddSiblingForTest(const StoredRevision& sibling);
+  // Every outbox entry written so far, in order.
+  std::vector<StoredRevision> OutboxForTest() const;
+
+ private:
+  struct Entry {
+    StoredRecord record;
+    std::vector<StoredRevision> history;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> records_;
+  std::vector<StoredRevision> outbox_;
+};
+
+class InMemorySpaceRepository final : public SpaceRepository {
+ public:
+  absl::Status EnsurePersonalSpace(const std::string& space_id, const std::string& user_id,
+                                   int64_t now_ms) override;
+  absl::StatusOr<std::optional<Role>> GetRole(const std::string& space_id,
+                                              const std::string& user_id) override;
+  absl::StatusOr<std::optional<SpaceView>> GetSpace(const std::string& space_id,
+                                                    const std::string& user_id) override;
+  absl::StatusOr<std::vector<SpaceView>> ListSpaces(const std::string& user_id) override;
+
+  // Adds a shared space with one member (shared-space RPCs are not implemented yet).
+  void AddMemberForTest(const std::string& space_id, const std::string& user_id, Role role);
+
+ private:
+  struct Space {
+    SpaceView view;
+    std::map<std::string, Role> members;
+  };
+  std::optional<SpaceView> ViewLocked(const Space& space, const std::string& user_id) const;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Space> spaces_;
+};
+
+}  // namespace coffer::vault::repository

@@ -1,0 +1,196 @@
+#include "services/vault/repository/pg_record_repository.h"
+
+#include <pqxx/binarystring>
+#include <pqxx/result>
+#include <pqxx/transaction_base>
+
+#include "pkg/postgres/transaction.h"
+#include "pkg/status/status.h"
+#include "services/vault/repository/sql.h"
+
+namespace coffer::vault::repository {
+namespace {
+
+using postgres::IsolationLevel;
+
+std::string Bytes(const pqxx::field& f) {
+  if (f.is_null()) return {};
+  return pqxx::binarystring(f).str();
+}
+
+// Reads a row of the shape "is_head, state_seq, COFFER_VAULT_REVISION_COLUMNS".
+absl::StatusOr<StoredRevision> ReadRevision(const pqxx::row& row) {
+  StoredRevision r;
+  r.record_id = row[2].as<std::string>();
+  r.space_id = row[3].as<std::string>();
+  auto type = domain::RecordTypeFromName(row[4].as<std::string>());
+  if (!type) return absl::DataLossError("stored record has an unknown type");
+  r.type = *type;
+  r.stamp.version = row[5].as<int64_t>();
+  COFFER_ASSIGN_OR_RETURN(r.stamp.vector,
+                          domain::VersionVector::FromJson(row[6].as<std::string>()));
+  r.stamp.hlc = static_cast<uint64_t>(row[7].as<int64_t>());
+  r.stamp.origin_shard = row[8].as<std::string>();
+  r.deleted = row[9].as<bool>();
+  r.purged = row[10].as<bool>();
+  r.key_id = row[11].as<std::string>();
+  r.name_ct = Bytes(row[12]);
+  r.metadata_ct = Bytes(row[13]);
+  r.payload_ct = Bytes(row[14]);
+  r.created_at_ms = row[15].as<int64_t>();
+  r.updated_at_ms = row[16].as<int64_t>();
+  return r;
+}
+
+absl::StatusOr<std::vector<StoredRevision>> ReadRevisions(const pqxx::result& result) {
+  std::vector<StoredRevision> out;
+  out.reserve(result.size());
+  for (const auto& row : result) {
+    COFFER_ASSIGN_OR_RETURN(StoredRevision r, ReadRevision(row));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Runs a revision-writing statement with parameters $1..$16 (see sql.h) followed by `extra`.
+template <typename... Extra>
+pqxx::result ExecRevision(pqxx::transaction_base& txn, const char* sql, const StoredRevision& r,
+                          Extra&&... extra) {
+  return txn.exec_params(sql, r.record_id, r.stamp.origin_shard,
+                         static_cast<int64_t>(r.stamp.vector.Get(r.stamp.origin_shard)), r.space_id,
+                         std::string(domain::RecordTypeName(r.type)), r.stamp.version,
+                         r.stamp.vector.ToJson(), static_cast<int64_t>(r.stamp.hlc), r.deleted,
+                         r.purged, r.key_id, pqxx::binarystring(r.name_ct),
+                         pqxx::binarystring(r.metadata_ct), pqxx::binarystring(r.payload_ct),
+                         r.created_at_ms, r.updated_at_ms, std::forward<Extra>(extra)...);
+}
+
+absl::StatusOr<bool> WriteOne(postgres::ConnectionPool& pool, const char* sql,
+                              const StoredRevision& r, auto&&... extra) {
+  bool written = false;
+  COFFER_RETURN_IF_ERROR(postgres::RunInTransaction(
+      pool, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+        written = !ExecRevision(txn, sql, r, extra...).empty();
+        return absl::OkStatus();
+      }));
+  return written;
+}
+
+absl::StatusOr<pqxx::result> Read(postgres::ConnectionPool& pool, const auto& fn) {
+  pqxx::result result;
+  COFFER_RETURN_IF_ERROR(postgres::RunInReadOnlyTransaction(
+      pool, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+        result = fn(txn);
+        return absl::OkStatus();
+      }));
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> PgRecordRepository::Insert(const StoredRevision& revision) {
+  return WriteOne(pool_, sql::kInsertRecord, revision);
+}
+
+absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::string& record_id) {
+  COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
+                            return txn.exec_params(sql::kSelectRecord, record_id);
+                          }));
+  if (result.empty() || !result[0][0].as<bool>()) return std::nullopt;
+  StoredRecord record;
+  record.state_seq = result[0][1].as<int64_t>();
+  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRevision> revisions, ReadRevisions(result));
+  record.head = std::move(revisions.front());
+  record.siblings.assign(std::make_move_iterator(revisions.begin() + 1),
+                         std::make_move_iterator(revisions.end()));
+  return record;
+}
+
+absl::StatusOr<bool> PgRecordRepository::ReplaceHead(const StoredRevision& revision,
+                                                     int64_t expected_version,
+                                                     int64_t expected_state_seq, int history_keep) {
+  return WriteOne(pool_, sql::kReplaceHead, revision, expected_version, expected_state_seq,
+                  static_cast<int64_t>(history_keep));
+}
+
+absl::StatusOr<bool> PgRecordRepository::Purge(const StoredRevision& tombstone,
+                                               int64_t expected_version,
+                                               int64_t expected_state_seq) {
+  return WriteOne(pool_, sql::kPurgeRecord, tombstone, expected_version, expected_state_seq);
+}
+
+absl::StatusOr<std::vector<StoredRecord>> PgRecordRepository::ListHeads(const std::string& space_id,
+                                                                        const HeadFilter& filter) {
+  std::string types;  // a text[] literal of our own enum names, or NULL
+  for (domain::RecordType t : filter.types) {
+    types += (types.empty() ? "{" : ",") + std::string(domain::RecordTypeName(t));
+  }
+  if (!types.empty()) types += "}";
+  pqxx::result heads, siblings;
+  COFFER_RETURN_IF_ERROR(postgres::RunInReadOnlyTransaction(
+      pool_, IsolationLevel::kRepeatableRead, [&](pqxx::transaction_base& txn) -> absl::Status {
+        if (types.empty()) {
+          heads = txn.exec_params(sql::kListHeads, space_id, filter.in_trash, nullptr,
+                                  filter.in_conflict);
+        } else {
+          heads = txn.exec_params(sql::kListHeads, space_id, filter.in_trash, types,
+                                  filter.in_conflict);
+        }
+        if (filter.in_conflict) siblings = txn.exec_params(sql::kListSpaceSiblings, space_id);
+        return absl::OkStatus();
+      }));
+  std::vector<StoredRecord> out;
+  out.reserve(heads.size());
+  std::map<std::string, size_t> index;
+  for (const auto& row : heads) {
+    StoredRecord record;
+    record.state_seq = row[1].as<int64_t>();
+    COFFER_ASSIGN_OR_RETURN(record.head, ReadRevision(row));
+    index[record.head.record_id] = out.size();
+    out.push_back(std::move(record));
+  }
+  for (const auto& row : siblings) {
+    COFFER_ASSIGN_OR_RETURN(StoredRevision sibling, ReadRevision(row));
+    auto it = index.find(sibling.record_id);
+    if (it != index.end()) out[it->second].siblings.push_back(std::move(sibling));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredRevision>> PgRecordRepository::ListHistory(
+    const std::string& record_id, const std::optional<HistoryCursor>& after, int limit) {
+  HistoryCursor c = after.value_or(HistoryCursor{});
+  COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
+                            return txn.exec_params(sql::kListHistory, record_id, after.has_value(),
+                                                   c.version, static_cast<int64_t>(c.hlc),
+                                                   c.origin_shard, limit);
+                          }));
+  return ReadRevisions(result);
+}
+
+absl::StatusOr<std::optional<StoredRevision>> PgRecordRepository::GetHistoryVersion(
+    const std::string& record_id, int64_t version) {
+  COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
+                            return txn.exec_params(sql::kSelectHistoryVersion, record_id, version);
+                          }));
+  if (result.empty()) return std::nullopt;
+  COFFER_ASSIGN_OR_RETURN(StoredRevision r, ReadRevision(result[0]));
+  return r;
+}
+
+absl::StatusOr<std::vector<StoredRevision>> PgRecordRepository::ListSpaceState(
+    const std::string& space_id) {
+  COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
+                            return txn.exec_params(sql::kSelectSpaceState, space_id);
+                          }));
+  return ReadRevisions(result);
+}
+
+absl::StatusOr<int64_t> PgRecordRepository::OutboxBacklog() {
+  COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
+                            return txn.exec(sql::kOutboxBacklog);
+                          }));
+  return result[0][0].as<int64_t>();
+}
+
+}  // namespace coffer::vault::repository

@@ -1,0 +1,169 @@
+// Every SQL statement of the vault repositories, as named constants (STYLE.md: "SQL as named
+// constants in sql.h"), so a reader sees the whole data access of the service in one file.
+//
+// Each write is ONE statement (data-modifying CTEs): head + siblings + history + outbox change
+// together in one round trip (DESIGN.md §9: one round trip per write).
+//
+// Revision parameters, shared by every statement that writes a revision ($1..$16):
+//   $1 record_id, $2 origin_shard, $3 origin_counter, $4 space_id, $5 type, $6 version,
+//   $7 vector (json text), $8 hlc, $9 deleted, $10 purged, $11 key_id ('' = NULL),
+//   $12 name_ct, $13 metadata_ct, $14 payload_ct (binary; empty = NULL), $15 created_at_ms,
+//   $16 updated_at_ms.
+#pragma once
+
+namespace coffer::vault::repository::sql {
+
+// Columns of a revision row (records, record_siblings, record_history, outbox), in the order the
+// row readers expect. `origin_counter` is not a column of `records` (it is vector[origin_shard]).
+#define COFFER_VAULT_REVISION_COLUMNS                                                          \
+  "record_id::text, space_id::text, type, version, vector::text, hlc, origin_shard, deleted, " \
+  "purged, coalesce(key_id, ''), name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms"
+
+// The values list of a revision row built from parameters $1..$16.
+#define COFFER_VAULT_REVISION_VALUES                                                        \
+  "$1::uuid, $2::text, $3::bigint, $4::uuid, $5::text, $6::bigint, $7::jsonb, $8::bigint, " \
+  "$9::boolean, $10::boolean, NULLIF($11::text, ''), NULLIF($12::bytea, ''::bytea), "       \
+  "NULLIF($13::bytea, ''::bytea), NULLIF($14::bytea, ''::bytea), $15::bigint, $16::bigint"
+
+#define COFFER_VAULT_REVISION_TARGET                                                          \
+  "(record_id, origin_shard, origin_counter, space_id, type, version, vector, hlc, deleted, " \
+  "purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms)"
+
+// Create: inserts the head unless the id exists; history and outbox follow only on insert.
+// Returns one row when inserted, none when the id was taken.
+inline constexpr char kInsertRecord[] =
+    "WITH head AS ("
+    "  INSERT INTO records (record_id, space_id, type, version, vector, hlc, origin_shard,"
+    "    deleted, purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms)"
+    "  VALUES ($1::uuid, $4::uuid, $5, $6, $7::jsonb, $8, $2, $9, $10, NULLIF($11, ''),"
+    "    NULLIF($12::bytea, ''::bytea), NULLIF($13::bytea, ''::bytea),"
+    "    NULLIF($14::bytea, ''::bytea), $15, $16)"
+    "  ON CONFLICT (record_id) DO NOTHING"
+    "  RETURNING record_id"
+    "), history AS ("
+    "  INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
+    "  SELECT " COFFER_VAULT_REVISION_VALUES
+    " FROM head"
+    "), outbox AS ("
+    "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
+    " FROM head"
+    ") SELECT record_id FROM head";
+
+// Local write: check-and-set on (version $17, state_seq $18), replaces the head, drops the
+// siblings it resolves, appends history and outbox, and applies retention ($19 = keep last N
+// revisions, 0 = all). Returns one row when written, none when the state moved on.
+inline constexpr char kReplaceHead[] =
+    "WITH head AS ("
+    "  UPDATE records SET type = $5, version = $6, vector = $7::jsonb, hlc = $8,"
+    "    origin_shard = $2, deleted = $9, purged = $10, key_id = NULLIF($11, ''),"
+    "    name_ct = NULLIF($12::bytea, ''::bytea), metadata_ct = NULLIF($13::bytea, ''::bytea),"
+    "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
+    "    state_seq = state_seq + 1, change_seq = nextval('record_change_seq')"
+    "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
+    "  RETURNING record_id"
+    "), resolved AS ("
+    "  DELETE FROM record_siblings s USING head WHERE s.record_id = head.record_id"
+    "), history AS ("
+    "  INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
+    "  SELECT " COFFER_VAULT_REVISION_VALUES
+    " FROM head"
+    "), retention AS ("
+    "  DELETE FROM record_history h USING head"
+    "  WHERE h.record_id = head.record_id AND $19::bigint > 0 AND h.version <= $6 - $19::bigint"
+    "), outbox AS ("
+    "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
+    " FROM head"
+    ") SELECT record_id FROM head";
+
+// Purge: like kReplaceHead with a content-less tombstone, dropping all history.
+inline constexpr char kPurgeRecord[] =
+    "WITH head AS ("
+    "  UPDATE records SET type = $5, version = $6, vector = $7::jsonb, hlc = $8,"
+    "    origin_shard = $2, deleted = $9, purged = $10, key_id = NULLIF($11, ''),"
+    "    name_ct = NULLIF($12::bytea, ''::bytea), metadata_ct = NULLIF($13::bytea, ''::bytea),"
+    "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
+    "    state_seq = state_seq + 1, change_seq = nextval('record_change_seq')"
+    "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
+    "  RETURNING record_id"
+    "), resolved AS ("
+    "  DELETE FROM record_siblings s USING head WHERE s.record_id = head.record_id"
+    "), history AS ("
+    "  DELETE FROM record_history h USING head WHERE h.record_id = head.record_id"
+    "), outbox AS ("
+    "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
+    " FROM head"
+    ") SELECT record_id FROM head";
+
+// A record's head (is_head = true, with state_seq) and its siblings, head first, siblings in
+// descending (hlc, origin_shard) order. $1 = record id.
+inline constexpr char kSelectRecord[] =
+    "SELECT * FROM ("
+    "  SELECT true AS is_head, state_seq, " COFFER_VAULT_REVISION_COLUMNS
+    "  FROM records WHERE record_id = $1::uuid"
+    "  UNION ALL"
+    "  SELECT false, 0, " COFFER_VAULT_REVISION_COLUMNS
+    "  FROM record_siblings WHERE record_id = $1::uuid"
+    ") r ORDER BY is_head DESC, hlc DESC, origin_shard DESC";
+
+// Heads of space $1, not purged, deleted = $2, type in $3 (text[]; NULL = any), only conflicted
+// ones when $4. In record id order.
+inline constexpr char kListHeads[] =
+    "SELECT true AS is_head, state_seq, " COFFER_VAULT_REVISION_COLUMNS
+    " FROM records"
+    " WHERE space_id = $1::uuid AND NOT purged AND deleted = $2"
+    "   AND ($3::text[] IS NULL OR type = ANY($3::text[])) AND (NOT $4 OR sibling_count > 0)"
+    " ORDER BY record_id";
+
+// Siblings of the conflicted heads of space $1, by record then descending (hlc, origin_shard).
+inline constexpr char kListSpaceSiblings[] =
+    "SELECT false AS is_head, 0, " COFFER_VAULT_REVISION_COLUMNS
+    " FROM record_siblings WHERE space_id = $1::uuid"
+    " ORDER BY record_id, hlc DESC, origin_shard DESC";
+
+// History of record $1, newest first, after the cursor ($2 = has cursor, $3 version, $4 hlc,
+// $5 origin_shard), at most $6 rows.
+inline constexpr char kListHistory[] =
+    "SELECT false AS is_head, 0, " COFFER_VAULT_REVISION_COLUMNS
+    " FROM record_history WHERE record_id = $1::uuid"
+    "   AND (NOT $2 OR (version, hlc, origin_shard) < ($3::bigint, $4::bigint, $5::text))"
+    " ORDER BY version DESC, hlc DESC, origin_shard DESC LIMIT $6";
+
+// The kept revision of record $1 with version $2 (the greatest (hlc, origin) of equals).
+inline constexpr char kSelectHistoryVersion[] =
+    "SELECT false AS is_head, 0, " COFFER_VAULT_REVISION_COLUMNS
+    " FROM record_history WHERE record_id = $1::uuid AND version = $2"
+    " ORDER BY hlc DESC, origin_shard DESC LIMIT 1";
+
+// Every head and sibling of space $1, purged tombstones included, in a canonical order.
+inline constexpr char kSelectSpaceState[] =
+    "SELECT * FROM ("
+    "  SELECT true AS is_head, 0 AS state_seq, " COFFER_VAULT_REVISION_COLUMNS
+    "  FROM records WHERE space_id = $1::uuid"
+    "  UNION ALL"
+    "  SELECT false, 0, " COFFER_VAULT_REVISION_COLUMNS
+    "  FROM record_siblings WHERE space_id = $1::uuid"
+    ") r ORDER BY record_id, origin_shard, hlc";
+
+inline constexpr char kOutboxBacklog[] = "SELECT count(*) FROM outbox";
+
+// Personal space + owner membership, idempotently, in one statement. $1 id, $2 owner, $3 now.
+inline constexpr char kEnsurePersonalSpace[] =
+    "WITH space AS ("
+    "  INSERT INTO spaces (id, personal, name, owner_id, created_at_ms)"
+    "  VALUES ($1::uuid, true, 'Personal', $2, $3) ON CONFLICT DO NOTHING RETURNING id"
+    ") INSERT INTO space_members (space_id, user_id, role, joined_at_ms)"
+    "  SELECT id, $2, 'owner', $3 FROM space ON CONFLICT DO NOTHING";
+
+// $1 space, $2 user -> role.
+inline constexpr char kSelectRole[] =
+    "SELECT role FROM space_members WHERE space_id = $1::uuid AND user_id = $2";
+
+// Spaces of user $2 (optionally only space $1, NULL = all), with role and member count.
+inline constexpr char kSelectSpaces[] =
+    "SELECT s.id::text, s.name, s.personal, s.owner_id, m.role, s.created_at_ms,"
+    "  (SELECT count(*) FROM space_members c WHERE c.space_id = s.id)"
+    " FROM spaces s JOIN space_members m ON m.space_id = s.id AND m.user_id = $2"
+    " WHERE ($1::uuid IS NULL OR s.id = $1::uuid)"
+    " ORDER BY s.personal DESC, s.name, s.id";
+
+}  // namespace coffer::vault::repository::sql

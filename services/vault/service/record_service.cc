@@ -1,0 +1,523 @@
+#include "services/vault/service/record_service.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "pkg/crypto/encoding.h"
+#include "pkg/crypto/hash.h"
+#include "pkg/status/status.h"
+#include "services/vault/domain/ids.h"
+#include "services/vault/domain/merge.h"
+#include "services/vault/domain/validation.h"
+
+namespace coffer::vault::service {
+namespace {
+
+using domain::Revision;
+using repository::Role;
+using repository::StoredRecord;
+using repository::StoredRevision;
+
+// Attempts of the check-and-set loop before giving up with ABORTED (each retry means another
+// writer or a merge changed the record between our read and our write).
+constexpr int kMaxWriteAttempts = 8;
+
+absl::Status CheckId(const std::string& id, std::string_view field) {
+  if (id.empty()) return domain::FieldError(field, "required");
+  if (!domain::IsUuid(id)) return domain::FieldError(field, "not a UUID");
+  return absl::OkStatus();
+}
+
+absl::Status VersionMismatch(int64_t expected, int64_t current) {
+  return absl::FailedPreconditionError("version mismatch: expected version " +
+                                       std::to_string(expected) + ", current version is " +
+                                       std::to_string(current));
+}
+
+std::string NotFound(const std::string& id) { return "record " + id + " not found"; }
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+int64_t PhysicalMs(uint64_t hlc) {
+  return static_cast<int64_t>(domain::HlcTimestamp::PhysicalMs(hlc));
+}
+
+}  // namespace
+
+RecordService::RecordService(RecordServiceConfig config, repository::RecordRepository& records,
+                             SpaceAccess& access, const RecordCipher& cipher, domain::Hlc& hlc,
+                             WallClockMs now_ms, IdGenerator new_id, VaultMetrics* metrics)
+    : config_(std::move(config)),
+      records_(records),
+      access_(access),
+      cipher_(cipher),
+      hlc_(hlc),
+      now_ms_(std::move(now_ms)),
+      new_id_(std::move(new_id)),
+      metrics_(metrics) {}
+
+void RecordService::CountWrite(domain::RecordType type, std::string_view op) {
+  if (metrics_ != nullptr) metrics_->RecordWritten(type, op);
+}
+
+absl::StatusOr<int> RecordService::PageSize(int requested) const {
+  if (requested < 0) return domain::FieldError("page_size", "must not be negative");
+  if (requested == 0) return config_.default_page_size;
+  return std::min(requested, domain::Limits::kMaxPageSize);
+}
+
+absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::string& space_id,
+                                               const std::string& record_id,
+                                               domain::RecordContent content) {
+  COFFER_RETURN_IF_ERROR(domain::ValidateAndNormalize(content, "record."));
+  if (!record_id.empty()) COFFER_RETURN_IF_ERROR(CheckId(record_id, "record_id"));
+  COFFER_ASSIGN_OR_RETURN(std::string space,
+                          access_.Resolve(caller, space_id, Role::kWriter, "record.space_id"));
+  Revision rev;
+  rev.space_id = space;
+  rev.record_id = record_id.empty() ? new_id_() : domain::CanonicalUuid(record_id);
+  rev.type = domain::TypeOf(content.payload);
+  rev.content = std::move(content);
+  rev.stamp = domain::NextLocalStamp({}, config_.shard_id, hlc_);
+  rev.created_at_ms = rev.updated_at_ms = PhysicalMs(rev.stamp.hlc);
+  COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(rev));
+  COFFER_ASSIGN_OR_RETURN(bool inserted, records_.Insert(stored));
+  if (inserted) {
+    CountWrite(rev.type, "create");
+    return rev;
+  }
+  // The id is taken. A retry of the same create (same space, same content, still version 1)
+  // returns the stored record; anything else is a conflict. Content is compared only inside a
+  // space the caller may write, so the answer reveals nothing about other users' records.
+  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRecord> existing, records_.Get(rev.record_id));
+  const std::string exists = "record " + rev.record_id + " already exists";
+  if (!existing || existing->head.space_id != space || existing->head.purged ||
+      existing->head.stamp.version != 1) {
+    return absl::AlreadyExistsError(exists);
+  }
+  COFFER_ASSIGN_OR_RETURN(Revision current, cipher_.Open(existing->head));
+  if (current.deleted || current.type != rev.type || !(current.content == rev.content)) {
+    return absl::AlreadyExistsError(exists + " with different content");
+  }
+  current.sibling_count = static_cast<int>(existing->siblings.size());
+  return current;
+}
+
+absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std::string& id,
+                                                 Role needed) {
+  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRecord> record,
+                          records_.Get(domain::CanonicalUuid(id)));
+  if (!record || record->head.purged) return absl::NotFoundError(NotFound(id));
+  COFFER_RETURN_IF_ERROR(access_.Check(caller, record->head.space_id, needed, NotFound(id)));
+  return *std::move(record);
+}
+
+absl::StatusOr<RecordWithSiblings> RecordService::Get(const Caller& caller, const std::string& id,
+                                                      bool include_siblings) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader));
+  RecordWithSiblings out;
+  COFFER_ASSIGN_OR_RETURN(out.head, cipher_.Open(record.head));
+  out.head.sibling_count = static_cast<int>(record.siblings.size());
+  if (include_siblings) {
+    for (const StoredRevision& s : record.siblings) {
+      COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(s));
+      out.siblings.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const std::string& id,
+                                                   std::optional<int64_t> expected_version,
+                                                   std::string_view op, const Mutation& mutate) {
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kWriter));
+    const int64_t current_version = record.head.stamp.version;
+    if (expected_version && *expected_version != current_version) {
+      return VersionMismatch(*expected_version, current_version);
+    }
+    COFFER_ASSIGN_OR_RETURN(Revision head, cipher_.Open(record.head));
+    Revision next = head;
+    COFFER_RETURN_IF_ERROR(mutate(head, next));
+
+    std::vector<domain::RevisionStamp> stamps = {record.head.stamp};
+    for (const StoredRevision& s : record.siblings) stamps.push_back(s.stamp);
+    next.stamp = domain::NextLocalStamp(stamps, config_.shard_id, hlc_);
+    next.updated_at_ms = PhysicalMs(next.stamp.hlc);
+    next.sibling_count = 0;
+    COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(next));
+    bool written = false;
+    if (next.purged) {
+      COFFER_ASSIGN_OR_RETURN(written, records_.Purge(stored, current_version, record.state_seq));
+    } else {
+      COFFER_ASSIGN_OR_RETURN(
+          written,
+          records_.ReplaceHead(stored, current_version, record.state_seq, config_.history_keep));
+    }
+    if (written) {
+      CountWrite(next.type, op);
+      return next;
+    }
+  }
+  return absl::AbortedError("record " + id + " keeps changing; retry");
+}
+
+absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::string& id,
+                                               const std::string& space_id,
+                                               domain::RecordContent content,
+                                               int64_t expected_version) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "record.id"));
+  if (expected_version < 0) return domain::FieldError("expected_version", "must not be negative");
+  if (expected_version == 0) return Create(caller, space_id, id, std::move(content));
+  COFFER_RETURN_IF_ERROR(domain::ValidateAndNormalize(content, "record."));
+  if (!space_id.empty() && !domain::IsUuid(space_id)) {
+    return domain::FieldError("record.space_id", "not a UUID");
+  }
+  return LocalWrite(
+      caller, id, expected_version, "update",
+      [&](const Revision& head, Revision& next) -> absl::Status {
+        if (!space_id.empty() && domain::CanonicalUuid(space_id) != head.space_id) {
+          return domain::FieldError("record.space_id", "records never move between spaces");
+        }
+        if (head.deleted) {
+          return absl::FailedPreconditionError("record is in the trash; undelete it first");
+        }
+        next.type = domain::TypeOf(content.payload);
+        next.content = content;
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<Revision> RecordService::Delete(const Caller& caller, const std::string& id,
+                                               int64_t expected_version) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  return LocalWrite(caller, id, expected_version, "delete",
+                    [](const Revision& head, Revision& next) -> absl::Status {
+                      if (head.deleted) {
+                        return absl::FailedPreconditionError("record is already in the trash");
+                      }
+                      next.deleted = true;
+                      return absl::OkStatus();
+                    });
+}
+
+absl::StatusOr<Revision> RecordService::Undelete(const Caller& caller, const std::string& id,
+                                                 int64_t expected_version) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  return LocalWrite(caller, id, expected_version, "undelete",
+                    [](const Revision& head, Revision& next) -> absl::Status {
+                      if (!head.deleted) {
+                        return absl::FailedPreconditionError("record is not in the trash");
+                      }
+                      next.deleted = false;
+                      return absl::OkStatus();
+                    });
+}
+
+absl::Status RecordService::Purge(const Caller& caller, const std::string& id,
+                                  int64_t expected_version) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  return LocalWrite(caller, id, expected_version, "purge",
+                    [](const Revision& head, Revision& next) -> absl::Status {
+                      if (!head.deleted) {
+                        return absl::FailedPreconditionError(
+                            "record is not in the trash; delete it first");
+                      }
+                      next.purged = true;
+                      next.content = domain::RecordContent{};
+                      return absl::OkStatus();
+                    })
+      .status();
+}
+
+absl::StatusOr<Revision> RecordService::Restore(const Caller& caller, const std::string& id,
+                                                int64_t version, int64_t expected_version) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  if (version <= 0) return domain::FieldError("version", "must be positive");
+  std::optional<Revision> old;
+  return LocalWrite(caller, id, expected_version, "restore",
+                    [&](const Revision&, Revision& next) -> absl::Status {
+                      if (!old) {
+                        COFFER_ASSIGN_OR_RETURN(
+                            std::optional<StoredRevision> stored,
+                            records_.GetHistoryVersion(next.record_id, version));
+                        if (!stored || stored->purged) {
+                          return absl::NotFoundError("version " + std::to_string(version) +
+                                                     " of record " + id + " is not kept");
+                        }
+                        COFFER_ASSIGN_OR_RETURN(old, cipher_.Open(*stored));
+                      }
+                      next.type = old->type;
+                      next.content = old->content;
+                      next.deleted = false;
+                      return absl::OkStatus();
+                    });
+}
+
+absl::StatusOr<Page<Revision>> RecordService::FilterAndPage(
+    const std::string& space_id, std::vector<StoredRecord> heads,
+    const std::function<bool(const Revision&)>& keep, int page_size, const std::string& page_token,
+    const std::string& token_purpose) {
+  // Names are encrypted, so ordering by (name, id) happens here, after decryption; the page
+  // token is the (name, id) of the last record returned (keyset pagination: stable while
+  // records are added or removed concurrently), sealed so it reveals nothing.
+  std::optional<std::pair<std::string, std::string>> after;
+  if (!page_token.empty()) {
+    COFFER_ASSIGN_OR_RETURN(std::string plain,
+                            cipher_.OpenToken(space_id, token_purpose, page_token));
+    size_t sep = plain.find('\0');
+    if (sep == std::string::npos) return domain::FieldError("page_token", "malformed");
+    after.emplace(plain.substr(0, sep), plain.substr(sep + 1));
+  }
+  std::vector<Revision> matching;
+  for (const StoredRecord& record : heads) {
+    COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(record.head));
+    r.sibling_count = static_cast<int>(record.siblings.size());
+    if (after && std::tie(r.content.name, r.record_id) <= std::tie(after->first, after->second)) {
+      continue;
+    }
+    if (keep(r)) matching.push_back(std::move(r));
+  }
+  std::sort(matching.begin(), matching.end(), [](const Revision& a, const Revision& b) {
+    return std::tie(a.content.name, a.record_id) < std::tie(b.content.name, b.record_id);
+  });
+  Page<Revision> page;
+  if (static_cast<int>(matching.size()) > page_size) {
+    matching.resize(static_cast<size_t>(page_size));
+    const Revision& last = matching.back();
+    COFFER_ASSIGN_OR_RETURN(
+        page.next_page_token,
+        cipher_.SealToken(space_id, token_purpose,
+                          last.content.name + std::string(1, '\0') + last.record_id));
+  }
+  page.items = std::move(matching);
+  return page;
+}
+
+absl::StatusOr<Page<Revision>> RecordService::List(const Caller& caller,
+                                                   const std::string& space_id,
+                                                   const RecordListFilter& filter, int page_size,
+                                                   const std::string& page_token) {
+  COFFER_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  if (filter.name_prefix.size() > domain::Limits::kMaxName) {
+    return domain::FieldError("filter.name_prefix", "longer than 256 bytes");
+  }
+  if (filter.metadata_key.size() > domain::Limits::kMaxMetadataKey) {
+    return domain::FieldError("filter.metadata_key", "longer than 128 bytes");
+  }
+  COFFER_ASSIGN_OR_RETURN(std::string space,
+                          access_.Resolve(caller, space_id, Role::kReader, "space_id"));
+  COFFER_ASSIGN_OR_RETURN(
+      std::vector<StoredRecord> heads,
+      records_.ListHeads(space, {filter.types, filter.in_trash, filter.in_conflict}));
+  // The token is bound to the filter: reusing it with another filter is INVALID_ARGUMENT.
+  std::string purpose = "list|" + std::to_string(filter.in_trash) +
+                        std::to_string(filter.in_conflict) + "|" + filter.name_prefix + "|" +
+                        filter.metadata_key + "|" + filter.metadata_value + "|";
+  for (domain::RecordType t : filter.types) purpose += std::string(domain::RecordTypeName(t)) + ",";
+  const std::string prefix = Lower(filter.name_prefix);
+  auto keep = [&](const Revision& r) {
+    if (!prefix.empty() && Lower(r.content.name).rfind(prefix, 0) != 0) return false;
+    if (!filter.metadata_key.empty()) {
+      auto it = r.content.metadata.find(filter.metadata_key);
+      if (it == r.content.metadata.end()) return false;
+      if (!filter.metadata_value.empty() && it->second != filter.metadata_value) return false;
+    }
+    return true;
+  };
+  return FilterAndPage(space, std::move(heads), keep, size, page_token,
+                       crypto::HexEncode(crypto::Sha256(purpose)));
+}
+
+absl::StatusOr<Page<Revision>> RecordService::Search(const Caller& caller,
+                                                     const std::string& space_id,
+                                                     const std::string& query, int page_size,
+                                                     const std::string& page_token) {
+  if (query.empty()) return domain::FieldError("query", "required");
+  if (query.size() > domain::Limits::kMaxQuery) {
+    return domain::FieldError("query", "longer than 256 bytes");
+  }
+  COFFER_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  COFFER_ASSIGN_OR_RETURN(std::string space,
+                          access_.Resolve(caller, space_id, Role::kReader, "space_id"));
+  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads, records_.ListHeads(space, {}));
+  return FilterAndPage(
+      space, std::move(heads),
+      [&](const Revision& r) { return domain::MatchesSearch(r.content, query); }, size, page_token,
+      "search|" + crypto::HexEncode(crypto::Sha256(query)));
+}
+
+absl::StatusOr<Page<Revision>> RecordService::ListVersions(const Caller& caller,
+                                                           const std::string& id, int page_size,
+                                                           const std::string& page_token) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  COFFER_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader));
+  const std::string& space = record.head.space_id;
+  const std::string purpose = "versions|" + record.head.record_id;
+  std::optional<repository::HistoryCursor> after;
+  if (!page_token.empty()) {
+    COFFER_ASSIGN_OR_RETURN(std::string plain, cipher_.OpenToken(space, purpose, page_token));
+    repository::HistoryCursor c;
+    size_t a = plain.find('|');
+    size_t b = plain.find('|', a == std::string::npos ? a : a + 1);
+    if (a == std::string::npos || b == std::string::npos) {
+      return domain::FieldError("page_token", "malformed");
+    }
+    c.version = std::stoll(plain.substr(0, a));
+    c.hlc = std::stoull(plain.substr(a + 1, b - a - 1));
+    c.origin_shard = plain.substr(b + 1);
+    after = c;
+  }
+  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRevision> history,
+                          records_.ListHistory(record.head.record_id, after, size + 1));
+  Page<Revision> page;
+  for (size_t i = 0; i < history.size() && static_cast<int>(i) < size; ++i) {
+    COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(history[i]));
+    page.items.push_back(std::move(r));
+  }
+  if (static_cast<int>(history.size()) > size) {
+    const Revision& last = page.items.back();
+    COFFER_ASSIGN_OR_RETURN(
+        page.next_page_token,
+        cipher_.SealToken(space, purpose,
+                          std::to_string(last.stamp.version) + "|" +
+                              std::to_string(last.stamp.hlc) + "|" + last.stamp.origin_shard));
+  }
+  return page;
+}
+
+absl::StatusOr<Revision> RecordService::GetVersion(const Caller& caller, const std::string& id,
+                                                   int64_t version) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  if (version <= 0) return domain::FieldError("version", "must be positive");
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader));
+  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRevision> stored,
+                          records_.GetHistoryVersion(record.head.record_id, version));
+  if (!stored) {
+    return absl::NotFoundError("version " + std::to_string(version) + " of record " + id +
+                               " is not kept");
+  }
+  return cipher_.Open(*stored);
+}
+
+absl::StatusOr<Page<RecordWithSiblings>> RecordService::ListConflicts(
+    const Caller& caller, const std::string& space_id, int page_size,
+    const std::string& page_token) {
+  COFFER_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  COFFER_ASSIGN_OR_RETURN(std::string space,
+                          access_.Resolve(caller, space_id, Role::kReader, "space_id"));
+  repository::HeadFilter filter;
+  filter.in_conflict = true;
+  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads, records_.ListHeads(space, filter));
+  // Conflicts may be in the trash too: a delete concurrent with an edit is a conflict.
+  filter.in_trash = true;
+  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRecord> trashed, records_.ListHeads(space, filter));
+  heads.insert(heads.end(), std::make_move_iterator(trashed.begin()),
+               std::make_move_iterator(trashed.end()));
+  std::map<std::string, const StoredRecord*> by_id;
+  for (const StoredRecord& r : heads) by_id[r.head.record_id] = &r;
+  COFFER_ASSIGN_OR_RETURN(
+      Page<Revision> page,
+      FilterAndPage(
+          space, heads, [](const Revision&) { return true; }, size, page_token, "conflicts"));
+  Page<RecordWithSiblings> out;
+  out.next_page_token = page.next_page_token;
+  for (Revision& head : page.items) {
+    RecordWithSiblings c;
+    for (const StoredRevision& s : by_id.at(head.record_id)->siblings) {
+      COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(s));
+      c.siblings.push_back(std::move(r));
+    }
+    c.head = std::move(head);
+    out.items.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<OtpCodeResult> RecordService::GetOtpCode(const Caller& caller,
+                                                        const std::string& id) {
+  COFFER_ASSIGN_OR_RETURN(RecordWithSiblings record, Get(caller, id, false));
+  const auto* otp = std::get_if<domain::OtpPayload>(&record.head.content.payload);
+  if (otp == nullptr) return absl::FailedPreconditionError("record is not an OTP record");
+  const int64_t now_s = now_ms_() / 1000;
+  OtpCodeResult out;
+  if (otp->kind == domain::OtpKind::kTotp) {
+    COFFER_ASSIGN_OR_RETURN(domain::OtpCode code, domain::CurrentOtpCode(*otp, now_s));
+    out.code = code.code;
+    out.period = otp->period_seconds;
+    out.seconds_remaining = static_cast<int>(code.valid_until_unix - now_s);
+    out.counter = static_cast<uint64_t>(now_s / otp->period_seconds);
+    return out;
+  }
+  // HOTP: the code for the stored counter, and the counter advances in a new revision, so one
+  // code is never handed out twice.
+  COFFER_ASSIGN_OR_RETURN(
+      Revision written,
+      LocalWrite(caller, id, std::nullopt, "otp",
+                 [&](const Revision& head, Revision& next) -> absl::Status {
+                   const auto* current = std::get_if<domain::OtpPayload>(&head.content.payload);
+                   if (current == nullptr || current->kind != domain::OtpKind::kHotp) {
+                     return absl::FailedPreconditionError("record is no longer an HOTP record");
+                   }
+                   if (head.deleted) {
+                     return absl::FailedPreconditionError("record is in the trash");
+                   }
+                   COFFER_ASSIGN_OR_RETURN(domain::OtpCode code,
+                                           domain::CurrentOtpCode(*current, now_s));
+                   out.code = code.code;
+                   out.counter = current->counter;
+                   domain::OtpPayload advanced = *current;
+                   advanced.counter += 1;
+                   next.content.payload = advanced;
+                   return absl::OkStatus();
+                 }));
+  (void)written;
+  return out;
+}
+
+absl::StatusOr<std::pair<std::string, uint64_t>> RecordService::SpaceDigest(
+    const std::string& space_id) {
+  if (!domain::IsUuid(space_id)) return domain::FieldError("space_id", "not a UUID");
+  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRevision> state,
+                          records_.ListSpaceState(domain::CanonicalUuid(space_id)));
+  // Canonical order independent of storage order: (record, origin shard, own counter).
+  std::sort(state.begin(), state.end(), [](const StoredRevision& a, const StoredRevision& b) {
+    return std::make_tuple(a.record_id, a.stamp.origin_shard,
+                           a.stamp.vector.Get(a.stamp.origin_shard)) <
+           std::make_tuple(b.record_id, b.stamp.origin_shard,
+                           b.stamp.vector.Get(b.stamp.origin_shard));
+  });
+  std::string material;
+  std::set<std::string> records;
+  for (const StoredRevision& s : state) {
+    records.insert(s.record_id);
+    COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(s));
+    // Hash the plaintext, not the ciphertext: envelopes use random nonces and may be
+    // re-encrypted under another KEK, while the state they carry must be identical.
+    std::string line = r.record_id + "|" + r.space_id + "|" +
+                       std::string(domain::RecordTypeName(r.type)) + "|" +
+                       std::to_string(r.stamp.version) + "|" + r.stamp.vector.ToJson() + "|" +
+                       std::to_string(r.stamp.hlc) + "|" + r.stamp.origin_shard + "|" +
+                       (r.deleted ? "d" : "-") + (r.purged ? "p" : "-") + "|" +
+                       std::to_string(r.created_at_ms) + "|" + std::to_string(r.updated_at_ms);
+    if (!r.purged) {
+      line += "|" + crypto::HexEncode(crypto::Sha256(r.content.name)) + "|" +
+              crypto::HexEncode(crypto::Sha256(domain::EncodeMetadata(r.content.metadata))) + "|" +
+              crypto::HexEncode(crypto::Sha256(domain::EncodePayload(r.content.payload)));
+    }
+    material += crypto::HexEncode(crypto::Sha256(line));
+  }
+  return std::make_pair(crypto::HexEncode(crypto::Sha256(material)),
+                        static_cast<uint64_t>(records.size()));
+}
+
+}  // namespace coffer::vault::service

@@ -1,0 +1,147 @@
+// RecordService: the record use cases of RecordService (proto/coffer/vault/v1/vault.proto) on
+// one shard — authorization, validation, check-and-set, versioning, encryption, history.
+//
+// Every write follows DESIGN.md §3 rule 1: read the record (head + siblings), check the
+// caller's expected version against the head, compute the new stamp with NextLocalStamp (which
+// resolves every sibling), seal the content bound to the new version, and commit it with one
+// statement that succeeds only if the record's state is still the one read. When another writer
+// got there first, the write re-reads: if the head's version moved, FAILED_PRECONDITION tells
+// the client the current version; if only siblings changed (a merge), the write is recomputed.
+//
+// Errors: INVALID_ARGUMENT naming the field, NOT_FOUND for records the caller cannot see (also
+// in other users' spaces), FAILED_PRECONDITION for version mismatches and trash-state rules,
+// ALREADY_EXISTS for a create with a taken id and different content. Nothing is stored on error.
+//
+// Lifecycle: borrows its collaborators, which must outlive it. Threading: thread-safe.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/vault/domain/hlc.h"
+#include "services/vault/domain/otp.h"
+#include "services/vault/domain/record.h"
+#include "services/vault/repository/record_repository.h"
+#include "services/vault/service/caller.h"
+#include "services/vault/service/record_cipher.h"
+#include "services/vault/service/space_access.h"
+#include "services/vault/service/vault_metrics.h"
+
+namespace coffer::vault::service {
+
+struct RecordServiceConfig {
+  // This shard's id: the origin of local writes and its entry in version vectors.
+  std::string shard_id;
+  // Revisions kept per record in history (the newest N); 0 keeps all.
+  int history_keep = 0;
+  int default_page_size = 100;
+};
+
+// A record head and, when asked, its conflict siblings.
+struct RecordWithSiblings {
+  domain::Revision head;
+  std::vector<domain::Revision> siblings;
+};
+
+struct RecordListFilter {
+  std::vector<domain::RecordType> types;
+  std::string name_prefix;     // case-insensitive
+  std::string metadata_key;    // empty = any
+  std::string metadata_value;  // exact, only with metadata_key
+  bool in_trash = false;
+  bool in_conflict = false;
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_page_token;  // empty on the last page
+};
+
+struct OtpCodeResult {
+  std::string code;
+  int seconds_remaining = 0;  // TOTP
+  int period = 0;             // TOTP
+  uint64_t counter = 0;       // HOTP: the counter used; TOTP: the time step
+};
+
+class RecordService {
+ public:
+  using WallClockMs = std::function<int64_t()>;
+  using IdGenerator = std::function<std::string()>;
+
+  RecordService(RecordServiceConfig config, repository::RecordRepository& records,
+                SpaceAccess& access, const RecordCipher& cipher, domain::Hlc& hlc,
+                WallClockMs now_ms, IdGenerator new_id, VaultMetrics* metrics);
+
+  // `space_id` empty = personal space; `record_id` empty = server-chosen.
+  absl::StatusOr<domain::Revision> Create(const Caller& caller, const std::string& space_id,
+                                          const std::string& record_id,
+                                          domain::RecordContent content);
+  absl::StatusOr<RecordWithSiblings> Get(const Caller& caller, const std::string& id,
+                                         bool include_siblings);
+  // expected_version 0 = create with this id. `space_id` must be empty or the record's.
+  absl::StatusOr<domain::Revision> Update(const Caller& caller, const std::string& id,
+                                          const std::string& space_id,
+                                          domain::RecordContent content, int64_t expected_version);
+  absl::StatusOr<domain::Revision> Delete(const Caller& caller, const std::string& id,
+                                          int64_t expected_version);
+  absl::StatusOr<domain::Revision> Undelete(const Caller& caller, const std::string& id,
+                                            int64_t expected_version);
+  absl::Status Purge(const Caller& caller, const std::string& id, int64_t expected_version);
+  absl::StatusOr<Page<domain::Revision>> List(const Caller& caller, const std::string& space_id,
+                                              const RecordListFilter& filter, int page_size,
+                                              const std::string& page_token);
+  absl::StatusOr<Page<domain::Revision>> Search(const Caller& caller, const std::string& space_id,
+                                                const std::string& query, int page_size,
+                                                const std::string& page_token);
+  absl::StatusOr<Page<domain::Revision>> ListVersions(const Caller& caller, const std::string& id,
+                                                      int page_size, const std::string& page_token);
+  absl::StatusOr<domain::Revision> GetVersion(const Caller& caller, const std::string& id,
+                                              int64_t version);
+  absl::StatusOr<domain::Revision> Restore(const Caller& caller, const std::string& id,
+                                           int64_t version, int64_t expected_version);
+  absl::StatusOr<Page<RecordWithSiblings>> ListConflicts(const Caller& caller,
+                                                         const std::string& space_id, int page_size,
+                                                         const std::string& page_token);
+  absl::StatusOr<OtpCodeResult> GetOtpCode(const Caller& caller, const std::string& id);
+
+  // Hex SHA-256 over the space's replicated state (heads, siblings, tombstones; stamps, flags and
+  // plaintext content), and the number of records. For AdminService.GetSpaceDigest.
+  absl::StatusOr<std::pair<std::string, uint64_t>> SpaceDigest(const std::string& space_id);
+
+ private:
+  // Computes the next revision from the current head (after version and role checks); returns
+  // it or an error that aborts the write.
+  using Mutation =
+      std::function<absl::Status(const domain::Revision& head, domain::Revision& next)>;
+
+  // Loads a record the caller may access with `needed`, NOT_FOUND otherwise (also when purged).
+  absl::StatusOr<repository::StoredRecord> Load(const Caller& caller, const std::string& id,
+                                                repository::Role needed);
+  // The check-and-set write loop (see the file comment). expected_version nullopt = whatever
+  // the head is (server-side writes such as advancing an HOTP counter).
+  absl::StatusOr<domain::Revision> LocalWrite(const Caller& caller, const std::string& id,
+                                              std::optional<int64_t> expected_version,
+                                              std::string_view op, const Mutation& mutate);
+  absl::StatusOr<Page<domain::Revision>> FilterAndPage(
+      const std::string& space_id, std::vector<repository::StoredRecord> heads,
+      const std::function<bool(const domain::Revision&)>& keep, int page_size,
+      const std::string& page_token, const std::string& token_purpose);
+  absl::StatusOr<int> PageSize(int requested) const;
+  void CountWrite(domain::RecordType type, std::string_view op);
+
+  const RecordServiceConfig config_;
+  repository::RecordRepository& records_;
+  SpaceAccess& access_;
+  const RecordCipher& cipher_;
+  domain::Hlc& hlc_;
+  WallClockMs now_ms_;
+  IdGenerator new_id_;
+  VaultMetrics* metrics_;  // may be null (tests)
+};
+
+}  // namespace coffer::vault::service

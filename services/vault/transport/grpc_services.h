@@ -1,0 +1,106 @@
+// The vault's gRPC handlers. Each one decodes the request, delegates to the service layer and
+// encodes the result; authentication and status mapping happen in RunAuthenticated.
+//
+//   RecordGrpcService  every RecordService RPC.
+//   SpaceGrpcService   GetSpace and ListSpaces; the shared-space RPCs (create, invitations,
+//                      members) are not implemented yet and answer UNIMPLEMENTED.
+//   AdminGrpcService   Ping, GetSpaceDigest and GetShardStatus (scope vault.admin).
+// SyncService and FileService are registered as their generated bases, which answer
+// UNIMPLEMENTED, until the sync and file issues land.
+//
+// Lifecycle: borrow their collaborators; register with pkg/grpcx GrpcServer, which must not
+// outlive them. Threading: gRPC calls handlers concurrently; all collaborators are thread-safe.
+#pragma once
+
+#include <functional>
+
+#include "coffer/vault/v1/admin.grpc.pb.h"
+#include "coffer/vault/v1/spaces.grpc.pb.h"
+#include "coffer/vault/v1/vault.grpc.pb.h"
+#include "services/vault/service/record_service.h"
+#include "services/vault/transport/authenticator.h"
+
+namespace coffer::vault::transport {
+
+class RecordGrpcService final : public v1::RecordService::Service {
+ public:
+  RecordGrpcService(Authenticator& auth, service::RecordService& records)
+      : auth_(auth), records_(records) {}
+
+  grpc::Status CreateRecord(grpc::ServerContext* ctx, const v1::CreateRecordRequest* req,
+                            v1::CreateRecordResponse* resp) override;
+  grpc::Status GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
+                         v1::GetRecordResponse* resp) override;
+  grpc::Status UpdateRecord(grpc::ServerContext* ctx, const v1::UpdateRecordRequest* req,
+                            v1::UpdateRecordResponse* resp) override;
+  grpc::Status DeleteRecord(grpc::ServerContext* ctx, const v1::DeleteRecordRequest* req,
+                            v1::DeleteRecordResponse* resp) override;
+  grpc::Status UndeleteRecord(grpc::ServerContext* ctx, const v1::UndeleteRecordRequest* req,
+                              v1::UndeleteRecordResponse* resp) override;
+  grpc::Status PurgeRecord(grpc::ServerContext* ctx, const v1::PurgeRecordRequest* req,
+                           v1::PurgeRecordResponse* resp) override;
+  grpc::Status ListRecords(grpc::ServerContext* ctx, const v1::ListRecordsRequest* req,
+                           v1::ListRecordsResponse* resp) override;
+  grpc::Status SearchRecords(grpc::ServerContext* ctx, const v1::SearchRecordsRequest* req,
+                             v1::SearchRecordsResponse* resp) override;
+  grpc::Status ListRecordVersions(grpc::ServerContext* ctx,
+                                  const v1::ListRecordVersionsRequest* req,
+                                  v1::ListRecordVersionsResponse* resp) override;
+  grpc::Status GetRecordVersion(grpc::ServerContext* ctx, const v1::GetRecordVersionRequest* req,
+                                v1::GetRecordVersionResponse* resp) override;
+  grpc::Status RestoreRecordVersion(grpc::ServerContext* ctx,
+                                    const v1::RestoreRecordVersionRequest* req,
+                                    v1::RestoreRecordVersionResponse* resp) override;
+  grpc::Status ListConflicts(grpc::ServerContext* ctx, const v1::ListConflictsRequest* req,
+                             v1::ListConflictsResponse* resp) override;
+  grpc::Status GetOtpCode(grpc::ServerContext* ctx, const v1::GetOtpCodeRequest* req,
+                          v1::GetOtpCodeResponse* resp) override;
+
+ private:
+  Authenticator& auth_;
+  service::RecordService& records_;
+};
+
+class SpaceGrpcService final : public v1::SpaceService::Service {
+ public:
+  SpaceGrpcService(Authenticator& auth, service::SpaceAccess& access,
+                   repository::SpaceRepository& spaces)
+      : auth_(auth), access_(access), spaces_(spaces) {}
+
+  grpc::Status GetSpace(grpc::ServerContext* ctx, const v1::GetSpaceRequest* req,
+                        v1::GetSpaceResponse* resp) override;
+  grpc::Status ListSpaces(grpc::ServerContext* ctx, const v1::ListSpacesRequest* req,
+                          v1::ListSpacesResponse* resp) override;
+
+ private:
+  Authenticator& auth_;
+  service::SpaceAccess& access_;
+  repository::SpaceRepository& spaces_;
+};
+
+// What GetShardStatus reports besides the outbox backlog (filled by the app).
+struct ShardStatusSource {
+  std::string shard_id;
+  std::string version;
+  std::function<int64_t()> outbox_backlog;  // may fail -> -1
+};
+
+class AdminGrpcService final : public v1::AdminService::Service {
+ public:
+  AdminGrpcService(Authenticator& auth, service::RecordService& records, ShardStatusSource status)
+      : auth_(auth), records_(records), status_(std::move(status)) {}
+
+  grpc::Status GetShardStatus(grpc::ServerContext* ctx, const v1::GetShardStatusRequest* req,
+                              v1::GetShardStatusResponse* resp) override;
+  grpc::Status GetSpaceDigest(grpc::ServerContext* ctx, const v1::GetSpaceDigestRequest* req,
+                              v1::GetSpaceDigestResponse* resp) override;
+  grpc::Status Ping(grpc::ServerContext* ctx, const v1::PingRequest* req,
+                    v1::PingResponse* resp) override;
+
+ private:
+  Authenticator& auth_;
+  service::RecordService& records_;
+  ShardStatusSource status_;
+};
+
+}  // namespace coffer::vault::transport

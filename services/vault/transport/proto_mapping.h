@@ -1,0 +1,30 @@
+// Conversions between the wire protos (coffer.vault.v1) and the domain types.
+//
+// Why one file: handlers stay three lines long, and the rules for decoding input (type must
+// match the payload case, output-only fields ignored) are written once and unit-tested.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "coffer/vault/v1/records.pb.h"
+#include "coffer/vault/v1/spaces.pb.h"
+#include "services/vault/domain/record.h"
+#include "services/vault/repository/space_repository.h"
+
+namespace coffer::vault::transport {
+
+// Reads the writable fields of `record` (type, name, metadata, payload). INVALID_ARGUMENT
+// "record.type: ..." when the type is unset or does not match the payload case. Field-level
+// validation is the service's (domain::ValidateAndNormalize).
+absl::StatusOr<domain::RecordContent> ContentFromProto(const v1::Record& record);
+
+std::optional<domain::RecordType> TypeFromProto(v1::RecordType type);
+v1::RecordType TypeToProto(domain::RecordType type);
+
+// Fills every field of `out` from a revision (purged tombstones get no payload).
+void RevisionToProto(const domain::Revision& revision, v1::Record* out);
+
+void SpaceToProto(const repository::SpaceView& space, v1::Space* out);
+
+}  // namespace coffer::vault::transport

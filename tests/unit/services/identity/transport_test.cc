@@ -1,0 +1,100 @@
+// Transport helpers: metadata parsing, peer addresses, Basic auth, status mapping with RetryInfo.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/cord.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "pkg/crypto/encoding.h"
+#include "services/identity/app/identity_config.h"
+#include "services/identity/transport/http_server.h"
+#include "services/identity/transport/identity_grpc_service.h"
+
+namespace coffer::identity {
+namespace {
+
+TEST(TransportTest, BearerToken) {
+  EXPECT_EQ(BearerToken("Bearer abc.def"), "abc.def");
+  EXPECT_EQ(BearerToken("bearer   abc "), "abc");
+  EXPECT_EQ(BearerToken("Basic abc"), "");
+  EXPECT_EQ(BearerToken("Bearer"), "");
+  EXPECT_EQ(BearerToken(""), "");
+}
+
+TEST(TransportTest, PeerAddress) {
+  EXPECT_EQ(PeerAddress("ipv4:127.0.0.1:5555"), "127.0.0.1");
+  EXPECT_EQ(PeerAddress("ipv6:[::1]:5555"), "::1");
+  EXPECT_EQ(PeerAddress("unix:/tmp/sock"), "unix:/tmp/sock");
+}
+
+TEST(TransportTest, BasicAuth) {
+  auto parsed = ParseBasicAuth("Basic " + crypto::Base64Encode("my%20id:s3cr%3At"));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->first, "my id");
+  EXPECT_EQ(parsed->second, "s3cr:t");
+  EXPECT_FALSE(ParseBasicAuth("Basic !!!").ok());
+  EXPECT_FALSE(ParseBasicAuth("Basic " + crypto::Base64Encode("nocolon")).ok());
+  EXPECT_FALSE(ParseBasicAuth("Bearer x").ok());
+}
+
+TEST(TransportTest, RateLimitStatusCarriesRetryInfo) {
+  absl::Status s = absl::ResourceExhaustedError("too many attempts; retry after 7s");
+  s.SetPayload(kRetryAfterPayloadUrl, absl::Cord("7"));
+  grpc::Status g = ToGrpcStatus(s);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(g.error_message(), "too many attempts; retry after 7s");
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(g.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::RetryInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.retry_delay().seconds(), 7);
+  // Other statuses map plainly.
+  EXPECT_TRUE(ToGrpcStatus(absl::NotFoundError("x")).error_details().empty());
+  EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("x")).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ConfigTest, SplitHostPort) {
+  EXPECT_EQ(*SplitHostPort("127.0.0.1:7002"), std::make_pair(std::string("127.0.0.1"), 7002));
+  EXPECT_EQ(*SplitHostPort("[::1]:0"), std::make_pair(std::string("::1"), 0));
+  EXPECT_FALSE(SplitHostPort("nohost").ok());
+  EXPECT_FALSE(SplitHostPort("h:99999").ok());
+  EXPECT_FALSE(SplitHostPort(":80").ok());
+}
+
+TEST(ConfigTest, KekFromExactlyOneSource) {
+  IdentityConfig c;
+  EXPECT_TRUE(absl::IsInvalidArgument(LoadKekSpec(c).status()));
+  c.kek = "k1:abc";
+  EXPECT_EQ(*LoadKekSpec(c), "k1:abc");
+  c.kek_file = "/nonexistent";
+  EXPECT_TRUE(absl::IsInvalidArgument(LoadKekSpec(c).status()));
+  c.kek.clear();
+  EXPECT_TRUE(absl::IsNotFound(LoadKekSpec(c).status()));
+}
+
+TEST(ConfigTest, DeclaresConventionalOptions) {
+  IdentityConfig c;
+  config::ConfigParser parser("coffer-identity", "test");
+  DeclareIdentityOptions(parser, &c);
+  parser.SetEnvironmentForTest({{"COFFER_DB_DSN", "host=x"}, {"COFFER_ISSUER", "iss-from-env"}});
+  const char* argv[] = {
+      "coffer-identity",    "--grpc-addr", "127.0.0.1:7000", "--login-limit-per-login", "3",
+      "--access-token-ttl", "5m"};
+  ASSERT_TRUE(parser.Parse(7, argv).ok());
+  EXPECT_EQ(c.grpc_addr, "127.0.0.1:7000");
+  EXPECT_EQ(c.db_dsn, "host=x");
+  EXPECT_EQ(c.issuer, "iss-from-env");
+  EXPECT_EQ(c.access_token_ttl, std::chrono::minutes(5));
+  IdentityServiceConfig s = ToServiceConfig(c);
+  EXPECT_EQ(s.login_per_login.burst, 3);
+  EXPECT_EQ(s.access_token_ttl, std::chrono::minutes(5));
+  const std::string reference = parser.Reference();
+  for (const char* flag : {"--http-addr", "--kek-file", "--bootstrap-admin-client-id",
+                           "--bootstrap-admin-client-secret", "--audience", "COFFER_KEK"}) {
+    EXPECT_THAT(reference, ::testing::HasSubstr(flag));
+  }
+}
+
+}  // namespace
+}  // namespace coffer::identity
