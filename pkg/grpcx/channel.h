@@ -29,6 +29,9 @@ struct ChannelTlsOptions {
 struct ChannelOptions {
   ChannelTlsOptions tls;
   int max_message_bytes = 16 * 1024 * 1024;
+  // Upper bound of the reconnect backoff. gRPC's default (120 s) would keep a service-to-service
+  // channel failing fast for minutes after its peer restarts; peers here are on the same network.
+  int max_reconnect_backoff_ms = 2000;
 };
 
 // Creates a channel to `target` ("host:port" or any gRPC target URI). Connection happens lazily.

@@ -10,6 +10,9 @@ namespace coffer::vault::app {
 absl::StatusOr<auth::JwkSet> IdentityJwksSource::Fetch() {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  // Wait (within the deadline) for the identity service instead of failing fast while the
+  // channel is between reconnect attempts, e.g. right after either side restarted.
+  ctx.set_wait_for_ready(true);
   identity::v1::GetJwksRequest req;
   identity::v1::GetJwksResponse resp;
   grpc::Status s = stub_->GetJwks(&ctx, req, &resp);
@@ -59,6 +62,9 @@ absl::StatusOr<auth::JwkSet> HttpJwksSource::Fetch() {
 absl::StatusOr<bool> IdentityIntrospector::IsActive(std::string_view token) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  // Wait (within the deadline) for the identity service instead of failing fast while the
+  // channel is between reconnect attempts, e.g. right after either side restarted.
+  ctx.set_wait_for_ready(true);
   identity::v1::IntrospectRequest req;
   req.set_token(std::string(token));
   // Introspect is authenticated with "any valid token": the token under question serves. When
