@@ -24,7 +24,14 @@
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
 #include "services/vault/service/record_service.h"
+#include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/sync/change_consumer.h"
+#include "services/vault/sync/change_feed.h"
+#include "services/vault/sync/change_notifier.h"
+#include "services/vault/sync/outbox_relay.h"
+#include "services/vault/sync/sync_metrics.h"
 #include "services/vault/transport/grpc_services.h"
+#include "services/vault/transport/sync_grpc_service.h"
 
 namespace coffer::vault::app {
 namespace {
@@ -75,13 +82,51 @@ struct VaultApp::Impl {
   std::unique_ptr<transport::RecordGrpcService> record_grpc;
   std::unique_ptr<transport::SpaceGrpcService> space_grpc;
   std::unique_ptr<transport::AdminGrpcService> admin_grpc;
-  v1::SyncService::Service sync_unimplemented;
+  std::unique_ptr<repository::PgSyncRepository> sync_repo;
+  std::unique_ptr<sync::SyncMetrics> sync_metrics;
+  std::unique_ptr<sync::ChangeNotifier> notifier;
+  std::unique_ptr<sync::ChangeFeed> feed;
+  std::unique_ptr<transport::SyncGrpcService> sync_grpc;
+  std::unique_ptr<sync::OutboxRelay> relay;        // null when the shard runs alone
+  std::unique_ptr<sync::ChangeConsumer> consumer;  // null when the shard runs alone
+  std::unique_ptr<kafka::Consumer> kafka_probe;    // metadata/watermarks for status, readiness
   v1::FileService::Service file_unimplemented;
   std::unique_ptr<grpcx::GrpcServer> grpc_server;
   std::unique_ptr<metrics::AdminServer> admin_server;
   int grpc_port = 0;
   int admin_port = 0;
   bool started = false;
+
+  // GetShardStatus: leadership of this replica, stored offsets (from the database, so every
+  // replica reports them) and, where Kafka is reachable, high watermarks and lag.
+  void FillSyncStatus(v1::GetShardStatusResponse* resp) {
+    resp->set_is_relay_leader(relay && relay->is_leader());
+    resp->set_is_consumer_leader(consumer && consumer->is_leader());
+    absl::StatusOr<std::map<int32_t, int64_t>> stored = sync_repo->LoadOffsets();
+    std::map<int32_t, int64_t> offsets = stored.ok() ? *stored : std::map<int32_t, int64_t>{};
+    if (kafka_probe) {
+      absl::StatusOr<int> n = kafka_probe->PartitionCount(config.kafka_topic,
+                                                          std::chrono::seconds(2));
+      if (n.ok()) {
+        for (int32_t p = 0; p < *n; ++p) offsets.emplace(p, 0);
+      }
+    }
+    for (const auto& [p, next] : offsets) {
+      v1::PartitionStatus* ps = resp->add_partitions();
+      ps->set_partition(p);
+      ps->set_next_offset(next);
+      ps->set_high_watermark(-1);
+      ps->set_lag(-1);
+      if (kafka_probe) {
+        absl::StatusOr<kafka::Watermarks> wm =
+            kafka_probe->QueryWatermarks(config.kafka_topic, p, std::chrono::seconds(1));
+        if (wm.ok()) {
+          ps->set_high_watermark(wm->high);
+          ps->set_lag(std::max<int64_t>(0, wm->high - next));
+        }
+      }
+    }
+  }
 };
 
 VaultApp::VaultApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -153,13 +198,48 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       std::make_unique<transport::RecordGrpcService>(*a.authenticator, *a.record_service);
   a.space_grpc =
       std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.access, *a.spaces);
+  // Shard sync (sync/): change feed always; relay and consumer only with Kafka configured.
+  a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool);
+  a.sync_metrics = std::make_unique<sync::SyncMetrics>(*a.registry);
+  a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn);
+  a.feed = std::make_unique<sync::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
+  a.sync_grpc = std::make_unique<transport::SyncGrpcService>(
+      *a.authenticator, *a.feed, *a.notifier,
+      std::chrono::milliseconds(config.watch_heartbeat_ms));
+  if (!config.kafka_bootstrap.empty()) {
+    kafka::ClientConfig client;
+    client.bootstrap_servers = config.kafka_bootstrap;
+    client.client_id = "coffer-vault-" + config.shard_id;
+    sync::OutboxRelayOptions relay;
+    relay.shard_id = config.shard_id;
+    relay.topic = config.kafka_topic;
+    relay.db_dsn = config.db_dsn;
+    static_cast<kafka::ClientConfig&>(relay.producer) = client;
+    a.relay = std::make_unique<sync::OutboxRelay>(relay, *a.sync_repo, *a.sync_metrics);
+    sync::ChangeConsumerOptions consumer;
+    consumer.shard_id = config.shard_id;
+    consumer.topic = config.kafka_topic;
+    consumer.db_dsn = config.db_dsn;
+    consumer.history_keep = config.history_retention;
+    static_cast<kafka::ClientConfig&>(consumer.consumer) = client;
+    a.consumer = std::make_unique<sync::ChangeConsumer>(consumer, *a.sync_repo, *a.hlc,
+                                                        *a.sync_metrics);
+    kafka::ConsumerConfig probe;
+    static_cast<kafka::ClientConfig&>(probe) = client;
+    probe.client_id = client.client_id + "-probe";
+    COFFER_ASSIGN_OR_RETURN(a.kafka_probe, kafka::Consumer::Create(probe));
+  }
   repository::PgRecordRepository* records = a.records.get();
+  Impl* self = &a;
   a.admin_grpc = std::make_unique<transport::AdminGrpcService>(
       *a.authenticator, *a.record_service,
-      transport::ShardStatusSource{config.shard_id, std::string(version::Version()), [records] {
-                                     auto backlog = records->OutboxBacklog();
-                                     return backlog.ok() ? *backlog : int64_t{-1};
-                                   }});
+      transport::ShardStatusSource{
+          config.shard_id, std::string(version::Version()),
+          [records] {
+            auto backlog = records->OutboxBacklog();
+            return backlog.ok() ? *backlog : int64_t{-1};
+          },
+          [self](v1::GetShardStatusResponse* resp) { self->FillSyncStatus(resp); }});
 
   grpcx::GrpcServerOptions server_options;
   server_options.address = config.grpc_addr;
@@ -171,7 +251,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.grpc_server->RegisterService(a.record_grpc.get());
   a.grpc_server->RegisterService(a.space_grpc.get());
   a.grpc_server->RegisterService(a.admin_grpc.get());
-  a.grpc_server->RegisterService(&a.sync_unimplemented);
+  a.grpc_server->RegisterService(a.sync_grpc.get());
   a.grpc_server->RegisterService(&a.file_unimplemented);
   a.grpc_server->AddInterceptorFactory(metrics::MakeGrpcMetricsInterceptorFactory(
       std::make_shared<metrics::GrpcServerMetrics>(*a.registry)));
@@ -181,6 +261,14 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       metrics::AdminServerOptions{admin_addr.first, admin_addr.second}, a.registry);
   postgres::ConnectionPool* pool = a.pool.get();
   a.admin_server->AddReadinessCheck("database", [pool] { return pool->Ping(); });
+  if (a.kafka_probe) {
+    kafka::Consumer* probe = a.kafka_probe.get();
+    std::string topic = config.kafka_topic;
+    a.admin_server->AddReadinessCheck("kafka", [probe, topic]() -> absl::Status {
+      absl::StatusOr<int> n = probe->PartitionCount(topic, std::chrono::seconds(2));
+      return n.ok() ? absl::OkStatus() : n.status();
+    });
+  }
   return std::unique_ptr<VaultApp>(new VaultApp(std::move(impl)));
 }
 
@@ -196,6 +284,9 @@ absl::Status VaultApp::Start() {
   if (absl::Status keys = a.verifier->RefreshKeys(); !keys.ok()) {
     log::Warn("could not fetch token signing keys yet", {{"status", keys}});
   }
+  a.notifier->Start();
+  if (a.relay) a.relay->Start();
+  if (a.consumer) a.consumer->Start();
   COFFER_ASSIGN_OR_RETURN(a.grpc_port, a.grpc_server->Start());
   COFFER_ASSIGN_OR_RETURN(a.admin_port, a.admin_server->Start());
   a.started = true;
@@ -210,6 +301,9 @@ void VaultApp::Shutdown() {
   impl_->started = false;
   impl_->grpc_server->Shutdown();  // NOT_SERVING, drain, then cancel the rest
   impl_->admin_server->Stop();
+  if (impl_->relay) impl_->relay->Stop();
+  if (impl_->consumer) impl_->consumer->Stop();
+  impl_->notifier->Stop();
   log::Info("vault stopped");
 }
 

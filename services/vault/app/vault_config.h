@@ -29,6 +29,10 @@ struct VaultConfig {
   bool introspect = false;
   int history_retention = 100;
   int shutdown_grace_ms = 10000;
+  // Shard sync (README "Sync"): empty bootstrap = this shard runs alone (no relay, no consumer).
+  std::string kafka_bootstrap;
+  std::string kafka_topic = "coffer.vault.changes.v1";
+  int watch_heartbeat_ms = 15000;
 };
 
 // Declares every option of `config` on `parser`.

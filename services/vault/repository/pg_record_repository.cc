@@ -6,6 +6,7 @@
 
 #include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
+#include "services/vault/repository/pg_rows.h"
 #include "services/vault/repository/sql.h"
 
 namespace coffer::vault::repository {
@@ -13,34 +14,8 @@ namespace {
 
 using postgres::IsolationLevel;
 
-std::string Bytes(const pqxx::field& f) {
-  if (f.is_null()) return {};
-  return pqxx::binarystring(f).str();
-}
-
-// Reads a row of the shape "is_head, state_seq, COFFER_VAULT_REVISION_COLUMNS".
-absl::StatusOr<StoredRevision> ReadRevision(const pqxx::row& row) {
-  StoredRevision r;
-  r.record_id = row[2].as<std::string>();
-  r.space_id = row[3].as<std::string>();
-  auto type = domain::RecordTypeFromName(row[4].as<std::string>());
-  if (!type) return absl::DataLossError("stored record has an unknown type");
-  r.type = *type;
-  r.stamp.version = row[5].as<int64_t>();
-  COFFER_ASSIGN_OR_RETURN(r.stamp.vector,
-                          domain::VersionVector::FromJson(row[6].as<std::string>()));
-  r.stamp.hlc = static_cast<uint64_t>(row[7].as<int64_t>());
-  r.stamp.origin_shard = row[8].as<std::string>();
-  r.deleted = row[9].as<bool>();
-  r.purged = row[10].as<bool>();
-  r.key_id = row[11].as<std::string>();
-  r.name_ct = Bytes(row[12]);
-  r.metadata_ct = Bytes(row[13]);
-  r.payload_ct = Bytes(row[14]);
-  r.created_at_ms = row[15].as<int64_t>();
-  r.updated_at_ms = row[16].as<int64_t>();
-  return r;
-}
+using internal::ExecRevision;
+using internal::ReadRevision;
 
 absl::StatusOr<std::vector<StoredRevision>> ReadRevisions(const pqxx::result& result) {
   std::vector<StoredRevision> out;
@@ -50,19 +25,6 @@ absl::StatusOr<std::vector<StoredRevision>> ReadRevisions(const pqxx::result& re
     out.push_back(std::move(r));
   }
   return out;
-}
-
-// Runs a revision-writing statement with parameters $1..$16 (see sql.h) followed by `extra`.
-template <typename... Extra>
-pqxx::result ExecRevision(pqxx::transaction_base& txn, const char* sql, const StoredRevision& r,
-                          Extra&&... extra) {
-  return txn.exec_params(sql, r.record_id, r.stamp.origin_shard,
-                         static_cast<int64_t>(r.stamp.vector.Get(r.stamp.origin_shard)), r.space_id,
-                         std::string(domain::RecordTypeName(r.type)), r.stamp.version,
-                         r.stamp.vector.ToJson(), static_cast<int64_t>(r.stamp.hlc), r.deleted,
-                         r.purged, r.key_id, pqxx::binarystring(r.name_ct),
-                         pqxx::binarystring(r.metadata_ct), pqxx::binarystring(r.payload_ct),
-                         r.created_at_ms, r.updated_at_ms, std::forward<Extra>(extra)...);
 }
 
 absl::StatusOr<bool> WriteOne(postgres::ConnectionPool& pool, const char* sql,
@@ -192,5 +154,37 @@ absl::StatusOr<int64_t> PgRecordRepository::OutboxBacklog() {
                           }));
   return result[0][0].as<int64_t>();
 }
+
+namespace internal {
+
+std::string Bytes(const pqxx::field& f) {
+  if (f.is_null()) return {};
+  return pqxx::binarystring(f).str();
+}
+
+absl::StatusOr<StoredRevision> ReadRevision(const pqxx::row& row) {
+  StoredRevision r;
+  r.record_id = row[2].as<std::string>();
+  r.space_id = row[3].as<std::string>();
+  auto type = domain::RecordTypeFromName(row[4].as<std::string>());
+  if (!type) return absl::DataLossError("stored record has an unknown type");
+  r.type = *type;
+  r.stamp.version = row[5].as<int64_t>();
+  COFFER_ASSIGN_OR_RETURN(r.stamp.vector,
+                          domain::VersionVector::FromJson(row[6].as<std::string>()));
+  r.stamp.hlc = static_cast<uint64_t>(row[7].as<int64_t>());
+  r.stamp.origin_shard = row[8].as<std::string>();
+  r.deleted = row[9].as<bool>();
+  r.purged = row[10].as<bool>();
+  r.key_id = row[11].as<std::string>();
+  r.name_ct = Bytes(row[12]);
+  r.metadata_ct = Bytes(row[13]);
+  r.payload_ct = Bytes(row[14]);
+  r.created_at_ms = row[15].as<int64_t>();
+  r.updated_at_ms = row[16].as<int64_t>();
+  return r;
+}
+
+}  // namespace internal
 
 }  // namespace coffer::vault::repository

@@ -166,4 +166,85 @@ inline constexpr char kSelectSpaces[] =
     " WHERE ($1::uuid IS NULL OR s.id = $1::uuid)"
     " ORDER BY s.personal DESC, s.name, s.id";
 
+
+// ---- Shard sync (sync/, migrations/V002__sync.sql) ----
+
+// Outbox rows in commit order: id, enqueue time (Unix ms), then the revision columns. $1 = limit.
+inline constexpr char kSelectOutbox[] =
+    "SELECT id, (extract(epoch FROM enqueued_at) * 1000)::bigint, " COFFER_VAULT_REVISION_COLUMNS
+    " FROM outbox ORDER BY id LIMIT $1";
+
+// Deletes the outbox rows whose delivery Kafka confirmed. $1 = bigint[] literal of ids.
+inline constexpr char kDeleteOutbox[] = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
+
+// Merge of a received revision into a record this shard does not hold: inserts it as the head
+// (no outbox: merged revisions are never re-published). Returns a row only when inserted.
+inline constexpr char kMergeInsertHead[] =
+    "WITH head AS ("
+    "  INSERT INTO records (record_id, space_id, type, version, vector, hlc, origin_shard,"
+    "    deleted, purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms)"
+    "  VALUES ($1::uuid, $4::uuid, $5, $6, $7::jsonb, $8, $2, $9, $10, NULLIF($11, ''),"
+    "    NULLIF($12::bytea, ''::bytea), NULLIF($13::bytea, ''::bytea),"
+    "    NULLIF($14::bytea, ''::bytea), $15, $16)"
+    "  ON CONFLICT (record_id) DO NOTHING"
+    "  RETURNING record_id"
+    "), history AS ("
+    "  INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
+    "  SELECT " COFFER_VAULT_REVISION_VALUES
+    " FROM head WHERE NOT $10::boolean ON CONFLICT DO NOTHING"
+    ") SELECT record_id FROM head";
+
+// Locks an existing record's head row for a merge. $1 = record id.
+inline constexpr char kLockRecord[] =
+    "SELECT state_seq FROM records WHERE record_id = $1::uuid FOR UPDATE";
+
+// Sets the merged head ($1..$16) with sibling_count $17; bumps state_seq so a local write
+// computed from the old state re-reads, and (via the V002 trigger) change_seq at commit.
+inline constexpr char kMergeSetHead[] =
+    "UPDATE records SET type = $5, version = $6, vector = $7::jsonb, hlc = $8,"
+    "  origin_shard = $2, deleted = $9, purged = $10, key_id = NULLIF($11, ''),"
+    "  name_ct = NULLIF($12::bytea, ''::bytea), metadata_ct = NULLIF($13::bytea, ''::bytea),"
+    "  payload_ct = NULLIF($14::bytea, ''::bytea), created_at_ms = $15, updated_at_ms = $16,"
+    "  sibling_count = $17, state_seq = state_seq + 1"
+    " WHERE record_id = $1::uuid";
+
+inline constexpr char kMergeDeleteSiblings[] =
+    "DELETE FROM record_siblings WHERE record_id = $1::uuid";
+
+inline constexpr char kMergeInsertSibling[] =
+    "INSERT INTO record_siblings " COFFER_VAULT_REVISION_TARGET
+    " VALUES (" COFFER_VAULT_REVISION_VALUES ")";
+
+inline constexpr char kMergeInsertHistory[] =
+    "INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
+    " VALUES (" COFFER_VAULT_REVISION_VALUES ") ON CONFLICT DO NOTHING";
+
+inline constexpr char kMergeDropHistory[] = "DELETE FROM record_history WHERE record_id = $1::uuid";
+
+// Keeps the newest $2 versions of record $1 in history (same rule as kReplaceHead).
+inline constexpr char kMergeRetention[] =
+    "DELETE FROM record_history WHERE record_id = $1::uuid"
+    "  AND version <= (SELECT max(version) FROM record_history WHERE record_id = $1::uuid) - $2";
+
+// Stores the consumer position of partition $1 (never moves it backwards).
+inline constexpr char kStoreOffset[] =
+    "INSERT INTO consumer_offsets (partition, next_offset) VALUES ($1, $2)"
+    " ON CONFLICT (partition) DO UPDATE SET"
+    "   next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset),"
+    "   updated_at = now()";
+
+inline constexpr char kSelectOffsets[] =
+    "SELECT partition, next_offset FROM consumer_offsets ORDER BY partition";
+
+// Change feed: heads of space $1 with change_seq > $2 in change_seq (= commit) order, at most
+// $3. Columns: is_head, state_seq, revision columns, change_seq (17), sibling_count (18).
+inline constexpr char kListChanges[] =
+    "SELECT true, state_seq, " COFFER_VAULT_REVISION_COLUMNS
+    ", change_seq, sibling_count"
+    " FROM records WHERE space_id = $1::uuid AND change_seq > $2 ORDER BY change_seq LIMIT $3";
+
+// The greatest change_seq handed out so far (cursors above it were not issued by this database).
+inline constexpr char kLastChangeSeq[] =
+    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM record_change_seq";
+
 }  // namespace coffer::vault::repository::sql

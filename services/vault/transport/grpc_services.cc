@@ -229,6 +229,7 @@ grpc::Status AdminGrpcService::GetShardStatus(grpc::ServerContext* ctx,
     resp->set_version(status_.version);
     int64_t backlog = status_.outbox_backlog ? status_.outbox_backlog() : -1;
     resp->set_outbox_backlog(backlog < 0 ? 0 : static_cast<uint64_t>(backlog));
+    if (status_.sync_status) status_.sync_status(resp);
     return absl::OkStatus();
   });
 }

@@ -83,6 +83,8 @@ struct ShardStatusSource {
   std::string shard_id;
   std::string version;
   std::function<int64_t()> outbox_backlog;  // may fail -> -1
+  // Leadership flags and partition positions (may be empty when the shard runs alone).
+  std::function<void(v1::GetShardStatusResponse*)> sync_status;
 };
 
 class AdminGrpcService final : public v1::AdminService::Service {
