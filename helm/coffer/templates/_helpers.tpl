@@ -1,0 +1,156 @@
+{{/* Chart name, truncated to 63 characters (a DNS label). */}}
+{{- define "coffer.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Release-qualified name; resources append "-identity" or "-vault-<shard>". */}}
+{{- define "coffer.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "coffer.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of the identity resources. */}}
+{{- define "coffer.identityName" -}}
+{{- printf "%s-identity" (include "coffer.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of one shard's resources. Call with (dict "root" $ "shard" $shard). */}}
+{{- define "coffer.vaultName" -}}
+{{- printf "%s-vault-%s" (include "coffer.fullname" .root) .shard.id | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Selector labels. Call with (dict "root" $ "component" "identity"|"vault" ["shard" $shard]).
+*/}}
+{{- define "coffer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "coffer.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- if .shard }}
+coffer.dev/shard: {{ .shard.id | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Common labels; same arguments as coffer.selectorLabels. */}}
+{{- define "coffer.labels" -}}
+helm.sh/chart: {{ include "coffer.chart" .root }}
+{{ include "coffer.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Values.image.tag | default .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: coffer
+{{- end -}}
+
+{{- define "coffer.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "coffer.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "coffer.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* gRPC target of the identity service as the vaults see it. */}}
+{{- define "coffer.identityAddr" -}}
+{{- if .Values.vault.identityAddr -}}
+{{- .Values.vault.identityAddr -}}
+{{- else if and .Values.identity.enabled (not .Values.vault.jwksUrl) -}}
+{{- printf "%s:%v" (include "coffer.identityName" .) .Values.ports.grpc -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Container ports. Call with (dict "root" $ "http" true|false). */}}
+{{- define "coffer.containerPorts" -}}
+- name: grpc
+  containerPort: {{ .root.Values.ports.grpc }}
+  protocol: TCP
+- name: admin
+  containerPort: {{ .root.Values.ports.admin }}
+  protocol: TCP
+{{- if .http }}
+- name: http
+  containerPort: {{ .root.Values.ports.http }}
+  protocol: TCP
+{{- end }}
+{{- end -}}
+
+{{/* Startup, liveness and readiness probes on the admin port. Call with the root context. */}}
+{{- define "coffer.probes" -}}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: admin
+  periodSeconds: {{ .Values.probes.startup.periodSeconds }}
+  failureThreshold: {{ .Values.probes.startup.failureThreshold }}
+  timeoutSeconds: {{ .Values.probes.startup.timeoutSeconds }}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: admin
+  periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
+  failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
+  timeoutSeconds: {{ .Values.probes.liveness.timeoutSeconds }}
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: admin
+  periodSeconds: {{ .Values.probes.readiness.periodSeconds }}
+  failureThreshold: {{ .Values.probes.readiness.failureThreshold }}
+  timeoutSeconds: {{ .Values.probes.readiness.timeoutSeconds }}
+{{- if .Values.preStopSleepSeconds }}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", "{{ .Values.preStopSleepSeconds }}"]
+{{- end }}
+{{- end -}}
+
+{{/*
+TLS environment for a server, when tls.secretName is set. Call with the tls values
+({secretName, requireClientCert}).
+Files come from the volume made by coffer.tlsVolume, mounted at /etc/coffer/tls.
+*/}}
+{{- define "coffer.tlsEnv" -}}
+- name: COFFER_TLS_CERT_FILE
+  value: /etc/coffer/tls/tls.crt
+- name: COFFER_TLS_KEY_FILE
+  value: /etc/coffer/tls/tls.key
+{{- if .requireClientCert }}
+- name: COFFER_TLS_CLIENT_CA_FILE
+  value: /etc/coffer/tls/ca.crt
+{{- end }}
+{{- end -}}
+
+{{/*
+Pod affinity: the values' affinity when set, else a soft anti-affinity spreading the
+replicas of one component (and shard) over nodes. Call with
+(dict "root" $ "affinity" $values "component" "vault" ["shard" $shard]).
+*/}}
+{{- define "coffer.affinity" -}}
+{{- if .affinity -}}
+{{ toYaml .affinity }}
+{{- else -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "coffer.selectorLabels" (dict "root" .root "component" .component "shard" .shard) | nindent 12 }}
+{{- end -}}
+{{- end -}}
