@@ -36,12 +36,12 @@ RUN set -eux; \
 WORKDIR /src
 COPY . .
 # Only the four shipped binaries are built (not "all": that would also build bench/).
-# The git commit is read by pkg/version with `git rev-parse`; .git is not in the build context
-# (.dockerignore), so binaries report commit "unknown" — the GIT_COMMIT build argument below
-# only reaches the image labels.
+# .git is not in the build context (.dockerignore), so the commit comes from the GIT_COMMIT build
+# argument and is baked into the binaries (`--version`, coffer_build_info) and the image labels.
+ARG GIT_COMMIT=unknown
 RUN set -eux; \
     cmake -S . -B /build -G Ninja \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOFFER_GIT_COMMIT="${GIT_COMMIT}" \
       -DCOFFER_BUILD_TESTS=OFF; \
     cmake --build /build -j "${BUILD_JOBS}" \
       --target coffer-identity coffer-vault coffer-devbroker coffer; \
