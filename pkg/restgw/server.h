@@ -1,0 +1,71 @@
+// The HTTP listener of the REST gateway (cpp-httplib): every method and path goes to
+// RestGateway::Handle().
+//
+// Usage (a service's app, after its gRPC server started):
+//   auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_port),
+//                                      grpc::InsecureChannelCredentials());
+//   COFFER_ASSIGN_OR_RETURN(auto rest, coffer::restgw::StartRestGateway(
+//       {.host = "0.0.0.0", .port = 8080}, {"coffer.vault.v1.RecordService", ...}, channel));
+//   ...
+//   rest->Stop();  // before the gRPC server shuts down
+//
+// Lifecycle: construct -> Start() once -> Stop() (also run by the destructor).
+// Threading: requests are served on an internal pool of `threads` workers; Start() and Stop()
+// are called from one owner thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pkg/restgw/gateway.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace coffer::restgw {
+
+struct RestServerOptions {
+  std::string host = "0.0.0.0";
+  // 0 picks a free port; Start() returns the bound one.
+  int port = 8080;
+  // Worker threads serving requests (each blocks on its gRPC call).
+  int threads = 8;
+  // Idle keep-alive connections are closed after this long (also bounds Stop()).
+  std::chrono::seconds keep_alive_timeout{2};
+};
+
+class RestServer {
+ public:
+  RestServer(RestServerOptions options, std::shared_ptr<const RestGateway> gateway);
+  ~RestServer();
+  RestServer(const RestServer&) = delete;
+  RestServer& operator=(const RestServer&) = delete;
+
+  // Binds and starts serving on a background thread. Returns the bound port; UNAVAILABLE when
+  // the address cannot be bound, FAILED_PRECONDITION when already started.
+  absl::StatusOr<int> Start();
+  // Stops accepting, lets in-flight requests finish and joins the threads. Idempotent.
+  void Stop();
+
+  int port() const { return port_; }
+  const RestGateway& gateway() const { return *gateway_; }
+
+ private:
+  RestServerOptions options_;
+  std::shared_ptr<const RestGateway> gateway_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Builds a gateway for `services` over `channel` and starts a RestServer for it.
+absl::StatusOr<std::unique_ptr<RestServer>> StartRestGateway(
+    RestServerOptions server_options, const std::vector<std::string>& services,
+    std::shared_ptr<grpc::Channel> channel, RestGatewayOptions gateway_options = {});
+
+}  // namespace coffer::restgw
