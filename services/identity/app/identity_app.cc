@@ -102,6 +102,19 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
         IdentityHttpServerOptions{http_addr.first, http_addr.second, config.public_base_url});
     COFFER_ASSIGN_OR_RETURN(http_port_, http_server_->Start());
   }
+  if (!config.rest_addr.empty()) {
+    // The gateway calls the gRPC handlers through an in-process channel, so REST requests pass the
+    // same interceptors (metrics) and the same authentication as gRPC ones.
+    COFFER_ASSIGN_OR_RETURN(auto rest_addr, SplitHostPort(config.rest_addr));
+    grpc::ChannelArguments channel_args;
+    COFFER_ASSIGN_OR_RETURN(
+        rest_server_,
+        restgw::StartRestGateway(
+            restgw::RestServerOptions{.host = rest_addr.first, .port = rest_addr.second},
+            {"coffer.identity.v1.IdentityService"},
+            grpc_server_->server()->InProcessChannel(channel_args)));
+    rest_port_ = rest_server_->port();
+  }
 
   const auto period =
       std::min<std::chrono::seconds>(config.key_reload_interval, std::chrono::seconds(10));
@@ -110,6 +123,7 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   Log().Info("identity service started", {{"grpc_port", grpc_port_},
                                           {"admin_port", admin_port_},
                                           {"http_port", http_port_},
+                                          {"rest_port", rest_port_},
                                           {"issuer", config.issuer},
                                           {"db", postgres::RedactDsn(config.db_dsn)}});
   return absl::OkStatus();
@@ -144,6 +158,7 @@ void IdentityApp::Shutdown() {
   }
   cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
+  if (rest_server_) rest_server_->Stop();  // First: it feeds the gRPC server.
   if (grpc_server_) grpc_server_->Shutdown();
   if (http_server_) http_server_->Stop();
   if (admin_server_) admin_server_->Stop();

@@ -24,6 +24,7 @@
 #include "pkg/metrics/admin_server.h"
 #include "pkg/postgres/connection_pool.h"
 #include "pkg/postgres/migrations.h"
+#include "pkg/restgw/server.h"
 #include "services/identity/app/identity_config.h"
 #include "services/identity/repository/pg_repositories.h"
 #include "services/identity/service/identity_metrics.h"
@@ -52,6 +53,7 @@ class IdentityApp {
   int grpc_port() const { return grpc_port_; }
   int admin_port() const { return admin_port_; }
   int http_port() const { return http_port_; }
+  int rest_port() const { return rest_port_; }
 
   IdentityService& service() { return *service_; }
   SigningKeyManager& keys() { return *keys_; }
@@ -76,6 +78,7 @@ class IdentityApp {
   std::unique_ptr<grpcx::GrpcServer> grpc_server_;
   std::unique_ptr<metrics::AdminServer> admin_server_;
   std::unique_ptr<IdentityHttpServer> http_server_;
+  std::unique_ptr<restgw::RestServer> rest_server_;
   const auth::Clock* clock_ = nullptr;
   std::chrono::seconds purge_retention_{0};
 
@@ -86,6 +89,7 @@ class IdentityApp {
   int grpc_port_ = 0;
   int admin_port_ = 0;
   int http_port_ = 0;
+  int rest_port_ = 0;
 };
 
 }  // namespace coffer::identity

@@ -10,6 +10,8 @@ void DeclareIdentityOptions(config::ConfigParser& p, IdentityConfig* c) {
   using config::InRange;
   p.Add("grpc-addr", &c->grpc_addr, "gRPC listen address (host:port; port 0 = any free port)");
   p.Add("admin-addr", &c->admin_addr, "Admin HTTP listen address for /metrics /healthz /readyz");
+  p.Add("rest-addr", &c->rest_addr,
+        "REST/JSON gateway host:port for the gRPC API (routes in swagger/); empty = off");
   p.Add("http-addr", &c->http_addr,
         "Public HTTP listen address for /.well-known/jwks.json, "
         "/.well-known/openid-configuration and POST /oauth2/introspect");

@@ -18,6 +18,8 @@ struct IdentityConfig {
   std::string grpc_addr = "127.0.0.1:0";
   std::string admin_addr = "127.0.0.1:0";
   std::string http_addr = "127.0.0.1:0";
+  // REST/JSON face of the gRPC API (pkg/restgw); empty = off.
+  std::string rest_addr;
   std::string public_base_url;
   std::string tls_cert_file;
   std::string tls_key_file;

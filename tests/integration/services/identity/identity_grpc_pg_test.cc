@@ -87,6 +87,7 @@ class IdentityGrpcPgTest : public ::testing::Test {
     config_.grpc_addr = "127.0.0.1:0";
     config_.admin_addr = "127.0.0.1:0";
     config_.http_addr = "127.0.0.1:0";
+    config_.rest_addr = "127.0.0.1:0";
     config_.argon2_ops_limit = 1;
     config_.argon2_memory_kib = 8;
     config_.login_limit_per_login = 5;
@@ -629,6 +630,62 @@ TEST_F(IdentityGrpcPgTest, BadInputGetsClearCodesAndChangesNothing) {
   EXPECT_TRUE(WhoAmI(t.access_token()).ok());
   refresh.set_refresh_token(t.refresh_token());
   EXPECT_TRUE(stub_->Refresh(Ctx().get(), refresh, &ignored).ok());
+}
+
+}  // namespace
+}  // namespace coffer::identity
+
+namespace coffer::identity {
+namespace {
+
+// The REST/JSON face (pkg/restgw) serves the same handlers: register, log in and ask WhoAmI over
+// HTTP, and get gRPC errors back as HTTP statuses with a JSON body.
+TEST_F(IdentityGrpcPgTest, RestGatewayServesTheSameApi) {
+  ASSERT_GT(app_->rest_port(), 0);
+  httplib::Client http("127.0.0.1", app_->rest_port());
+
+  auto reg = http.Post("/v1/identity/users",
+                       R"({"login":"rest-user","password":")" + std::string(kPassword) + R"("})",
+                       "application/json");
+  ASSERT_TRUE(reg);
+  ASSERT_EQ(reg->status, 200) << reg->body;
+  EXPECT_FALSE(nlohmann::json::parse(reg->body).value("userId", "").empty()) << reg->body;
+
+  auto dup = http.Post("/v1/identity/users",
+                       R"({"login":"REST-user","password":")" + std::string(kPassword) + R"("})",
+                       "application/json");
+  ASSERT_TRUE(dup);
+  EXPECT_EQ(dup->status, 409) << dup->body;
+  EXPECT_EQ(nlohmann::json::parse(dup->body)["code"], 6);  // ALREADY_EXISTS
+
+  auto login = http.Post("/v1/identity/login",
+                         R"({"login":"rest-user","password":")" + std::string(kPassword) + R"("})",
+                         "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  std::string access = nlohmann::json::parse(login->body)["tokens"]["accessToken"];
+
+  auto anonymous = http.Get("/v1/identity/whoami");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401) << anonymous->body;
+
+  auto who = http.Get("/v1/identity/whoami", {{"Authorization", "Bearer " + access}});
+  ASSERT_TRUE(who);
+  ASSERT_EQ(who->status, 200) << who->body;
+  EXPECT_EQ(nlohmann::json::parse(who->body)["login"], "rest-user");
+
+  auto bad = http.Post("/v1/identity/users", "{not json", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+
+  // REST calls are counted by the same gRPC interceptor.
+  httplib::Client admin("127.0.0.1", app_->admin_port());
+  auto metrics = admin.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(
+      metrics->body.find(
+          R"(coffer_grpc_server_requests_total{code="OK",method="/coffer.identity.v1.IdentityService/WhoAmI"})"),
+      std::string::npos);
 }
 
 }  // namespace
