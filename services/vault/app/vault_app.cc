@@ -23,13 +23,14 @@
 #include "services/vault/domain/ids.h"
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
-#include "services/vault/service/record_service.h"
 #include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/service/record_service.h"
 #include "services/vault/sync/change_consumer.h"
 #include "services/vault/sync/change_feed.h"
 #include "services/vault/sync/change_notifier.h"
 #include "services/vault/sync/outbox_relay.h"
 #include "services/vault/sync/sync_metrics.h"
+#include "services/vault/sync/watermarks.h"
 #include "services/vault/transport/grpc_services.h"
 #include "services/vault/transport/sync_grpc_service.h"
 
@@ -104,10 +105,12 @@ struct VaultApp::Impl {
     resp->set_is_consumer_leader(consumer && consumer->is_leader());
     absl::StatusOr<std::map<int32_t, int64_t>> stored = sync_repo->LoadOffsets();
     std::map<int32_t, int64_t> offsets = stored.ok() ? *stored : std::map<int32_t, int64_t>{};
+    bool reachable = false;
     if (kafka_probe) {
-      absl::StatusOr<int> n = kafka_probe->PartitionCount(config.kafka_topic,
-                                                          std::chrono::seconds(2));
+      absl::StatusOr<int> n =
+          kafka_probe->PartitionCount(config.kafka_topic, std::chrono::seconds(2));
       if (n.ok()) {
+        reachable = true;
         for (int32_t p = 0; p < *n; ++p) offsets.emplace(p, 0);
       }
     }
@@ -117,14 +120,15 @@ struct VaultApp::Impl {
       ps->set_next_offset(next);
       ps->set_high_watermark(-1);
       ps->set_lag(-1);
-      if (kafka_probe) {
-        absl::StatusOr<kafka::Watermarks> wm =
-            kafka_probe->QueryWatermarks(config.kafka_topic, p, std::chrono::seconds(1));
-        if (wm.ok()) {
-          ps->set_high_watermark(wm->high);
-          ps->set_lag(std::max<int64_t>(0, wm->high - next));
-        }
+      if (!reachable) continue;
+      absl::StatusOr<kafka::Watermarks> wm = sync::QueryWatermarksBounded(
+          kafka_probe->handle(), config.kafka_topic, p, std::chrono::seconds(1));
+      if (!wm.ok()) {
+        reachable = false;  // do not wait again for every partition
+        continue;
       }
+      ps->set_high_watermark(wm->high);
+      ps->set_lag(std::max<int64_t>(0, wm->high - next));
     }
   }
 };
@@ -204,8 +208,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn);
   a.feed = std::make_unique<sync::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
   a.sync_grpc = std::make_unique<transport::SyncGrpcService>(
-      *a.authenticator, *a.feed, *a.notifier,
-      std::chrono::milliseconds(config.watch_heartbeat_ms));
+      *a.authenticator, *a.feed, *a.notifier, std::chrono::milliseconds(config.watch_heartbeat_ms));
   if (!config.kafka_bootstrap.empty()) {
     kafka::ClientConfig client;
     client.bootstrap_servers = config.kafka_bootstrap;
@@ -222,8 +225,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     consumer.db_dsn = config.db_dsn;
     consumer.history_keep = config.history_retention;
     static_cast<kafka::ClientConfig&>(consumer.consumer) = client;
-    a.consumer = std::make_unique<sync::ChangeConsumer>(consumer, *a.sync_repo, *a.hlc,
-                                                        *a.sync_metrics);
+    a.consumer =
+        std::make_unique<sync::ChangeConsumer>(consumer, *a.sync_repo, *a.hlc, *a.sync_metrics);
     kafka::ConsumerConfig probe;
     static_cast<kafka::ClientConfig&>(probe) = client;
     probe.client_id = client.client_id + "-probe";

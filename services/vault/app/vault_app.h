@@ -3,11 +3,13 @@
 // signal; integration tests build one in-process with injected token keys and clock.
 //
 // Start(): applies migrations (advisory-locked, so replicas may start together), starts the
-// gRPC server (RecordService, SpaceService, AdminService; SyncService and FileService answer
-// UNIMPLEMENTED for now; health and reflection from pkg/grpcx) and the admin HTTP server
-// (/metrics, /healthz, /readyz = database reachable), then logs one JSON line with
-// "grpc_port" and "admin_port".
-// Shutdown(): health NOT_SERVING, drain in-flight calls (shutdown grace), stop admin.
+// change notifier and, with --kafka-bootstrap, the outbox relay and the change consumer (each
+// leader-elected per shard, sync/), the gRPC server (RecordService, SpaceService, AdminService,
+// SyncService; FileService answers UNIMPLEMENTED for now; health and reflection from pkg/grpcx)
+// and the admin HTTP server (/metrics, /healthz, /readyz = database and, when configured, Kafka
+// reachable), then logs one JSON line with "grpc_port" and "admin_port".
+// Shutdown(): health NOT_SERVING, drain in-flight calls (shutdown grace), stop admin, relay,
+// consumer and notifier (releasing leadership).
 //
 // Lifecycle: Create -> Start -> Shutdown (also by the destructor). Threading: Start and Shutdown
 // from one thread; everything it wires is thread-safe.

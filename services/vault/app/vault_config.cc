@@ -40,8 +40,9 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
       .Add("shutdown-grace-ms", &c->shutdown_grace_ms,
            "How long a shutdown lets in-flight calls finish")
       .Validate(config::InRange(0, 600000));
-  parser.Add("kafka-bootstrap", &c->kafka_bootstrap,
-             "Kafka bootstrap servers host:port,... for shard sync (empty = this shard runs alone)");
+  parser.Add(
+      "kafka-bootstrap", &c->kafka_bootstrap,
+      "Kafka bootstrap servers host:port,... for shard sync (empty = this shard runs alone)");
   parser.Add("kafka-topic", &c->kafka_topic, "Kafka topic of the shards' change events")
       .Validate(config::NonEmpty());
   parser

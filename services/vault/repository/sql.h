@@ -166,7 +166,6 @@ inline constexpr char kSelectSpaces[] =
     " WHERE ($1::uuid IS NULL OR s.id = $1::uuid)"
     " ORDER BY s.personal DESC, s.name, s.id";
 
-
 // ---- Shard sync (sync/, migrations/V002__sync.sql) ----
 
 // Outbox rows in commit order: id, enqueue time (Unix ms), then the revision columns. $1 = limit.
@@ -206,7 +205,7 @@ inline constexpr char kMergeSetHead[] =
     "  name_ct = NULLIF($12::bytea, ''::bytea), metadata_ct = NULLIF($13::bytea, ''::bytea),"
     "  payload_ct = NULLIF($14::bytea, ''::bytea), created_at_ms = $15, updated_at_ms = $16,"
     "  sibling_count = $17, state_seq = state_seq + 1"
-    " WHERE record_id = $1::uuid";
+    " WHERE record_id = $1::uuid AND space_id = $4::uuid AND $3::bigint > 0";
 
 inline constexpr char kMergeDeleteSiblings[] =
     "DELETE FROM record_siblings WHERE record_id = $1::uuid";

@@ -5,8 +5,8 @@
 //   SpaceGrpcService   GetSpace and ListSpaces; the shared-space RPCs (create, invitations,
 //                      members) are not implemented yet and answer UNIMPLEMENTED.
 //   AdminGrpcService   Ping, GetSpaceDigest and GetShardStatus (scope vault.admin).
-// SyncService and FileService are registered as their generated bases, which answer
-// UNIMPLEMENTED, until the sync and file issues land.
+// SyncService lives in sync_grpc_service.h; FileService is registered as its generated base,
+// which answers UNIMPLEMENTED, until the file issue lands.
 //
 // Lifecycle: borrow their collaborators; register with pkg/grpcx GrpcServer, which must not
 // outlive them. Threading: gRPC calls handlers concurrently; all collaborators are thread-safe.

@@ -315,11 +315,17 @@ TEST_F(VaultGrpcPgTest, AuthenticationAndAdminScope) {
   EXPECT_EQ(status.shard_id(), "shard-a");
   EXPECT_EQ(status.outbox_backlog(), 1u);
 
-  // Not in scope yet: sync and files answer UNIMPLEMENTED.
+  // Without Kafka the shard runs alone: no leadership, no partitions.
+  EXPECT_FALSE(status.is_relay_leader());
+  EXPECT_FALSE(status.is_consumer_leader());
+  EXPECT_EQ(status.partitions_size(), 0);
+
+  // The change feed works standalone (sync_pg_test covers it across shards).
   auto sync = pb::SyncService::NewStub(channel_);
   pb::SyncResponse sync_resp;
-  EXPECT_EQ(sync->Sync(Ctx(alice_).get(), pb::SyncRequest(), &sync_resp).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  ASSERT_TRUE(sync->Sync(Ctx(alice_).get(), pb::SyncRequest(), &sync_resp).ok());
+  EXPECT_EQ(sync_resp.changes_size(), 1);
+  EXPECT_FALSE(sync_resp.reset());
 }
 
 TEST_F(VaultGrpcPgTest, AnotherUserGetsNotFoundFromEveryRpc) {

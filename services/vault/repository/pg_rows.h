@@ -1,0 +1,38 @@
+// Row readers and the revision-parameter writer shared by the Pg* vault repositories (record
+// and sync). Internal to repository/: the column and parameter layouts are the ones sql.h
+// documents (COFFER_VAULT_REVISION_COLUMNS, parameters $1..$16).
+//
+// Threading: free functions over values.
+#pragma once
+
+#include <pqxx/binarystring>
+#include <pqxx/result>
+#include <pqxx/transaction_base>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "services/vault/repository/record_repository.h"
+
+namespace coffer::vault::repository::internal {
+
+// A bytea field as raw bytes ("" for NULL).
+std::string Bytes(const pqxx::field& f);
+
+// Reads a row of the shape "<any>, <any>, COFFER_VAULT_REVISION_COLUMNS" (columns 2..16).
+absl::StatusOr<StoredRevision> ReadRevision(const pqxx::row& row);
+
+// Runs a revision-writing statement with parameters $1..$16 (see sql.h) followed by `extra`.
+template <typename... Extra>
+pqxx::result ExecRevision(pqxx::transaction_base& txn, const char* sql, const StoredRevision& r,
+                          Extra&&... extra) {
+  return txn.exec_params(sql, r.record_id, r.stamp.origin_shard,
+                         static_cast<int64_t>(r.stamp.vector.Get(r.stamp.origin_shard)), r.space_id,
+                         std::string(domain::RecordTypeName(r.type)), r.stamp.version,
+                         r.stamp.vector.ToJson(), static_cast<int64_t>(r.stamp.hlc), r.deleted,
+                         r.purged, r.key_id, pqxx::binarystring(r.name_ct),
+                         pqxx::binarystring(r.metadata_ct), pqxx::binarystring(r.payload_ct),
+                         r.created_at_ms, r.updated_at_ms, std::forward<Extra>(extra)...);
+}
+
+}  // namespace coffer::vault::repository::internal

@@ -1,0 +1,82 @@
+// PgSyncRepository: the shard-sync data access on the shard's PostgreSQL — the outbox the relay
+// drains, the consumer's merges and stored offsets, and the client change feed (DESIGN.md §4–§5;
+// schema in migrations/V001__init.sql and V002__sync.sql, statements in sql.h).
+//
+// Merges follow DESIGN.md §3 rule 2 (domain::MergeSiblings): the revisions not dominated by
+// another are kept, the greatest (hlc, origin) is the head, the others are conflict siblings.
+// A merge never writes the outbox (no echo) and stores the consumer offsets in the SAME
+// transaction, so applying a batch and moving past it are one atomic step; a duplicate or an
+// older revision changes nothing.
+//
+// Lifecycle: borrows a pool that must outlive it. Threading: thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pkg/postgres/connection_pool.h"
+#include "services/vault/repository/record_repository.h"
+
+namespace coffer::vault::repository {
+
+// One outbox row: a local revision waiting to be published.
+struct OutboxEntry {
+  int64_t id = 0;
+  int64_t enqueued_at_ms = 0;
+  StoredRevision revision;
+};
+
+// A received revision and where it came from in the change topic.
+struct IncomingRevision {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  // false: only move past this offset (an own-origin event, or a malformed one that was logged).
+  bool merge = true;
+  StoredRevision revision;
+};
+
+// What a batch of merges did.
+struct MergeOutcome {
+  int applied = 0;             // revisions that changed the record's state
+  int unchanged = 0;           // duplicates or revisions already dominated here
+  int conflicts_created = 0;   // records that went from no siblings to siblings
+  int conflicts_resolved = 0;  // records that went from siblings to none
+};
+
+// One entry of the change feed: a record's current head (sibling_count set on `head`'s
+// record) and the commit-ordered position of its latest change.
+struct ChangeEntry {
+  int64_t change_seq = 0;
+  int sibling_count = 0;
+  StoredRevision head;
+};
+
+class PgSyncRepository {
+ public:
+  explicit PgSyncRepository(postgres::ConnectionPool& pool) : pool_(pool) {}
+
+  // Up to `limit` outbox rows, oldest first.
+  absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(int limit);
+  // Deletes exactly these outbox rows (those Kafka acknowledged).
+  absl::Status DeleteOutbox(const std::vector<int64_t>& ids);
+
+  // Merges `batch` in one transaction and stores, per partition, the offset after the greatest
+  // offset of the batch. `history_keep` as for RecordRepository::ReplaceHead (0 = all).
+  absl::StatusOr<MergeOutcome> ApplyBatch(const std::vector<IncomingRevision>& batch,
+                                          int history_keep);
+  // Stored consumer positions: partition -> next offset.
+  absl::StatusOr<std::map<int32_t, int64_t>> LoadOffsets();
+
+  // Up to `limit` heads of `space_id` changed after `after_seq`, in commit order.
+  absl::StatusOr<std::vector<ChangeEntry>> ListChanges(const std::string& space_id,
+                                                       int64_t after_seq, int limit);
+  // The greatest change_seq this database handed out.
+  absl::StatusOr<int64_t> LastChangeSeq();
+
+ private:
+  postgres::ConnectionPool& pool_;
+};
+
+}  // namespace coffer::vault::repository

@@ -1,0 +1,239 @@
+#include "services/vault/sync/change_consumer.h"
+
+#include "pkg/kafka/errors.h"
+#include "pkg/log/log.h"
+#include "pkg/postgres/leader_lock.h"
+#include "services/vault/sync/change_event.h"
+#include "services/vault/sync/watermarks.h"
+
+namespace coffer::vault::sync {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ChangeConsumer::ChangeConsumer(ChangeConsumerOptions options, repository::PgSyncRepository& repo,
+                               domain::Hlc& hlc, SyncMetrics& metrics)
+    : options_(std::move(options)), repo_(repo), hlc_(hlc), metrics_(metrics) {}
+
+ChangeConsumer::~ChangeConsumer() { Stop(); }
+
+void ChangeConsumer::Start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ChangeConsumer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string ChangeConsumer::stall_reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stall_reason_;
+}
+
+void ChangeConsumer::SetStall(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (reason == stall_reason_) return;
+    stall_reason_ = reason;
+  }
+  metrics_.consumer_stalled.Set(reason.empty() ? 0 : 1);
+  if (!reason.empty()) {
+    log::Error("change consumer refuses to resume", {{"reason", reason}});
+  } else {
+    log::Info("change consumer resumed");
+  }
+}
+
+void ChangeConsumer::Run() {
+  postgres::LeaderLock lock(options_.db_dsn,
+                            postgres::AdvisoryLockKey("coffer.vault.change_consumer"));
+  std::unique_ptr<kafka::Consumer> consumer;
+  std::map<int32_t, int64_t> next;  // in-memory positions (mirror of consumer_offsets)
+  auto last_lag = std::chrono::steady_clock::now() - options_.lag_refresh;
+  auto sleep_for = [this](std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, d, [this] { return stop_.load(); });
+  };
+  auto lose = [&](const char* why) {
+    if (leader_.exchange(false)) {
+      metrics_.leadership_changes.Add({{"role", "consumer"}, {"change", "lost"}}).Increment();
+      log::Info("change consumer leadership released or lost", {{"reason", std::string(why)}});
+    }
+    consumer.reset();
+  };
+
+  while (!stop_) {
+    if (!leader_) {
+      absl::StatusOr<bool> got = lock.TryAcquire();
+      if (!got.ok() || !*got) {
+        sleep_for(std::chrono::milliseconds(1000));
+        continue;
+      }
+      leader_ = true;
+      metrics_.leadership_changes.Add({{"role", "consumer"}, {"change", "acquired"}}).Increment();
+      log::Info("change consumer leadership acquired", {{"shard_id", options_.shard_id}});
+    }
+    if (!consumer) {
+      absl::StatusOr<std::unique_ptr<kafka::Consumer>> c =
+          kafka::Consumer::Create(options_.consumer);
+      if (!c.ok()) {
+        log::Error("cannot create the Kafka consumer", {{"status", c.status()}});
+        sleep_for(options_.stall_recheck);
+        continue;
+      }
+      absl::StatusOr<int> n = (*c)->PartitionCount(options_.topic);
+      absl::StatusOr<std::map<int32_t, int64_t>> stored = repo_.LoadOffsets();
+      if (!n.ok() || !stored.ok()) {
+        log::Warn("change consumer cannot start yet",
+                  {{"topic", options_.topic}, {"status", n.ok() ? stored.status() : n.status()}});
+        sleep_for(std::chrono::milliseconds(1000));
+        continue;
+      }
+      std::vector<kafka::TopicPartitionOffset> assignment;
+      std::string stall;
+      next.clear();
+      for (int32_t p = 0; p < *n; ++p) {
+        int64_t offset = stored->count(p) ? stored->at(p) : 0;
+        absl::StatusOr<kafka::Watermarks> wm = QueryWatermarksBounded(
+            (*c)->handle(), options_.topic, p, std::chrono::milliseconds(2000));
+        if (!wm.ok()) {
+          stall = "";  // unknown: try again, this is not a refusal
+          assignment.clear();
+          break;
+        }
+        if (offset < wm->low) {
+          stall = "partition " + std::to_string(p) + ": stored offset " + std::to_string(offset) +
+                  " is below the log start " + std::to_string(wm->low) +
+                  " (events were truncated before this shard applied them; re-bootstrap)";
+          break;
+        }
+        next[p] = offset;
+        assignment.push_back({options_.topic, p, offset});
+      }
+      if (!stall.empty()) {
+        SetStall(stall);
+        sleep_for(options_.stall_recheck);
+        continue;
+      }
+      if (assignment.size() != static_cast<size_t>(*n)) {
+        sleep_for(std::chrono::milliseconds(1000));
+        continue;
+      }
+      if (absl::Status s = (*c)->Assign(assignment); !s.ok()) {
+        log::Warn("cannot assign the change topic", {{"status", s}});
+        sleep_for(std::chrono::milliseconds(1000));
+        continue;
+      }
+      SetStall("");
+      consumer = *std::move(c);
+    }
+
+    // Collect a batch: wait for the first event, then take what is already there.
+    std::vector<repository::IncomingRevision> batch;
+    bool restart = false;
+    for (int i = 0; i < options_.batch_size && !stop_; ++i) {
+      absl::StatusOr<std::optional<kafka::Message>> m =
+          consumer->Poll(i == 0 ? options_.poll_timeout : std::chrono::milliseconds(0));
+      if (!m.ok()) {
+        if (absl::IsOutOfRange(m.status())) {
+          SetStall("offset out of range: " + std::string(m.status().message()));
+          restart = true;
+        } else if (!kafka::IsRetryable(m.status())) {
+          log::Warn("change consumer poll failed", {{"status", m.status()}});
+        }
+        break;
+      }
+      if (!m->has_value()) break;
+      const kafka::Message& msg = **m;
+      repository::IncomingRevision in;
+      in.partition = msg.partition;
+      in.offset = msg.offset;
+      absl::StatusOr<repository::StoredRevision> r = DecodeChangeEvent(msg.value);
+      if (!r.ok() && absl::IsFailedPrecondition(r.status())) {
+        // A newer schema: stop before it (its offset is not stored), never skip it.
+        SetStall("partition " + std::to_string(msg.partition) + " offset " +
+                 std::to_string(msg.offset) + ": " + std::string(r.status().message()));
+        restart = true;
+        break;
+      }
+      if (!r.ok()) {
+        metrics_.bad_events.Increment();
+        log::Error("skipping a malformed change event",
+                   {{"partition", static_cast<int64_t>(msg.partition)},
+                    {"offset", msg.offset},
+                    {"status", r.status()}});
+        in.merge = false;
+      } else if (r->stamp.origin_shard == options_.shard_id) {
+        metrics_.echoes_skipped.Increment();
+        in.merge = false;
+      } else {
+        in.revision = *std::move(r);
+      }
+      batch.push_back(std::move(in));
+    }
+
+    if (!batch.empty()) {
+      if (!lock.IsHeld()) {
+        lose("advisory lock session lost");
+        continue;
+      }
+      absl::StatusOr<repository::MergeOutcome> outcome =
+          repo_.ApplyBatch(batch, options_.history_keep);
+      if (!outcome.ok()) {
+        log::Warn("cannot apply change events, re-reading from the stored offsets",
+                  {{"status", outcome.status()}});
+        consumer.reset();  // re-assign from the stored offsets
+        sleep_for(std::chrono::milliseconds(500));
+        continue;
+      }
+      int64_t now = NowMs();
+      for (const repository::IncomingRevision& in : batch) {
+        next[in.partition] = std::max(next[in.partition], in.offset + 1);
+        if (!in.merge) continue;
+        hlc_.Observe(in.revision.stamp.hlc);
+        metrics_.replication_delay.Observe(
+            static_cast<double>(std::max<int64_t>(0, now - in.revision.updated_at_ms)) / 1000.0);
+      }
+      metrics_.merges_applied.Increment(outcome->applied);
+      metrics_.merges_unchanged.Increment(outcome->unchanged);
+      metrics_.conflicts_created.Increment(outcome->conflicts_created);
+      metrics_.conflicts_resolved.Increment(outcome->conflicts_resolved);
+    }
+    if (restart) {
+      consumer.reset();
+      sleep_for(options_.stall_recheck);
+      continue;
+    }
+    if (std::chrono::steady_clock::now() - last_lag >= options_.lag_refresh) {
+      last_lag = std::chrono::steady_clock::now();
+      if (batch.empty() && !lock.IsHeld()) {
+        lose("advisory lock session lost");
+        continue;
+      }
+      for (const auto& [p, offset] : next) {
+        if (stop_) break;
+        absl::StatusOr<kafka::Watermarks> wm = QueryWatermarksBounded(
+            consumer->handle(), options_.topic, p, std::chrono::milliseconds(1000));
+        if (!wm.ok()) break;  // Kafka unreachable: keep the last values, retry later
+        metrics_.SetLag(p, std::max<int64_t>(0, wm->high - offset));
+      }
+    }
+  }
+  lose("stopping");
+  (void)lock.Release();
+}
+
+}  // namespace coffer::vault::sync

@@ -1,0 +1,131 @@
+#include "services/vault/sync/change_event.h"
+
+#include "coffer/vault/v1/events.pb.h"
+#include "services/vault/domain/hlc.h"
+#include "services/vault/domain/ids.h"
+#include "services/vault/domain/validation.h"
+#include "services/vault/transport/proto_mapping.h"
+
+namespace coffer::vault::sync {
+namespace {
+
+void AppendField(std::string& out, const std::string& field) {
+  uint32_t n = static_cast<uint32_t>(field.size());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+  out += field;
+}
+
+bool ReadField(const std::string& in, size_t& pos, std::string* field) {
+  if (in.size() - pos < 4) return false;
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>(in[pos + i]);
+  pos += 4;
+  if (in.size() - pos < n) return false;
+  field->assign(in, pos, n);
+  pos += n;
+  return true;
+}
+
+void SetTime(int64_t ms, google::protobuf::Timestamp* out) {
+  out->set_seconds(ms / 1000);
+  out->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+}
+
+int64_t TimeMs(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000 + t.nanos() / 1000000;
+}
+
+}  // namespace
+
+std::string EventKey(const repository::StoredRevision& r) {
+  return r.stamp.origin_shard + "|" + r.space_id + "|" + r.record_id;
+}
+
+int32_t PartitionForSpace(const std::string& space_id, int partition_count) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : space_id) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return partition_count <= 0 ? 0
+                              : static_cast<int32_t>(hash % static_cast<uint64_t>(partition_count));
+}
+
+std::string EncodeChangeEvent(const repository::StoredRevision& r, const std::string& event_id) {
+  v1::ChangeEvent e;
+  e.set_schema_version(kChangeEventSchemaVersion);
+  e.set_event_id(event_id);
+  e.set_origin_shard(r.stamp.origin_shard);
+  e.set_space_id(r.space_id);
+  e.set_record_id(r.record_id);
+  e.set_type(transport::TypeToProto(r.type));
+  e.set_version(static_cast<uint64_t>(r.stamp.version));
+  for (const auto& [shard, counter] : r.stamp.vector.counters()) {
+    (*e.mutable_vector()->mutable_counters())[shard] = counter;
+  }
+  e.mutable_hlc()->set_physical_ms(domain::HlcTimestamp::PhysicalMs(r.stamp.hlc));
+  e.mutable_hlc()->set_logical(static_cast<uint32_t>(domain::HlcTimestamp::Logical(r.stamp.hlc)));
+  e.set_deleted(r.deleted);
+  e.set_purged(r.purged);
+  if (!r.purged) {
+    std::string content;
+    AppendField(content, r.name_ct);
+    AppendField(content, r.metadata_ct);
+    AppendField(content, r.payload_ct);
+    e.set_encrypted_content(std::move(content));
+  }
+  e.set_key_id(r.key_id);
+  SetTime(r.created_at_ms, e.mutable_create_time());
+  SetTime(r.updated_at_ms, e.mutable_update_time());
+  return e.SerializeAsString();
+}
+
+absl::StatusOr<repository::StoredRevision> DecodeChangeEvent(const std::string& value) {
+  v1::ChangeEvent e;
+  if (!e.ParseFromString(value))
+    return absl::InvalidArgumentError("change event: not a ChangeEvent");
+  if (e.schema_version() == 0) return absl::InvalidArgumentError("change event: no schema_version");
+  if (e.schema_version() > kChangeEventSchemaVersion) {
+    return absl::FailedPreconditionError("change event: schema_version " +
+                                         std::to_string(e.schema_version()) +
+                                         " is newer than this build understands");
+  }
+  if (!domain::IsUuid(e.space_id()) || !domain::IsUuid(e.record_id()) || e.origin_shard().empty()) {
+    return absl::InvalidArgumentError("change event: bad space, record or origin");
+  }
+  repository::StoredRevision r;
+  r.space_id = domain::CanonicalUuid(e.space_id());
+  r.record_id = domain::CanonicalUuid(e.record_id());
+  std::optional<domain::RecordType> type = transport::TypeFromProto(e.type());
+  if (!type) return absl::InvalidArgumentError("change event: unknown record type");
+  r.type = *type;
+  if (e.version() == 0 || e.version() > static_cast<uint64_t>(INT64_MAX)) {
+    return absl::InvalidArgumentError("change event: bad version");
+  }
+  r.stamp.version = static_cast<int64_t>(e.version());
+  for (const auto& [shard, counter] : e.vector().counters()) r.stamp.vector.Set(shard, counter);
+  r.stamp.hlc = domain::HlcTimestamp::Pack(e.hlc().physical_ms(), e.hlc().logical());
+  r.stamp.origin_shard = e.origin_shard();
+  if (r.stamp.vector.Get(r.stamp.origin_shard) == 0) {
+    return absl::InvalidArgumentError("change event: vector lacks the origin's counter");
+  }
+  r.deleted = e.deleted();
+  r.purged = e.purged();
+  if (r.purged && !r.deleted)
+    return absl::InvalidArgumentError("change event: purged, not deleted");
+  r.key_id = e.key_id();
+  if (!r.purged) {
+    size_t pos = 0;
+    const std::string& c = e.encrypted_content();
+    if (!ReadField(c, pos, &r.name_ct) || !ReadField(c, pos, &r.metadata_ct) ||
+        !ReadField(c, pos, &r.payload_ct) || pos != c.size() || r.name_ct.empty()) {
+      return absl::InvalidArgumentError("change event: malformed encrypted_content");
+    }
+  }
+  r.created_at_ms = TimeMs(e.create_time());
+  r.updated_at_ms = TimeMs(e.update_time());
+  return r;
+}
+
+}  // namespace coffer::vault::sync

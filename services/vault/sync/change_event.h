@@ -1,0 +1,39 @@
+// ChangeEvent codec and partitioning (DESIGN.md §4, proto/coffer/vault/v1/events.proto).
+//
+// Why: the relay and the consumer must agree byte for byte on the Kafka key, the partition and
+// the value of every event; keeping both directions here makes that one tested unit.
+//
+// Events carry the stored ciphertext envelopes as they are (no re-encryption), so every shard
+// of a deployment must hold the same KEK keyring. `encrypted_content` packs the three envelopes
+// of a revision (name, metadata, payload) as three length-prefixed fields (4-byte big-endian
+// length, then the envelope bytes), empty for a purged tombstone.
+//
+// Threading: free functions over values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/vault/repository/record_repository.h"
+
+namespace coffer::vault::sync {
+
+inline constexpr uint32_t kChangeEventSchemaVersion = 1;
+
+// Kafka key: "origin_shard|space_id|record_id".
+std::string EventKey(const repository::StoredRevision& revision);
+
+// Partition of a space: FNV-1a 64 of the space id modulo `partition_count` (stable across
+// processes and builds, so one space's changes always land in one partition, in order).
+int32_t PartitionForSpace(const std::string& space_id, int partition_count);
+
+// Serializes a ChangeEvent with the full revision state.
+std::string EncodeChangeEvent(const repository::StoredRevision& revision,
+                              const std::string& event_id);
+
+// Parses a ChangeEvent value. INVALID_ARGUMENT for malformed events, FAILED_PRECONDITION for a
+// schema_version newer than this build understands (the consumer must stop, not skip).
+absl::StatusOr<repository::StoredRevision> DecodeChangeEvent(const std::string& value);
+
+}  // namespace coffer::vault::sync

@@ -1,0 +1,89 @@
+#include "services/vault/sync/change_feed.h"
+
+#include "pkg/crypto/encoding.h"
+#include "pkg/status/status.h"
+
+namespace coffer::vault::sync {
+namespace {
+
+struct Cursor {
+  std::string shard;
+  std::string space;
+  int64_t seq = 0;
+};
+
+absl::StatusOr<Cursor> DecodeCursor(const std::string& text) {
+  absl::StatusOr<std::string> raw = crypto::Base64UrlDecode(text);
+  if (!raw.ok()) return absl::InvalidArgumentError("cursor: malformed");
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= raw->size(); ++i) {
+    if (i == raw->size() || (*raw)[i] == '|') {
+      parts.push_back(raw->substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (parts.size() != 4 || parts[0] != "c1" || parts[1].empty()) {
+    return absl::InvalidArgumentError("cursor: malformed");
+  }
+  Cursor c{parts[1], parts[2], 0};
+  try {
+    size_t used = 0;
+    c.seq = std::stoll(parts[3], &used);
+    if (used != parts[3].size() || c.seq < 0) throw std::invalid_argument("seq");
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError("cursor: malformed");
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string ChangeFeed::EncodeCursor(const std::string& space_id, int64_t change_seq) const {
+  return crypto::Base64UrlEncode("c1|" + shard_id_ + "|" + space_id + "|" +
+                                 std::to_string(change_seq));
+}
+
+absl::StatusOr<std::string> ChangeFeed::ResolveSpace(const service::Caller& caller,
+                                                     const std::string& space_id) {
+  return access_.Resolve(caller, space_id, repository::Role::kReader, "space_id");
+}
+
+absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std::string& cursor,
+                                          int page_size) {
+  if (page_size < 0) return absl::InvalidArgumentError("page_size: must not be negative");
+  int size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  FeedPage page;
+  int64_t after = 0;
+  if (!cursor.empty()) {
+    COFFER_ASSIGN_OR_RETURN(Cursor c, DecodeCursor(cursor));
+    if (c.shard != shard_id_) {
+      page.reset = FeedReset::kForeignShard;
+      return page;
+    }
+    if (c.space != space_id) return absl::InvalidArgumentError("cursor: issued for another space");
+    COFFER_ASSIGN_OR_RETURN(int64_t last, repo_.LastChangeSeq());
+    if (c.seq > last) {
+      page.reset = FeedReset::kExpired;
+      return page;
+    }
+    after = c.seq;
+  }
+  COFFER_ASSIGN_OR_RETURN(std::vector<repository::ChangeEntry> entries,
+                          repo_.ListChanges(space_id, after, size + 1));
+  page.has_more = entries.size() > static_cast<size_t>(size);
+  if (page.has_more) entries.resize(size);
+  int64_t position = after;
+  for (const repository::ChangeEntry& e : entries) {
+    FeedChange change;
+    COFFER_ASSIGN_OR_RETURN(change.record, cipher_.Open(e.head));
+    change.record.sibling_count = e.sibling_count;
+    position = e.change_seq;
+    change.cursor = EncodeCursor(space_id, position);
+    page.changes.push_back(std::move(change));
+  }
+  page.next_cursor = EncodeCursor(space_id, position);
+  return page;
+}
+
+}  // namespace coffer::vault::sync

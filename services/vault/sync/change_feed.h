@@ -1,0 +1,70 @@
+// ChangeFeed: the client change feed of one shard (DESIGN.md §5, SyncService in
+// proto/coffer/vault/v1/sync.proto): every record of a space changed after a cursor, in commit
+// order, tombstones (deleted and purged records) included.
+//
+// Order: records.change_seq is assigned while each transaction commits, under a per-shard
+// advisory lock (migrations/V002__sync.sql), so it is commit-ordered: once a reader saw position
+// N, no change at or below N can still appear. A cursor is therefore just "position N".
+//
+// Cursor: base64url("c1|<shard_id>|<space_id>|<change_seq>"). Not secret (positions only).
+// A cursor of another shard → reset FOREIGN_SHARD (positions are per database); a position
+// beyond anything this database handed out (a restored or replaced database) → reset EXPIRED;
+// a cursor of another space or a malformed one → INVALID_ARGUMENT "cursor: ...".
+//
+// Lifecycle: borrows its collaborators. Threading: thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/vault/domain/record.h"
+#include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/service/caller.h"
+#include "services/vault/service/record_cipher.h"
+#include "services/vault/service/space_access.h"
+
+namespace coffer::vault::sync {
+
+enum class FeedReset { kNone, kForeignShard, kExpired };
+
+struct FeedChange {
+  domain::Revision record;  // the head now; sibling_count set
+  std::string cursor;       // position just after this change
+};
+
+struct FeedPage {
+  std::vector<FeedChange> changes;
+  std::string next_cursor;
+  bool has_more = false;
+  FeedReset reset = FeedReset::kNone;
+};
+
+class ChangeFeed {
+ public:
+  static constexpr int kDefaultPageSize = 500;
+  static constexpr int kMaxPageSize = 1000;
+
+  ChangeFeed(std::string shard_id, repository::PgSyncRepository& repo, service::SpaceAccess& access,
+             const service::RecordCipher& cipher)
+      : shard_id_(std::move(shard_id)), repo_(repo), access_(access), cipher_(cipher) {}
+
+  // The canonical space id the caller may read (empty = personal), NOT_FOUND otherwise.
+  absl::StatusOr<std::string> ResolveSpace(const service::Caller& caller,
+                                           const std::string& space_id);
+
+  // One page after `cursor` (empty = from the beginning). page_size 0 = default; capped.
+  absl::StatusOr<FeedPage> Page(const std::string& space_id, const std::string& cursor,
+                                int page_size);
+
+  std::string EncodeCursor(const std::string& space_id, int64_t change_seq) const;
+
+ private:
+  const std::string shard_id_;
+  repository::PgSyncRepository& repo_;
+  service::SpaceAccess& access_;
+  const service::RecordCipher& cipher_;
+};
+
+}  // namespace coffer::vault::sync

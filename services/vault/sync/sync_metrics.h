@@ -1,0 +1,38 @@
+// Prometheus series of shard sync (README "Metrics"). Labels are partition numbers and fixed
+// role names only: never keys, record ids or anything secret.
+//
+// Threading: prometheus-cpp metrics are thread-safe; the struct is immutable after construction.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+
+namespace coffer::vault::sync {
+
+struct SyncMetrics {
+  explicit SyncMetrics(prometheus::Registry& registry);
+
+  // Consumer lag of one partition (high watermark - next offset).
+  void SetLag(int32_t partition, int64_t lag);
+
+  prometheus::Gauge& outbox_backlog;                    // coffer_vault_outbox_backlog
+  prometheus::Counter& events_produced;                 // coffer_vault_relay_events_produced_total
+  prometheus::Counter& produce_failures;                // coffer_vault_relay_produce_failures_total
+  prometheus::Family<prometheus::Gauge>& consumer_lag;  // coffer_vault_consumer_lag{partition}
+  prometheus::Counter& merges_applied;                  // coffer_vault_merges_applied_total
+  prometheus::Counter& merges_unchanged;                // coffer_vault_merges_unchanged_total
+  prometheus::Counter& echoes_skipped;      // coffer_vault_consumer_own_events_skipped_total
+  prometheus::Counter& bad_events;          // coffer_vault_consumer_bad_events_total
+  prometheus::Counter& conflicts_created;   // coffer_vault_conflicts_created_total
+  prometheus::Counter& conflicts_resolved;  // coffer_vault_conflicts_resolved_total
+  prometheus::Family<prometheus::Counter>& leadership_changes;  // {role, change}
+  prometheus::Gauge& consumer_stalled;       // coffer_vault_consumer_stalled (1 = refused)
+  prometheus::Histogram& replication_delay;  // coffer_vault_replication_delay_seconds
+};
+
+}  // namespace coffer::vault::sync

@@ -1,0 +1,40 @@
+// SyncService handlers (proto/coffer/vault/v1/sync.proto, DESIGN.md §5) over sync::ChangeFeed.
+//
+// Watch: catches up from the cursor page by page, sends a heartbeat (end of catch-up), then
+// waits on the ChangeNotifier (LISTEN/NOTIFY, so changes committed by any replica wake it) and
+// pushes each change with its own cursor; an idle stream gets a heartbeat every
+// `heartbeat_interval` (and re-queries then, in case a notification was lost). The handler ends
+// when the client cancels, the server shuts down, or the cursor needs a reset (WatchReset, last
+// message).
+//
+// Lifecycle: borrows its collaborators. Threading: gRPC calls handlers concurrently.
+#pragma once
+
+#include <chrono>
+
+#include "coffer/vault/v1/sync.grpc.pb.h"
+#include "services/vault/sync/change_feed.h"
+#include "services/vault/sync/change_notifier.h"
+#include "services/vault/transport/authenticator.h"
+
+namespace coffer::vault::transport {
+
+class SyncGrpcService final : public v1::SyncService::Service {
+ public:
+  SyncGrpcService(Authenticator& auth, sync::ChangeFeed& feed, sync::ChangeNotifier& notifier,
+                  std::chrono::milliseconds heartbeat_interval)
+      : auth_(auth), feed_(feed), notifier_(notifier), heartbeat_(heartbeat_interval) {}
+
+  grpc::Status Sync(grpc::ServerContext* ctx, const v1::SyncRequest* req,
+                    v1::SyncResponse* resp) override;
+  grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
+                     grpc::ServerWriter<v1::WatchResponse>* writer) override;
+
+ private:
+  Authenticator& auth_;
+  sync::ChangeFeed& feed_;
+  sync::ChangeNotifier& notifier_;
+  const std::chrono::milliseconds heartbeat_;
+};
+
+}  // namespace coffer::vault::transport
