@@ -15,6 +15,7 @@
 #include "pkg/metrics/grpc_server_metrics.h"
 #include "pkg/postgres/connection_pool.h"
 #include "pkg/postgres/migrations.h"
+#include "pkg/restgw/server.h"
 #include "pkg/status/status.h"
 #include "pkg/version/version.h"
 #include "services/vault/app/identity_clients.h"
@@ -94,7 +95,9 @@ struct VaultApp::Impl {
   v1::FileService::Service file_unimplemented;
   std::unique_ptr<grpcx::GrpcServer> grpc_server;
   std::unique_ptr<metrics::AdminServer> admin_server;
+  std::unique_ptr<restgw::RestServer> rest_server;  // null when --rest-addr is empty
   int grpc_port = 0;
+  int rest_port = 0;
   int admin_port = 0;
   bool started = false;
 
@@ -292,9 +295,25 @@ absl::Status VaultApp::Start() {
   if (a.consumer) a.consumer->Start();
   COFFER_ASSIGN_OR_RETURN(a.grpc_port, a.grpc_server->Start());
   COFFER_ASSIGN_OR_RETURN(a.admin_port, a.admin_server->Start());
+  if (!a.config.rest_addr.empty()) {
+    // The gateway calls the gRPC handlers through an in-process channel, so REST requests pass
+    // the same interceptors (metrics) and the same token verification as gRPC ones.
+    COFFER_ASSIGN_OR_RETURN(auto rest_addr, SplitHostPort(a.config.rest_addr, "rest-addr"));
+    grpc::ChannelArguments channel_args;
+    COFFER_ASSIGN_OR_RETURN(
+        a.rest_server,
+        restgw::StartRestGateway(
+            restgw::RestServerOptions{.host = rest_addr.first, .port = rest_addr.second},
+            {"coffer.vault.v1.RecordService", "coffer.vault.v1.SyncService",
+             "coffer.vault.v1.SpaceService", "coffer.vault.v1.AdminService",
+             "coffer.vault.v1.FileService"},
+            a.grpc_server->server()->InProcessChannel(channel_args)));
+    a.rest_port = a.rest_server->port();
+  }
   a.started = true;
   log::Info("vault started", {{"grpc_port", static_cast<int64_t>(a.grpc_port)},
                               {"admin_port", static_cast<int64_t>(a.admin_port)},
+                              {"rest_port", static_cast<int64_t>(a.rest_port)},
                               {"shard_id", a.config.shard_id}});
   return absl::OkStatus();
 }
@@ -302,7 +321,8 @@ absl::Status VaultApp::Start() {
 void VaultApp::Shutdown() {
   if (!impl_ || !impl_->started) return;
   impl_->started = false;
-  impl_->grpc_server->Shutdown();  // NOT_SERVING, drain, then cancel the rest
+  if (impl_->rest_server) impl_->rest_server->Stop();  // First: it feeds the gRPC server.
+  impl_->grpc_server->Shutdown();                      // NOT_SERVING, drain, then cancel the rest
   impl_->admin_server->Stop();
   if (impl_->relay) impl_->relay->Stop();
   if (impl_->consumer) impl_->consumer->Stop();
@@ -312,5 +332,6 @@ void VaultApp::Shutdown() {
 
 int VaultApp::grpc_port() const { return impl_->grpc_port; }
 int VaultApp::admin_port() const { return impl_->admin_port; }
+int VaultApp::rest_port() const { return impl_->rest_port; }
 
 }  // namespace coffer::vault::app

@@ -46,6 +46,7 @@ class VaultApp {
 
   int grpc_port() const;
   int admin_port() const;
+  int rest_port() const;  // 0 when --rest-addr is empty
 
  private:
   struct Impl;

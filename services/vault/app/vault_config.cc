@@ -6,6 +6,8 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
   parser.Add("grpc-addr", &c->grpc_addr, "gRPC listen address host:port (port 0 = any free port)");
   parser.Add("admin-addr", &c->admin_addr,
              "Admin HTTP listen address host:port for /metrics, /healthz, /readyz");
+  parser.Add("rest-addr", &c->rest_addr,
+             "REST/JSON gateway host:port for the gRPC API (routes in swagger/); empty = off");
   parser.Add("db-dsn", &c->db_dsn, "libpq connection string of the shard's PostgreSQL")
       .Required()
       .Secret();

@@ -12,6 +12,8 @@ namespace coffer::vault::app {
 struct VaultConfig {
   std::string grpc_addr = "127.0.0.1:0";
   std::string admin_addr = "127.0.0.1:0";
+  // REST/JSON face of the gRPC API (pkg/restgw); empty = off.
+  std::string rest_addr;
   std::string db_dsn;
   int db_pool_size = 16;
   std::string kek;
