@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Turns one pgbench run into coffer-bench's JSON shape (throughput, latency percentiles from the
+per-transaction log, PostgreSQL CPU per transaction).
+
+Usage: to_json.py PGBENCH_STDOUT LOG_PREFIX CPU_SECONDS CPU_WINDOW_SECONDS
+"""
+import glob
+import json
+import re
+import sys
+
+text = open(sys.argv[1]).read()
+prefix, cpu_s, window = sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+
+
+def grab(pattern, cast=float):
+    m = re.search(pattern, text)
+    return cast(m.group(1)) if m else None
+
+
+lat = []
+failed = 0
+for path in glob.glob(prefix + ".*"):
+    for line in open(path):
+        f = line.split()
+        if len(f) < 6:
+            continue
+        # client_id transaction_no time script_no time_epoch time_us
+        if f[2] in ("failed", "skipped"):
+            failed += 1
+            continue
+        lat.append(int(f[2]))
+lat.sort()
+
+
+def pct(q):
+    return lat[min(len(lat) - 1, max(0, int(q * len(lat)) - 1))] if lat else 0
+
+
+tps = grab(r"tps = ([0-9.]+) \(without initial connection time\)")
+duration = grab(r"duration: (\d+) s", int)
+ops = grab(r"number of transactions actually processed: (\d+)", int)
+print(json.dumps({
+    "target": "pgbench", "clients": grab(r"number of clients: (\d+)", int),
+    "duration_s": duration, "ops": ops, "errors": failed + (grab(r"number of failed transactions: (\d+)", int) or 0),
+    "throughput_ops_s": tps,
+    "latency_us": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "p999": pct(0.999),
+                   "max": lat[-1] if lat else 0},
+    "cpu": {"postgres": {"cpu_s": cpu_s, "cores": cpu_s / window,
+                         "us_per_op": cpu_s * 1e6 / (tps * window) if tps else 0}},
+}, indent=2))
