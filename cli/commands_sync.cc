@@ -1,7 +1,7 @@
 // `coffer sync` and `coffer watch`: the per-space change feed (SyncService).
 //
-// `sync` remembers its cursor per vault address and space in <config dir>/sync.json (mode 0600),
-// so each run prints only what changed since the previous one.
+// `sync` remembers its cursor per vault address, login and space in <config dir>/sync.json (mode
+// 0600), so each run prints only what changed since the previous one.
 #include <fstream>
 #include <sstream>
 
@@ -58,8 +58,12 @@ void AddSyncCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
       COFFER_ASSIGN_OR_RETURN(auto* stub, session->Sync());
       const std::string state_path = session->config().config_dir + "/sync.json";
-      const std::string key =
-          session->config().vault_addr + "|" + (ctx.space_id.empty() ? "personal" : ctx.space_id);
+      // Cursors belong to one user's space on one vault: another login on the same machine must
+      // not resume from them (the server would reject a cursor of another space).
+      COFFER_ASSIGN_OR_RETURN(std::optional<StoredTokens> who,
+                              TokenStore(session->config().config_dir).Load());
+      const std::string key = session->config().vault_addr + "|" + (who ? who->login : "") + "|" +
+                              (ctx.space_id.empty() ? "personal" : ctx.space_id);
       nlohmann::json cursors = LoadCursors(state_path);
       std::string cursor;
       if (opts->cursor_opt->count() > 0) {
