@@ -32,7 +32,6 @@ ratios = [
     ("Get / Ping", "vault_get", "vault_ping", 0.6),
     ("Ping (authenticated) / health (unauthenticated)", "vault_ping", "vault_health", 0.95),
     ("Get / pgbench same SQL (info)", "vault_get", "pgbench_get", None),
-    ("pgbench put without NOTIFY trigger / with (info)", "pgbench_put_no_notify", "pgbench_put", None),
 ]
 out = []
 print()

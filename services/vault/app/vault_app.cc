@@ -162,6 +162,11 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   pool_config.size = config.db_pool_size;
   COFFER_ASSIGN_OR_RETURN(a.pool, postgres::ConnectionPool::Create(pool_config));
   a.records = std::make_unique<repository::PgRecordRepository>(*a.pool);
+  // Wakes Watch streams and the relay after commits, here and on the other replicas (no NOTIFY
+  // inside write transactions: see migrations/V003__notify_off_commit_path.sql).
+  a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn);
+  sync::ChangeNotifier* notifier = a.notifier.get();
+  a.records->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.spaces = std::make_unique<repository::PgSpaceRepository>(*a.pool);
   a.cipher = std::make_unique<service::RecordCipher>(*a.keyring);
   a.hlc = std::make_unique<domain::Hlc>();
@@ -207,8 +212,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.access, *a.spaces);
   // Shard sync (sync/): change feed always; relay and consumer only with Kafka configured.
   a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool);
+  a.sync_repo->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.sync_metrics = std::make_unique<sync::SyncMetrics>(*a.registry);
-  a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn);
   a.feed = std::make_unique<sync::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
   a.sync_grpc = std::make_unique<transport::SyncGrpcService>(
       *a.authenticator, *a.feed, *a.notifier, std::chrono::milliseconds(config.watch_heartbeat_ms));
@@ -221,7 +226,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     relay.topic = config.kafka_topic;
     relay.db_dsn = config.db_dsn;
     static_cast<kafka::ClientConfig&>(relay.producer) = client;
-    a.relay = std::make_unique<sync::OutboxRelay>(relay, *a.sync_repo, *a.sync_metrics);
+    a.relay = std::make_unique<sync::OutboxRelay>(relay, *a.sync_repo, *a.sync_metrics, notifier);
     sync::ChangeConsumerOptions consumer;
     consumer.shard_id = config.shard_id;
     consumer.topic = config.kafka_topic;

@@ -50,8 +50,14 @@ absl::StatusOr<pqxx::result> Read(postgres::ConnectionPool& pool, const auto& fn
 
 }  // namespace
 
+absl::StatusOr<bool> PgRecordRepository::Committed(absl::StatusOr<bool> written,
+                                                   const std::string& space_id) {
+  if (written.ok() && *written && hook_) hook_(space_id);
+  return written;
+}
+
 absl::StatusOr<bool> PgRecordRepository::Insert(const StoredRevision& revision) {
-  return WriteOne(pool_, sql::kInsertRecord, revision);
+  return Committed(WriteOne(pool_, sql::kInsertRecord, revision), revision.space_id);
 }
 
 absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::string& record_id) {
@@ -71,14 +77,17 @@ absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::s
 absl::StatusOr<bool> PgRecordRepository::ReplaceHead(const StoredRevision& revision,
                                                      int64_t expected_version,
                                                      int64_t expected_state_seq, int history_keep) {
-  return WriteOne(pool_, sql::kReplaceHead, revision, expected_version, expected_state_seq,
-                  static_cast<int64_t>(history_keep));
+  return Committed(WriteOne(pool_, sql::kReplaceHead, revision, expected_version,
+                            expected_state_seq, static_cast<int64_t>(history_keep)),
+                   revision.space_id);
 }
 
 absl::StatusOr<bool> PgRecordRepository::Purge(const StoredRevision& tombstone,
                                                int64_t expected_version,
                                                int64_t expected_state_seq) {
-  return WriteOne(pool_, sql::kPurgeRecord, tombstone, expected_version, expected_state_seq);
+  return Committed(
+      WriteOne(pool_, sql::kPurgeRecord, tombstone, expected_version, expected_state_seq),
+      tombstone.space_id);
 }
 
 absl::StatusOr<std::vector<StoredRecord>> PgRecordRepository::ListHeads(const std::string& space_id,

@@ -6,8 +6,16 @@
 // concurrent writer commits, so exactly one of two racing writers wins without SERIALIZABLE
 // retries. pqxx exceptions are translated to Status here (pkg/postgres/errors.h).
 //
-// Lifecycle: borrows connections from a pool that must outlive it. Threading: thread-safe.
+// After a write that changed a record committed, the commit hook (if set) is called with the
+// record's space id: the app wires it to ChangeNotifier::Publish, which wakes the relay and Watch
+// streams (nothing NOTIFYs inside the write transaction; see migrations/V003).
+//
+// Lifecycle: borrows connections from a pool that must outlive it; SetCommitHook() before the
+// first write. Threading: thread-safe; the hook runs on the writing thread.
 #pragma once
+
+#include <functional>
+#include <string>
 
 #include "pkg/postgres/connection_pool.h"
 #include "services/vault/repository/record_repository.h"
@@ -16,7 +24,12 @@ namespace coffer::vault::repository {
 
 class PgRecordRepository final : public RecordRepository {
  public:
+  // Called with the space id after a committed write that changed a record of that space.
+  using CommitHook = std::function<void(const std::string& space_id)>;
+
   explicit PgRecordRepository(postgres::ConnectionPool& pool) : pool_(pool) {}
+
+  void SetCommitHook(CommitHook hook) { hook_ = std::move(hook); }
 
   absl::StatusOr<bool> Insert(const StoredRevision& revision) override;
   absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& record_id) override;
@@ -35,7 +48,10 @@ class PgRecordRepository final : public RecordRepository {
   absl::StatusOr<int64_t> OutboxBacklog() override;
 
  private:
+  absl::StatusOr<bool> Committed(absl::StatusOr<bool> written, const std::string& space_id);
+
   postgres::ConnectionPool& pool_;
+  CommitHook hook_;
 };
 
 }  // namespace coffer::vault::repository

@@ -2,6 +2,7 @@
 
 #include <pqxx/result>
 #include <pqxx/transaction_base>
+#include <set>
 
 #include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
@@ -128,6 +129,13 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
         return absl::OkStatus();
       });
   if (!st.ok()) return st;
+  if (hook_ && outcome.applied > 0) {
+    std::set<std::string> spaces;
+    for (const IncomingRevision& e : batch) {
+      if (e.merge) spaces.insert(e.revision.space_id);
+    }
+    for (const std::string& space : spaces) hook_(space);
+  }
   return outcome;
 }
 

@@ -8,11 +8,18 @@
 // transaction, so applying a batch and moving past it are one atomic step; a duplicate or an
 // older revision changes nothing.
 //
-// Lifecycle: borrows a pool that must outlive it. Threading: thread-safe.
+// After a batch that changed records committed, the commit hook (if set) is called per space of
+// the batch, so the replica's ChangeNotifier wakes Watch streams (no NOTIFY inside the merge
+// transaction; see migrations/V003).
+//
+// Lifecycle: borrows a pool that must outlive it. Threading: thread-safe; the hook runs on the
+// calling thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -55,7 +62,13 @@ struct ChangeEntry {
 
 class PgSyncRepository {
  public:
+  // Called once per distinct space id of a merge batch after ApplyBatch committed.
+  using CommitHook = std::function<void(const std::string& space_id)>;
+
   explicit PgSyncRepository(postgres::ConnectionPool& pool) : pool_(pool) {}
+
+  // Set before the first ApplyBatch (the app wires it to ChangeNotifier::Publish).
+  void SetCommitHook(CommitHook hook) { hook_ = std::move(hook); }
 
   // Up to `limit` outbox rows, oldest first.
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(int limit);
@@ -77,6 +90,7 @@ class PgSyncRepository {
 
  private:
   postgres::ConnectionPool& pool_;
+  CommitHook hook_;
 };
 
 }  // namespace coffer::vault::repository

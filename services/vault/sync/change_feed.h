@@ -2,9 +2,10 @@
 // proto/coffer/vault/v1/sync.proto): every record of a space changed after a cursor, in commit
 // order, tombstones (deleted and purged records) included.
 //
-// Order: records.change_seq is assigned while each transaction commits, under a per-shard
-// advisory lock (migrations/V002__sync.sql), so it is commit-ordered: once a reader saw position
-// N, no change at or below N can still appear. A cursor is therefore just "position N".
+// Order: records.change_seq is assigned while each transaction commits, under a per-space
+// advisory lock (migrations/V002__sync.sql, narrowed from per-shard by V003), so it is
+// commit-ordered within a space: once a reader of space S saw position N, no change of S at or
+// below N can still appear. A cursor (which names its space) is therefore just "position N".
 //
 // Cursor: base64url("c1|<shard_id>|<space_id>|<change_seq>"). Not secret (positions only).
 // A cursor of another shard → reset FOREIGN_SHARD (positions are per database); a position

@@ -1,8 +1,10 @@
 #include "services/vault/sync/change_notifier.h"
 
 #include <pqxx/connection>
+#include <pqxx/nontransaction>
 #include <pqxx/notification>
 
+#include "pkg/log/log.h"
 #include "pkg/postgres/connection_pool.h"
 
 namespace coffer::vault::sync {
@@ -10,12 +12,14 @@ namespace {
 
 class Receiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& conn, std::function<void(const std::string&)> on)
-      : pqxx::notification_receiver(conn, "coffer_vault_changes"), on_(std::move(on)) {}
-  void operator()(const std::string& payload, int) override { on_(payload); }
+  Receiver(pqxx::connection_base& conn, std::function<void(const std::string&, int)> on)
+      : pqxx::notification_receiver(conn, ChangeNotifier::kChannel), on_(std::move(on)) {}
+  void operator()(const std::string& payload, int backend_pid) override {
+    on_(payload, backend_pid);
+  }
 
  private:
-  std::function<void(const std::string&)> on_;
+  std::function<void(const std::string&, int)> on_;
 };
 
 }  // namespace
@@ -23,18 +27,34 @@ class Receiver final : public pqxx::notification_receiver {
 ChangeNotifier::~ChangeNotifier() { Stop(); }
 
 void ChangeNotifier::Start() {
-  if (thread_.joinable()) return;
+  if (listener_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  listener_ = std::thread([this] { RunListener(); });
+  publisher_ = std::thread([this] { RunPublisher(); });
 }
 
 void ChangeNotifier::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    pending_.clear();
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  publish_cv_.notify_all();
+  if (listener_.joinable()) listener_.join();
+  if (publisher_.joinable()) publisher_.join();
+}
+
+void ChangeNotifier::Publish(const std::string& space_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generations_[space_id];
+    ++any_generation_;
+    // Also before Start(): the publisher sends it once started. Stop() clears the queue.
+    pending_.insert(space_id);
+  }
+  cv_.notify_all();
+  publish_cv_.notify_one();
 }
 
 uint64_t ChangeNotifier::Generation(const std::string& space_id) {
@@ -53,15 +73,26 @@ bool ChangeNotifier::WaitForChange(const std::string& space_id, uint64_t seen,
   }) && !stop_;
 }
 
+uint64_t ChangeNotifier::AnyGeneration() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return any_generation_;
+}
+
+bool ChangeNotifier::WaitForAnyChange(uint64_t seen, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return stop_ || any_generation_ != seen; }) && !stop_;
+}
+
 void ChangeNotifier::Bump(const std::string& space_id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++generations_[space_id];
+    ++any_generation_;
   }
   cv_.notify_all();
 }
 
-void ChangeNotifier::Run() {
+void ChangeNotifier::RunListener() {
   while (!stop_) {
     absl::StatusOr<std::unique_ptr<pqxx::connection>> conn =
         postgres::Connect(dsn_, std::chrono::seconds(5));
@@ -71,12 +102,67 @@ void ChangeNotifier::Run() {
       continue;
     }
     try {
-      Receiver receiver(**conn, [this](const std::string& space) { Bump(space); });
+      Receiver receiver(**conn, [this](const std::string& space, int pid) {
+        if (pid != publisher_pid_.load()) Bump(space);
+      });
       while (!stop_) (*conn)->await_notification(0, 200000);
     } catch (const std::exception&) {
       // Broken session: reconnect. Watchers still re-query on heartbeats meanwhile.
     }
   }
+}
+
+void ChangeNotifier::RunPublisher() {
+  std::unique_ptr<pqxx::connection> conn;
+  while (true) {
+    std::set<std::string> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      publish_cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      if (stop_) break;
+      // Coalesce: whatever else commits within the window goes into the same NOTIFY statement.
+      publish_cv_.wait_for(lock, batch_window_, [this] { return stop_.load(); });
+      if (stop_) break;
+      batch.swap(pending_);
+    }
+    if (!conn) {
+      absl::StatusOr<std::unique_ptr<pqxx::connection>> c =
+          postgres::Connect(dsn_, std::chrono::seconds(5));
+      if (!c.ok()) {
+        // Dropped: the other replicas' watchers and relay still poll.
+        log::Warn("change notifier: cannot connect to publish notifications",
+                  {{"status", c.status()}});
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_.load(); });
+        continue;
+      }
+      conn = *std::move(c);
+      try {
+        pqxx::nontransaction setup(*conn);
+        // Nothing depends on this NOTIFY surviving a crash: do not wait for its WAL flush.
+        setup.exec0("SET synchronous_commit = off");
+        publisher_pid_ = conn->backendpid();
+      } catch (const std::exception&) {
+        conn.reset();
+        publisher_pid_ = 0;
+        continue;
+      }
+    }
+    try {
+      pqxx::nontransaction txn(*conn);
+      std::string values;
+      for (const std::string& space : batch) {
+        values += (values.empty() ? "(" : ",(") + txn.quote(space) + ")";
+      }
+      txn.exec(std::string("SELECT pg_notify(") + txn.quote(std::string(kChannel)) +
+               ", s) FROM (VALUES " + values + ") AS v(s)");
+    } catch (const std::exception&) {
+      // Broken session: this batch is lost (receivers poll), the next one reconnects.
+      conn.reset();
+      publisher_pid_ = 0;
+    }
+  }
+  publisher_pid_ = 0;
 }
 
 }  // namespace coffer::vault::sync

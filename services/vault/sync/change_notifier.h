@@ -1,21 +1,35 @@
-// ChangeNotifier: one LISTEN session per replica on the change channel (coffer_vault_changes),
-// fanned out in-process to every Watch stream (DESIGN.md §5). PostgreSQL delivers the
-// notifications of every replica's commits (local writes via the outbox trigger, every record
-// change incl. merges via the V002 change_seq trigger), so Watch works across replicas.
+// ChangeNotifier: wakes whoever waits for record changes of this shard (Watch streams, the outbox
+// relay), locally and across the replicas of the shard (DESIGN.md §4–5).
+//
+// Local changes: the repositories call Publish(space_id) right after a transaction that changed
+// records committed (local writes and merge batches). Publish bumps the in-process generations
+// at once and queues the space for the other replicas. A background publisher thread then sends
+// the queued spaces, coalesced over `batch_window`, as ONE autocommit
+// `SELECT pg_notify('coffer_vault_changes', space_id) ...` on its own session (with
+// synchronous_commit off). Writers therefore never NOTIFY inside their own transaction: a
+// transaction that notifies holds PostgreSQL's database-wide notify-queue lock from pre-commit
+// until its commit is flushed, which serialized every write commit (docs/benchmarks.md, Put).
+//
+// Other replicas: one LISTEN session per replica on that channel bumps the generations of the
+// spaces named in the payload (the space id as text). Notifications sent by this replica's own
+// publisher are ignored (they were already applied in-process).
 //
 // A notification only says "space X changed"; watchers then query the change feed from their
-// cursor, so a lost notification (session broken and re-opened) costs at most one heartbeat
-// interval: watchers also re-query on every heartbeat.
+// cursor and the relay reads the outbox, so a lost notification (session broken, process killed
+// between commit and publish) costs at most one heartbeat / poll interval: both also poll.
 //
-// Lifecycle: Start() spawns the listener thread; Stop() wakes every waiter and ends it.
-// Threading: Generation() and WaitForChange() from any thread.
+// Lifecycle: Start() spawns the listener and publisher threads; Stop() wakes every waiter and
+// ends them (queued, unsent notifications are dropped). Publish() before Start() queues for the
+// publisher. Threading: every public function from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -23,28 +37,50 @@ namespace coffer::vault::sync {
 
 class ChangeNotifier {
  public:
-  explicit ChangeNotifier(std::string db_dsn) : dsn_(std::move(db_dsn)) {}
+  // The channel every replica LISTENs on; a notification's payload is one space id.
+  static constexpr char kChannel[] = "coffer_vault_changes";
+
+  explicit ChangeNotifier(std::string db_dsn,
+                          std::chrono::milliseconds batch_window = std::chrono::milliseconds(2))
+      : dsn_(std::move(db_dsn)), batch_window_(batch_window) {}
   ~ChangeNotifier();
 
   void Start();
   void Stop();
 
-  // A counter bumped by every notification for `space_id`.
+  // Records of `space_id` changed in a transaction that has committed: wakes local waiters now
+  // and notifies the other replicas within about `batch_window`. Never blocks on the database.
+  void Publish(const std::string& space_id);
+
+  // A counter bumped by every change of `space_id` (local or notified).
   uint64_t Generation(const std::string& space_id);
   // Waits until the generation of `space_id` differs from `seen`, the notifier stops, or
   // `timeout` passes. Returns true when it changed.
   bool WaitForChange(const std::string& space_id, uint64_t seen, std::chrono::milliseconds timeout);
 
+  // A counter bumped by every change of any space (for the outbox relay).
+  uint64_t AnyGeneration();
+  // Like WaitForChange, for any space. Returns false at once once Stop() was called.
+  bool WaitForAnyChange(uint64_t seen, std::chrono::milliseconds timeout);
+
  private:
-  void Run();
+  void RunListener();
+  void RunPublisher();
   void Bump(const std::string& space_id);
 
   const std::string dsn_;
+  const std::chrono::milliseconds batch_window_;
   std::atomic<bool> stop_{false};
+  // Backend pid of the publisher's session (0 while none): its echoes are ignored.
+  std::atomic<int> publisher_pid_{0};
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;          // waiters (generations changed or stop)
+  std::condition_variable publish_cv_;  // publisher (pending_ non-empty or stop)
   std::map<std::string, uint64_t> generations_;
-  std::thread thread_;
+  uint64_t any_generation_ = 0;
+  std::set<std::string> pending_;
+  std::thread listener_;
+  std::thread publisher_;
 };
 
 }  // namespace coffer::vault::sync

@@ -1,7 +1,6 @@
 #include "services/vault/sync/outbox_relay.h"
 
-#include <pqxx/connection>
-#include <pqxx/notification>
+#include <algorithm>
 
 #include "pkg/crypto/random.h"
 #include "pkg/kafka/errors.h"
@@ -12,23 +11,10 @@
 #include "services/vault/sync/change_event.h"
 
 namespace coffer::vault::sync {
-namespace {
-
-constexpr char kNotifyChannel[] = "coffer_vault_changes";
-
-// Counts notifications; the relay only needs "something arrived".
-class Wakeup final : public pqxx::notification_receiver {
- public:
-  Wakeup(pqxx::connection_base& conn, const std::string& channel)
-      : pqxx::notification_receiver(conn, channel) {}
-  void operator()(const std::string&, int) override {}
-};
-
-}  // namespace
 
 OutboxRelay::OutboxRelay(OutboxRelayOptions options, repository::PgSyncRepository& repo,
-                         SyncMetrics& metrics)
-    : options_(std::move(options)), repo_(repo), metrics_(metrics) {}
+                         SyncMetrics& metrics, ChangeNotifier* notifier)
+    : options_(std::move(options)), repo_(repo), metrics_(metrics), notifier_(notifier) {}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
@@ -52,8 +38,6 @@ void OutboxRelay::Run() {
                             postgres::AdvisoryLockKey("coffer.vault.outbox_relay"));
   std::unique_ptr<kafka::Producer> producer;
   int partitions = 0;
-  std::unique_ptr<pqxx::connection> listen_conn;
-  std::unique_ptr<Wakeup> wakeup;
   auto sleep_for = [this](std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait_for(l, d, [this] { return stop_.load(); });
@@ -63,8 +47,6 @@ void OutboxRelay::Run() {
       metrics_.leadership_changes.Add({{"role", "relay"}, {"change", "lost"}}).Increment();
       log::Info("outbox relay leadership released or lost", {{"reason", std::string(why)}});
     }
-    wakeup.reset();
-    listen_conn.reset();
     producer.reset();
   };
 
@@ -99,21 +81,8 @@ void OutboxRelay::Run() {
       producer = *std::move(p);
       partitions = *n;
     }
-    if (!listen_conn) {
-      // Wake-ups are an optimisation: without them the relay still polls.
-      absl::StatusOr<std::unique_ptr<pqxx::connection>> conn =
-          postgres::Connect(options_.db_dsn, std::chrono::seconds(5));
-      if (conn.ok()) {
-        try {
-          listen_conn = *std::move(conn);
-          wakeup = std::make_unique<Wakeup>(*listen_conn, kNotifyChannel);
-        } catch (const std::exception&) {
-          wakeup.reset();
-          listen_conn.reset();
-        }
-      }
-    }
-
+    // Read before the outbox, so a write committed meanwhile wakes the wait below at once.
+    uint64_t generation = notifier_ != nullptr ? notifier_->AnyGeneration() : 0;
     absl::StatusOr<std::vector<repository::OutboxEntry>> batch =
         repo_.ReadOutbox(options_.batch_size);
     if (!batch.ok()) {
@@ -123,16 +92,21 @@ void OutboxRelay::Run() {
     }
     if (batch->empty()) {
       metrics_.outbox_backlog.Set(0);
-      if (listen_conn) {
-        try {
-          long ms = static_cast<long>(options_.poll_interval.count());
-          listen_conn->await_notification(ms / 1000, (ms % 1000) * 1000);
-        } catch (const std::exception&) {
-          wakeup.reset();
-          listen_conn.reset();
-        }
-      } else {
+      // Wake-ups are an optimisation: without them the relay still polls. Wait in slices so
+      // Stop() is noticed promptly.
+      if (notifier_ == nullptr) {
         sleep_for(options_.poll_interval);
+        continue;
+      }
+      auto deadline = std::chrono::steady_clock::now() + options_.poll_interval;
+      while (!stop_ && std::chrono::steady_clock::now() < deadline) {
+        auto slice = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now()),
+                                std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+        auto before = std::chrono::steady_clock::now();
+        if (notifier_->WaitForAnyChange(generation, slice)) break;
+        // Returned at once without a change: the notifier is stopped, so just sleep.
+        if (std::chrono::steady_clock::now() - before < slice / 2) sleep_for(slice);
       }
       continue;
     }

@@ -3,12 +3,13 @@
 // "coffer.vault.outbox_relay"); the others stand by and take over when the leader's session
 // ends.
 //
-// The leader LISTENs on the outbox notify channel (coffer_vault_changes) and also polls every
-// `poll_interval`, reads outbox rows oldest first, produces one ChangeEvent per row (key
-// `origin|space|record`, partition = PartitionForSpace), waits for the acknowledgements
-// (idempotent producer, acks=all) and deletes exactly the rows Kafka confirmed. Rows whose
-// delivery failed stay and are sent again (consumers merge idempotently). A fatal producer error
-// recreates the producer.
+// The leader is woken by the replica's ChangeNotifier (in-process for local writes, via
+// LISTEN/NOTIFY for writes committed on the other replicas) and also polls every
+// `poll_interval`; without a notifier it only polls. It reads outbox rows oldest first, produces
+// one ChangeEvent per row (key `origin|space|record`, partition = PartitionForSpace), waits for the
+// acknowledgements (idempotent producer, acks=all) and deletes exactly the rows Kafka confirmed.
+// Rows whose delivery failed stay and are sent again (consumers merge idempotently). A fatal
+// producer error recreates the producer.
 //
 // Lifecycle: Start() spawns the thread; Stop() (or the destructor) ends it within about
 // `poll_interval` and releases leadership. Threading: is_leader() from any thread.
@@ -23,6 +24,7 @@
 
 #include "pkg/kafka/producer.h"
 #include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/sync/change_notifier.h"
 #include "services/vault/sync/sync_metrics.h"
 
 namespace coffer::vault::sync {
@@ -39,7 +41,9 @@ struct OutboxRelayOptions {
 
 class OutboxRelay {
  public:
-  OutboxRelay(OutboxRelayOptions options, repository::PgSyncRepository& repo, SyncMetrics& metrics);
+  // `notifier` (may be null: poll only) must outlive the relay and should be started first.
+  OutboxRelay(OutboxRelayOptions options, repository::PgSyncRepository& repo, SyncMetrics& metrics,
+              ChangeNotifier* notifier = nullptr);
   ~OutboxRelay();
 
   void Start();
@@ -52,6 +56,7 @@ class OutboxRelay {
   const OutboxRelayOptions options_;
   repository::PgSyncRepository& repo_;
   SyncMetrics& metrics_;
+  ChangeNotifier* const notifier_;
   std::atomic<bool> leader_{false};
   std::atomic<bool> stop_{false};
   std::mutex mu_;

@@ -2,6 +2,11 @@
 // from another shard produces (conflict siblings), which the gRPC API cannot create yet.
 #include <gtest/gtest.h>
 
+#include <pqxx/connection>
+#include <pqxx/notification>
+#include <string>
+#include <vector>
+
 #include "pkg/postgres/migrations.h"
 #include "pkg/testing/pg_test_database.h"
 #include "pkg/testing/status_matchers.h"
@@ -65,6 +70,43 @@ TEST_F(RecordRepositoryPgTest, InsertGetAndDuplicate) {
   EXPECT_TRUE(got.siblings.empty());
   COFFER_ASSERT_OK_AND_ASSIGN(int64_t backlog, repo_->OutboxBacklog());
   EXPECT_EQ(backlog, 1);
+}
+
+// Writes must not NOTIFY inside their transaction (that serialized every commit on PostgreSQL's
+// notify-queue lock; V003 dropped the triggers). Instead the commit hook runs after a committed
+// change, and the app's ChangeNotifier publishes from its own session.
+TEST_F(RecordRepositoryPgTest, WritesDoNotNotifyButCallTheCommitHookAfterAChange) {
+  struct Counter final : pqxx::notification_receiver {
+    explicit Counter(pqxx::connection_base& c)
+        : pqxx::notification_receiver(c, "coffer_vault_changes") {}
+    void operator()(const std::string&, int) override { ++count; }
+    int count = 0;
+  };
+  pqxx::connection listen(db_->dsn());
+  Counter counter(listen);
+  std::vector<std::string> hooked;
+  repo_->SetCommitHook([&](const std::string& space) { hooked.push_back(space); });
+
+  StoredRevision first = Rev(1, domain::VersionVector({{"a", 1}}), 100 << 16, "a");
+  COFFER_ASSERT_OK_AND_ASSIGN(bool inserted, repo_->Insert(first));
+  ASSERT_TRUE(inserted);
+  EXPECT_EQ(hooked, std::vector<std::string>{kSpace});
+  COFFER_ASSERT_OK_AND_ASSIGN(inserted, repo_->Insert(first));  // duplicate: nothing changed
+  EXPECT_FALSE(inserted);
+  StoredRevision second = Rev(2, domain::VersionVector({{"a", 2}}), 200 << 16, "a");
+  COFFER_ASSERT_OK_AND_ASSIGN(bool replaced, repo_->ReplaceHead(second, 1, Load().state_seq, 10));
+  ASSERT_TRUE(replaced);
+  COFFER_ASSERT_OK_AND_ASSIGN(replaced, repo_->ReplaceHead(second, 1, 0, 10));  // stale: no write
+  EXPECT_FALSE(replaced);
+  EXPECT_EQ(hooked, (std::vector<std::string>{kSpace, kSpace}));
+
+  // A NOTIFY from those transactions would be delivered at their commit, i.e. already queued.
+  listen.await_notification(0, 300000);
+  EXPECT_EQ(counter.count, 0);
+  // The channel itself works: a NOTIFY from elsewhere arrives.
+  COFFER_ASSERT_OK(db_->Exec("SELECT pg_notify('coffer_vault_changes', 'x')"));
+  listen.await_notification(5, 0);
+  EXPECT_EQ(counter.count, 1);
 }
 
 TEST_F(RecordRepositoryPgTest, LocalWriteResolvesSiblingsAndChecksState) {

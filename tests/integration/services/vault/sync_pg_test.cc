@@ -78,7 +78,8 @@ class VaultSyncPgTest : public ::testing::Test {
     }
   }
 
-  Replica StartReplica(const std::string& shard, const testing::PgTestDatabase& db) {
+  Replica StartReplica(const std::string& shard, const testing::PgTestDatabase& db,
+                       int watch_heartbeat_ms = 300) {
     app::VaultConfig config;
     config.db_dsn = db.dsn();
     config.db_pool_size = 8;
@@ -89,7 +90,7 @@ class VaultSyncPgTest : public ::testing::Test {
     config.shutdown_grace_ms = 500;
     config.kafka_bootstrap = cluster_->bootstrap_servers();
     config.kafka_topic = kTopic;
-    config.watch_heartbeat_ms = 300;
+    config.watch_heartbeat_ms = watch_heartbeat_ms;
     Replica r;
     auto created = app::VaultApp::Create(config, {&jwks_, nullptr});
     EXPECT_TRUE(created.ok()) << created.status();
@@ -394,6 +395,42 @@ TEST_F(VaultSyncPgTest, WatchOnBReceivesAChangeWrittenOnA) {
   // Idle stream: heartbeats keep coming (interval 300 ms).
   ASSERT_TRUE(stream->Read(&msg));
   EXPECT_TRUE(msg.has_heartbeat());
+  ctx->TryCancel();
+  while (stream->Read(&msg)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// Writes do not NOTIFY inside their transaction (V003); the writing replica's ChangeNotifier
+// publishes after commit. A second replica of the same shard must still be woken promptly: its
+// Watch heartbeat (and hence its re-query) is 10 s, so a push within 2 s can only come from the
+// cross-replica notification (or, for its own write, from the in-process wake-up).
+TEST_F(VaultSyncPgTest, WatchOnASecondReplicaIsWokenPromptlyByWritesOnEitherReplica) {
+  a2_ = StartReplica("shard-a", *db_a_, /*watch_heartbeat_ms=*/10000);
+  ASSERT_TRUE(a2_.app);
+  auto ctx = Ctx(alice_, 60);
+  pb::WatchRequest req;
+  auto stream = a2_.sync->Watch(ctx.get(), req);
+  pb::WatchResponse msg;
+  ASSERT_TRUE(stream->Read(&msg));
+  ASSERT_TRUE(msg.has_heartbeat());
+
+  auto expect_push = [&](Replica& writer, const std::string& name) {
+    auto start = std::chrono::steady_clock::now();
+    pb::Record created = Create(writer, Credential(name, "p"));
+    ASSERT_FALSE(created.id().empty());
+    bool seen = false;
+    while (!seen && stream->Read(&msg)) {
+      ASSERT_TRUE(msg.has_change()) << "no push before the 10 s heartbeat for " << name;
+      seen = msg.change().record().id() == created.id();
+    }
+    ASSERT_TRUE(seen) << name;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << name;
+  };
+  expect_push(a_, "written-on-the-other-replica");
+  expect_push(a2_, "written-on-this-replica");
+  expect_push(a_, "written-on-the-other-replica-again");
+
   ctx->TryCancel();
   while (stream->Read(&msg)) {
   }
