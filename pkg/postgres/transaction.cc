@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <pqxx/nontransaction>
 #include <pqxx/transaction>
 #include <thread>
 
@@ -41,8 +42,26 @@ std::mt19937_64& ThreadRng() {
   return rng;
 }
 
-absl::Status Run(ConnectionPool& pool, IsolationLevel isolation, bool read_only,
-                 const TransactionFn& fn, const RetryPolicy& policy) {
+enum class Mode { kReadWrite, kReadOnly, kAutocommitRead, kAutocommitWrite };
+
+absl::Status Attempt(pqxx::connection& conn, IsolationLevel isolation, Mode mode,
+                     const TransactionFn& fn) {
+  switch (mode) {
+    case Mode::kReadWrite:
+      return Attempt<pqxx::read_write>(conn, isolation, fn);
+    case Mode::kReadOnly:
+      return Attempt<pqxx::read_only>(conn, isolation, fn);
+    case Mode::kAutocommitRead:
+    case Mode::kAutocommitWrite: {
+      pqxx::nontransaction txn(conn);  // sends nothing: no BEGIN, no COMMIT
+      return fn(txn);
+    }
+  }
+  return absl::InvalidArgumentError("unknown transaction mode");
+}
+
+absl::Status Run(ConnectionPool& pool, IsolationLevel isolation, Mode mode, const TransactionFn& fn,
+                 const RetryPolicy& policy) {
   const int max_attempts = std::max(1, policy.max_attempts);
   absl::Status last;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
@@ -51,14 +70,20 @@ absl::Status Run(ConnectionPool& pool, IsolationLevel isolation, bool read_only,
     if (!lease.ok()) return lease.status();
     bool from_exception = false;
     try {
-      last = read_only ? Attempt<pqxx::read_only>(lease->get(), isolation, fn)
-                       : Attempt<pqxx::read_write>(lease->get(), isolation, fn);
+      last = Attempt(lease->get(), isolation, mode, fn);
     } catch (...) {
       last = StatusFromCurrentException();
       from_exception = true;
     }
     if (last.ok()) return last;
     if (!lease->get().is_open()) lease->MarkBroken();
+    // In autocommit a non-idempotent statement may have committed before its connection broke.
+    if (mode == Mode::kAutocommitWrite && from_exception &&
+        last.code() == absl::StatusCode::kUnavailable) {
+      lease->MarkBroken();
+      return absl::UnknownError("connection lost during a write; it may have committed: " +
+                                std::string(last.message()));
+    }
     const bool retryable = last.code() == absl::StatusCode::kAborted ||
                            (from_exception && last.code() == absl::StatusCode::kUnavailable);
     if (!retryable) return last;
@@ -83,12 +108,19 @@ std::chrono::microseconds RetryBackoff(const RetryPolicy& policy, int retry, std
 
 absl::Status RunInTransaction(ConnectionPool& pool, IsolationLevel isolation,
                               const TransactionFn& fn, const RetryPolicy& policy) {
-  return Run(pool, isolation, /*read_only=*/false, fn, policy);
+  return Run(pool, isolation, Mode::kReadWrite, fn, policy);
 }
 
 absl::Status RunInReadOnlyTransaction(ConnectionPool& pool, IsolationLevel isolation,
                                       const TransactionFn& fn, const RetryPolicy& policy) {
-  return Run(pool, isolation, /*read_only=*/true, fn, policy);
+  return Run(pool, isolation, Mode::kReadOnly, fn, policy);
+}
+
+absl::Status RunSingleStatement(ConnectionPool& pool, Statement kind, const TransactionFn& fn,
+                                const RetryPolicy& policy) {
+  return Run(pool, IsolationLevel::kReadCommitted,
+             kind == Statement::kIdempotent ? Mode::kAutocommitRead : Mode::kAutocommitWrite, fn,
+             policy);
 }
 
 }  // namespace coffer::postgres

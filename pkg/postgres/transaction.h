@@ -69,6 +69,21 @@ absl::Status RunInTransaction(ConnectionPool& pool, IsolationLevel isolation,
 absl::Status RunInReadOnlyTransaction(ConnectionPool& pool, IsolationLevel isolation,
                                       const TransactionFn& fn, const RetryPolicy& policy = {});
 
+// Whether running a single autocommit statement twice has the same effect as once; decides
+// whether it may be retried after its connection was lost mid-statement.
+enum class Statement { kIdempotent, kNotIdempotent };
+
+// Runs `fn`, which must issue exactly ONE statement, in autocommit mode (pqxx::nontransaction):
+// PostgreSQL runs that statement as a transaction of its own (READ COMMITTED), so it costs one
+// round trip instead of three (BEGIN, statement, COMMIT) — DESIGN §9. Deferred constraint
+// triggers still fire at the statement's implicit commit. Retried like RunInTransaction on
+// ABORTED. A connection lost during a kNotIdempotent statement is UNKNOWN (in doubt: it may have
+// committed) and never retried; a kIdempotent one (a read, an upsert) is retried. `fn` returning
+// non-OK cannot undo what the statement did, so it should only report what the statement
+// returned.
+absl::Status RunSingleStatement(ConnectionPool& pool, Statement kind, const TransactionFn& fn,
+                                const RetryPolicy& policy = {});
+
 // The backoff to sleep before retry `retry` (1-based) under `policy`, drawn from `rng`. Exposed
 // for tests.
 std::chrono::microseconds RetryBackoff(const RetryPolicy& policy, int retry, std::mt19937_64& rng);

@@ -4,15 +4,19 @@
 //
 // Prints "bootstrap=<host:port,...>" as the first line on stdout once the brokers listen (and
 // writes the bootstrap list to --port-file if given), then waits for SIGTERM or SIGINT and
-// exits 0.
+// exits 0. With --control-stdin it also takes fault-injection commands, one per line on stdin
+// (see README.md), and answers each with "ok <command>" or "error <why>" on stdout.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "pkg/testing/kafka_mock.h"
@@ -62,6 +66,41 @@ bool WriteFileAtomically(const std::string& path, const std::string& content) {
   return !ec;
 }
 
+// Applies one control command to every broker; returns "" or the error.
+std::string ApplyCommand(coffer::testing::KafkaMockCluster& cluster, const std::string& line) {
+  std::istringstream in(line);
+  std::string verb;
+  in >> verb;
+  absl::Status status;
+  auto each_broker = [&](auto&& fn) {
+    for (int32_t id = 1; id <= cluster.broker_count() && status.ok(); ++id) status = fn(id);
+  };
+  if (verb == "down") {
+    each_broker([&](int32_t id) { return cluster.SetBrokerDown(id); });
+  } else if (verb == "up") {
+    each_broker([&](int32_t id) { return cluster.SetBrokerUp(id); });
+  } else if (verb == "rtt") {
+    int ms = -1;
+    if (!(in >> ms) || ms < 0) return "usage: rtt <ms>";
+    each_broker([&](int32_t id) { return cluster.SetRtt(id, ms); });
+  } else if (verb == "delay-produce") {
+    int count = 0, ms = -1;
+    if (!(in >> count >> ms) || count < 1 || count > 100000 || ms < 0) {
+      return "usage: delay-produce <count> <ms>";
+    }
+    std::vector<std::pair<rd_kafka_resp_err_t, int>> delays(static_cast<size_t>(count),
+                                                            {RD_KAFKA_RESP_ERR_NO_ERROR, ms});
+    each_broker([&](int32_t id) {
+      return cluster.PushBrokerErrorRtts(id, coffer::testing::KafkaApi::kProduce, delays);
+    });
+  } else if (verb == "clear-produce") {
+    cluster.ClearRequestErrors(coffer::testing::KafkaApi::kProduce);
+  } else {
+    return "unknown command \"" + verb + "\" (down, up, rtt, delay-produce, clear-produce)";
+  }
+  return status.ok() ? "" : std::string(status.message());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,12 +109,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> topics;
   std::string port_file;
   bool show_version = false;
+  bool control_stdin = false;
   app.add_option("--brokers", brokers, "Number of mock brokers (ids 1..N)")
       ->check(CLI::Range(1, 16));
   app.add_option("--topics", topics, "Topics to create, name:partitions (comma separated)")
       ->delimiter(',');
   app.add_option("--port-file", port_file,
                  "Also write the bootstrap servers (host:port,...) to this file");
+  app.add_flag("--control-stdin", control_stdin,
+               "Read fault-injection commands from stdin (down, up, rtt MS, delay-produce N MS, "
+               "clear-produce)");
   app.add_flag("--version", show_version, "Print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -123,10 +166,30 @@ int main(int argc, char** argv) {
   std::cerr << kProgram << ": " << brokers << " broker(s) on " << bootstrap << ", " << specs.size()
             << " topic(s); stop with SIGTERM or SIGINT" << std::endl;
 
+  std::mutex cluster_mu;  // guards *cluster between the control thread and shutdown
+  if (control_stdin) {
+    // Detached: it may block in a read at exit, which is harmless.
+    std::thread([&cluster, &cluster_mu] {
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        if (line.empty()) continue;
+        std::lock_guard<std::mutex> lock(cluster_mu);
+        if (!*cluster) return;
+        std::string error = ApplyCommand(**cluster, line);
+        std::cout << (error.empty() ? "ok " + line : "error " + error) << std::endl;
+        std::cerr << kProgram << ": control \"" << line << "\": " << (error.empty() ? "ok" : error)
+                  << std::endl;
+      }
+    }).detach();
+  }
+
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::cerr << kProgram << ": received signal " << signal_number << ", stopping" << std::endl;
-  cluster->reset();
+  {
+    std::lock_guard<std::mutex> lock(cluster_mu);
+    cluster->reset();
+  }
   if (!port_file.empty()) {
     std::error_code ec;
     std::filesystem::remove(port_file, ec);

@@ -226,6 +226,10 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     relay.topic = config.kafka_topic;
     relay.db_dsn = config.db_dsn;
     static_cast<kafka::ClientConfig&>(relay.producer) = client;
+    relay.producer.properties["message.timeout.ms"] =
+        std::to_string(config.kafka_delivery_timeout_ms);
+    // Flush waits a little longer than the messages' own timeout, so it sees their reports.
+    relay.delivery_timeout = std::chrono::milliseconds(config.kafka_delivery_timeout_ms + 1000);
     a.relay = std::make_unique<sync::OutboxRelay>(relay, *a.sync_repo, *a.sync_metrics, notifier);
     sync::ChangeConsumerOptions consumer;
     consumer.shard_id = config.shard_id;

@@ -48,6 +48,11 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
   parser.Add("kafka-topic", &c->kafka_topic, "Kafka topic of the shards' change events")
       .Validate(config::NonEmpty());
   parser
+      .Add("kafka-delivery-timeout-ms", &c->kafka_delivery_timeout_ms,
+           "How long the outbox relay waits for Kafka to acknowledge an event before it sends it "
+           "again (librdkafka message.timeout.ms)")
+      .Validate(config::InRange(1000, 600000));
+  parser
       .Add("watch-heartbeat-ms", &c->watch_heartbeat_ms,
            "Heartbeat interval of idle SyncService.Watch streams")
       .Validate(config::InRange(100, 3600000));

@@ -34,6 +34,7 @@ struct VaultConfig {
   // Shard sync (README "Sync"): empty bootstrap = this shard runs alone (no relay, no consumer).
   std::string kafka_bootstrap;
   std::string kafka_topic = "coffer.vault.changes.v1";
+  int kafka_delivery_timeout_ms = 15000;
   int watch_heartbeat_ms = 15000;
 };
 

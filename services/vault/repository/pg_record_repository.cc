@@ -30,8 +30,9 @@ absl::StatusOr<std::vector<StoredRevision>> ReadRevisions(const pqxx::result& re
 absl::StatusOr<bool> WriteOne(postgres::ConnectionPool& pool, const char* sql,
                               const StoredRevision& r, auto&&... extra) {
   bool written = false;
-  COFFER_RETURN_IF_ERROR(postgres::RunInTransaction(
-      pool, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  // Every write is one statement (a CTE), so autocommit makes it one round trip (DESIGN §9).
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool, postgres::Statement::kNotIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         written = !ExecRevision(txn, sql, r, extra...).empty();
         return absl::OkStatus();
       }));
@@ -40,8 +41,9 @@ absl::StatusOr<bool> WriteOne(postgres::ConnectionPool& pool, const char* sql,
 
 absl::StatusOr<pqxx::result> Read(postgres::ConnectionPool& pool, const auto& fn) {
   pqxx::result result;
-  COFFER_RETURN_IF_ERROR(postgres::RunInReadOnlyTransaction(
-      pool, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  // One statement: autocommit, one round trip instead of BEGIN / SELECT / COMMIT.
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         result = fn(txn);
         return absl::OkStatus();
       }));

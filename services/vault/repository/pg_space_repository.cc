@@ -9,12 +9,11 @@
 
 namespace coffer::vault::repository {
 
-using postgres::IsolationLevel;
-
 absl::Status PgSpaceRepository::EnsurePersonalSpace(const std::string& space_id,
                                                     const std::string& user_id, int64_t now_ms) {
-  return postgres::RunInTransaction(
-      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  // Single statements run in autocommit: one round trip each (DESIGN §9).
+  return postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         txn.exec_params(sql::kEnsurePersonalSpace, space_id, user_id, now_ms);
         return absl::OkStatus();
       });
@@ -23,8 +22,8 @@ absl::Status PgSpaceRepository::EnsurePersonalSpace(const std::string& space_id,
 absl::StatusOr<std::optional<Role>> PgSpaceRepository::GetRole(const std::string& space_id,
                                                                const std::string& user_id) {
   std::optional<Role> role;
-  COFFER_RETURN_IF_ERROR(postgres::RunInReadOnlyTransaction(
-      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         pqxx::result r = txn.exec_params(sql::kSelectRole, space_id, user_id);
         role = r.empty() ? std::nullopt : RoleFromName(r[0][0].as<std::string>());
         return absl::OkStatus();
@@ -46,8 +45,8 @@ absl::StatusOr<std::vector<SpaceView>> PgSpaceRepository::ListSpaces(const std::
 absl::StatusOr<std::vector<SpaceView>> PgSpaceRepository::Select(
     const std::optional<std::string>& space_id, const std::string& user_id) {
   pqxx::result rows;
-  COFFER_RETURN_IF_ERROR(postgres::RunInReadOnlyTransaction(
-      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         rows = space_id ? txn.exec_params(sql::kSelectSpaces, *space_id, user_id)
                         : txn.exec_params(sql::kSelectSpaces, nullptr, user_id);
         return absl::OkStatus();

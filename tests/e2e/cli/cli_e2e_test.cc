@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "pkg/testing/pg_test_database.h"
+#include "pkg/testing/process.h"
 
 extern char** environ;
 
@@ -40,76 +41,17 @@ constexpr char kRfc6238SecretBase32[] =
     "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";            // "12345678901234567890"
 constexpr char kPassword[] = "e2e-password-0123";  // identity wants at least 12 characters
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+using testing::ChildProcess;
+using testing::ReadWholeFile;
+
+// Starts `argv` with its output in `log_path`; null when it does not come up.
+std::unique_ptr<ChildProcess> StartServer(const std::string& name, std::vector<std::string> argv,
+                                          const std::string& log_path, int* grpc_port) {
+  auto p = std::make_unique<ChildProcess>(
+      name, ChildProcess::Options{.argv = std::move(argv), .log_path = log_path});
+  *grpc_port = p->Start() ? p->WaitForLogInt("grpc_port") : 0;
+  return p;
 }
-
-// A server process whose stdout and stderr go to a log file.
-class ServerProcess {
- public:
-  ServerProcess(std::string name, std::vector<std::string> argv, std::string log_path)
-      : name_(std::move(name)), log_path_(std::move(log_path)) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~ServerProcess() { Stop(); }
-
-  // Waits for the start-up log line with "grpc_port" and returns the port, or 0 when the process
-  // exited or 60 s passed.
-  int WaitForGrpcPort() {
-    for (int i = 0; i < 600 && pid_ > 0; ++i) {
-      std::istringstream lines(ReadFile(log_path_));
-      std::string line;
-      while (std::getline(lines, line)) {
-        if (line.find("grpc_port") == std::string::npos) continue;
-        json j = json::parse(line, nullptr, false);
-        if (j.is_object() && j.contains("grpc_port")) return j["grpc_port"].get<int>();
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return 0;
-  }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
-  std::string Log() const { return ReadFile(log_path_); }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  std::string log_path_;
-  pid_t pid_ = -1;
-};
 
 struct CliResult {
   int exit_code = -1;
@@ -156,8 +98,8 @@ CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   posix_spawn_file_actions_destroy(&actions);
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
+  result.out = ReadWholeFile(out_path);
+  result.err = ReadWholeFile(err_path);
   std::filesystem::remove_all(dir);
   return result;
 }
@@ -214,44 +156,45 @@ class CliE2eTest : public ::testing::Test {
     char tmpl[] = "/tmp/coffer-cli-e2e-XXXXXX";
     work_dir_ = new std::string(::mkdtemp(tmpl));
 
-    identity_ = new ServerProcess("identity",
-                                  {COFFER_IDENTITY_BIN,
-                                   "--grpc-addr",
-                                   "127.0.0.1:0",
-                                   "--admin-addr",
-                                   "127.0.0.1:0",
-                                   "--http-addr",
-                                   "127.0.0.1:0",
-                                   "--db-dsn",
-                                   identity_db_->dsn(),
-                                   "--kek",
-                                   Kek(),
-                                   "--argon2-ops-limit",
-                                   "1",
-                                   "--argon2-memory-kib",
-                                   "8192",
-                                   "--login-limit-per-address",
-                                   "0",
-                                   "--login-limit-per-login",
-                                   "0",
-                                   "--register-limit-per-address",
-                                   "0",
-                                   "--register-limit-per-login",
-                                   "0"},
-                                  *work_dir_ + "/identity.log");
-    int identity_port = identity_->WaitForGrpcPort();
+    int identity_port = 0;
+    identity_ = StartServer("identity",
+                            {COFFER_IDENTITY_BIN,
+                             "--grpc-addr",
+                             "127.0.0.1:0",
+                             "--admin-addr",
+                             "127.0.0.1:0",
+                             "--http-addr",
+                             "127.0.0.1:0",
+                             "--db-dsn",
+                             identity_db_->dsn(),
+                             "--kek",
+                             Kek(),
+                             "--argon2-ops-limit",
+                             "1",
+                             "--argon2-memory-kib",
+                             "8192",
+                             "--login-limit-per-address",
+                             "0",
+                             "--login-limit-per-login",
+                             "0",
+                             "--register-limit-per-address",
+                             "0",
+                             "--register-limit-per-login",
+                             "0"},
+                            *work_dir_ + "/identity.log", &identity_port)
+                    .release();
     if (identity_port == 0) {
       setup_error_ = new std::string("identity did not start:\n" + identity_->Log());
       return;
     }
     identity_addr_ = new std::string("127.0.0.1:" + std::to_string(identity_port));
-    vault_ =
-        new ServerProcess("vault",
-                          {COFFER_VAULT_BIN, "--shard-id", "shard-a", "--grpc-addr", "127.0.0.1:0",
-                           "--admin-addr", "127.0.0.1:0", "--db-dsn", vault_db_->dsn(), "--kek",
-                           Kek(), "--identity-addr", *identity_addr_},
-                          *work_dir_ + "/vault.log");
-    int vault_port = vault_->WaitForGrpcPort();
+    int vault_port = 0;
+    vault_ = StartServer("vault",
+                         {COFFER_VAULT_BIN, "--shard-id", "shard-a", "--grpc-addr", "127.0.0.1:0",
+                          "--admin-addr", "127.0.0.1:0", "--db-dsn", vault_db_->dsn(), "--kek",
+                          Kek(), "--identity-addr", *identity_addr_},
+                         *work_dir_ + "/vault.log", &vault_port)
+                 .release();
     if (vault_port == 0) {
       setup_error_ = new std::string("vault did not start:\n" + vault_->Log());
       return;
@@ -317,8 +260,8 @@ class CliE2eTest : public ::testing::Test {
 
   static inline testing::PgTestDatabase* identity_db_ = nullptr;
   static inline testing::PgTestDatabase* vault_db_ = nullptr;
-  static inline ServerProcess* identity_ = nullptr;
-  static inline ServerProcess* vault_ = nullptr;
+  static inline ChildProcess* identity_ = nullptr;
+  static inline ChildProcess* vault_ = nullptr;
   static inline std::string* identity_addr_ = nullptr;
   static inline std::string* vault_addr_ = nullptr;
   static inline std::string* work_dir_ = nullptr;

@@ -40,10 +40,25 @@ TEST(AppTest, EverySubcommandHasHelp) {
                                         {"get", "--help"},
                                         {"login", "--help"},
                                         {"sync", "--help"},
-                                        {"watch", "--help"}}) {
+                                        {"watch", "--help"},
+                                        {"register", "--help"},
+                                        {"logout", "--help"},
+                                        {"whoami", "--help"},
+                                        {"rm", "--help"},
+                                        {"undelete", "--help"},
+                                        {"restore", "--help"},
+                                        {"trash", "--help"},
+                                        {"search", "--help"},
+                                        {"history", "--help"},
+                                        {"otp", "--help"},
+                                        {"conflicts", "--help"},
+                                        {"version", "--help"},
+                                        {"health", "--help"}}) {
     CliResult r = cli.Run(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_THAT(r.out, HasSubstr("Usage: coffer")) << args[0];
+    // Not just a usage line: the command's own description is there.
+    EXPECT_GT(r.out.size(), 80u) << args[0];
   }
   EXPECT_THAT(cli.Run({"add", "credential", "--help"}).out, HasSubstr("--password-stdin"));
   EXPECT_THAT(cli.Run({"add", "card", "--help"}).out, HasSubstr("--cvv-stdin"));

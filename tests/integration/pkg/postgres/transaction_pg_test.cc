@@ -196,5 +196,68 @@ TEST_F(TransactionPgTest, RetriesOnAFreshConnectionWhenTheSessionDies) {
   EXPECT_EQ(pool->GetStats().open, 1);
 }
 
+// RunSingleStatement: autocommit, so no BEGIN reaches the server (SAVEPOINT needs a transaction
+// block and fails), the statement's effect is committed on return, and a failed statement
+// leaves nothing behind.
+TEST_F(TransactionPgTest, SingleStatementRunsInAutocommitAndCommits) {
+  EXPECT_THAT(RunSingleStatement(*pool_, Statement::kNotIdempotent,
+                                 [&](pqxx::transaction_base& txn) {
+                                   txn.exec("SAVEPOINT probe");
+                                   return absl::OkStatus();
+                                 }),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("transaction block")));
+  ASSERT_THAT(RunSingleStatement(*pool_, Statement::kNotIdempotent,
+                                 [&](pqxx::transaction_base& txn) {
+                                   txn.exec("UPDATE counters SET n = n + 5 WHERE id = 1");
+                                   return absl::OkStatus();
+                                 }),
+              IsOk());
+  EXPECT_EQ(Counter(), 5);
+  EXPECT_THAT(RunSingleStatement(*pool_, Statement::kNotIdempotent,
+                                 [&](pqxx::transaction_base& txn) {
+                                   txn.exec(
+                                       "WITH a AS (UPDATE counters SET n = n + 1 WHERE id = 1) "
+                                       "INSERT INTO counters VALUES (1, 0)");
+                                   return absl::OkStatus();
+                                 }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(Counter(), 5) << "the failed statement's UPDATE must not stick";
+}
+
+// A session that dies during an autocommit statement leaves it in doubt: UNKNOWN, no retry.
+TEST_F(TransactionPgTest, SingleStatementIsNotRetriedWhenTheSessionDies) {
+  COFFER_ASSERT_OK_AND_ASSIGN(auto pool, db_->NewPool(1));
+  int calls = 0;
+  absl::Status s =
+      RunSingleStatement(*pool, Statement::kNotIdempotent, [&](pqxx::transaction_base& txn) {
+        ++calls;
+        pqxx::connection admin(db_->cluster_dsn());
+        pqxx::nontransaction(admin).exec_params("SELECT pg_terminate_backend($1)",
+                                                txn.conn().backendpid());
+        txn.exec("UPDATE counters SET n = n + 1 WHERE id = 1");
+        return absl::OkStatus();
+      });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnknown, HasSubstr("may have committed")));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(Counter(), 0);
+  // A read is retried on a fresh connection instead.
+  calls = 0;
+  int64_t n = -1;
+  ASSERT_THAT(
+      RunSingleStatement(*pool, Statement::kIdempotent,
+                         [&](pqxx::transaction_base& txn) {
+                           if (++calls == 1) {
+                             pqxx::connection admin(db_->cluster_dsn());
+                             pqxx::nontransaction(admin).exec_params(
+                                 "SELECT pg_terminate_backend($1)", txn.conn().backendpid());
+                           }
+                           n = txn.exec1("SELECT n FROM counters WHERE id = 1")[0].as<int64_t>();
+                           return absl::OkStatus();
+                         }),
+      IsOk());
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(n, 0);
+}
+
 }  // namespace
 }  // namespace coffer::postgres

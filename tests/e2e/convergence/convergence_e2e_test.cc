@@ -1,0 +1,710 @@
+// Shard convergence under faults, as separate processes (issue "Shard sync", Proof).
+//
+// One PostgreSQL with three shard databases, the dev broker (coffer-devbroker, librdkafka's mock
+// cluster) and three coffer-vault processes (shard-a/b/c). Client threads create, update,
+// trash, undelete and purge records of a small key space on random shards while a nemesis
+// injects faults: broker down, produce acknowledgements delayed past the relay's delivery
+// timeout (written but ack lost), SIGKILL of a shard, SIGSTOP of a shard, and a crash of the
+// relay between Kafka's acknowledgement and the outbox delete (failpoint
+// "vault-relay-crash-after-produce"). Then the faults heal and the test checks:
+//   * every shard drained its outbox and applied the whole log; all digests are equal and so are
+//     full dumps (head + siblings of every record id ever used);
+//   * every acknowledged write is the head, a sibling, or dominated by one (a write that saw it);
+//   * no purged record comes back (an alive head is never one the purge had seen);
+//   * no value appears that no client wrote;
+//   * each fault kind was injected at least once (counts are printed).
+// Seeds: COFFER_CONVERGENCE_SEEDS (comma-separated, default "1,2"); the client phase lasts
+// COFFER_CONVERGENCE_SECONDS (default 20). scripts/soak-convergence runs a longer soak.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coffer/vault/v1/admin.grpc.pb.h"
+#include "coffer/vault/v1/vault.grpc.pb.h"
+#include "pkg/auth/jwks.h"
+#include "pkg/auth/jwt.h"
+#include "pkg/crypto/ed25519.h"
+#include "pkg/crypto/encoding.h"
+#include "pkg/crypto/random.h"
+#include "pkg/failpoint/failpoint.h"
+#include "pkg/testing/pg_test_database.h"
+#include "pkg/testing/process.h"
+#include "services/vault/domain/ids.h"
+
+namespace coffer {
+namespace {
+
+namespace pb = ::coffer::vault::v1;
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+
+constexpr char kTopic[] = "coffer.vault.changes.v1";
+constexpr int kPartitions = 4;
+constexpr int kShards = 3;
+constexpr int kKeySlots = 8;
+constexpr int kClients = 3;
+constexpr int kDeliveryTimeoutMs = 2000;  // the relay's Kafka delivery timeout
+constexpr char kRelayFailpoint[] = "vault-relay-crash-after-produce";
+const char* const kFaultNames[] = {"broker_down", "produce_ack_delayed", "shard_sigkill",
+                                   "shard_sigstop", "relay_crash_after_produce"};
+constexpr int kFaultKinds = 5;
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v == nullptr || *v == '\0' ? fallback : std::atoi(v);
+}
+
+std::vector<uint32_t> Seeds() {
+  std::vector<uint32_t> seeds;
+  const char* v = std::getenv("COFFER_CONVERGENCE_SEEDS");
+  std::stringstream in(v == nullptr || *v == '\0' ? "1,2" : v);
+  std::string item;
+  while (std::getline(in, item, ',')) seeds.push_back(static_cast<uint32_t>(std::stoul(item)));
+  return seeds;
+}
+
+std::string NewId() { return vault::domain::UuidV4FromBytes(crypto::RandomBytes(16)); }
+
+bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return cond();
+}
+
+// a ≥ b component-wise (a has seen every write b has seen).
+bool Covers(const pb::VersionVector& a, const pb::VersionVector& b) {
+  for (const auto& [shard, n] : b.counters()) {
+    auto it = a.counters().find(shard);
+    if (it == a.counters().end() || it->second < n) return false;
+  }
+  return true;
+}
+
+std::string VectorString(const pb::VersionVector& v) {
+  std::map<std::string, uint64_t> sorted(v.counters().begin(), v.counters().end());
+  std::string out = "{";
+  for (const auto& [shard, n] : sorted) out += shard + ":" + std::to_string(n) + " ";
+  return out + "}";
+}
+
+// Canonical text of one revision (for dumps; map fields sorted).
+std::string RevisionString(const pb::Record& r) {
+  std::ostringstream out;
+  out << r.id() << " v" << r.version() << " " << VectorString(r.vector()) << " hlc "
+      << r.hlc().physical_ms() << "." << r.hlc().logical() << " " << r.origin_shard()
+      << (r.deleted() ? " deleted" : "") << " name=" << r.name()
+      << " password=" << r.credential().password();
+  return out.str();
+}
+
+// An acknowledged write as the client saw it.
+struct AckedWrite {
+  std::string id;
+  pb::Record revision;
+};
+
+// An acknowledged purge of a trashed revision with vector `seen`.
+struct AckedPurge {
+  std::string id;
+  pb::VersionVector seen;
+};
+
+// What every client did; guarded by mu.
+struct History {
+  std::mutex mu;
+  std::vector<AckedWrite> writes;
+  std::vector<AckedPurge> purges;
+  std::set<std::string> attempted_values;  // every password value any client sent
+  std::set<std::string> purge_attempted;   // record ids a purge was sent for
+  std::set<std::string> ids;               // every record id used
+  std::map<std::string, int> ops;          // acknowledged operations by kind
+  std::map<std::string, int> failures;     // failed calls by gRPC code
+};
+
+class Shard {
+ public:
+  Shard(std::string id, std::string work_dir) : id_(std::move(id)), work_dir_(work_dir) {
+    failpoint_dir_ = work_dir + "/failpoints-" + id_;
+    std::filesystem::create_directories(failpoint_dir_);
+  }
+
+  bool Start(const std::vector<std::string>& argv) {
+    if (!process_) {
+      process_ = std::make_unique<ChildProcess>(
+          id_, ChildProcess::Options{.argv = argv,
+                                     .log_path = work_dir_ + "/" + id_ + ".log",
+                                     .env = {"COFFER_FAILPOINT_DIR=" + failpoint_dir_}});
+    }
+    if (!process_->Start()) return false;
+    int port = process_->WaitForLogInt("grpc_port");
+    if (port == 0) return false;
+    if (grpc_port_ == 0) {
+      // Pin the ports picked on the first start, so clients' channels survive restarts.
+      grpc_port_ = port;
+      admin_port_ = process_->WaitForLogInt("admin_port");
+      std::vector<std::string> pinned = argv;
+      for (size_t i = 0; i + 1 < pinned.size(); ++i) {
+        if (pinned[i] == "--grpc-addr") pinned[i + 1] = "127.0.0.1:" + std::to_string(grpc_port_);
+        if (pinned[i] == "--admin-addr") {
+          pinned[i + 1] = "127.0.0.1:" + std::to_string(admin_port_);
+        }
+      }
+      process_->set_argv(pinned);
+      channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
+                                     grpc::InsecureChannelCredentials());
+      records_ = pb::RecordService::NewStub(channel_);
+      admin_ = pb::AdminService::NewStub(channel_);
+    }
+    return true;
+  }
+  // Restart after a kill or crash (same ports).
+  bool Restart() { return Start({}); }
+
+  ChildProcess& process() { return *process_; }
+  pb::RecordService::Stub& records() { return *records_; }
+  pb::AdminService::Stub& admin() { return *admin_; }
+  const std::string& id() const { return id_; }
+  const std::string& failpoint_dir() const { return failpoint_dir_; }
+
+ private:
+  std::string id_;
+  std::string work_dir_;
+  std::string failpoint_dir_;
+  std::unique_ptr<ChildProcess> process_;
+  int grpc_port_ = 0;
+  int admin_port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::RecordService::Stub> records_;
+  std::unique_ptr<pb::AdminService::Stub> admin_;
+};
+
+class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
+ protected:
+  void SetUp() override {
+    seed_ = GetParam();
+    std::cout << "convergence seed " << seed_ << " (rerun: COFFER_CONVERGENCE_SEEDS=" << seed_
+              << ")" << std::endl;
+    for (auto& db : dbs_) COFFER_PG_TEST_DATABASE(db);
+    char tmpl[] = "/tmp/coffer-convergence-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    work_dir_ = tmpl;
+
+    // Tokens are signed here; the shards fetch the public key over HTTP like any OIDC JWKS.
+    auto key = crypto::Ed25519PrivateKey::Generate();
+    ASSERT_TRUE(key.ok()) << key.status();
+    key_.emplace(*std::move(key));
+    jwks_json_ = auth::JwkSet{{auth::Jwk::FromPublicKey("conv-key", key_->PublicKey())}}.ToJson();
+    jwks_server_.Get("/jwks.json", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(jwks_json_, "application/json");
+    });
+    jwks_port_ = jwks_server_.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(jwks_port_, 0);
+    jwks_thread_ = std::thread([this] { jwks_server_.listen_after_bind(); });
+    user_token_ = Token("convergence-user", {});
+    admin_token_ = Token("convergence-ops", {"vault.admin"});
+    space_ = vault::domain::PersonalSpaceId("convergence-user");
+
+    // Every shard of a deployment shares the KEK keyring; the test makes a fresh one.
+    kek_file_ = work_dir_ + "/kek";
+    {
+      std::ofstream out(kek_file_);
+      out << "k1:" << crypto::Base64Encode(crypto::RandomBytes(32)) << "\n";
+    }
+    ::chmod(kek_file_.c_str(), 0600);
+
+    const std::string port_file = work_dir_ + "/broker.port";
+    broker_ = std::make_unique<ChildProcess>(
+        "devbroker",
+        ChildProcess::Options{.argv = {COFFER_DEVBROKER_BIN, "--topics",
+                                       std::string(kTopic) + ":" + std::to_string(kPartitions),
+                                       "--port-file", port_file, "--control-stdin"},
+                              .log_path = work_dir_ + "/devbroker.log",
+                              .stdin_pipe = true});
+    ASSERT_TRUE(broker_->Start());
+    ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(port_file); }, 30s))
+        << broker_->Log();
+    bootstrap_ = testing::ReadWholeFile(port_file);
+    ASSERT_FALSE(bootstrap_.empty());
+
+    for (int i = 0; i < kShards; ++i) {
+      shards_.push_back(
+          std::make_unique<Shard>(std::string("shard-") + static_cast<char>('a' + i), work_dir_));
+      Shard& s = *shards_.back();
+      ASSERT_TRUE(s.Start(VaultArgv(s.id(), dbs_[i]->dsn()))) << s.id() << " did not start:\n"
+                                                              << s.process().Log();
+    }
+  }
+
+  void TearDown() override {
+    for (auto& s : shards_) s->process().Stop(3s);
+    if (broker_) broker_->Stop(3s);
+    jwks_server_.stop();
+    if (jwks_thread_.joinable()) jwks_thread_.join();
+    if (!HasFailure() && !work_dir_.empty()) {
+      std::filesystem::remove_all(work_dir_);
+    } else if (!work_dir_.empty()) {
+      std::cout << "logs kept in " << work_dir_ << std::endl;
+    }
+  }
+
+  std::vector<std::string> VaultArgv(const std::string& shard, const std::string& dsn) {
+    return {COFFER_VAULT_BIN,
+            "--shard-id",
+            shard,
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--db-dsn",
+            dsn,
+            "--db-pool-size",
+            "6",
+            "--kek-file",
+            kek_file_,
+            "--jwks-url",
+            "http://127.0.0.1:" + std::to_string(jwks_port_) + "/jwks.json",
+            "--kafka-bootstrap",
+            bootstrap_,
+            "--kafka-topic",
+            kTopic,
+            "--kafka-delivery-timeout-ms",
+            std::to_string(kDeliveryTimeoutMs),
+            "--history-retention",
+            "0",
+            "--shutdown-grace-ms",
+            "500"};
+  }
+
+  std::string Token(const std::string& subject, std::vector<std::string> scopes) {
+    auth::Claims claims;
+    claims.iss = "coffer-identity";
+    claims.sub = subject;
+    claims.aud = {"coffer"};
+    const int64_t now = time(nullptr);
+    claims.iat = now;
+    claims.nbf = now - 5;
+    claims.exp = now + 3600;
+    claims.jti = crypto::Base64UrlEncode(crypto::RandomBytes(12));
+    claims.scope = std::move(scopes);
+    auto token = auth::SignJwt(claims, "conv-key", *key_);
+    EXPECT_TRUE(token.ok()) << token.status();
+    return token.value_or("");
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token,
+                                           std::chrono::milliseconds timeout = 3s) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+    return ctx;
+  }
+
+  // Sends a control command to the dev broker and waits for its "ok" answer.
+  bool BrokerCommand(const std::string& command) {
+    auto count = [&] {
+      const std::string log = broker_->Log(), needle = "ok " + command + "\n";
+      size_t n = 0;
+      for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+        ++n;
+      }
+      return n;
+    };
+    const size_t before = count();
+    if (!broker_->WriteLine(command)) return false;
+    return Eventually([&] { return count() > before; }, 10s);
+  }
+
+  static pb::Record Credential(const std::string& value) {
+    pb::Record r;
+    r.set_type(pb::RECORD_TYPE_CREDENTIAL);
+    r.set_name("convergence");
+    r.mutable_credential()->set_login("user@example.org");
+    r.mutable_credential()->set_password(value);
+    return r;
+  }
+
+  void Failed(History& h, const grpc::Status& s) {
+    std::lock_guard<std::mutex> lock(h.mu);
+    ++h.failures[std::to_string(s.error_code())];
+  }
+
+  // One client: random operations on random shards until `stop`.
+  void RunClient(int client, std::atomic<bool>& stop, History& h, std::vector<std::string>& slots,
+                 std::mutex& slots_mu) {
+    std::mt19937 rng(seed_ * 7919 + static_cast<uint32_t>(client));
+    int n = 0;
+    while (!stop.load()) {
+      Shard& shard = *shards_[rng() % shards_.size()];
+      const size_t slot = rng() % slots.size();
+      std::string id;
+      {
+        std::lock_guard<std::mutex> lock(slots_mu);
+        id = slots[slot];
+      }
+      const std::string value =
+          "s" + std::to_string(seed_) + "-c" + std::to_string(client) + "-" + std::to_string(n++);
+      pb::GetRecordRequest get;
+      get.set_id(id);
+      pb::GetRecordResponse got;
+      grpc::Status gs = shard.records().GetRecord(Ctx(user_token_).get(), get, &got);
+      if (gs.error_code() == grpc::StatusCode::NOT_FOUND) {
+        // Not here (yet, or purged): create it with the slot's id; a concurrent create of the
+        // same id on another shard becomes a conflict sibling.
+        {
+          std::lock_guard<std::mutex> lock(h.mu);
+          h.attempted_values.insert(value);
+        }
+        pb::CreateRecordRequest req;
+        *req.mutable_record() = Credential(value);
+        req.set_record_id(id);
+        pb::CreateRecordResponse resp;
+        grpc::Status s = shard.records().CreateRecord(Ctx(user_token_).get(), req, &resp);
+        std::lock_guard<std::mutex> lock(h.mu);
+        if (s.ok()) {
+          h.writes.push_back({id, resp.record()});
+          ++h.ops["create"];
+        } else if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+          // Purged here: the id is dead; the slot moves on to a fresh record.
+          std::lock_guard<std::mutex> slots_lock(slots_mu);
+          if (slots[slot] == id) {
+            slots[slot] = NewId();
+            h.ids.insert(slots[slot]);
+          }
+        } else {
+          ++h.failures[std::to_string(s.error_code())];
+        }
+        continue;
+      }
+      if (!gs.ok()) {
+        Failed(h, gs);
+        continue;
+      }
+      const pb::Record& head = got.record();
+      const int dice = static_cast<int>(rng() % 100);
+      if (!head.deleted() && dice < 75) {
+        {
+          std::lock_guard<std::mutex> lock(h.mu);
+          h.attempted_values.insert(value);
+        }
+        pb::UpdateRecordRequest req;
+        *req.mutable_record() = Credential(value);
+        req.mutable_record()->set_id(id);
+        req.set_expected_version(head.version());
+        pb::UpdateRecordResponse resp;
+        grpc::Status s = shard.records().UpdateRecord(Ctx(user_token_).get(), req, &resp);
+        if (!s.ok()) {
+          Failed(h, s);
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(h.mu);
+        h.writes.push_back({id, resp.record()});
+        ++h.ops["update"];
+      } else if (!head.deleted()) {
+        pb::DeleteRecordRequest req;
+        req.set_id(id);
+        req.set_expected_version(head.version());
+        pb::DeleteRecordResponse resp;
+        grpc::Status s = shard.records().DeleteRecord(Ctx(user_token_).get(), req, &resp);
+        if (!s.ok()) {
+          Failed(h, s);
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(h.mu);
+        h.writes.push_back({id, resp.record()});
+        ++h.ops["delete"];
+      } else if (dice < 60) {
+        pb::UndeleteRecordRequest req;
+        req.set_id(id);
+        req.set_expected_version(head.version());
+        pb::UndeleteRecordResponse resp;
+        grpc::Status s = shard.records().UndeleteRecord(Ctx(user_token_).get(), req, &resp);
+        if (!s.ok()) {
+          Failed(h, s);
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(h.mu);
+        h.writes.push_back({id, resp.record()});
+        ++h.ops["undelete"];
+      } else {
+        {
+          std::lock_guard<std::mutex> lock(h.mu);
+          h.purge_attempted.insert(id);
+        }
+        pb::PurgeRecordRequest req;
+        req.set_id(id);
+        req.set_expected_version(head.version());
+        pb::PurgeRecordResponse resp;
+        grpc::Status s = shard.records().PurgeRecord(Ctx(user_token_).get(), req, &resp);
+        if (!s.ok()) {
+          Failed(h, s);
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(h.mu);
+        h.purges.push_back({id, head.vector()});
+        ++h.ops["purge"];
+      }
+    }
+  }
+
+  // Injects one fault of `kind`; true when it took effect.
+  bool InjectFault(int kind, std::mt19937& rng) {
+    Shard& shard = *shards_[rng() % shards_.size()];
+    auto pause = [&](int min_ms, int max_ms) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(min_ms + rng() % (max_ms - min_ms)));
+    };
+    switch (kind) {
+      case 0:  // broker down, then up
+        if (!BrokerCommand("down")) return false;
+        pause(800, 2500);
+        return BrokerCommand("up");
+      case 1:  // the next produce requests are written but acknowledged after the timeout
+        return BrokerCommand("delay-produce 3 " + std::to_string(kDeliveryTimeoutMs + 1500));
+      case 2:  // SIGKILL a shard, restart it
+        shard.process().Kill();
+        pause(200, 1500);
+        return shard.Restart();
+      case 3:  // SIGSTOP a shard, SIGCONT it
+        if (!shard.process().Signal(SIGSTOP)) return false;
+        pause(800, 2500);
+        return shard.process().Signal(SIGCONT);
+      case 4: {  // crash the relay between produce and outbox delete
+        if (!failpoint::Arm(shard.failpoint_dir(), kRelayFailpoint)) return false;
+        const bool crashed = shard.process().WaitExit(8s).has_value();
+        std::error_code ec;
+        std::filesystem::remove(std::filesystem::path(shard.failpoint_dir()) / kRelayFailpoint, ec);
+        if (!crashed) return false;
+        EXPECT_TRUE(shard.process().LogSinceStart().find("failpoint fired") != std::string::npos)
+            << shard.id() << " exited without the failpoint";
+        return shard.Restart();
+      }
+    }
+    return false;
+  }
+
+  // Undoes every fault and restarts whatever is down.
+  void Heal() {
+    EXPECT_TRUE(BrokerCommand("up"));
+    EXPECT_TRUE(BrokerCommand("clear-produce"));
+    for (auto& s : shards_) {
+      s->process().Signal(SIGCONT);
+      std::error_code ec;
+      std::filesystem::remove(std::filesystem::path(s->failpoint_dir()) / kRelayFailpoint, ec);
+      if (!s->process().Running()) {
+        EXPECT_TRUE(s->Restart()) << s->id() << ":\n" << s->process().LogSinceStart();
+      }
+    }
+  }
+
+  std::optional<pb::GetShardStatusResponse> Status(Shard& s) {
+    pb::GetShardStatusResponse resp;
+    if (!s.admin().GetShardStatus(Ctx(admin_token_).get(), {}, &resp).ok()) return std::nullopt;
+    return resp;
+  }
+
+  std::optional<std::string> Digest(Shard& s) {
+    pb::GetSpaceDigestRequest req;
+    req.set_space_id(space_);
+    pb::GetSpaceDigestResponse resp;
+    if (!s.admin().GetSpaceDigest(Ctx(admin_token_).get(), req, &resp).ok()) return std::nullopt;
+    return resp.digest_hex() + "/" + std::to_string(resp.record_count());
+  }
+
+  // Every outbox empty, every partition applied on every shard, all digests equal.
+  bool Converged() {
+    for (auto& s : shards_) {
+      auto st = Status(*s);
+      if (!st || st->outbox_backlog() != 0) return false;
+    }
+    for (auto& s : shards_) {
+      auto st = Status(*s);
+      if (!st || st->partitions_size() != kPartitions) return false;
+      for (const pb::PartitionStatus& p : st->partitions()) {
+        if (p.lag() != 0) return false;
+      }
+    }
+    std::optional<std::string> first = Digest(*shards_[0]);
+    if (!first) return false;
+    for (size_t i = 1; i < shards_.size(); ++i) {
+      if (Digest(*shards_[i]) != first) return false;
+    }
+    return true;
+  }
+
+  // Head + siblings of `id` on `s`; nullopt = NOT_FOUND (never written or purged).
+  std::optional<pb::GetRecordResponse> Dump(Shard& s, const std::string& id) {
+    pb::GetRecordRequest req;
+    req.set_id(id);
+    req.set_include_siblings(true);
+    pb::GetRecordResponse resp;
+    grpc::Status st = s.records().GetRecord(Ctx(user_token_, 10s).get(), req, &resp);
+    EXPECT_TRUE(st.ok() || st.error_code() == grpc::StatusCode::NOT_FOUND)
+        << s.id() << " " << id << ": " << st.error_message();
+    if (!st.ok()) return std::nullopt;
+    return resp;
+  }
+
+  static std::string DumpString(const std::optional<pb::GetRecordResponse>& d) {
+    if (!d) return "NOT_FOUND";
+    std::string out = "head " + RevisionString(d->record());
+    for (const pb::Record& s : d->siblings()) out += "\n  sibling " + RevisionString(s);
+    return out;
+  }
+
+  uint32_t seed_ = 0;
+  std::unique_ptr<testing::PgTestDatabase> dbs_[kShards];
+  std::string work_dir_;
+  std::optional<crypto::Ed25519PrivateKey> key_;
+  std::string jwks_json_;
+  httplib::Server jwks_server_;
+  int jwks_port_ = 0;
+  std::thread jwks_thread_;
+  std::string user_token_, admin_token_, space_, kek_file_, bootstrap_;
+  std::unique_ptr<ChildProcess> broker_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+TEST_P(ConvergenceE2eTest, AllShardsConvergeAndKeepEveryAcknowledgedWrite) {
+  const int seconds = EnvInt("COFFER_CONVERGENCE_SECONDS", 20);
+  std::mt19937 rng(seed_);
+  History h;
+  std::mutex slots_mu;
+  std::vector<std::string> slots;
+  for (int i = 0; i < kKeySlots; ++i) {
+    slots.push_back(NewId());
+    h.ids.insert(slots.back());
+  }
+
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] { RunClient(c, stop, h, slots, slots_mu); });
+  }
+  int injected[kFaultKinds] = {};
+  int attempted[kFaultKinds] = {};
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  for (int round = 0; std::chrono::steady_clock::now() < end; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 800));
+    // Every kind once first (in a seeded order), then at random.
+    int kind = round < kFaultKinds ? (round + static_cast<int>(seed_)) % kFaultKinds
+                                   : static_cast<int>(rng() % kFaultKinds);
+    ++attempted[kind];
+    if (InjectFault(kind, rng)) ++injected[kind];
+  }
+  stop = true;
+  for (auto& t : clients) t.join();
+  Heal();
+
+  std::cout << "faults injected (of attempted):";
+  for (int k = 0; k < kFaultKinds; ++k) {
+    std::cout << " " << kFaultNames[k] << "=" << injected[k] << "/" << attempted[k];
+  }
+  std::cout << "\nacknowledged ops:";
+  for (const auto& [op, n] : h.ops) std::cout << " " << op << "=" << n;
+  std::cout << "\nfailed calls by gRPC code:";
+  for (const auto& [code, n] : h.failures) std::cout << " " << code << "=" << n;
+  std::cout << std::endl;
+  for (int k = 0; k < kFaultKinds; ++k) {
+    EXPECT_GT(injected[k], 0) << "fault kind " << kFaultNames[k] << " was never injected";
+  }
+  EXPECT_GE(h.writes.size(), 30u) << "too few acknowledged writes to prove anything";
+
+  ASSERT_TRUE(Eventually([&] { return Converged(); }, 180s))
+      << "shards did not converge; logs in " << work_dir_;
+
+  // Full dumps are identical on every shard.
+  std::map<std::string, std::optional<pb::GetRecordResponse>> final_state;
+  for (const std::string& id : h.ids) {
+    final_state[id] = Dump(*shards_[0], id);
+    const std::string expected = DumpString(final_state[id]);
+    for (size_t i = 1; i < shards_.size(); ++i) {
+      EXPECT_EQ(DumpString(Dump(*shards_[i], id)), expected)
+          << "record " << id << " differs between shard-a and " << shards_[i]->id();
+    }
+  }
+
+  // Every acknowledged write survives: as the head, as a sibling, or seen by one of them.
+  int exact = 0, superseded = 0;
+  for (const AckedWrite& w : h.writes) {
+    const auto& state = final_state[w.id];
+    if (!state) {
+      EXPECT_TRUE(h.purge_attempted.count(w.id) > 0)
+          << "record " << w.id << " vanished without a purge; lost " << RevisionString(w.revision);
+      continue;
+    }
+    std::vector<const pb::Record*> revisions = {&state->record()};
+    for (const pb::Record& s : state->siblings()) revisions.push_back(&s);
+    bool kept = false;
+    for (const pb::Record* r : revisions) {
+      if (!Covers(r->vector(), w.revision.vector())) continue;
+      kept = true;
+      if (Covers(w.revision.vector(), r->vector())) {
+        EXPECT_EQ(RevisionString(*r), RevisionString(w.revision)) << "same vector, other content";
+        ++exact;
+      } else {
+        ++superseded;
+      }
+      break;
+    }
+    EXPECT_TRUE(kept) << "acknowledged write lost: " << RevisionString(w.revision) << "\nfinal:\n"
+                      << DumpString(state);
+  }
+
+  // No purged record comes back: an alive head is never one the purge had already seen.
+  for (const AckedPurge& p : h.purges) {
+    const auto& state = final_state[p.id];
+    if (!state || state->record().deleted()) continue;
+    EXPECT_FALSE(Covers(p.seen, state->record().vector()))
+        << "purged record came back: " << DumpString(state);
+  }
+
+  // No value appears that nobody wrote.
+  int revisions = 0;
+  for (const auto& [id, state] : final_state) {
+    if (!state) continue;
+    std::vector<const pb::Record*> all = {&state->record()};
+    for (const pb::Record& s : state->siblings()) all.push_back(&s);
+    for (const pb::Record* r : all) {
+      ++revisions;
+      if (!r->has_credential()) continue;  // purge tombstone sibling
+      EXPECT_TRUE(h.attempted_values.count(r->credential().password()) > 0)
+          << "value nobody wrote: " << RevisionString(*r);
+    }
+  }
+  std::cout << "checked " << h.writes.size() << " acknowledged writes (" << exact
+            << " still current, " << superseded << " superseded), " << h.purges.size()
+            << " purges, " << final_state.size() << " record ids, " << revisions
+            << " final revisions" << std::endl;
+}
+
+std::string SeedName(const ::testing::TestParamInfo<uint32_t>& param) {
+  return "seed" + std::to_string(param.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ConvergenceE2eTest, ::testing::ValuesIn(Seeds()), SeedName);
+
+}  // namespace
+}  // namespace coffer
