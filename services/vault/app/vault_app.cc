@@ -2,6 +2,8 @@
 
 #include <prometheus/registry.h>
 
+#include <fstream>
+
 #include "coffer/vault/v1/files.grpc.pb.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "pkg/auth/token_verifier.h"
@@ -26,10 +28,13 @@
 #include "services/vault/repository/pg_space_repository.h"
 #include "services/vault/repository/pg_sync_repository.h"
 #include "services/vault/service/record_service.h"
+#include "services/vault/sync/bootstrap.h"
 #include "services/vault/sync/change_consumer.h"
+#include "services/vault/sync/change_event.h"
 #include "services/vault/sync/change_feed.h"
 #include "services/vault/sync/change_notifier.h"
 #include "services/vault/sync/outbox_relay.h"
+#include "services/vault/sync/replication_gate.h"
 #include "services/vault/sync/sync_metrics.h"
 #include "services/vault/sync/watermarks.h"
 #include "services/vault/transport/grpc_services.h"
@@ -74,6 +79,8 @@ struct VaultApp::Impl {
   std::unique_ptr<service::RecordCipher> cipher;
   std::unique_ptr<domain::Hlc> hlc;
   std::unique_ptr<service::SpaceAccess> access;
+  // Before record_service, whose write gate uses it; opened by the consumer.
+  std::unique_ptr<sync::ReplicationGate> gate;
   std::unique_ptr<service::RecordService> record_service;
   std::unique_ptr<auth::JwksSource> owned_jwks;
   auth::JwksSource* jwks = nullptr;
@@ -103,6 +110,60 @@ struct VaultApp::Impl {
 
   // GetShardStatus: leadership of this replica, stored offsets (from the database, so every
   // replica reports them) and, where Kafka is reachable, high watermarks and lag.
+  // AdminService.ExportSnapshot: the header, then the revisions as change events.
+  absl::Status ExportSnapshot(
+      const std::function<bool(const v1::ExportSnapshotResponse&)>& write) const {
+    return sync_repo->ExportSnapshot(
+        [&](const repository::SnapshotHeader& h) {
+          v1::ExportSnapshotResponse msg;
+          msg.set_shard_id(config.shard_id);
+          for (const auto& [partition, next] : h.positions) {
+            v1::SnapshotPosition* p = msg.add_positions();
+            p->set_partition(partition);
+            p->set_next_offset(next);
+          }
+          for (const repository::ShardProgressRow& row : h.progress) {
+            v1::SnapshotProgress* p = msg.add_progress();
+            p->set_shard_id(row.shard_id);
+            p->set_partition(row.partition);
+            p->set_settled_offset(row.settled_offset);
+          }
+          return write(msg);
+        },
+        [&](std::vector<repository::StoredRevision>&& chunk) {
+          v1::ExportSnapshotResponse msg;
+          for (const repository::StoredRevision& r : chunk) {
+            msg.add_revisions(sync::EncodeChangeEvent(r, /*event_id=*/""));
+          }
+          return write(msg);
+        });
+  }
+
+  // Runs the bootstrap of an empty shard (sync/bootstrap.h) before the consumer starts.
+  absl::Status BootstrapIfEmpty() {
+    if (!kafka_probe) return absl::OkStatus();
+    sync::BootstrapOptions options;
+    options.shard_id = config.shard_id;
+    options.topic = config.kafka_topic;
+    options.mode = config.bootstrap_mode == "snapshot" ? sync::BootstrapMode::kSnapshot
+                                                       : sync::BootstrapMode::kAuto;
+    if (!config.bootstrap_peer.empty()) {
+      std::ifstream in(config.bootstrap_token_file);
+      std::string token;
+      in >> token;  // the token itself has no whitespace; trailing newlines are dropped
+      if (token.empty()) {
+        return absl::InvalidArgumentError("--bootstrap-token-file: cannot read a token from it");
+      }
+      options.token = std::move(token);
+      grpcx::ChannelOptions channel_options;
+      channel_options.tls.use_tls = !config.bootstrap_peer_ca_file.empty();
+      channel_options.tls.ca_file = config.bootstrap_peer_ca_file;
+      COFFER_ASSIGN_OR_RETURN(options.peer,
+                              grpcx::MakeChannel(config.bootstrap_peer, channel_options));
+    }
+    return sync::Bootstrap(options, *sync_repo, *kafka_probe).status();
+  }
+
   void FillSyncStatus(v1::GetShardStatusResponse* resp) {
     resp->set_is_relay_leader(relay && relay->is_leader());
     resp->set_is_consumer_leader(consumer && consumer->is_leader());
@@ -174,6 +235,11 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   service::RecordServiceConfig service_config;
   service_config.shard_id = config.shard_id;
   service_config.history_keep = config.history_retention;
+  // With tombstone GC, writes wait until this shard counts in every shard's GC horizon.
+  const bool gc = !config.kafka_bootstrap.empty() && config.tombstone_gc_interval_ms > 0;
+  a.gate = std::make_unique<sync::ReplicationGate>(/*open=*/!gc);
+  sync::ReplicationGate* gate = a.gate.get();
+  service_config.write_gate = [gate] { return gate->CheckWritable(); };
   a.record_service = std::make_unique<service::RecordService>(
       service_config, *a.records, *a.access, *a.cipher, *a.hlc, NowMs,
       [] { return domain::UuidV4FromBytes(crypto::RandomBytes(16)); }, a.metrics.get());
@@ -230,12 +296,17 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
         std::to_string(config.kafka_delivery_timeout_ms);
     // Flush waits a little longer than the messages' own timeout, so it sees their reports.
     relay.delivery_timeout = std::chrono::milliseconds(config.kafka_delivery_timeout_ms + 1000);
+    // Markers only matter for tombstone GC, which must be on for every shard alike.
+    relay.progress_interval = std::chrono::milliseconds(gc ? config.progress_interval_ms : 0);
     a.relay = std::make_unique<sync::OutboxRelay>(relay, *a.sync_repo, *a.sync_metrics, notifier);
     sync::ChangeConsumerOptions consumer;
     consumer.shard_id = config.shard_id;
     consumer.topic = config.kafka_topic;
     consumer.db_dsn = config.db_dsn;
     consumer.history_keep = config.history_retention;
+    consumer.gc_interval = std::chrono::milliseconds(config.tombstone_gc_interval_ms);
+    consumer.gc_min_age = std::chrono::milliseconds(config.tombstone_gc_min_age_ms);
+    consumer.gate = gate;
     static_cast<kafka::ClientConfig&>(consumer.consumer) = client;
     a.consumer =
         std::make_unique<sync::ChangeConsumer>(consumer, *a.sync_repo, *a.hlc, *a.sync_metrics);
@@ -254,7 +325,10 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
             auto backlog = records->OutboxBacklog();
             return backlog.ok() ? *backlog : int64_t{-1};
           },
-          [self](v1::GetShardStatusResponse* resp) { self->FillSyncStatus(resp); }});
+          [self](v1::GetShardStatusResponse* resp) { self->FillSyncStatus(resp); },
+          [self](const std::function<bool(const v1::ExportSnapshotResponse&)>& write) {
+            return self->ExportSnapshot(write);
+          }});
 
   grpcx::GrpcServerOptions server_options;
   server_options.address = config.grpc_addr;
@@ -276,6 +350,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       metrics::AdminServerOptions{admin_addr.first, admin_addr.second}, a.registry);
   postgres::ConnectionPool* pool = a.pool.get();
   a.admin_server->AddReadinessCheck("database", [pool] { return pool->Ping(); });
+  a.admin_server->AddReadinessCheck("replication", [gate] { return gate->CheckWritable(); });
   if (a.kafka_probe) {
     kafka::Consumer* probe = a.kafka_probe.get();
     std::string topic = config.kafka_topic;
@@ -299,6 +374,7 @@ absl::Status VaultApp::Start() {
   if (absl::Status keys = a.verifier->RefreshKeys(); !keys.ok()) {
     log::Warn("could not fetch token signing keys yet", {{"status", keys}});
   }
+  COFFER_RETURN_IF_ERROR(status::Annotate(a.BootstrapIfEmpty(), "bootstrap"));
   a.notifier->Start();
   if (a.relay) a.relay->Start();
   if (a.consumer) a.consumer->Start();

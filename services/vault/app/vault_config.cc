@@ -53,9 +53,35 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
            "again (librdkafka message.timeout.ms)")
       .Validate(config::InRange(1000, 600000));
   parser
+      .Add("progress-interval-ms", &c->progress_interval_ms,
+           "How often the relay publishes this shard's progress marker (tombstone GC horizon)")
+      .Validate(config::InRange(100, 3600000));
+  parser
+      .Add("tombstone-gc-interval-ms", &c->tombstone_gc_interval_ms,
+           "How often purged records every shard has passed are dropped (0 = keep them; set "
+           "alike on every shard: it also makes a new shard wait to join before writes)")
+      .Validate(config::InRange(0, 86400000));
+  parser
+      .Add("tombstone-gc-min-age-ms", &c->tombstone_gc_min_age_ms,
+           "Minimum age of a purged record before GC may drop it (older Sync cursors of its "
+           "space are then reset)")
+      .Validate(config::InRange(int64_t{0}, int64_t{31536000000}));
+  parser
       .Add("watch-heartbeat-ms", &c->watch_heartbeat_ms,
            "Heartbeat interval of idle SyncService.Watch streams")
       .Validate(config::InRange(100, 3600000));
+  parser.Add("bootstrap-peer", &c->bootstrap_peer,
+             "gRPC address of another shard whose snapshot an empty shard imports when the "
+             "change log is incomplete (empty = none)");
+  parser.Add("bootstrap-token-file", &c->bootstrap_token_file,
+             "File holding a bearer token with scope vault.admin for --bootstrap-peer");
+  parser.Add("bootstrap-peer-ca-file", &c->bootstrap_peer_ca_file,
+             "PEM CA of --bootstrap-peer's certificate (enables TLS to the peer)");
+  parser
+      .Add("bootstrap-mode", &c->bootstrap_mode,
+           "auto: an empty shard imports --bootstrap-peer's snapshot only when the change log "
+           "no longer starts at offset 0; snapshot: always")
+      .Validate(config::OneOf({"auto", "snapshot"}));
 }
 
 absl::Status ValidateVaultConfig(const VaultConfig& c) {
@@ -71,6 +97,10 @@ absl::Status ValidateVaultConfig(const VaultConfig& c) {
   }
   if (c.introspect && c.identity_addr.empty()) {
     return absl::InvalidArgumentError("--introspect needs --identity-addr");
+  }
+  if (!c.bootstrap_peer.empty() && (c.bootstrap_token_file.empty() || c.kafka_bootstrap.empty())) {
+    return absl::InvalidArgumentError(
+        "--bootstrap-peer needs --bootstrap-token-file and --kafka-bootstrap");
   }
   return absl::OkStatus();
 }

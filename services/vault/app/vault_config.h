@@ -35,7 +35,16 @@ struct VaultConfig {
   std::string kafka_bootstrap;
   std::string kafka_topic = "coffer.vault.changes.v1";
   int kafka_delivery_timeout_ms = 15000;
+  // Tombstone GC (README "Tombstone GC"); must be set alike on every shard of a deployment.
+  int progress_interval_ms = 5000;
+  int tombstone_gc_interval_ms = 0;  // 0 = off
+  int64_t tombstone_gc_min_age_ms = 86400000;
   int watch_heartbeat_ms = 15000;
+  // Bootstrap of a new (empty) shard from a peer's snapshot (README "Bootstrap").
+  std::string bootstrap_peer;        // gRPC address of another shard; empty = none
+  std::string bootstrap_token_file;  // bearer token with scope vault.admin (secret: the file)
+  std::string bootstrap_peer_ca_file;
+  std::string bootstrap_mode = "auto";  // auto | snapshot
 };
 
 // Declares every option of `config` on `parser`.

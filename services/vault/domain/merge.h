@@ -70,6 +70,25 @@ std::vector<T> MergeSiblings(std::vector<T> current, const std::vector<T>& incom
   return kept;
 }
 
+// True when `incoming` is the first revision of a record created again, with the same id, after
+// the record was purged and its tombstone garbage-collected on another shard (README "Tombstone
+// GC"): every current revision is a purged tombstone, `incoming` is dominated by (or equal to)
+// one of them by vector — its counters restarted — yet its HLC is later than all of them.
+// Causality rules this out within one incarnation: a revision a tombstone has seen always has a
+// smaller HLC (every shard's clock observes what it merges), so nothing else triggers it. The
+// new revision then replaces the tombstone, as it does where the tombstone is already gone.
+template <typename T>
+bool IsNewIncarnation(const std::vector<T>& current, const T& incoming) {
+  if (current.empty()) return false;
+  bool dominated = false;
+  for (const T& c : current) {
+    if (!c.purged || incoming.stamp.hlc <= c.stamp.hlc) return false;
+    VectorOrder order = incoming.stamp.vector.Compare(c.stamp.vector);
+    if (order == VectorOrder::kDominated || order == VectorOrder::kEqual) dominated = true;
+  }
+  return dominated;
+}
+
 // The stamp of a new local write on shard `shard` over the current siblings (rule 1): its
 // vector is the merge of every sibling's vector with the shard's own counter incremented (so it
 // dominates, and thereby resolves, every sibling); its version is one more than the greatest

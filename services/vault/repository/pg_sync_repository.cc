@@ -1,5 +1,8 @@
 #include "services/vault/repository/pg_sync_repository.h"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <pqxx/cursor>
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 #include <set>
@@ -24,10 +27,10 @@ bool Contains(const std::vector<StoredRevision>& set, const domain::RevisionStam
   return false;
 }
 
-// Merges one revision inside `txn`; updates `outcome`.
-absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incoming, int history_keep,
-                      MergeOutcome& outcome) {
-  if (!ExecRevision(txn, sql::kMergeInsertHead, incoming).empty()) {
+// Merges one revision (read at `partition`/`offset`) inside `txn`; updates `outcome`.
+absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incoming,
+                      int32_t partition, int64_t offset, int history_keep, MergeOutcome& outcome) {
+  if (!ExecRevision(txn, sql::kMergeInsertHead, incoming, partition, offset).empty()) {
     ++outcome.applied;  // first revision of this record seen here
     return absl::OkStatus();
   }
@@ -41,7 +44,12 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
   if (!current.empty() && current.front().space_id != incoming.space_id) {
     return absl::DataLossError("received revision names another space than the stored record");
   }
-  std::vector<StoredRevision> merged = domain::MergeSiblings(current, {incoming});
+  // A record purged and garbage-collected on another shard may be created again there with the
+  // same id; its first revisions then look dominated by the tombstone still held here, although
+  // they are newer than it (see domain::IsNewIncarnation). They replace the tombstone.
+  std::vector<StoredRevision> merged = domain::IsNewIncarnation(current, incoming)
+                                           ? std::vector<StoredRevision>{incoming}
+                                           : domain::MergeSiblings(current, {incoming});
   bool unchanged = merged.size() == current.size();
   for (size_t i = 0; unchanged && i < merged.size(); ++i) {
     unchanged = Contains(current, merged[i].stamp);
@@ -52,7 +60,10 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
   }
   ++outcome.applied;
   const StoredRevision& head = merged.front();
-  ExecRevision(txn, sql::kMergeSetHead, head, static_cast<int>(merged.size() - 1));
+  const bool gc_candidate =
+      offset >= 0 && head.purged && merged.size() == 1 && head.stamp == incoming.stamp;
+  ExecRevision(txn, sql::kMergeSetHead, head, static_cast<int>(merged.size() - 1), gc_candidate,
+               partition, offset);
   txn.exec_params(sql::kMergeDeleteSiblings, incoming.record_id);
   for (size_t i = 1; i < merged.size(); ++i) {
     ExecRevision(txn, sql::kMergeInsertSibling, merged[i]);
@@ -120,8 +131,18 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
       pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
         outcome = MergeOutcome{};  // the transaction may run more than once
         for (const IncomingRevision& e : batch) {
+          if (e.progress_settled >= 0) {
+            txn.exec_params(sql::kStoreProgress, e.progress_shard, e.partition, e.progress_settled);
+          }
+          if (e.own_tombstone) {
+            txn.exec_params(
+                sql::kMarkOwnTombstone, e.revision.record_id, e.partition, e.offset,
+                e.revision.stamp.origin_shard,
+                static_cast<int64_t>(e.revision.stamp.vector.Get(e.revision.stamp.origin_shard)));
+          }
           if (!e.merge) continue;
-          COFFER_RETURN_IF_ERROR(MergeOne(txn, e.revision, history_keep, outcome));
+          COFFER_RETURN_IF_ERROR(
+              MergeOne(txn, e.revision, e.partition, e.offset, history_keep, outcome));
         }
         for (const auto& [partition, next] : next_offsets) {
           txn.exec_params(sql::kStoreOffset, partition, next);
@@ -170,6 +191,154 @@ absl::StatusOr<std::vector<ChangeEntry>> PgSyncRepository::ListChanges(const std
         return absl::OkStatus();
       });
   if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<ProgressSnapshot> PgSyncRepository::ReadProgressSnapshot() {
+  ProgressSnapshot out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        pqxx::row row = txn.exec1(sql::kProgressSnapshot);
+        nlohmann::json applied = nlohmann::json::parse(row[0].as<std::string>(), nullptr, false);
+        if (!applied.is_object()) return absl::InternalError("consumer offsets: not a JSON object");
+        out.applied.clear();
+        for (const auto& [partition, offset] : applied.items()) {
+          out.applied[std::stoi(partition)] = offset.get<int64_t>();
+        }
+        out.outbox_seq_last = row[1].as<int64_t>();
+        out.outbox_min_id =
+            row[2].is_null() ? std::nullopt : std::optional<int64_t>(row[2].as<int64_t>());
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<std::vector<int32_t>> PgSyncRepository::OwnProgressPartitions(
+    const std::string& shard_id) {
+  std::vector<int32_t> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        out.clear();
+        for (const auto& row : txn.exec_params(sql::kOwnProgressPartitions, shard_id)) {
+          out.push_back(row[0].as<int32_t>());
+        }
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<std::vector<ShardProgressRow>> PgSyncRepository::ListProgress() {
+  std::vector<ShardProgressRow> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        out.clear();
+        for (const auto& row : txn.exec(sql::kSelectProgress)) {
+          out.push_back({row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
+        }
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<int64_t> PgSyncRepository::CollectTombstones(int64_t written_before_ms) {
+  int64_t n = 0;
+  // Not idempotent in what it reports, but safe to repeat: a retry collects what is left.
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        n = txn.exec_params1(sql::kCollectTombstones, written_before_ms)[0].as<int64_t>();
+        return absl::OkStatus();
+      }));
+  return n;
+}
+
+absl::StatusOr<int64_t> PgSyncRepository::GcFloor(const std::string& space_id) {
+  int64_t floor = 0;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        floor = txn.exec_params1(sql::kSpaceGcFloor, space_id)[0].as<int64_t>();
+        return absl::OkStatus();
+      }));
+  return floor;
+}
+
+absl::Status PgSyncRepository::ExportSnapshot(
+    const std::function<bool(const SnapshotHeader&)>& header,
+    const std::function<bool(std::vector<StoredRevision>&&)>& chunk) {
+  constexpr size_t kChunk = 500;
+  return postgres::RunInReadOnlyTransaction(
+      pool_, IsolationLevel::kRepeatableRead, [&](pqxx::transaction_base& txn) -> absl::Status {
+        SnapshotHeader h;
+        for (const auto& row : txn.exec(sql::kSelectOffsets)) {
+          h.positions[row[0].as<int32_t>()] = row[1].as<int64_t>();
+        }
+        for (const auto& row : txn.exec(sql::kSelectProgress)) {
+          h.progress.push_back(
+              {row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
+        }
+        if (!header(h)) return absl::CancelledError("snapshot reader went away");
+        pqxx::stateless_cursor<pqxx::cursor_base::read_only, pqxx::cursor_base::owned> cursor(
+            txn, sql::kSnapshotRevisions, "coffer_snapshot", false);
+        const size_t total = cursor.size();
+        for (size_t at = 0; at < total; at += kChunk) {
+          pqxx::result rows = cursor.retrieve(at, std::min(total, at + kChunk));
+          std::vector<StoredRevision> revisions;
+          revisions.reserve(rows.size());
+          for (const auto& row : rows) {
+            COFFER_ASSIGN_OR_RETURN(StoredRevision r, ReadRevision(row));
+            revisions.push_back(std::move(r));
+          }
+          if (!chunk(std::move(revisions)))
+            return absl::CancelledError("snapshot reader went away");
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<bool> PgSyncRepository::IsEmpty() {
+  bool empty = false;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        empty = txn.exec1(sql::kDatabaseIsEmpty)[0].as<bool>();
+        return absl::OkStatus();
+      }));
+  return empty;
+}
+
+absl::Status PgSyncRepository::ImportSnapshot(const SnapshotHeader& header,
+                                              const std::vector<StoredRevision>& revisions,
+                                              const std::map<int32_t, int64_t>& merge_own_until) {
+  return postgres::RunInTransaction(
+      pool_, IsolationLevel::kSerializable, [&](pqxx::transaction_base& txn) -> absl::Status {
+        if (!txn.exec1(sql::kDatabaseIsEmpty)[0].as<bool>()) {
+          return absl::FailedPreconditionError("the shard's database is not empty");
+        }
+        MergeOutcome ignored;
+        for (const StoredRevision& r : revisions) {
+          // No GC position: the tombstones' events lie before the imported positions.
+          COFFER_RETURN_IF_ERROR(MergeOne(txn, r, -1, -1, /*history_keep=*/0, ignored));
+        }
+        for (const auto& [partition, next] : header.positions) {
+          auto own = merge_own_until.find(partition);
+          txn.exec_params(sql::kStoreImportedOffset, partition, next,
+                          own == merge_own_until.end() ? int64_t{0} : own->second);
+        }
+        for (const ShardProgressRow& p : header.progress) {
+          txn.exec_params(sql::kStoreProgress, p.shard_id, p.partition, p.settled_offset);
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<std::map<int32_t, int64_t>> PgSyncRepository::LoadMergeOwnUntil() {
+  std::map<int32_t, int64_t> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        out.clear();
+        for (const auto& row : txn.exec(sql::kSelectMergeOwnUntil)) {
+          out[row[0].as<int32_t>()] = row[1].as<int64_t>();
+        }
+        return absl::OkStatus();
+      }));
   return out;
 }
 

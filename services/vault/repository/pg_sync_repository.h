@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,37 @@ struct OutboxEntry {
 struct IncomingRevision {
   int32_t partition = 0;
   int64_t offset = 0;
-  // false: only move past this offset (an own-origin event, or a malformed one that was logged).
+  // false: only move past this offset (an own-origin event, a progress marker, or a malformed
+  // event that was logged).
   bool merge = true;
+  // With merge == false: this shard's own tombstone read back from the topic (`revision` set),
+  // which makes the record a GC candidate (V004).
+  bool own_tombstone = false;
   StoredRevision revision;
+  // A progress marker: the settled offset of `partition` reported by shard `progress_shard`.
+  std::string progress_shard;
+  int64_t progress_settled = -1;  // -1 = not a marker (or no value for this partition)
+};
+
+// What a progress marker of this shard reports (sql::kProgressSnapshot).
+struct ProgressSnapshot {
+  std::map<int32_t, int64_t> applied;    // consumer_offsets
+  int64_t outbox_seq_last = 0;           // every committed write has an outbox id <= this
+  std::optional<int64_t> outbox_min_id;  // oldest unpublished row; nullopt = outbox empty
+};
+
+// A snapshot of a shard's replicated state (AdminService.ExportSnapshot): the consumer
+// positions it reflects and the registered shards' progress.
+struct SnapshotHeader {
+  std::map<int32_t, int64_t> positions;
+  std::vector<struct ShardProgressRow> progress;
+};
+
+// One registered shard's settled offset of one partition.
+struct ShardProgressRow {
+  std::string shard_id;
+  int32_t partition = 0;
+  int64_t settled_offset = 0;
 };
 
 // What a batch of merges did.
@@ -87,6 +116,36 @@ class PgSyncRepository {
                                                        int64_t after_seq, int limit);
   // The greatest change_seq this database handed out.
   absl::StatusOr<int64_t> LastChangeSeq();
+
+  // Tombstone GC (V004, README "Tombstone GC").
+  absl::StatusOr<ProgressSnapshot> ReadProgressSnapshot();
+  // Partitions on which `shard_id`'s own progress marker came back through the topic.
+  absl::StatusOr<std::vector<int32_t>> OwnProgressPartitions(const std::string& shard_id);
+  // Every registered shard's settled offsets.
+  absl::StatusOr<std::vector<ShardProgressRow>> ListProgress();
+  // Drops the tombstones behind the horizon last written before `written_before_ms`; returns
+  // how many.
+  absl::StatusOr<int64_t> CollectTombstones(int64_t written_before_ms);
+  // The change_seq below which `space_id`'s change feed may have lost tombstones (0 = none).
+  absl::StatusOr<int64_t> GcFloor(const std::string& space_id);
+
+  // Bootstrap (README "Bootstrap").
+  // Reads the whole replicated state in one REPEATABLE READ snapshot: `header` once, then every
+  // head and sibling (heads first per record) in chunks to `chunk`; CANCELLED when a callback
+  // returns false.
+  absl::Status ExportSnapshot(const std::function<bool(const SnapshotHeader&)>& header,
+                              const std::function<bool(std::vector<StoredRevision>&&)>& chunk);
+  // True while the database holds no record and no consumer position (a new shard).
+  absl::StatusOr<bool> IsEmpty();
+  // Imports a peer's snapshot into an empty database in one transaction: the revisions (merged
+  // as received, so heads and siblings come out as on the peer), the consumer positions, with
+  // own-origin events merged below `merge_own_until` per partition, and the progress rows.
+  // FAILED_PRECONDITION when the database is not empty.
+  absl::Status ImportSnapshot(const SnapshotHeader& header,
+                              const std::vector<StoredRevision>& revisions,
+                              const std::map<int32_t, int64_t>& merge_own_until);
+  // Per partition, the offset below which own-origin events are merged (absent = none).
+  absl::StatusOr<std::map<int32_t, int64_t>> LoadMergeOwnUntil();
 
  private:
   postgres::ConnectionPool& pool_;

@@ -178,13 +178,18 @@ inline constexpr char kDeleteOutbox[] = "DELETE FROM outbox WHERE id = ANY($1::b
 
 // Merge of a received revision into a record this shard does not hold: inserts it as the head
 // (no outbox: merged revisions are never re-published). Returns a row only when inserted.
+// $17, $18 = partition and offset of the event: a tombstone head remembers them (V004 gc_*);
+// offset -1 (a snapshot import) = no GC position.
 inline constexpr char kMergeInsertHead[] =
     "WITH head AS ("
     "  INSERT INTO records (record_id, space_id, type, version, vector, hlc, origin_shard,"
-    "    deleted, purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms)"
+    "    deleted, purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms,"
+    "    gc_partition, gc_offset)"
     "  VALUES ($1::uuid, $4::uuid, $5, $6, $7::jsonb, $8, $2, $9, $10, NULLIF($11, ''),"
     "    NULLIF($12::bytea, ''::bytea), NULLIF($13::bytea, ''::bytea),"
-    "    NULLIF($14::bytea, ''::bytea), $15, $16)"
+    "    NULLIF($14::bytea, ''::bytea), $15, $16,"
+    "    CASE WHEN $10::boolean AND $18::bigint >= 0 THEN $17::integer END,"
+    "    CASE WHEN $10::boolean AND $18::bigint >= 0 THEN $18::bigint END)"
     "  ON CONFLICT (record_id) DO NOTHING"
     "  RETURNING record_id"
     "), history AS ("
@@ -198,13 +203,16 @@ inline constexpr char kLockRecord[] =
     "SELECT state_seq FROM records WHERE record_id = $1::uuid FOR UPDATE";
 
 // Sets the merged head ($1..$16) with sibling_count $17; bumps state_seq so a local write
-// computed from the old state re-reads, and (via the V002 trigger) change_seq at commit.
+// computed from the old state re-reads, and (via the V002 trigger) change_seq at commit. When
+// $18 (the head is this event's tombstone, alone) the GC position becomes ($19, $20), else NULL.
 inline constexpr char kMergeSetHead[] =
     "UPDATE records SET type = $5, version = $6, vector = $7::jsonb, hlc = $8,"
     "  origin_shard = $2, deleted = $9, purged = $10, key_id = NULLIF($11, ''),"
     "  name_ct = NULLIF($12::bytea, ''::bytea), metadata_ct = NULLIF($13::bytea, ''::bytea),"
     "  payload_ct = NULLIF($14::bytea, ''::bytea), created_at_ms = $15, updated_at_ms = $16,"
-    "  sibling_count = $17, state_seq = state_seq + 1"
+    "  sibling_count = $17, state_seq = state_seq + 1,"
+    "  gc_partition = CASE WHEN $18::boolean THEN $19::integer END,"
+    "  gc_offset = CASE WHEN $18::boolean THEN $20::bigint END"
     " WHERE record_id = $1::uuid AND space_id = $4::uuid AND $3::bigint > 0";
 
 inline constexpr char kMergeDeleteSiblings[] =
@@ -231,6 +239,86 @@ inline constexpr char kStoreOffset[] =
     " ON CONFLICT (partition) DO UPDATE SET"
     "   next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset),"
     "   updated_at = now()";
+
+// An own tombstone's event was read back from the topic at partition $2, offset $3: record $1
+// becomes a GC candidate if that tombstone (origin $4, counter $5) is still its lone head.
+inline constexpr char kMarkOwnTombstone[] =
+    "UPDATE records SET gc_partition = $2, gc_offset = $3"
+    " WHERE record_id = $1::uuid AND purged AND sibling_count = 0 AND gc_offset IS NULL"
+    "   AND origin_shard = $4 AND (vector ->> $4)::bigint = $5";
+
+// Stores shard $1's settled offset $3 of partition $2 (never backwards).
+inline constexpr char kStoreProgress[] =
+    "INSERT INTO shard_progress (shard_id, partition, settled_offset) VALUES ($1, $2, $3)"
+    " ON CONFLICT (shard_id, partition) DO UPDATE SET"
+    "   settled_offset = GREATEST(shard_progress.settled_offset, EXCLUDED.settled_offset),"
+    "   updated_at = now()";
+
+// What a progress marker reports, read in one snapshot: this shard's consumer offsets (JSON
+// object partition -> next offset), the outbox id sequence's last value (every write committed
+// before this snapshot has an id at most this), and the smallest outbox id still unpublished.
+inline constexpr char kProgressSnapshot[] =
+    "SELECT coalesce((SELECT json_object_agg(partition, next_offset) FROM consumer_offsets),"
+    "    '{}'::json)::text,"
+    "  (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq),"
+    "  (SELECT min(id) FROM outbox)";
+
+// The partitions for which shard $1's own progress marker has come back through the topic.
+inline constexpr char kOwnProgressPartitions[] =
+    "SELECT partition FROM shard_progress WHERE shard_id = $1 ORDER BY partition";
+
+// Every registered shard's settled offsets: shard, partition, offset.
+inline constexpr char kSelectProgress[] =
+    "SELECT shard_id, partition, settled_offset FROM shard_progress ORDER BY shard_id, partition";
+
+// Tombstone GC (V004): drops lone purged heads whose event every registered shard has settled
+// past (the horizon of their partition = the least settled offset, defined only when every
+// registered shard reported that partition), last written before $1 (Unix ms). Raises the
+// spaces' GC floors for the change feed. Returns the number of records dropped.
+inline constexpr char kCollectTombstones[] =
+    "WITH registered AS (SELECT count(DISTINCT shard_id) AS n FROM shard_progress),"
+    " horizon AS ("
+    "  SELECT partition, min(settled_offset) AS h FROM shard_progress GROUP BY partition"
+    "  HAVING count(*) = (SELECT n FROM registered)"
+    "), gone AS ("
+    "  DELETE FROM records r USING horizon h"
+    "  WHERE r.gc_partition = h.partition AND r.gc_offset < h.h AND r.purged"
+    "    AND r.sibling_count = 0 AND r.updated_at_ms < $1"
+    "  RETURNING r.record_id, r.space_id, r.change_seq"
+    "), history AS ("
+    "  DELETE FROM record_history WHERE record_id IN (SELECT record_id FROM gone)"
+    "), floors AS ("
+    "  INSERT INTO space_gc_floor (space_id, change_seq)"
+    "  SELECT space_id, max(change_seq) FROM gone GROUP BY space_id"
+    "  ON CONFLICT (space_id) DO UPDATE SET"
+    "    change_seq = GREATEST(space_gc_floor.change_seq, EXCLUDED.change_seq)"
+    ") SELECT count(*) FROM gone";
+
+// The change_seq below which space $1's feed may have lost tombstones to GC (0 = none).
+inline constexpr char kSpaceGcFloor[] =
+    "SELECT coalesce((SELECT change_seq FROM space_gc_floor WHERE space_id = $1::uuid), 0)";
+
+// Bootstrap (README "Bootstrap"): every head and sibling, heads first per record.
+inline constexpr char kSnapshotRevisions[] =
+    "SELECT * FROM ("
+    "  SELECT true AS is_head, 0 AS state_seq, " COFFER_VAULT_REVISION_COLUMNS
+    "  FROM records"
+    "  UNION ALL"
+    "  SELECT false, 0, " COFFER_VAULT_REVISION_COLUMNS
+    "  FROM record_siblings"
+    ") r ORDER BY record_id, is_head DESC, hlc DESC, origin_shard DESC";
+
+// True while this shard's database holds no record and no consumer position.
+inline constexpr char kDatabaseIsEmpty[] =
+    "SELECT NOT EXISTS (SELECT 1 FROM records) AND NOT EXISTS (SELECT 1 FROM consumer_offsets)";
+
+// An imported consumer position: partition $1 resumes at $2; own events below $3 are merged.
+inline constexpr char kStoreImportedOffset[] =
+    "INSERT INTO consumer_offsets (partition, next_offset, merge_own_until) VALUES ($1, $2, $3)";
+
+// Partitions where events of this shard's own origin are merged below an offset (re-bootstrap).
+inline constexpr char kSelectMergeOwnUntil[] =
+    "SELECT partition, merge_own_until FROM consumer_offsets WHERE merge_own_until > 0";
 
 inline constexpr char kSelectOffsets[] =
     "SELECT partition, next_offset FROM consumer_offsets ORDER BY partition";

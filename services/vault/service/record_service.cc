@@ -80,6 +80,7 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   if (!record_id.empty()) COFFER_RETURN_IF_ERROR(CheckId(record_id, "record_id"));
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           access_.Resolve(caller, space_id, Role::kWriter, "record.space_id"));
+  if (config_.write_gate) COFFER_RETURN_IF_ERROR(config_.write_gate());
   Revision rev;
   rev.space_id = space;
   rev.record_id = record_id.empty() ? new_id_() : domain::CanonicalUuid(record_id);
@@ -140,6 +141,7 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
                                                    std::string_view op, const Mutation& mutate) {
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kWriter));
+    if (config_.write_gate) COFFER_RETURN_IF_ERROR(config_.write_gate());
     const int64_t current_version = record.head.stamp.version;
     if (expected_version && *expected_version != current_version) {
       return VersionMismatch(*expected_version, current_version);

@@ -38,6 +38,10 @@ struct RecordServiceConfig {
   // Revisions kept per record in history (the newest N); 0 keeps all.
   int history_keep = 0;
   int default_page_size = 100;
+  // Checked before every write after validation and authorization; a non-OK status (e.g.
+  // UNAVAILABLE while the shard joins replication, sync/replication_gate.h) refuses the write.
+  // Empty = always writable.
+  std::function<absl::Status()> write_gate;
 };
 
 // A record head and, when asked, its conflict siblings.

@@ -1,5 +1,7 @@
 #include "services/vault/sync/change_consumer.h"
 
+#include <set>
+
 #include "pkg/kafka/errors.h"
 #include "pkg/log/log.h"
 #include "pkg/postgres/leader_lock.h"
@@ -13,6 +15,11 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+int64_t OwnMergeLimit(const std::map<int32_t, int64_t>& limits, int32_t partition) {
+  auto it = limits.find(partition);
+  return it == limits.end() ? 0 : it->second;
 }
 
 }  // namespace
@@ -57,12 +64,42 @@ void ChangeConsumer::SetStall(const std::string& reason) {
   }
 }
 
+void ChangeConsumer::CheckJoined(int partitions) {
+  absl::StatusOr<std::vector<int32_t>> own = repo_.OwnProgressPartitions(options_.shard_id);
+  if (!own.ok() || partitions <= 0 || own->size() < static_cast<size_t>(partitions)) return;
+  options_.gate->Open();
+  metrics_.replication_joined.Set(1);
+  log::Info("joined replication: own progress markers came back on every partition",
+            {{"partitions", static_cast<int64_t>(partitions)}});
+}
+
+void ChangeConsumer::CollectTombstones() {
+  absl::StatusOr<std::vector<repository::ShardProgressRow>> progress = repo_.ListProgress();
+  if (progress.ok()) {
+    std::set<std::string> shards;
+    for (const auto& row : *progress) shards.insert(row.shard_id);
+    metrics_.registered_shards.Set(static_cast<double>(shards.size()));
+  }
+  absl::StatusOr<int64_t> n = repo_.CollectTombstones(NowMs() - options_.gc_min_age.count());
+  if (!n.ok()) {
+    log::Warn("tombstone GC failed (retried at the next interval)", {{"status", n.status()}});
+    return;
+  }
+  if (*n > 0) {
+    metrics_.tombstones_collected.Increment(static_cast<double>(*n));
+    log::Info("tombstones collected behind the GC horizon", {{"records", *n}});
+  }
+}
+
 void ChangeConsumer::Run() {
   postgres::LeaderLock lock(options_.db_dsn,
                             postgres::AdvisoryLockKey("coffer.vault.change_consumer"));
   std::unique_ptr<kafka::Consumer> consumer;
   std::map<int32_t, int64_t> next;  // in-memory positions (mirror of consumer_offsets)
+  // After a re-bootstrap: own-origin events below these offsets are merged, not skipped.
+  std::map<int32_t, int64_t> merge_own_until;
   auto last_lag = std::chrono::steady_clock::now() - options_.lag_refresh;
+  auto last_gc = std::chrono::steady_clock::now();
   auto sleep_for = [this](std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait_for(l, d, [this] { return stop_.load(); });
@@ -96,7 +133,9 @@ void ChangeConsumer::Run() {
       }
       absl::StatusOr<int> n = (*c)->PartitionCount(options_.topic);
       absl::StatusOr<std::map<int32_t, int64_t>> stored = repo_.LoadOffsets();
-      if (!n.ok() || !stored.ok()) {
+      absl::StatusOr<std::map<int32_t, int64_t>> own = repo_.LoadMergeOwnUntil();
+      if (own.ok()) merge_own_until = *std::move(own);
+      if (!n.ok() || !stored.ok() || !own.ok()) {
         log::Warn("change consumer cannot start yet",
                   {{"topic", options_.topic}, {"status", n.ok() ? stored.status() : n.status()}});
         sleep_for(std::chrono::milliseconds(1000));
@@ -139,6 +178,7 @@ void ChangeConsumer::Run() {
       }
       SetStall("");
       consumer = *std::move(c);
+      if (options_.gate != nullptr && !options_.gate->is_open()) CheckJoined(*n);
     }
 
     // Collect a batch: wait for the first event, then take what is already there.
@@ -161,26 +201,38 @@ void ChangeConsumer::Run() {
       repository::IncomingRevision in;
       in.partition = msg.partition;
       in.offset = msg.offset;
-      absl::StatusOr<repository::StoredRevision> r = DecodeChangeEvent(msg.value);
-      if (!r.ok() && absl::IsFailedPrecondition(r.status())) {
+      absl::StatusOr<TopicEvent> ev = DecodeTopicEvent(msg.value);
+      if (!ev.ok() && absl::IsFailedPrecondition(ev.status())) {
         // A newer schema: stop before it (its offset is not stored), never skip it.
         SetStall("partition " + std::to_string(msg.partition) + " offset " +
-                 std::to_string(msg.offset) + ": " + std::string(r.status().message()));
+                 std::to_string(msg.offset) + ": " + std::string(ev.status().message()));
         restart = true;
         break;
       }
-      if (!r.ok()) {
+      if (!ev.ok()) {
         metrics_.bad_events.Increment();
         log::Error("skipping a malformed change event",
                    {{"partition", static_cast<int64_t>(msg.partition)},
                     {"offset", msg.offset},
-                    {"status", r.status()}});
+                    {"status", ev.status()}});
         in.merge = false;
-      } else if (r->stamp.origin_shard == options_.shard_id) {
+      } else if (ev->progress) {
+        in.merge = false;
+        auto it = ev->progress->settled_offsets.find(msg.partition);
+        if (it != ev->progress->settled_offsets.end()) {
+          in.progress_shard = ev->progress->shard_id;
+          in.progress_settled = it->second;
+        }
+      } else if (ev->revision->stamp.origin_shard == options_.shard_id &&
+                 msg.offset >= OwnMergeLimit(merge_own_until, msg.partition)) {
         metrics_.echoes_skipped.Increment();
         in.merge = false;
+        if (ev->revision->purged) {
+          in.own_tombstone = true;
+          in.revision = *std::move(ev->revision);
+        }
       } else {
-        in.revision = *std::move(r);
+        in.revision = *std::move(ev->revision);
       }
       batch.push_back(std::move(in));
     }
@@ -216,6 +268,14 @@ void ChangeConsumer::Run() {
       consumer.reset();
       sleep_for(options_.stall_recheck);
       continue;
+    }
+    if (options_.gate != nullptr && !options_.gate->is_open() && !batch.empty()) {
+      CheckJoined(static_cast<int>(next.size()));
+    }
+    if (options_.gc_interval.count() > 0 &&
+        std::chrono::steady_clock::now() - last_gc >= options_.gc_interval) {
+      last_gc = std::chrono::steady_clock::now();
+      CollectTombstones();
     }
     if (std::chrono::steady_clock::now() - last_lag >= options_.lag_refresh) {
       last_lag = std::chrono::steady_clock::now();

@@ -12,6 +12,11 @@
 // coffer_vault_consumer_stalled = 1, error log) and checks again every `stall_recheck`; it never
 // silently skips. The fix is a re-bootstrap of the shard (or an operator moving the offsets).
 //
+// Progress markers (other shards' and its own) are stored in shard_progress in the batch's
+// transaction; with gc_interval set, the leader periodically drops tombstones every registered
+// shard has settled past (PgSyncRepository::CollectTombstones) and opens the ReplicationGate
+// once its own markers came back on every partition.
+//
 // Lifecycle: Start() spawns the thread; Stop() (or the destructor) ends it within about
 // `poll_timeout` and releases leadership. Threading: accessors from any thread.
 #pragma once
@@ -27,6 +32,7 @@
 #include "pkg/kafka/consumer.h"
 #include "services/vault/domain/hlc.h"
 #include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/sync/replication_gate.h"
 #include "services/vault/sync/sync_metrics.h"
 
 namespace coffer::vault::sync {
@@ -41,6 +47,12 @@ struct ChangeConsumerOptions {
   std::chrono::milliseconds poll_timeout{200};
   std::chrono::milliseconds stall_recheck{5000};
   std::chrono::milliseconds lag_refresh{2000};
+  // Tombstone GC (README "Tombstone GC"): how often the leader collects tombstones behind the
+  // horizon (0 = never), and how old (last write) a tombstone must be at least.
+  std::chrono::milliseconds gc_interval{0};
+  std::chrono::milliseconds gc_min_age{0};
+  // Opened once this shard's own progress marker came back on every partition (may be null).
+  ReplicationGate* gate = nullptr;
 };
 
 class ChangeConsumer {
@@ -59,6 +71,9 @@ class ChangeConsumer {
  private:
   void Run();
   void SetStall(const std::string& reason);
+  // Opens the gate when this shard's markers came back on all `partitions`.
+  void CheckJoined(int partitions);
+  void CollectTombstones();
 
   const ChangeConsumerOptions options_;
   repository::PgSyncRepository& repo_;

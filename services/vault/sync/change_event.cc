@@ -81,16 +81,20 @@ std::string EncodeChangeEvent(const repository::StoredRevision& r, const std::st
   return e.SerializeAsString();
 }
 
-absl::StatusOr<repository::StoredRevision> DecodeChangeEvent(const std::string& value) {
-  v1::ChangeEvent e;
-  if (!e.ParseFromString(value))
-    return absl::InvalidArgumentError("change event: not a ChangeEvent");
+namespace {
+
+absl::Status CheckHeader(const v1::ChangeEvent& e) {
   if (e.schema_version() == 0) return absl::InvalidArgumentError("change event: no schema_version");
   if (e.schema_version() > kChangeEventSchemaVersion) {
     return absl::FailedPreconditionError("change event: schema_version " +
                                          std::to_string(e.schema_version()) +
                                          " is newer than this build understands");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<repository::StoredRevision> RevisionFromEvent(const v1::ChangeEvent& e) {
+  if (e.has_progress()) return absl::InvalidArgumentError("change event: a progress marker");
   if (!domain::IsUuid(e.space_id()) || !domain::IsUuid(e.record_id()) || e.origin_shard().empty()) {
     return absl::InvalidArgumentError("change event: bad space, record or origin");
   }
@@ -126,6 +130,55 @@ absl::StatusOr<repository::StoredRevision> DecodeChangeEvent(const std::string& 
   r.created_at_ms = TimeMs(e.create_time());
   r.updated_at_ms = TimeMs(e.update_time());
   return r;
+}
+
+}  // namespace
+
+absl::StatusOr<repository::StoredRevision> DecodeChangeEvent(const std::string& value) {
+  v1::ChangeEvent e;
+  if (!e.ParseFromString(value))
+    return absl::InvalidArgumentError("change event: not a ChangeEvent");
+  if (absl::Status s = CheckHeader(e); !s.ok()) return s;
+  return RevisionFromEvent(e);
+}
+
+std::string ProgressKey(const std::string& shard) { return "progress|" + shard; }
+
+std::string EncodeProgressMarker(const ProgressMarker& marker, const std::string& event_id) {
+  v1::ChangeEvent e;
+  e.set_schema_version(kChangeEventSchemaVersion);
+  e.set_event_id(event_id);
+  e.set_origin_shard(marker.shard_id);
+  auto* offsets = e.mutable_progress()->mutable_settled_offsets();
+  for (const auto& [partition, offset] : marker.settled_offsets) (*offsets)[partition] = offset;
+  return e.SerializeAsString();
+}
+
+absl::StatusOr<TopicEvent> DecodeTopicEvent(const std::string& value) {
+  v1::ChangeEvent e;
+  if (!e.ParseFromString(value))
+    return absl::InvalidArgumentError("change event: not a ChangeEvent");
+  if (absl::Status s = CheckHeader(e); !s.ok()) return s;
+  TopicEvent out;
+  if (!e.has_progress()) {
+    absl::StatusOr<repository::StoredRevision> r = RevisionFromEvent(e);
+    if (!r.ok()) return r.status();
+    out.revision = *std::move(r);
+    return out;
+  }
+  if (e.origin_shard().empty() || !e.record_id().empty() || !e.space_id().empty()) {
+    return absl::InvalidArgumentError("progress marker: needs an origin and no record");
+  }
+  ProgressMarker m;
+  m.shard_id = e.origin_shard();
+  for (const auto& [partition, offset] : e.progress().settled_offsets()) {
+    if (partition < 0 || offset < 0) {
+      return absl::InvalidArgumentError("progress marker: negative partition or offset");
+    }
+    m.settled_offsets[partition] = offset;
+  }
+  out.progress = std::move(m);
+  return out;
 }
 
 }  // namespace coffer::vault::sync

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -32,8 +34,30 @@ int32_t PartitionForSpace(const std::string& space_id, int partition_count);
 std::string EncodeChangeEvent(const repository::StoredRevision& revision,
                               const std::string& event_id);
 
-// Parses a ChangeEvent value. INVALID_ARGUMENT for malformed events, FAILED_PRECONDITION for a
-// schema_version newer than this build understands (the consumer must stop, not skip).
+// Parses a ChangeEvent value. INVALID_ARGUMENT for malformed events (and for progress markers),
+// FAILED_PRECONDITION for a schema_version newer than this build understands (the consumer must
+// stop, not skip).
 absl::StatusOr<repository::StoredRevision> DecodeChangeEvent(const std::string& value);
+
+// A shard's progress marker (events.proto ShardProgress): settled consumer offsets by partition.
+struct ProgressMarker {
+  std::string shard_id;
+  std::map<int32_t, int64_t> settled_offsets;
+};
+
+// Kafka key of `shard`'s progress markers: "progress|<shard>".
+std::string ProgressKey(const std::string& shard);
+
+// Serializes a progress marker (a ChangeEvent with only `progress` and the header fields).
+std::string EncodeProgressMarker(const ProgressMarker& marker, const std::string& event_id);
+
+// A decoded value of the change topic: exactly one of the two is set.
+struct TopicEvent {
+  std::optional<repository::StoredRevision> revision;
+  std::optional<ProgressMarker> progress;
+};
+
+// Parses any value of the change topic; errors as DecodeChangeEvent.
+absl::StatusOr<TopicEvent> DecodeTopicEvent(const std::string& value);
 
 }  // namespace coffer::vault::sync

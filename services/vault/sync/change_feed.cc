@@ -6,11 +6,24 @@
 namespace coffer::vault::sync {
 namespace {
 
+// c1|shard|space|seq (before tombstone GC) or c2|shard|space|seq|gc_floor, where gc_floor is the
+// space's GC floor when the cursor was issued (README "Tombstone GC").
 struct Cursor {
   std::string shard;
   std::string space;
   int64_t seq = 0;
+  int64_t gc_floor = 0;
 };
+
+bool ParseNonNegative(const std::string& text, int64_t* out) {
+  try {
+    size_t used = 0;
+    *out = std::stoll(text, &used);
+    return used == text.size() && *out >= 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 absl::StatusOr<Cursor> DecodeCursor(const std::string& text) {
   absl::StatusOr<std::string> raw = crypto::Base64UrlDecode(text);
@@ -23,15 +36,11 @@ absl::StatusOr<Cursor> DecodeCursor(const std::string& text) {
       start = i + 1;
     }
   }
-  if (parts.size() != 4 || parts[0] != "c1" || parts[1].empty()) {
-    return absl::InvalidArgumentError("cursor: malformed");
-  }
-  Cursor c{parts[1], parts[2], 0};
-  try {
-    size_t used = 0;
-    c.seq = std::stoll(parts[3], &used);
-    if (used != parts[3].size() || c.seq < 0) throw std::invalid_argument("seq");
-  } catch (const std::exception&) {
+  const bool v1 = parts.size() == 4 && parts[0] == "c1";
+  const bool v2 = parts.size() == 5 && parts[0] == "c2";
+  if ((!v1 && !v2) || parts[1].empty()) return absl::InvalidArgumentError("cursor: malformed");
+  Cursor c{parts[1], parts[2], 0, 0};
+  if (!ParseNonNegative(parts[3], &c.seq) || (v2 && !ParseNonNegative(parts[4], &c.gc_floor))) {
     return absl::InvalidArgumentError("cursor: malformed");
   }
   return c;
@@ -39,9 +48,10 @@ absl::StatusOr<Cursor> DecodeCursor(const std::string& text) {
 
 }  // namespace
 
-std::string ChangeFeed::EncodeCursor(const std::string& space_id, int64_t change_seq) const {
-  return crypto::Base64UrlEncode("c1|" + shard_id_ + "|" + space_id + "|" +
-                                 std::to_string(change_seq));
+std::string ChangeFeed::EncodeCursor(const std::string& space_id, int64_t change_seq,
+                                     int64_t gc_floor) const {
+  return crypto::Base64UrlEncode("c2|" + shard_id_ + "|" + space_id + "|" +
+                                 std::to_string(change_seq) + "|" + std::to_string(gc_floor));
 }
 
 absl::StatusOr<std::string> ChangeFeed::ResolveSpace(const service::Caller& caller,
@@ -55,6 +65,7 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
   int size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
   FeedPage page;
   int64_t after = 0;
+  COFFER_ASSIGN_OR_RETURN(int64_t gc_floor, repo_.GcFloor(space_id));
   if (!cursor.empty()) {
     COFFER_ASSIGN_OR_RETURN(Cursor c, DecodeCursor(cursor));
     if (c.shard != shard_id_) {
@@ -63,7 +74,9 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
     }
     if (c.space != space_id) return absl::InvalidArgumentError("cursor: issued for another space");
     COFFER_ASSIGN_OR_RETURN(int64_t last, repo_.LastChangeSeq());
-    if (c.seq > last) {
+    // Beyond what this database handed out (a replaced database), or issued before GC dropped
+    // a tombstone after its position (the client never saw that delete): re-read the space.
+    if (c.seq > last || (c.gc_floor < gc_floor && c.seq < gc_floor)) {
       page.reset = FeedReset::kExpired;
       return page;
     }
@@ -79,10 +92,10 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
     COFFER_ASSIGN_OR_RETURN(change.record, cipher_.Open(e.head));
     change.record.sibling_count = e.sibling_count;
     position = e.change_seq;
-    change.cursor = EncodeCursor(space_id, position);
+    change.cursor = EncodeCursor(space_id, position, gc_floor);
     page.changes.push_back(std::move(change));
   }
-  page.next_cursor = EncodeCursor(space_id, position);
+  page.next_cursor = EncodeCursor(space_id, position, gc_floor);
   return page;
 }
 

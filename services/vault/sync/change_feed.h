@@ -7,7 +7,8 @@
 // commit-ordered within a space: once a reader of space S saw position N, no change of S at or
 // below N can still appear. A cursor (which names its space) is therefore just "position N".
 //
-// Cursor: base64url("c1|<shard_id>|<space_id>|<change_seq>"). Not secret (positions only).
+// Cursor: base64url("c2|<shard_id>|<space_id>|<change_seq>|<gc_floor>"); "c1|...|<change_seq>"
+// (before tombstone GC) is still read. Not secret (positions only).
 // A cursor of another shard → reset FOREIGN_SHARD (positions are per database); a position
 // beyond anything this database handed out (a restored or replaced database) → reset EXPIRED;
 // a cursor of another space or a malformed one → INVALID_ARGUMENT "cursor: ...".
@@ -59,7 +60,7 @@ class ChangeFeed {
   absl::StatusOr<FeedPage> Page(const std::string& space_id, const std::string& cursor,
                                 int page_size);
 
-  std::string EncodeCursor(const std::string& space_id, int64_t change_seq) const;
+  std::string EncodeCursor(const std::string& space_id, int64_t change_seq, int64_t gc_floor) const;
 
  private:
   const std::string shard_id_;

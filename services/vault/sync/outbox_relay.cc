@@ -1,6 +1,9 @@
 #include "services/vault/sync/outbox_relay.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <optional>
 
 #include "pkg/crypto/random.h"
 #include "pkg/failpoint/failpoint.h"
@@ -34,11 +37,58 @@ void OutboxRelay::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool OutboxRelay::PublishProgress(kafka::Producer& producer, int partitions) {
+  absl::StatusOr<repository::ProgressSnapshot> snap = repo_.ReadProgressSnapshot();
+  if (!snap.ok()) {
+    log::Warn("cannot read the progress snapshot", {{"status", snap.status()}});
+    return false;
+  }
+  unsettled_.emplace_back(snap->outbox_seq_last, snap->applied);
+  // The newest snapshot whose writes are all published: no outbox row at or below its sequence
+  // value is left.
+  std::optional<std::map<int32_t, int64_t>> settled;
+  while (!unsettled_.empty() &&
+         (!snap->outbox_min_id || *snap->outbox_min_id > unsettled_.front().first)) {
+    settled = std::move(unsettled_.front().second);
+    unsettled_.pop_front();
+  }
+  if (unsettled_.size() > 1000) unsettled_.pop_front();  // bound memory while Kafka is away
+  if (!settled) return false;
+  // A partition the consumer has not read from yet is settled at 0: "applied nothing". Every
+  // partition must be reported, or the others could never count this shard (and it would never
+  // see its own marker come back, which is what lets it accept writes).
+  for (int32_t p = 0; p < partitions; ++p) settled->emplace(p, 0);
+  ProgressMarker marker{options_.shard_id, *std::move(settled)};
+  const std::string value =
+      EncodeProgressMarker(marker, domain::UuidV4FromBytes(crypto::RandomBytes(16)));
+  // Shared: a report may still arrive after a timed-out Flush, from a later Poll or Flush.
+  auto failed = std::make_shared<std::atomic<bool>>(false);
+  for (int32_t p = 0; p < partitions; ++p) {
+    kafka::ProducerRecord record;
+    record.topic = options_.topic;
+    record.partition = p;
+    record.key = ProgressKey(options_.shard_id);
+    record.value = value;
+    absl::Status s = producer.Produce(record, [failed](const kafka::DeliveryReport& r) {
+      if (!r.status.ok()) *failed = true;
+    });
+    if (!s.ok()) {
+      *failed = true;
+      break;
+    }
+  }
+  // A marker that is lost or late only delays GC; the next one says as much or more.
+  if (!producer.Flush(options_.delivery_timeout).ok() || *failed) return false;
+  metrics_.progress_markers.Increment();
+  return true;
+}
+
 void OutboxRelay::Run() {
   postgres::LeaderLock lock(options_.db_dsn,
                             postgres::AdvisoryLockKey("coffer.vault.outbox_relay"));
   std::unique_ptr<kafka::Producer> producer;
   int partitions = 0;
+  auto next_progress = std::chrono::steady_clock::now();
   auto sleep_for = [this](std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait_for(l, d, [this] { return stop_.load(); });
@@ -49,6 +99,7 @@ void OutboxRelay::Run() {
       log::Info("outbox relay leadership released or lost", {{"reason", std::string(why)}});
     }
     producer.reset();
+    unsettled_.clear();  // a new leader (maybe another replica) starts over
   };
 
   while (!stop_) {
@@ -82,6 +133,14 @@ void OutboxRelay::Run() {
       producer = *std::move(p);
       partitions = *n;
     }
+    if (options_.progress_interval.count() > 0 &&
+        std::chrono::steady_clock::now() >= next_progress) {
+      next_progress = std::chrono::steady_clock::now() + options_.progress_interval;
+      if (!PublishProgress(*producer, partitions) && producer->IsFatal()) {
+        producer.reset();
+        continue;
+      }
+    }
     // Read before the outbox, so a write committed meanwhile wakes the wait below at once.
     uint64_t generation = notifier_ != nullptr ? notifier_->AnyGeneration() : 0;
     absl::StatusOr<std::vector<repository::OutboxEntry>> batch =
@@ -100,6 +159,7 @@ void OutboxRelay::Run() {
         continue;
       }
       auto deadline = std::chrono::steady_clock::now() + options_.poll_interval;
+      if (options_.progress_interval.count() > 0) deadline = std::min(deadline, next_progress);
       while (!stop_ && std::chrono::steady_clock::now() < deadline) {
         auto slice = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     deadline - std::chrono::steady_clock::now()),

@@ -11,6 +11,12 @@
 // Rows whose delivery failed stay and are sent again (consumers merge idempotently). A fatal
 // producer error recreates the producer.
 //
+// Progress markers: every `progress_interval` the leader also publishes this shard's settled
+// consumer offsets (events.proto ShardProgress) to every partition. Offsets are "settled" once
+// every outbox row that existed when they were read has been acknowledged and deleted, i.e. every
+// local write the shard had committed when it had applied that far precedes the marker in each
+// partition. Snapshots wait in memory until they settle (a new leader starts over).
+//
 // Lifecycle: Start() spawns the thread; Stop() (or the destructor) ends it within about
 // `poll_interval` and releases leadership. Threading: is_leader() from any thread.
 #pragma once
@@ -18,6 +24,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,6 +45,9 @@ struct OutboxRelayOptions {
   int batch_size = 500;
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds delivery_timeout{15000};
+  // How often the leader publishes a progress marker to every partition (tombstone GC horizon,
+  // README "Tombstone GC"); 0 = never.
+  std::chrono::milliseconds progress_interval{0};
 };
 
 class OutboxRelay {
@@ -52,6 +63,13 @@ class OutboxRelay {
 
  private:
   void Run();
+  // Reads a progress snapshot, settles the pending ones and publishes the newest settled
+  // offsets to every partition. False when nothing was published.
+  bool PublishProgress(kafka::Producer& producer, int partitions);
+
+  // Progress snapshots not yet settled (outbox_seq_last, applied offsets), oldest first; only
+  // the relay thread touches it.
+  std::deque<std::pair<int64_t, std::map<int32_t, int64_t>>> unsettled_;
 
   const OutboxRelayOptions options_;
   repository::PgSyncRepository& repo_;

@@ -53,7 +53,16 @@ SyncMetrics::SyncMetrics(prometheus::Registry& r)
               .Help("Origin write time to merged here")
               .Register(r)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                               0.5, 1, 2.5, 5, 10, 30, 60, 300})) {}
+                                                               0.5, 1, 2.5, 5, 10, 30, 60, 300})),
+      progress_markers(Counter(r, "coffer_vault_progress_markers_published_total",
+                               "Progress markers this shard published (to every partition)")),
+      tombstones_collected(Counter(r, "coffer_vault_tombstones_collected_total",
+                                   "Purged records dropped behind the GC horizon")),
+      registered_shards(Gauge(r, "coffer_vault_gc_registered_shards",
+                              "Shards whose progress markers this shard has read")),
+      replication_joined(Gauge(r, "coffer_vault_replication_joined",
+                               "1 once this shard's own progress marker came back on every "
+                               "partition (writes are accepted; see README)")) {}
 
 void SyncMetrics::SetLag(int32_t partition, int64_t lag) {
   consumer_lag.Add({{"partition", std::to_string(partition)}}).Set(static_cast<double>(lag));

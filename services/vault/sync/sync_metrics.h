@@ -31,8 +31,12 @@ struct SyncMetrics {
   prometheus::Counter& conflicts_created;   // coffer_vault_conflicts_created_total
   prometheus::Counter& conflicts_resolved;  // coffer_vault_conflicts_resolved_total
   prometheus::Family<prometheus::Counter>& leadership_changes;  // {role, change}
-  prometheus::Gauge& consumer_stalled;       // coffer_vault_consumer_stalled (1 = refused)
-  prometheus::Histogram& replication_delay;  // coffer_vault_replication_delay_seconds
+  prometheus::Gauge& consumer_stalled;        // coffer_vault_consumer_stalled (1 = refused)
+  prometheus::Histogram& replication_delay;   // coffer_vault_replication_delay_seconds
+  prometheus::Counter& progress_markers;      // coffer_vault_progress_markers_published_total
+  prometheus::Counter& tombstones_collected;  // coffer_vault_tombstones_collected_total
+  prometheus::Gauge& registered_shards;       // coffer_vault_gc_registered_shards
+  prometheus::Gauge& replication_joined;      // coffer_vault_replication_joined (1 = joined)
 };
 
 }  // namespace coffer::vault::sync

@@ -247,6 +247,20 @@ grpc::Status AdminGrpcService::GetSpaceDigest(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status AdminGrpcService::ExportSnapshot(
+    grpc::ServerContext* ctx, const v1::ExportSnapshotRequest*,
+    grpc::ServerWriter<v1::ExportSnapshotResponse>* writer) {
+  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
+    COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
+    if (!status_.export_snapshot) {
+      return absl::UnimplementedError("this shard has no snapshot source");
+    }
+    return status_.export_snapshot([&](const v1::ExportSnapshotResponse& msg) {
+      return !ctx->IsCancelled() && writer->Write(msg);
+    });
+  });
+}
+
 grpc::Status AdminGrpcService::Ping(grpc::ServerContext* ctx, const v1::PingRequest*,
                                     v1::PingResponse*) {
   return RunAuthenticated(auth_, ctx, [](const Caller&) { return absl::OkStatus(); });

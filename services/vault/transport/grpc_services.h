@@ -85,6 +85,10 @@ struct ShardStatusSource {
   std::function<int64_t()> outbox_backlog;  // may fail -> -1
   // Leadership flags and partition positions (may be empty when the shard runs alone).
   std::function<void(v1::GetShardStatusResponse*)> sync_status;
+  // Streams the shard's snapshot to `write` (which returns false when the client went away);
+  // empty = UNIMPLEMENTED.
+  std::function<absl::Status(const std::function<bool(const v1::ExportSnapshotResponse&)>& write)>
+      export_snapshot;
 };
 
 class AdminGrpcService final : public v1::AdminService::Service {
@@ -98,6 +102,8 @@ class AdminGrpcService final : public v1::AdminService::Service {
                               v1::GetSpaceDigestResponse* resp) override;
   grpc::Status Ping(grpc::ServerContext* ctx, const v1::PingRequest* req,
                     v1::PingResponse* resp) override;
+  grpc::Status ExportSnapshot(grpc::ServerContext* ctx, const v1::ExportSnapshotRequest* req,
+                              grpc::ServerWriter<v1::ExportSnapshotResponse>* writer) override;
 
  private:
   Authenticator& auth_;

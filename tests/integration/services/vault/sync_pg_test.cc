@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <pqxx/connection>
+#include <pqxx/nontransaction>
 #include <pqxx/transaction>
 #include <random>
 #include <thread>
@@ -79,7 +82,8 @@ class VaultSyncPgTest : public ::testing::Test {
   }
 
   Replica StartReplica(const std::string& shard, const testing::PgTestDatabase& db,
-                       int watch_heartbeat_ms = 300) {
+                       int watch_heartbeat_ms = 300,
+                       const std::function<void(app::VaultConfig&)>& tweak = nullptr) {
     app::VaultConfig config;
     config.db_dsn = db.dsn();
     config.db_pool_size = 8;
@@ -91,6 +95,7 @@ class VaultSyncPgTest : public ::testing::Test {
     config.kafka_bootstrap = cluster_->bootstrap_servers();
     config.kafka_topic = kTopic;
     config.watch_heartbeat_ms = watch_heartbeat_ms;
+    if (tweak) tweak(config);
     Replica r;
     auto created = app::VaultApp::Create(config, {&jwks_, nullptr});
     EXPECT_TRUE(created.ok()) << created.status();
@@ -184,18 +189,84 @@ class VaultSyncPgTest : public ::testing::Test {
     return resp;
   }
 
-  // True when `on` applied everything in the topic and `from` published its whole outbox.
-  bool CaughtUp(Replica& from, Replica& on) {
-    if (Status(from).outbox_backlog() != 0) return false;
-    pb::GetShardStatusResponse st = Status(on);
-    if (st.partitions_size() != kPartitions) return false;
-    for (const pb::PartitionStatus& p : st.partitions()) {
-      if (p.lag() != 0) return false;
+  // True when both shards published their whole outbox and then both applied the topic up to
+  // where it ended at that moment (waiting up to 5 s for that), and their digests are equal. Not
+  // "lag 0": with tombstone GC, progress markers keep arriving, and they change no record.
+  bool Converged() {
+    std::vector<int64_t> end(kPartitions, -1);
+    for (Replica* r : {&a_, &b_}) {
+      pb::GetShardStatusResponse st = Status(*r);
+      if (st.outbox_backlog() != 0 || st.partitions_size() != kPartitions) return false;
+      for (int i = 0; i < kPartitions; ++i) {
+        if (st.partitions(i).high_watermark() < 0) return false;
+        end[i] = std::max(end[i], st.partitions(i).high_watermark());
+      }
     }
-    return true;
+    auto applied = [&](Replica& r) {
+      pb::GetShardStatusResponse st = Status(r);
+      if (st.partitions_size() != kPartitions) return false;
+      for (int i = 0; i < kPartitions; ++i) {
+        if (st.partitions(i).next_offset() < end[i]) return false;
+      }
+      return true;
+    };
+    if (!Eventually([&] { return applied(a_) && applied(b_); }, std::chrono::seconds(5))) {
+      return false;
+    }
+    return Digest(a_) == Digest(b_);
   }
 
-  bool Converged() { return CaughtUp(a_, b_) && CaughtUp(b_, a_) && Digest(a_) == Digest(b_); }
+  // Tombstone GC on, fast: markers every 100 ms, collection every 200 ms, no minimum age.
+  static void FastGc(app::VaultConfig& c) {
+    c.progress_interval_ms = 100;
+    c.tombstone_gc_interval_ms = 200;
+    c.tombstone_gc_min_age_ms = 0;
+  }
+
+  Replica StartGcReplica(const std::string& shard, const testing::PgTestDatabase& db) {
+    return StartReplica(shard, db, 300, FastGc);
+  }
+
+  // Restarts both shards with tombstone GC and waits until both accept writes (joined).
+  void RestartWithGc() {
+    for (Replica* r : {&a_, &b_}) {
+      r->app->Shutdown();
+      r->app.reset();
+    }
+    a_ = StartGcReplica("shard-a", *db_a_);
+    b_ = StartGcReplica("shard-b", *db_b_);
+    ASSERT_TRUE(a_.app && b_.app);
+    for (Replica* r : {&a_, &b_}) {
+      httplib::Client admin("127.0.0.1", r->app->admin_port());
+      ASSERT_TRUE(Eventually([&] {
+        auto res = admin.Get("/readyz");
+        return res && res->status == 200;
+      })) << "shard did not join replication";
+    }
+  }
+
+  // True when record `id` still has a row (head or tombstone) in `db`.
+  static bool HasRow(const testing::PgTestDatabase& db, const std::string& id) {
+    pqxx::connection conn(db.dsn());
+    pqxx::nontransaction txn(conn);
+    return !txn.exec_params("SELECT 1 FROM records WHERE record_id = $1::uuid", id).empty();
+  }
+
+  void TrashAndPurge(Replica& on, const std::string& id) {
+    std::optional<pb::GetRecordResponse> got = Get(on, id);
+    ASSERT_TRUE(got.has_value());
+    pb::DeleteRecordRequest del;
+    del.set_id(id);
+    del.set_expected_version(got->record().version());
+    pb::DeleteRecordResponse deleted;
+    ASSERT_TRUE(on.records->DeleteRecord(Ctx(alice_).get(), del, &deleted).ok());
+    pb::PurgeRecordRequest purge;
+    purge.set_id(id);
+    purge.set_expected_version(deleted.record().version());
+    pb::PurgeRecordResponse purged;
+    grpc::Status s = on.records->PurgeRecord(Ctx(alice_).get(), purge, &purged);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
 
   pb::SyncResponse Sync(Replica& on, const std::string& cursor, int page_size = 0) {
     pb::SyncRequest req;
@@ -335,7 +406,7 @@ TEST_F(VaultSyncPgTest, DeleteOnABecomesATombstoneOnBAndReplayChangesNothing) {
   COFFER_ASSERT_OK(db_b_->Exec("UPDATE consumer_offsets SET next_offset = 0"));
   b_ = StartReplica("shard-b", *db_b_);
   ASSERT_TRUE(b_.app);
-  ASSERT_TRUE(Eventually([&] { return CaughtUp(a_, b_); }));
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
   EXPECT_EQ(Digest(b_), digest);
   EXPECT_EQ(Digest(a_), digest);
   // Nothing changed, so nothing new in B's feed either.
@@ -541,6 +612,133 @@ TEST_F(VaultSyncPgTest, RandomizedWritesWithBrokerOutagesConverge) {
   }
   std::cout << "randomized: " << writes << " writes, " << ids.size() << " records, " << conflicted
             << " in conflict at the end\n";
+}
+
+// Tombstone GC: a purged record is dropped on every shard once every registered shard's
+// progress marker has settled past its tombstone; a change-feed cursor from before the GC is
+// reset (the client never saw the delete), and the shards still agree.
+TEST_F(VaultSyncPgTest, PurgedRecordIsCollectedOnEveryShardBehindTheHorizon) {
+  RestartWithGc();
+  if (HasFatalFailure()) return;
+  pb::Record kept = Create(a_, Credential("kept", "k"));
+  pb::Record doomed = Create(a_, Credential("doomed", "d"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, doomed.id()).has_value(); }));
+  const std::string old_cursor = Sync(b_, "").next_cursor();
+  TrashAndPurge(a_, doomed.id());
+  ASSERT_TRUE(Eventually([&] {
+    return !HasRow(*db_a_, doomed.id()) && !HasRow(*db_b_, doomed.id());
+  })) << "the tombstone was never collected";
+  EXPECT_TRUE(HasRow(*db_a_, kept.id()) && HasRow(*db_b_, kept.id())) << "GC took a live record";
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  pb::SyncResponse stale = Sync(b_, old_cursor);
+  EXPECT_TRUE(stale.reset());
+  EXPECT_EQ(stale.reset_reason(), pb::RESET_REASON_EXPIRED);
+  // A cursor issued after the GC goes on normally.
+  pb::SyncResponse fresh = Sync(b_, "");
+  EXPECT_FALSE(Sync(b_, fresh.next_cursor()).reset());
+  httplib::Client admin("127.0.0.1", a_.app->admin_port());
+  auto metrics = admin.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, ::testing::HasSubstr("coffer_vault_gc_registered_shards 2"));
+  EXPECT_THAT(metrics->body, ::testing::HasSubstr("coffer_vault_replication_joined 1"));
+  EXPECT_THAT(metrics->body,
+              ::testing::Not(::testing::HasSubstr("coffer_vault_tombstones_collected_total 0")));
+}
+
+// The horizon waits for every registered shard: while shard B is down, A keeps the tombstone
+// (B could still hold revisions concurrent with it); once B is back and has passed it, both
+// collect it.
+TEST_F(VaultSyncPgTest, TombstoneIsKeptWhileARegisteredShardIsDown) {
+  RestartWithGc();
+  if (HasFatalFailure()) return;
+  pb::Record doomed = Create(a_, Credential("doomed", "d"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, doomed.id()).has_value(); }));
+  // Let B's markers covering the create reach A, then stop B.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  b_.app->Shutdown();
+  b_.app.reset();
+  TrashAndPurge(a_, doomed.id());
+  // Many GC rounds on A: the tombstone must stay.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_TRUE(HasRow(*db_a_, doomed.id())) << "collected although shard-b had not passed it";
+  b_ = StartGcReplica("shard-b", *db_b_);
+  ASSERT_TRUE(b_.app);
+  ASSERT_TRUE(Eventually([&] {
+    return !HasRow(*db_a_, doomed.id()) && !HasRow(*db_b_, doomed.id());
+  })) << "the tombstone was never collected after shard-b came back";
+  ASSERT_TRUE(Eventually([&] { return Converged(); }))
+      << "a: " << Status(a_).ShortDebugString() << " " << Digest(a_)
+      << "\nb: " << Status(b_).ShortDebugString() << " " << Digest(b_);
+}
+
+// Bootstrap from a peer's snapshot, the re-bootstrap case: shard-a's database is lost and a
+// new one is bootstrapped from shard-b. Shard-b's state predates shard-a's last write W (b was
+// down when W was published), so W exists only in the change log, under shard-a's own origin:
+// the new shard-a must merge it instead of skipping it as an echo, and then follow the log.
+TEST_F(VaultSyncPgTest, ReBootstrappedShardImportsAPeerSnapshotAndMergesItsOwnLaterEvents) {
+  pb::Record early = Create(a_, Credential("early", "e"));
+  pb::Record gone = Create(a_, Credential("gone", "g"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, gone.id()).has_value(); }));
+  TrashAndPurge(a_, gone.id());
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  b_.app->Shutdown();
+  b_.app.reset();
+  pb::Record late = Create(a_, Credential("late", "w"));
+  ASSERT_TRUE(Eventually([&] { return Status(a_).outbox_backlog() == 0; }));
+  const std::string a_digest = Digest(a_);
+  a_.app->Shutdown();
+  a_.app.reset();
+
+  // Shard-b serves its (older) state without consuming meanwhile.
+  b_ = StartReplica("shard-b", *db_b_, 300, [](app::VaultConfig& c) { c.kafka_bootstrap.clear(); });
+  ASSERT_TRUE(b_.app);
+  std::unique_ptr<testing::PgTestDatabase> fresh;
+  COFFER_PG_TEST_DATABASE(fresh);
+  char tmpl[] = "/tmp/coffer-bootstrap-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string token_file = std::string(tmpl) + "/token";
+  std::ofstream(token_file) << admin_token_ << "\n";
+  const std::string peer = "127.0.0.1:" + std::to_string(b_.app->grpc_port());
+  a_ = StartReplica("shard-a", *fresh, 300, [&](app::VaultConfig& c) {
+    c.bootstrap_peer = peer;
+    c.bootstrap_token_file = token_file;
+    c.bootstrap_mode = "snapshot";
+  });
+  ASSERT_TRUE(a_.app);
+  std::filesystem::remove_all(tmpl);
+  // The snapshot brought what shard-b had, the purge tombstone included ...
+  EXPECT_TRUE(Get(a_, early.id()).has_value());
+  EXPECT_FALSE(Get(a_, gone.id()).has_value());
+  EXPECT_TRUE(HasRow(*fresh, gone.id())) << "the tombstone travels with the snapshot";
+  // ... and the log brings the own write the peer had not applied.
+  ASSERT_TRUE(Eventually([&] { return Get(a_, late.id()).has_value(); }))
+      << "shard-a's own earlier write was skipped as an echo";
+  EXPECT_EQ(Digest(a_), a_digest) << "the re-bootstrapped shard holds what it held before";
+  // New writes flow as usual once shard-b consumes again.
+  b_.app->Shutdown();
+  b_.app.reset();
+  b_ = StartReplica("shard-b", *db_b_);
+  pb::Record after = Create(a_, Credential("after", "x"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, after.id()).has_value() && Converged(); }));
+}
+
+// Without a usable log start and without a peer, an empty shard refuses to start instead of
+// silently starting with a partial state (here: snapshot mode forced, no peer configured).
+TEST_F(VaultSyncPgTest, BootstrapNeedsAPeerWhenTheLogIsIncomplete) {
+  std::unique_ptr<testing::PgTestDatabase> fresh;
+  COFFER_PG_TEST_DATABASE(fresh);
+  app::VaultConfig config;
+  config.db_dsn = fresh->dsn();
+  config.kek = "k1:" + crypto::Base64Encode(std::string(32, '\x42'));
+  config.shard_id = "shard-c";
+  config.kafka_bootstrap = cluster_->bootstrap_servers();
+  config.kafka_topic = kTopic;
+  config.bootstrap_mode = "snapshot";
+  auto created = app::VaultApp::Create(config, {&jwks_, nullptr});
+  ASSERT_TRUE(created.ok()) << created.status();
+  absl::Status started = (*created)->Start();
+  EXPECT_EQ(started.code(), absl::StatusCode::kFailedPrecondition) << started;
+  EXPECT_THAT(std::string(started.message()), ::testing::HasSubstr("--bootstrap-peer"));
 }
 
 TEST_F(VaultSyncPgTest, ConsumerRefusesToResumeFromAnUnusableOffsetInsteadOfSkipping) {

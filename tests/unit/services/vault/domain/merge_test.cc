@@ -49,6 +49,37 @@ TEST(MergeSiblingsTest, DuplicateIsKeptOnce) {
   EXPECT_EQ(MergeSiblings<Rev>({a}, {a, a}), std::vector<Rev>{a});
 }
 
+// IsNewIncarnation reads `purged`, so it gets its own revision type.
+struct PurgeableRev {
+  RevisionStamp stamp;
+  bool purged = false;
+};
+
+PurgeableRev MakePurgeable(std::map<std::string, uint64_t> vector, uint64_t hlc, std::string origin,
+                           bool purged) {
+  return PurgeableRev{RevisionStamp{1, VersionVector(std::move(vector)), hlc, std::move(origin)},
+                      purged};
+}
+
+TEST(IsNewIncarnationTest, OnlyALaterRevisionWithRestartedCountersOverATombstone) {
+  PurgeableRev tombstone = MakePurgeable({{"a", 3}, {"b", 2}}, 100, "b", true);
+  // Re-created on shard a after GC there: counters restart, the clock does not.
+  EXPECT_TRUE(
+      IsNewIncarnation<PurgeableRev>({tombstone}, MakePurgeable({{"a", 1}}, 150, "a", false)));
+  // An old revision the tombstone has seen: dominated and older. A normal, dropped duplicate.
+  EXPECT_FALSE(
+      IsNewIncarnation<PurgeableRev>({tombstone}, MakePurgeable({{"a", 1}}, 50, "a", false)));
+  // The tombstone itself again.
+  EXPECT_FALSE(IsNewIncarnation<PurgeableRev>({tombstone}, tombstone));
+  // A concurrent revision is a sibling, not an incarnation.
+  EXPECT_FALSE(
+      IsNewIncarnation<PurgeableRev>({tombstone}, MakePurgeable({{"c", 1}}, 150, "c", false)));
+  // Only over tombstones: a live current revision merges normally.
+  PurgeableRev live = MakePurgeable({{"a", 3}, {"b", 2}}, 100, "b", false);
+  EXPECT_FALSE(IsNewIncarnation<PurgeableRev>({live}, MakePurgeable({{"a", 1}}, 150, "a", false)));
+  EXPECT_FALSE(IsNewIncarnation<PurgeableRev>({}, MakePurgeable({{"a", 1}}, 150, "a", false)));
+}
+
 TEST(NextLocalStampTest, ResolvesAllSiblingsAndIncreasesVersionAndHlc) {
   Hlc hlc([] { return uint64_t{1}; });  // wall clock far behind the siblings' HLCs
   std::vector<RevisionStamp> siblings = {

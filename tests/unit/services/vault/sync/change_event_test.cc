@@ -52,6 +52,48 @@ TEST(ChangeEventTest, RoundTripsAPurgedTombstoneWithoutContent) {
   EXPECT_EQ(*back, r);
 }
 
+TEST(ChangeEventTest, ProgressMarkerRoundTripsAndIsNotARevision) {
+  ProgressMarker m{"shard-b", {{0, 12}, {3, 0}, {7, 40000000000}}};
+  const std::string value = EncodeProgressMarker(m, "e3");
+  absl::StatusOr<TopicEvent> back = DecodeTopicEvent(value);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->progress.has_value());
+  EXPECT_FALSE(back->revision.has_value());
+  EXPECT_EQ(back->progress->shard_id, "shard-b");
+  EXPECT_EQ(back->progress->settled_offsets, m.settled_offsets);
+  EXPECT_EQ(ProgressKey("shard-b"), "progress|shard-b");
+  // The revision decoder refuses it instead of reading an empty record.
+  EXPECT_EQ(DecodeChangeEvent(value).status().code(), absl::StatusCode::kInvalidArgument);
+  // A revision through the general decoder.
+  absl::StatusOr<TopicEvent> rev = DecodeTopicEvent(EncodeChangeEvent(Sample(), "e4"));
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  ASSERT_TRUE(rev->revision.has_value());
+  EXPECT_FALSE(rev->progress.has_value());
+  EXPECT_EQ(*rev->revision, Sample());
+}
+
+TEST(ChangeEventTest, RejectsMalformedProgressMarkers) {
+  v1::ChangeEvent e;
+  e.set_schema_version(kChangeEventSchemaVersion);
+  (*e.mutable_progress()->mutable_settled_offsets())[0] = 5;
+  EXPECT_EQ(DecodeTopicEvent(e.SerializeAsString()).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "no origin";
+  e.set_origin_shard("shard-a");
+  e.set_record_id("0f0e0d0c-0b0a-4908-8706-050403020100");
+  EXPECT_EQ(DecodeTopicEvent(e.SerializeAsString()).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "a marker carries no record";
+  e.clear_record_id();
+  (*e.mutable_progress()->mutable_settled_offsets())[1] = -1;
+  EXPECT_EQ(DecodeTopicEvent(e.SerializeAsString()).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "negative offset";
+  e.set_schema_version(kChangeEventSchemaVersion + 1);
+  EXPECT_EQ(DecodeTopicEvent(e.SerializeAsString()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(ChangeEventTest, KeyNamesOriginSpaceAndRecord) {
   EXPECT_EQ(EventKey(Sample()),
             "shard-a|7e0e5c1a-4a4e-5f2b-9a77-0d5a5c8a1f10|0f0e0d0c-0b0a-4908-8706-050403020100");

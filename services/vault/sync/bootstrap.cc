@@ -1,0 +1,112 @@
+#include "services/vault/sync/bootstrap.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+
+#include "coffer/vault/v1/admin.grpc.pb.h"
+#include "pkg/log/log.h"
+#include "pkg/status/status.h"
+#include "services/vault/sync/change_event.h"
+#include "services/vault/sync/watermarks.h"
+
+namespace coffer::vault::sync {
+namespace {
+
+// Streams the peer's snapshot into `header` and `revisions`.
+absl::Status ReadSnapshot(const BootstrapOptions& options, repository::SnapshotHeader& header,
+                          std::vector<repository::StoredRevision>& revisions,
+                          std::string& peer_shard) {
+  auto stub = v1::AdminService::NewStub(options.peer);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + options.token);
+  ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
+  ctx.set_wait_for_ready(true);
+  std::unique_ptr<grpc::ClientReader<v1::ExportSnapshotResponse>> reader =
+      stub->ExportSnapshot(&ctx, v1::ExportSnapshotRequest());
+  v1::ExportSnapshotResponse msg;
+  bool first = true;
+  while (reader->Read(&msg)) {
+    if (first) {
+      first = false;
+      peer_shard = msg.shard_id();
+      for (const v1::SnapshotPosition& p : msg.positions()) {
+        header.positions[p.partition()] = p.next_offset();
+      }
+      for (const v1::SnapshotProgress& p : msg.progress()) {
+        header.progress.push_back({p.shard_id(), p.partition(), p.settled_offset()});
+      }
+    }
+    for (const std::string& value : msg.revisions()) {
+      absl::StatusOr<repository::StoredRevision> r = DecodeChangeEvent(value);
+      if (!r.ok()) return status::Annotate(r.status(), "peer snapshot");
+      revisions.push_back(*std::move(r));
+    }
+  }
+  grpc::Status finished = reader->Finish();
+  if (!finished.ok()) {
+    return status::Annotate(status::FromGrpcStatus(finished), "peer ExportSnapshot");
+  }
+  if (first) return absl::DataLossError("peer ExportSnapshot: empty stream");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
+                                          repository::PgSyncRepository& repo,
+                                          kafka::Consumer& probe) {
+  COFFER_ASSIGN_OR_RETURN(bool empty, repo.IsEmpty());
+  if (!empty) return BootstrapResult::kNotNeeded;
+  COFFER_ASSIGN_OR_RETURN(int partitions, probe.PartitionCount(options.topic));
+  std::map<int32_t, kafka::Watermarks> marks;
+  bool complete = true;
+  for (int32_t p = 0; p < partitions; ++p) {
+    COFFER_ASSIGN_OR_RETURN(
+        kafka::Watermarks wm,
+        QueryWatermarksBounded(probe.handle(), options.topic, p, std::chrono::seconds(10)));
+    complete = complete && wm.low == 0;
+    marks[p] = wm;
+  }
+  if (complete && options.mode == BootstrapMode::kAuto) {
+    log::Info("bootstrap: empty database and a complete change log; catching up from its start",
+              {{"partitions", static_cast<int64_t>(partitions)}});
+    return BootstrapResult::kFromLogStart;
+  }
+  if (!options.peer) {
+    return absl::FailedPreconditionError(
+        "bootstrap: the change log no longer starts at offset 0, so this new shard needs a "
+        "peer's snapshot: set --bootstrap-peer and --bootstrap-token-file");
+  }
+  repository::SnapshotHeader header;
+  std::vector<repository::StoredRevision> revisions;
+  std::string peer_shard;
+  COFFER_RETURN_IF_ERROR(ReadSnapshot(options, header, revisions, peer_shard));
+  if (peer_shard == options.shard_id) {
+    return absl::FailedPreconditionError("bootstrap: the peer is this shard (" + peer_shard +
+                                         "); name another shard");
+  }
+  for (const auto& [p, wm] : marks) {
+    auto it = header.positions.find(p);
+    const int64_t position = it == header.positions.end() ? 0 : it->second;
+    if (position < wm.low) {
+      return absl::FailedPreconditionError("bootstrap: peer " + peer_shard +
+                                           " is itself behind the log start on partition " +
+                                           std::to_string(p) + " (" + std::to_string(position) +
+                                           " < " + std::to_string(wm.low) + "); use another peer");
+    }
+  }
+  // Events of this shard's id already in the log were written by an earlier incarnation of it
+  // (a re-bootstrap): merge them instead of skipping them as echoes.
+  std::map<int32_t, int64_t> merge_own_until;
+  for (const auto& [p, wm] : marks) merge_own_until[p] = wm.high;
+  COFFER_RETURN_IF_ERROR(repo.ImportSnapshot(header, revisions, merge_own_until));
+  log::Info("bootstrap: imported a peer's snapshot",
+            {{"peer_shard", peer_shard},
+             {"revisions", static_cast<int64_t>(revisions.size())},
+             {"partitions", static_cast<int64_t>(header.positions.size())}});
+  return BootstrapResult::kFromSnapshot;
+}
+
+}  // namespace coffer::vault::sync

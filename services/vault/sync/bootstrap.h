@@ -1,0 +1,55 @@
+// Bootstrap of a new shard (DESIGN.md §4, README "Bootstrap"): a shard whose database is empty
+// catches up from the beginning of the change topic when the topic still holds every event, or
+// else imports a peer shard's snapshot (AdminService.ExportSnapshot: records + the consumer
+// positions they reflect) and then consumes from those positions.
+//
+// Why a snapshot: Kafka retention or compaction drops old events, so a shard that starts late
+// (or was re-created after falling behind the log start) cannot rebuild the state from the log.
+//
+// Runs once in VaultApp::Start, before the consumer and the gRPC server start. Threading: one
+// call at a time.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "pkg/kafka/consumer.h"
+#include "services/vault/repository/pg_sync_repository.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace coffer::vault::sync {
+
+enum class BootstrapMode {
+  kAuto,      // snapshot only when the topic no longer starts at offset 0 on every partition
+  kSnapshot,  // always import the peer's snapshot into an empty database
+};
+
+struct BootstrapOptions {
+  std::string shard_id;
+  std::string topic;
+  BootstrapMode mode = BootstrapMode::kAuto;
+  std::shared_ptr<grpc::Channel> peer;  // null = no peer configured
+  std::string token;                    // secret: bearer token with scope vault.admin
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+};
+
+// What Bootstrap did.
+enum class BootstrapResult {
+  kNotNeeded,     // the database already holds state: resume from the stored positions
+  kFromLogStart,  // empty database, complete log: the consumer starts at offset 0
+  kFromSnapshot,  // a peer's snapshot was imported
+};
+
+// Bootstraps `repo`'s database if it is empty. FAILED_PRECONDITION when a snapshot is needed but
+// no peer is configured, or the peer's snapshot is itself behind the log start; the peer's
+// errors (UNAVAILABLE, PERMISSION_DENIED...) otherwise. `probe` reads partition watermarks.
+absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
+                                          repository::PgSyncRepository& repo,
+                                          kafka::Consumer& probe);
+
+}  // namespace coffer::vault::sync
