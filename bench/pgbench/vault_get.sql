@@ -2,6 +2,4 @@
 -- Variables from the command line: -D salt=<record id prefix> -D keys=<N> -D shard=<id>.
 \set k random(0, :keys - 1)
 \set rk 100000000000 + :k
-BEGIN\; SET TRANSACTION READ ONLY;
 SELECT * FROM (  SELECT true AS is_head, state_seq, record_id::text, space_id::text, type, version, vector::text, hlc, origin_shard, deleted, purged, coalesce(key_id, ''), name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms  FROM records WHERE record_id = ':salt-0000-4000-8000-:rk'::uuid  UNION ALL  SELECT false, 0, record_id::text, space_id::text, type, version, vector::text, hlc, origin_shard, deleted, purged, coalesce(key_id, ''), name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms  FROM record_siblings WHERE record_id = ':salt-0000-4000-8000-:rk'::uuid) r ORDER BY is_head DESC, hlc DESC, origin_shard DESC;
-COMMIT;

@@ -308,6 +308,10 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     consumer.gc_min_age = std::chrono::milliseconds(config.tombstone_gc_min_age_ms);
     consumer.gate = gate;
     static_cast<kafka::ClientConfig&>(consumer.consumer) = client;
+    // How long a fetch may wait at the broker for new events: the floor of the replication delay
+    // on a quiet topic (librdkafka's default is 500 ms). After the copy above, which would reset
+    // it.
+    consumer.consumer.properties["fetch.wait.max.ms"] = std::to_string(config.kafka_fetch_wait_ms);
     a.consumer =
         std::make_unique<sync::ChangeConsumer>(consumer, *a.sync_repo, *a.hlc, *a.sync_metrics);
     kafka::ConsumerConfig probe;

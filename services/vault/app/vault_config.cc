@@ -53,6 +53,11 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
            "again (librdkafka message.timeout.ms)")
       .Validate(config::InRange(1000, 600000));
   parser
+      .Add("kafka-fetch-wait-ms", &c->kafka_fetch_wait_ms,
+           "How long the consumer's fetch may wait at the broker for new events (librdkafka "
+           "fetch.wait.max.ms): bounds the replication delay on a quiet topic")
+      .Validate(config::InRange(1, 10000));
+  parser
       .Add("progress-interval-ms", &c->progress_interval_ms,
            "How often the relay publishes this shard's progress marker (tombstone GC horizon)")
       .Validate(config::InRange(100, 3600000));

@@ -35,6 +35,7 @@ struct VaultConfig {
   std::string kafka_bootstrap;
   std::string kafka_topic = "coffer.vault.changes.v1";
   int kafka_delivery_timeout_ms = 15000;
+  int kafka_fetch_wait_ms = 50;
   // Tombstone GC (README "Tombstone GC"); must be set alike on every shard of a deployment.
   int progress_interval_ms = 5000;
   int tombstone_gc_interval_ms = 0;  // 0 = off

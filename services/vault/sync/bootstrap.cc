@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <map>
+#include <vector>
 
 #include "coffer/vault/v1/admin.grpc.pb.h"
 #include "pkg/log/log.h"
@@ -97,6 +98,12 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
                                            " < " + std::to_string(wm.low) + "); use another peer");
     }
   }
+  // This shard's own progress rows in the peer's registry describe an earlier incarnation of it
+  // (a re-bootstrap): drop them, so that the gate opens only once a marker of this incarnation
+  // came back — i.e. once it applied the log past what the others may have collected.
+  std::erase_if(header.progress, [&](const repository::ShardProgressRow& row) {
+    return row.shard_id == options.shard_id;
+  });
   // Events of this shard's id already in the log were written by an earlier incarnation of it
   // (a re-bootstrap): merge them instead of skipping them as echoes.
   std::map<int32_t, int64_t> merge_own_until;

@@ -353,6 +353,25 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     ++h.failures[std::to_string(s.error_code())];
   }
 
+  // DeleteRecord / UndeleteRecord of `id` at `version` through `call`; an acknowledged one is
+  // recorded as operation `op`.
+  template <typename Req, typename Resp, typename Call>
+  void TrashWrite(History& h, const std::string& op, const std::string& id, uint64_t version,
+                  Call call) {
+    Req req;
+    req.set_id(id);
+    req.set_expected_version(version);
+    Resp resp;
+    grpc::Status s = call(Ctx(user_token_).get(), req, &resp);
+    if (!s.ok()) {
+      Failed(h, s);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(h.mu);
+    h.writes.push_back({id, resp.record()});
+    ++h.ops[op];
+  }
+
   // One client: random operations on random shards until `stop`.
   void RunClient(int client, std::atomic<bool>& stop, History& h, std::vector<std::string>& slots,
                  std::mutex& slots_mu) {
@@ -426,31 +445,15 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
         h.writes.push_back({id, resp.record()});
         ++h.ops["update"];
       } else if (!head.deleted()) {
-        pb::DeleteRecordRequest req;
-        req.set_id(id);
-        req.set_expected_version(head.version());
-        pb::DeleteRecordResponse resp;
-        grpc::Status s = shard.records().DeleteRecord(Ctx(user_token_).get(), req, &resp);
-        if (!s.ok()) {
-          Failed(h, s);
-          continue;
-        }
-        std::lock_guard<std::mutex> lock(h.mu);
-        h.writes.push_back({id, resp.record()});
-        ++h.ops["delete"];
+        TrashWrite<pb::DeleteRecordRequest, pb::DeleteRecordResponse>(
+            h, "delete", id, head.version(), [&](auto* ctx, const auto& req, auto* resp) {
+              return shard.records().DeleteRecord(ctx, req, resp);
+            });
       } else if (dice < 80) {
-        pb::UndeleteRecordRequest req;
-        req.set_id(id);
-        req.set_expected_version(head.version());
-        pb::UndeleteRecordResponse resp;
-        grpc::Status s = shard.records().UndeleteRecord(Ctx(user_token_).get(), req, &resp);
-        if (!s.ok()) {
-          Failed(h, s);
-          continue;
-        }
-        std::lock_guard<std::mutex> lock(h.mu);
-        h.writes.push_back({id, resp.record()});
-        ++h.ops["undelete"];
+        TrashWrite<pb::UndeleteRecordRequest, pb::UndeleteRecordResponse>(
+            h, "undelete", id, head.version(), [&](auto* ctx, const auto& req, auto* resp) {
+              return shard.records().UndeleteRecord(ctx, req, resp);
+            });
       } else {
         {
           std::lock_guard<std::mutex> lock(h.mu);

@@ -15,6 +15,12 @@
 namespace coffer::postgres {
 namespace {
 
+// Advisory locks held in this test's database only: other tests (vault processes holding their
+// leader locks) share the PostgreSQL cluster and run at the same time.
+constexpr char kAdvisoryLocksHere[] =
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
 using ::coffer::testing::IsOk;
 using ::coffer::testing::PgTestDatabase;
 using ::coffer::testing::StatusIs;
@@ -72,7 +78,7 @@ TEST_F(MigrationsPgTest, AppliesInOrderAndRecordsEach) {
     EXPECT_TRUE(rows[i][3].as<bool>());
   }
   // The session advisory lock was given back before the connection returned to the pool.
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+  EXPECT_EQ(QueryInt(kAdvisoryLocksHere), 0);
 }
 
 TEST_F(MigrationsPgTest, RerunIsANoOpAndNewOnesApplyLater) {
@@ -112,7 +118,7 @@ TEST_F(MigrationsPgTest, FailingMigrationLeavesNoTraceAndStopsTheRun) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM pg_tables WHERE tablename = 'half'"), 0);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM journal"), 0);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+  EXPECT_EQ(QueryInt(kAdvisoryLocksHere), 0);
 
   ms[1].sql = "CREATE TABLE half (id int);";  // fixed before it was ever applied: allowed
   COFFER_ASSERT_OK_AND_ASSIGN(MigrationResult result, ApplyMigrations(*pool_, ms));
