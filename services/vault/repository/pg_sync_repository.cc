@@ -87,8 +87,8 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
 
 absl::StatusOr<std::vector<OutboxEntry>> PgSyncRepository::ReadOutbox(int limit) {
   std::vector<OutboxEntry> out;
-  absl::Status st = postgres::RunInReadOnlyTransaction(
-      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  absl::Status st = postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
         pqxx::result rows = txn.exec_params(sql::kSelectOutbox, limit);
         for (const auto& row : rows) {
@@ -112,11 +112,12 @@ absl::Status PgSyncRepository::DeleteOutbox(const std::vector<int64_t>& ids) {
     array += std::to_string(ids[i]);
   }
   array += "}";
-  return postgres::RunInTransaction(pool_, IsolationLevel::kReadCommitted,
-                                    [&](pqxx::transaction_base& txn) -> absl::Status {
-                                      txn.exec_params(sql::kDeleteOutbox, array);
-                                      return absl::OkStatus();
-                                    });
+  // Deleting rows by id twice deletes them once: safe to retry.
+  return postgres::RunSingleStatement(pool_, postgres::Statement::kIdempotent,
+                                      [&](pqxx::transaction_base& txn) -> absl::Status {
+                                        txn.exec_params(sql::kDeleteOutbox, array);
+                                        return absl::OkStatus();
+                                      });
 }
 
 absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
@@ -162,8 +163,8 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
 
 absl::StatusOr<std::map<int32_t, int64_t>> PgSyncRepository::LoadOffsets() {
   std::map<int32_t, int64_t> out;
-  absl::Status st = postgres::RunInReadOnlyTransaction(
-      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  absl::Status st = postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
         for (const auto& row : txn.exec(sql::kSelectOffsets)) {
           out[row[0].as<int32_t>()] = row[1].as<int64_t>();
@@ -178,8 +179,8 @@ absl::StatusOr<std::vector<ChangeEntry>> PgSyncRepository::ListChanges(const std
                                                                        int64_t after_seq,
                                                                        int limit) {
   std::vector<ChangeEntry> out;
-  absl::Status st = postgres::RunInReadOnlyTransaction(
-      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  absl::Status st = postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
         for (const auto& row : txn.exec_params(sql::kListChanges, space_id, after_seq, limit)) {
           ChangeEntry e;
@@ -344,8 +345,8 @@ absl::StatusOr<std::map<int32_t, int64_t>> PgSyncRepository::LoadMergeOwnUntil()
 
 absl::StatusOr<int64_t> PgSyncRepository::LastChangeSeq() {
   int64_t last = 0;
-  absl::Status st = postgres::RunInReadOnlyTransaction(
-      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+  absl::Status st = postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         last = txn.exec(sql::kLastChangeSeq)[0][0].as<int64_t>();
         return absl::OkStatus();
       });
