@@ -128,6 +128,12 @@ struct VaultApp::Impl {
             p->set_partition(row.partition);
             p->set_settled_offset(row.settled_offset);
           }
+          for (const repository::SnapshotHeader::Tombstone& t : h.tombstones) {
+            v1::SnapshotTombstone* out = msg.add_tombstones();
+            out->set_record_id(t.record_id);
+            out->set_partition(t.partition);
+            out->set_offset(t.offset);
+          }
           return write(msg);
         },
         [&](std::vector<repository::StoredRevision>&& chunk) {

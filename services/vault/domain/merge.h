@@ -70,23 +70,29 @@ std::vector<T> MergeSiblings(std::vector<T> current, const std::vector<T>& incom
   return kept;
 }
 
-// True when `incoming` is the first revision of a record created again, with the same id, after
-// the record was purged and its tombstone garbage-collected on another shard (README "Tombstone
-// GC"): every current revision is a purged tombstone, `incoming` is dominated by (or equal to)
-// one of them by vector — its counters restarted — yet its HLC is later than all of them.
-// Causality rules this out within one incarnation: a revision a tombstone has seen always has a
-// smaller HLC (every shard's clock observes what it merges), so nothing else triggers it. The
-// new revision then replaces the tombstone, as it does where the tombstone is already gone.
+// True when `incoming` belongs to a record created again, with the same id, after the record
+// was purged and its tombstone garbage-collected on another shard (README "Tombstone GC"): every
+// current revision is a purged tombstone, and `incoming` is newer than all of them in a way no
+// revision of the old incarnation can be:
+//   * it was *created* after every tombstone was written (`created_at_ms` is kept by every later
+//     write of a record, and each tombstone's write time is at or after the creation of the
+//     incarnation it ends — its shard's clock observed that creation); or
+//   * its vector is dominated by (or equal to) a tombstone's — its counters restarted — yet its
+//     HLC is later: a revision a tombstone has seen always has a smaller HLC.
+// The new revision then replaces the tombstones, as it does where they are already gone. (Equal
+// milliseconds with a concurrent vector fall back to a normal merge: siblings.)
 template <typename T>
 bool IsNewIncarnation(const std::vector<T>& current, const T& incoming) {
   if (current.empty()) return false;
   bool dominated = false;
+  bool created_later = true;
   for (const T& c : current) {
     if (!c.purged || incoming.stamp.hlc <= c.stamp.hlc) return false;
+    created_later = created_later && incoming.created_at_ms > c.updated_at_ms;
     VectorOrder order = incoming.stamp.vector.Compare(c.stamp.vector);
     if (order == VectorOrder::kDominated || order == VectorOrder::kEqual) dominated = true;
   }
-  return dominated;
+  return dominated || created_later;
 }
 
 // The stamp of a new local write on shard `shard` over the current siblings (rule 1): its

@@ -56,6 +56,13 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
   }
   if (unchanged) {
     ++outcome.unchanged;
+    // A tombstone held without a GC position (imported with a snapshot while its event was
+    // still unpublished) gets one when its event is read.
+    if (incoming.purged && offset >= 0) {
+      txn.exec_params(sql::kMarkOwnTombstone, incoming.record_id, partition, offset,
+                      incoming.stamp.origin_shard,
+                      static_cast<int64_t>(incoming.stamp.vector.Get(incoming.stamp.origin_shard)));
+    }
     return absl::OkStatus();
   }
   ++outcome.applied;
@@ -276,6 +283,10 @@ absl::Status PgSyncRepository::ExportSnapshot(
           h.progress.push_back(
               {row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
         }
+        for (const auto& row : txn.exec(sql::kSnapshotTombstones)) {
+          h.tombstones.push_back(
+              {row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
+        }
         if (!header(h)) return absl::CancelledError("snapshot reader went away");
         pqxx::stateless_cursor<pqxx::cursor_base::read_only, pqxx::cursor_base::owned> cursor(
             txn, sql::kSnapshotRevisions, "coffer_snapshot", false);
@@ -315,7 +326,7 @@ absl::Status PgSyncRepository::ImportSnapshot(const SnapshotHeader& header,
         }
         MergeOutcome ignored;
         for (const StoredRevision& r : revisions) {
-          // No GC position: the tombstones' events lie before the imported positions.
+          // No GC position yet: the peer's positions follow below (header.tombstones).
           COFFER_RETURN_IF_ERROR(MergeOne(txn, r, -1, -1, /*history_keep=*/0, ignored));
         }
         for (const auto& [partition, next] : header.positions) {
@@ -325,6 +336,9 @@ absl::Status PgSyncRepository::ImportSnapshot(const SnapshotHeader& header,
         }
         for (const ShardProgressRow& p : header.progress) {
           txn.exec_params(sql::kStoreProgress, p.shard_id, p.partition, p.settled_offset);
+        }
+        for (const SnapshotHeader::Tombstone& t : header.tombstones) {
+          txn.exec_params(sql::kSetTombstonePosition, t.record_id, t.partition, t.offset);
         }
         return absl::OkStatus();
       });

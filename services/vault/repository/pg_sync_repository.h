@@ -62,8 +62,15 @@ struct ProgressSnapshot {
 // A snapshot of a shard's replicated state (AdminService.ExportSnapshot): the consumer
 // positions it reflects and the registered shards' progress.
 struct SnapshotHeader {
+  // Where a GC candidate's tombstone event was read (records.gc_partition/gc_offset).
+  struct Tombstone {
+    std::string record_id;
+    int32_t partition = 0;
+    int64_t offset = 0;
+  };
   std::map<int32_t, int64_t> positions;
   std::vector<struct ShardProgressRow> progress;
+  std::vector<Tombstone> tombstones;
 };
 
 // One registered shard's settled offset of one partition.

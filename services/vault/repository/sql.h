@@ -240,8 +240,9 @@ inline constexpr char kStoreOffset[] =
     "   next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset),"
     "   updated_at = now()";
 
-// An own tombstone's event was read back from the topic at partition $2, offset $3: record $1
-// becomes a GC candidate if that tombstone (origin $4, counter $5) is still its lone head.
+// A tombstone's event was read from the topic at partition $2, offset $3 (an own one read back,
+// or a duplicate of one already held): record $1 becomes a GC candidate if that tombstone
+// (origin $4, counter $5) is still its lone head.
 inline constexpr char kMarkOwnTombstone[] =
     "UPDATE records SET gc_partition = $2, gc_offset = $3"
     " WHERE record_id = $1::uuid AND purged AND sibling_count = 0 AND gc_offset IS NULL"
@@ -307,6 +308,15 @@ inline constexpr char kSnapshotRevisions[] =
     "  SELECT false, 0, " COFFER_VAULT_REVISION_COLUMNS
     "  FROM record_siblings"
     ") r ORDER BY record_id, is_head DESC, hlc DESC, origin_shard DESC";
+
+// GC candidates with the position of their tombstone's event (exported with a snapshot).
+inline constexpr char kSnapshotTombstones[] =
+    "SELECT record_id::text, gc_partition, gc_offset FROM records WHERE gc_offset IS NOT NULL";
+
+// An imported GC position: record $1's lone tombstone was read at partition $2, offset $3.
+inline constexpr char kSetTombstonePosition[] =
+    "UPDATE records SET gc_partition = $2, gc_offset = $3"
+    " WHERE record_id = $1::uuid AND purged AND sibling_count = 0";
 
 // True while this shard's database holds no record and no consumer position.
 inline constexpr char kDatabaseIsEmpty[] =

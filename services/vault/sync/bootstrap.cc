@@ -38,6 +38,9 @@ absl::Status ReadSnapshot(const BootstrapOptions& options, repository::SnapshotH
       for (const v1::SnapshotProgress& p : msg.progress()) {
         header.progress.push_back({p.shard_id(), p.partition(), p.settled_offset()});
       }
+      for (const v1::SnapshotTombstone& t : msg.tombstones()) {
+        header.tombstones.push_back({t.record_id(), t.partition(), t.offset()});
+      }
     }
     for (const std::string& value : msg.revisions()) {
       absl::StatusOr<repository::StoredRevision> r = DecodeChangeEvent(value);
@@ -51,6 +54,19 @@ absl::Status ReadSnapshot(const BootstrapOptions& options, repository::SnapshotH
   }
   if (first) return absl::DataLossError("peer ExportSnapshot: empty stream");
   return absl::OkStatus();
+}
+
+// Replicas of one shard may start together on its empty database: the first import wins, the
+// others find the database no longer empty and simply resume from what it stored.
+absl::StatusOr<BootstrapResult> AnotherReplicaWon(repository::PgSyncRepository& repo,
+                                                  const absl::Status& import_error) {
+  if (!absl::IsFailedPrecondition(import_error)) return import_error;
+  absl::StatusOr<bool> empty = repo.IsEmpty();
+  if (empty.ok() && !*empty) {
+    log::Info("bootstrap: another replica of this shard bootstrapped its database first");
+    return BootstrapResult::kNotNeeded;
+  }
+  return import_error;
 }
 
 }  // namespace
@@ -70,7 +86,16 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
     complete = complete && wm.low == 0;
     marks[p] = wm;
   }
+  // Events of this shard's id already in the log were written by an earlier incarnation of it
+  // (a re-created database): merge them instead of skipping them as echoes.
+  std::map<int32_t, int64_t> merge_own_until;
+  for (const auto& [p, wm] : marks) merge_own_until[p] = wm.high;
   if (complete && options.mode == BootstrapMode::kAuto) {
+    repository::SnapshotHeader from_start;
+    for (const auto& [p, wm] : marks) from_start.positions[p] = 0;
+    if (absl::Status s = repo.ImportSnapshot(from_start, {}, merge_own_until); !s.ok()) {
+      return AnotherReplicaWon(repo, s);
+    }
     log::Info("bootstrap: empty database and a complete change log; catching up from its start",
               {{"partitions", static_cast<int64_t>(partitions)}});
     return BootstrapResult::kFromLogStart;
@@ -104,11 +129,9 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
   std::erase_if(header.progress, [&](const repository::ShardProgressRow& row) {
     return row.shard_id == options.shard_id;
   });
-  // Events of this shard's id already in the log were written by an earlier incarnation of it
-  // (a re-bootstrap): merge them instead of skipping them as echoes.
-  std::map<int32_t, int64_t> merge_own_until;
-  for (const auto& [p, wm] : marks) merge_own_until[p] = wm.high;
-  COFFER_RETURN_IF_ERROR(repo.ImportSnapshot(header, revisions, merge_own_until));
+  if (absl::Status s = repo.ImportSnapshot(header, revisions, merge_own_until); !s.ok()) {
+    return AnotherReplicaWon(repo, s);
+  }
   log::Info("bootstrap: imported a peer's snapshot",
             {{"peer_shard", peer_shard},
              {"revisions", static_cast<int64_t>(revisions.size())},

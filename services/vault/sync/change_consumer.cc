@@ -116,6 +116,12 @@ void ChangeConsumer::Run() {
     if (!leader_) {
       absl::StatusOr<bool> got = lock.TryAcquire();
       if (!got.ok() || !*got) {
+        // A standby replica shares the leader's database: it may accept writes as soon as the
+        // shard has joined (its markers are in shard_progress for every stored partition).
+        if (options_.gate != nullptr && !options_.gate->is_open()) {
+          absl::StatusOr<std::map<int32_t, int64_t>> stored = repo_.LoadOffsets();
+          if (stored.ok()) CheckJoined(static_cast<int>(stored->size()));
+        }
         sleep_for(std::chrono::milliseconds(1000));
         continue;
       }
@@ -219,7 +225,12 @@ void ChangeConsumer::Run() {
       } else if (ev->progress) {
         in.merge = false;
         auto it = ev->progress->settled_offsets.find(msg.partition);
-        if (it != ev->progress->settled_offsets.end()) {
+        // An own marker below merge_own_until was published by this shard's previous database
+        // (re-bootstrap): it must not count for this one, or the gate would open before this
+        // shard has read what the others may already have collected.
+        const bool old_own = ev->progress->shard_id == options_.shard_id &&
+                             msg.offset < OwnMergeLimit(merge_own_until, msg.partition);
+        if (it != ev->progress->settled_offsets.end() && !old_own) {
           in.progress_shard = ev->progress->shard_id;
           in.progress_settled = it->second;
         }

@@ -82,8 +82,20 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
     }
     after = c.seq;
   }
-  COFFER_ASSIGN_OR_RETURN(std::vector<repository::ChangeEntry> entries,
-                          repo_.ListChanges(space_id, after, size + 1));
+  std::vector<repository::ChangeEntry> entries;
+  for (int attempt = 0;; ++attempt) {
+    COFFER_ASSIGN_OR_RETURN(entries, repo_.ListChanges(space_id, after, size + 1));
+    // GC may have dropped a tombstone after `after` between the floor read and the listing: the
+    // page would then skip that delete. A cursor is answered as one issued before that GC; a
+    // read from the start just reads again (it sees the space without the record).
+    COFFER_ASSIGN_OR_RETURN(int64_t floor_after, repo_.GcFloor(space_id));
+    if (floor_after == gc_floor || after >= floor_after) break;
+    if (!cursor.empty() || attempt >= 2) {
+      page.reset = FeedReset::kExpired;
+      return page;
+    }
+    gc_floor = floor_after;
+  }
   page.has_more = entries.size() > static_cast<size_t>(size);
   if (page.has_more) entries.resize(size);
   int64_t position = after;

@@ -620,7 +620,17 @@ TEST_F(VaultSyncPgTest, RandomizedWritesWithBrokerOutagesConverge) {
 TEST_F(VaultSyncPgTest, PurgedRecordIsCollectedOnEveryShardBehindTheHorizon) {
   RestartWithGc();
   if (HasFatalFailure()) return;
-  pb::Record kept = Create(a_, Credential("kept", "k"));
+  // A standby replica of shard-a (not the consumer leader) accepts writes too once joined.
+  a2_ = StartGcReplica("shard-a", *db_a_);
+  ASSERT_TRUE(a2_.app);
+  {
+    httplib::Client standby("127.0.0.1", a2_.app->admin_port());
+    ASSERT_TRUE(Eventually([&] {
+      auto res = standby.Get("/readyz");
+      return res && res->status == 200;
+    })) << "a standby replica never joined";
+  }
+  pb::Record kept = Create(a2_, Credential("kept", "k"));
   pb::Record doomed = Create(a_, Credential("doomed", "d"));
   ASSERT_TRUE(Eventually([&] { return Get(b_, doomed.id()).has_value(); }));
   const std::string old_cursor = Sync(b_, "").next_cursor();
@@ -710,6 +720,14 @@ TEST_F(VaultSyncPgTest, ReBootstrappedShardImportsAPeerSnapshotAndMergesItsOwnLa
   EXPECT_TRUE(Get(a_, early.id()).has_value());
   EXPECT_FALSE(Get(a_, gone.id()).has_value());
   EXPECT_TRUE(HasRow(*fresh, gone.id())) << "the tombstone travels with the snapshot";
+  {
+    pqxx::connection conn(fresh->dsn());
+    pqxx::nontransaction txn(conn);
+    EXPECT_FALSE(
+        txn.exec_params1("SELECT gc_offset FROM records WHERE record_id = $1::uuid", gone.id())[0]
+            .is_null())
+        << "the tombstone's GC position travels too, or it could never be collected here";
+  }
   // ... and the log brings the own write the peer had not applied.
   ASSERT_TRUE(Eventually([&] { return Get(a_, late.id()).has_value(); }))
       << "shard-a's own earlier write was skipped as an echo";

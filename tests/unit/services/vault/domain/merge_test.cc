@@ -53,12 +53,16 @@ TEST(MergeSiblingsTest, DuplicateIsKeptOnce) {
 struct PurgeableRev {
   RevisionStamp stamp;
   bool purged = false;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
 };
 
+// The write time is the HLC (the vault stores its physical part); the creation defaults to 1,
+// long before.
 PurgeableRev MakePurgeable(std::map<std::string, uint64_t> vector, uint64_t hlc, std::string origin,
-                           bool purged) {
+                           bool purged, int64_t created_at_ms = 1) {
   return PurgeableRev{RevisionStamp{1, VersionVector(std::move(vector)), hlc, std::move(origin)},
-                      purged};
+                      purged, created_at_ms, static_cast<int64_t>(hlc)};
 }
 
 TEST(IsNewIncarnationTest, OnlyALaterRevisionWithRestartedCountersOverATombstone) {
@@ -71,9 +75,13 @@ TEST(IsNewIncarnationTest, OnlyALaterRevisionWithRestartedCountersOverATombstone
       IsNewIncarnation<PurgeableRev>({tombstone}, MakePurgeable({{"a", 1}}, 50, "a", false)));
   // The tombstone itself again.
   EXPECT_FALSE(IsNewIncarnation<PurgeableRev>({tombstone}, tombstone));
-  // A concurrent revision is a sibling, not an incarnation.
+  // A concurrent revision of the same incarnation (created before the purge) is a sibling.
   EXPECT_FALSE(
       IsNewIncarnation<PurgeableRev>({tombstone}, MakePurgeable({{"c", 1}}, 150, "c", false)));
+  // Re-created on a shard that never wrote the old incarnation: its vector is concurrent with
+  // the tombstone's, but the record was created after the tombstone was written.
+  EXPECT_TRUE(IsNewIncarnation<PurgeableRev>(
+      {tombstone}, MakePurgeable({{"s", 1}}, 150, "s", false, /*created_at_ms=*/140)));
   // Only over tombstones: a live current revision merges normally.
   PurgeableRev live = MakePurgeable({{"a", 3}, {"b", 2}}, 100, "b", false);
   EXPECT_FALSE(IsNewIncarnation<PurgeableRev>({live}, MakePurgeable({{"a", 1}}, 150, "a", false)));
