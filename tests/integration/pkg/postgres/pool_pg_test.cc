@@ -104,7 +104,8 @@ TEST_F(PoolPgTest, NeverLendsMoreThanSize) {
         int prev = max_in_use.load();
         while (now > prev && !max_in_use.compare_exchange_weak(prev, now)) {
         }
-        pqxx::nontransaction(lease->get()).exec("SELECT 1");
+        // Hold the connection a little, so that leases really overlap even on a loaded machine.
+        pqxx::nontransaction(lease->get()).exec("SELECT pg_sleep(0.01)");
         --in_use;
       }
     });
