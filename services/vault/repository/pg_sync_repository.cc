@@ -183,21 +183,30 @@ absl::StatusOr<std::map<int32_t, int64_t>> PgSyncRepository::LoadOffsets() {
 }
 
 absl::StatusOr<std::vector<ChangeEntry>> PgSyncRepository::ListChanges(const std::string& space_id,
-                                                                       int64_t after_seq,
-                                                                       int limit) {
+                                                                       int64_t after_seq, int limit,
+                                                                       int64_t* gc_floor) {
   std::vector<ChangeEntry> out;
-  absl::Status st = postgres::RunSingleStatement(
-      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        out.clear();
-        for (const auto& row : txn.exec_params(sql::kListChanges, space_id, after_seq, limit)) {
-          ChangeEntry e;
-          COFFER_ASSIGN_OR_RETURN(e.head, ReadRevision(row));
-          e.change_seq = row[17].as<int64_t>();
-          e.sibling_count = row[18].as<int>();
-          out.push_back(std::move(e));
-        }
-        return absl::OkStatus();
-      });
+  // With `gc_floor`, the floor and the changes come from one snapshot: either a concurrent GC is
+  // visible in both (the floor moved) or in neither (its tombstone is still listed).
+  auto run = [&](const postgres::TransactionFn& fn) {
+    return gc_floor == nullptr
+               ? postgres::RunSingleStatement(pool_, postgres::Statement::kIdempotent, fn)
+               : postgres::RunInReadOnlyTransaction(pool_, IsolationLevel::kRepeatableRead, fn);
+  };
+  absl::Status st = run([&](pqxx::transaction_base& txn) -> absl::Status {
+    out.clear();
+    if (gc_floor != nullptr) {
+      *gc_floor = txn.exec_params1(sql::kSpaceGcFloor, space_id)[0].as<int64_t>();
+    }
+    for (const auto& row : txn.exec_params(sql::kListChanges, space_id, after_seq, limit)) {
+      ChangeEntry e;
+      COFFER_ASSIGN_OR_RETURN(e.head, ReadRevision(row));
+      e.change_seq = row[17].as<int64_t>();
+      e.sibling_count = row[18].as<int>();
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  });
   if (!st.ok()) return st;
   return out;
 }
@@ -257,16 +266,6 @@ absl::StatusOr<int64_t> PgSyncRepository::CollectTombstones(int64_t written_befo
         return absl::OkStatus();
       }));
   return n;
-}
-
-absl::StatusOr<int64_t> PgSyncRepository::GcFloor(const std::string& space_id) {
-  int64_t floor = 0;
-  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
-      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        floor = txn.exec_params1(sql::kSpaceGcFloor, space_id)[0].as<int64_t>();
-        return absl::OkStatus();
-      }));
-  return floor;
 }
 
 absl::Status PgSyncRepository::ExportSnapshot(

@@ -119,8 +119,11 @@ class PgSyncRepository {
   absl::StatusOr<std::map<int32_t, int64_t>> LoadOffsets();
 
   // Up to `limit` heads of `space_id` changed after `after_seq`, in commit order.
+  // With `gc_floor`, also the change_seq below which the space's feed may have lost tombstones
+  // to GC (0 = none), read in the same REPEATABLE READ snapshot.
   absl::StatusOr<std::vector<ChangeEntry>> ListChanges(const std::string& space_id,
-                                                       int64_t after_seq, int limit);
+                                                       int64_t after_seq, int limit,
+                                                       int64_t* gc_floor = nullptr);
   // The greatest change_seq this database handed out.
   absl::StatusOr<int64_t> LastChangeSeq();
 
@@ -133,8 +136,6 @@ class PgSyncRepository {
   // Drops the tombstones behind the horizon last written before `written_before_ms`; returns
   // how many.
   absl::StatusOr<int64_t> CollectTombstones(int64_t written_before_ms);
-  // The change_seq below which `space_id`'s change feed may have lost tombstones (0 = none).
-  absl::StatusOr<int64_t> GcFloor(const std::string& space_id);
 
   // Bootstrap (README "Bootstrap").
   // Reads the whole replicated state in one REPEATABLE READ snapshot: `header` once, then every

@@ -65,7 +65,7 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
   int size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
   FeedPage page;
   int64_t after = 0;
-  COFFER_ASSIGN_OR_RETURN(int64_t gc_floor, repo_.GcFloor(space_id));
+  int64_t cursor_floor = 0;  // the GC floor the cursor was issued under
   if (!cursor.empty()) {
     COFFER_ASSIGN_OR_RETURN(Cursor c, DecodeCursor(cursor));
     if (c.shard != shard_id_) {
@@ -74,27 +74,23 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
     }
     if (c.space != space_id) return absl::InvalidArgumentError("cursor: issued for another space");
     COFFER_ASSIGN_OR_RETURN(int64_t last, repo_.LastChangeSeq());
-    // Beyond what this database handed out (a replaced database), or issued before GC dropped
-    // a tombstone after its position (the client never saw that delete): re-read the space.
-    if (c.seq > last || (c.gc_floor < gc_floor && c.seq < gc_floor)) {
+    // Beyond what this database handed out (a replaced database): re-read the space.
+    if (c.seq > last) {
       page.reset = FeedReset::kExpired;
       return page;
     }
     after = c.seq;
+    cursor_floor = c.gc_floor;
   }
-  std::vector<repository::ChangeEntry> entries;
-  for (int attempt = 0;; ++attempt) {
-    COFFER_ASSIGN_OR_RETURN(entries, repo_.ListChanges(space_id, after, size + 1));
-    // GC may have dropped a tombstone after `after` between the floor read and the listing: the
-    // page would then skip that delete. A cursor is answered as one issued before that GC; a
-    // read from the start just reads again (it sees the space without the record).
-    COFFER_ASSIGN_OR_RETURN(int64_t floor_after, repo_.GcFloor(space_id));
-    if (floor_after == gc_floor || after >= floor_after) break;
-    if (!cursor.empty() || attempt >= 2) {
-      page.reset = FeedReset::kExpired;
-      return page;
-    }
-    gc_floor = floor_after;
+  // The listing carries the GC floor of its own snapshot. A cursor issued before GC dropped a
+  // tombstone after its position would skip that delete (the client never saw it): reset, and
+  // the client re-reads the space. A read from the start is consistent with the floor as it is.
+  int64_t gc_floor = 0;
+  COFFER_ASSIGN_OR_RETURN(std::vector<repository::ChangeEntry> entries,
+                          repo_.ListChanges(space_id, after, size + 1, &gc_floor));
+  if (!cursor.empty() && cursor_floor < gc_floor && after < gc_floor) {
+    page.reset = FeedReset::kExpired;
+    return page;
   }
   page.has_more = entries.size() > static_cast<size_t>(size);
   if (page.has_more) entries.resize(size);
