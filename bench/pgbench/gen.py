@@ -4,9 +4,12 @@
 Usage: gen.py OUT_DIR [NAME_CT_BYTES METADATA_CT_BYTES PAYLOAD_CT_BYTES]
 
 The statements are taken verbatim from services/vault/repository/sql.h (compiled and printed by
-print_sql.cc) and only their $n parameters are replaced by pgbench variables, as text (pgbench
--M simple substitutes variables textually, which lets a record id be built from a number; the
-vault sends the same values as parameters of an unnamed statement, planned on every call too).
+print_sql.cc) and only their $n parameters are replaced by pgbench variables. The scripts are for
+`pgbench -M prepared`, as the vault prepares every statement once per connection
+(pkg/postgres/prepared.h): pgbench turns each variable into a parameter of a prepared statement.
+A parameter cannot be built textually there, so the two values the vault computes per call are
+expressions of parameters: the record id (`salt || '-0000-4000-8000-' || k`, from the key number)
+and the version vector's JSON text (from the shard id and the new counter).
 
 Transaction control is what the vault sends: since pkg/postgres RunSingleStatement, every
 single-statement read and write runs in autocommit (no BEGIN/COMMIT round trips), so each
@@ -35,7 +38,7 @@ with tempfile.TemporaryDirectory() as tmp:
     select_sql, replace_sql = subprocess.run([exe], check=True, capture_output=True,
                                              text=True).stdout.strip("\n").split("\n")
 
-rid = "':salt-0000-4000-8000-:rk'"
+rid = "(:salt || '-0000-4000-8000-' || :rk)"
 rng = random.Random(7)
 
 
@@ -49,8 +52,8 @@ def subst(sql, params):
 
 read = subst(select_sql, {1: rid})
 write = subst(replace_sql, {
-    1: rid, 2: "':shard'", 3: ":nv", 4: "':r_space_id'", 5: "'text'", 6: ":nv",
-    7: "'{\":shard\": :nv}'", 8: ":nh", 9: "false", 10: "false", 11: "'k1'",
+    1: rid, 2: ":shard", 3: ":nv", 4: ":r_space_id", 5: "'text'", 6: ":nv",
+    7: "('{\"' || :shard || '\": ' || :nv || '}')", 8: ":nh", 9: "false", 10: "false", 11: "'k1'",
     12: hexbytes(name_len), 13: hexbytes(meta_len), 14: hexbytes(payload_len),
     15: ":r_created_at_ms", 16: ":nu", 17: ":r_version", 18: ":r_state_seq", 19: "100"})
 

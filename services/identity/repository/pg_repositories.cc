@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "pkg/postgres/errors.h"
+#include "pkg/postgres/prepared.h"
 #include "pkg/status/status.h"
 #include "services/identity/domain/scopes.h"
 #include "services/identity/domain/validation.h"
@@ -39,7 +40,7 @@ absl::StatusOr<pqxx::result> Exec(postgres::ConnectionPool& pool, std::string_vi
   COFFER_ASSIGN_OR_RETURN(auto lease, pool.Acquire());
   try {
     pqxx::nontransaction txn(*lease);
-    return txn.exec_params(statement, std::forward<Args>(args)...);
+    return postgres::ExecPrepared(txn, statement, std::forward<Args>(args)...);
   } catch (...) {
     return postgres::StatusFromCurrentException(context);
   }

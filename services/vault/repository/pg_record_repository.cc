@@ -4,6 +4,7 @@
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 
+#include "pkg/postgres/prepared.h"
 #include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
 #include "services/vault/repository/pg_rows.h"
@@ -64,7 +65,7 @@ absl::StatusOr<bool> PgRecordRepository::Insert(const StoredRevision& revision) 
 
 absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::string& record_id) {
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
-                            return txn.exec_params(sql::kSelectRecord, record_id);
+                            return postgres::ExecPrepared(txn, sql::kSelectRecord, record_id);
                           }));
   if (result.empty() || !result[0][0].as<bool>()) return std::nullopt;
   StoredRecord record;
@@ -103,13 +104,14 @@ absl::StatusOr<std::vector<StoredRecord>> PgRecordRepository::ListHeads(const st
   COFFER_RETURN_IF_ERROR(postgres::RunInReadOnlyTransaction(
       pool_, IsolationLevel::kRepeatableRead, [&](pqxx::transaction_base& txn) -> absl::Status {
         if (types.empty()) {
-          heads = txn.exec_params(sql::kListHeads, space_id, filter.in_trash, nullptr,
-                                  filter.in_conflict);
+          heads = postgres::ExecPrepared(txn, sql::kListHeads, space_id, filter.in_trash, nullptr,
+                                         filter.in_conflict);
         } else {
-          heads = txn.exec_params(sql::kListHeads, space_id, filter.in_trash, types,
-                                  filter.in_conflict);
+          heads = postgres::ExecPrepared(txn, sql::kListHeads, space_id, filter.in_trash, types,
+                                         filter.in_conflict);
         }
-        if (filter.in_conflict) siblings = txn.exec_params(sql::kListSpaceSiblings, space_id);
+        if (filter.in_conflict)
+          siblings = postgres::ExecPrepared(txn, sql::kListSpaceSiblings, space_id);
         return absl::OkStatus();
       }));
   std::vector<StoredRecord> out;
@@ -134,9 +136,9 @@ absl::StatusOr<std::vector<StoredRevision>> PgRecordRepository::ListHistory(
     const std::string& record_id, const std::optional<HistoryCursor>& after, int limit) {
   HistoryCursor c = after.value_or(HistoryCursor{});
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
-                            return txn.exec_params(sql::kListHistory, record_id, after.has_value(),
-                                                   c.version, static_cast<int64_t>(c.hlc),
-                                                   c.origin_shard, limit);
+                            return postgres::ExecPrepared(
+                                txn, sql::kListHistory, record_id, after.has_value(), c.version,
+                                static_cast<int64_t>(c.hlc), c.origin_shard, limit);
                           }));
   return ReadRevisions(result);
 }
@@ -144,7 +146,8 @@ absl::StatusOr<std::vector<StoredRevision>> PgRecordRepository::ListHistory(
 absl::StatusOr<std::optional<StoredRevision>> PgRecordRepository::GetHistoryVersion(
     const std::string& record_id, int64_t version) {
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
-                            return txn.exec_params(sql::kSelectHistoryVersion, record_id, version);
+                            return postgres::ExecPrepared(txn, sql::kSelectHistoryVersion,
+                                                          record_id, version);
                           }));
   if (result.empty()) return std::nullopt;
   COFFER_ASSIGN_OR_RETURN(StoredRevision r, ReadRevision(result[0]));
@@ -154,14 +157,14 @@ absl::StatusOr<std::optional<StoredRevision>> PgRecordRepository::GetHistoryVers
 absl::StatusOr<std::vector<StoredRevision>> PgRecordRepository::ListSpaceState(
     const std::string& space_id) {
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
-                            return txn.exec_params(sql::kSelectSpaceState, space_id);
+                            return postgres::ExecPrepared(txn, sql::kSelectSpaceState, space_id);
                           }));
   return ReadRevisions(result);
 }
 
 absl::StatusOr<int64_t> PgRecordRepository::OutboxBacklog() {
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
-                            return txn.exec(sql::kOutboxBacklog);
+                            return postgres::ExecPrepared(txn, sql::kOutboxBacklog);
                           }));
   return result[0][0].as<int64_t>();
 }

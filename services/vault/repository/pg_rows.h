@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "pkg/postgres/prepared.h"
 #include "services/vault/repository/record_repository.h"
 
 namespace coffer::vault::repository::internal {
@@ -26,13 +27,14 @@ absl::StatusOr<StoredRevision> ReadRevision(const pqxx::row& row);
 template <typename... Extra>
 pqxx::result ExecRevision(pqxx::transaction_base& txn, const char* sql, const StoredRevision& r,
                           Extra&&... extra) {
-  return txn.exec_params(sql, r.record_id, r.stamp.origin_shard,
-                         static_cast<int64_t>(r.stamp.vector.Get(r.stamp.origin_shard)), r.space_id,
-                         std::string(domain::RecordTypeName(r.type)), r.stamp.version,
-                         r.stamp.vector.ToJson(), static_cast<int64_t>(r.stamp.hlc), r.deleted,
-                         r.purged, r.key_id, pqxx::binarystring(r.name_ct),
-                         pqxx::binarystring(r.metadata_ct), pqxx::binarystring(r.payload_ct),
-                         r.created_at_ms, r.updated_at_ms, std::forward<Extra>(extra)...);
+  return postgres::ExecPrepared(txn, sql, r.record_id, r.stamp.origin_shard,
+                                static_cast<int64_t>(r.stamp.vector.Get(r.stamp.origin_shard)),
+                                r.space_id, std::string(domain::RecordTypeName(r.type)),
+                                r.stamp.version, r.stamp.vector.ToJson(),
+                                static_cast<int64_t>(r.stamp.hlc), r.deleted, r.purged, r.key_id,
+                                pqxx::binarystring(r.name_ct), pqxx::binarystring(r.metadata_ct),
+                                pqxx::binarystring(r.payload_ct), r.created_at_ms, r.updated_at_ms,
+                                std::forward<Extra>(extra)...);
 }
 
 }  // namespace coffer::vault::repository::internal

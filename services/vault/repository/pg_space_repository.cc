@@ -3,6 +3,7 @@
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 
+#include "pkg/postgres/prepared.h"
 #include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
 #include "services/vault/repository/sql.h"
@@ -14,7 +15,7 @@ absl::Status PgSpaceRepository::EnsurePersonalSpace(const std::string& space_id,
   // Single statements run in autocommit: one round trip each (DESIGN §9).
   return postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        txn.exec_params(sql::kEnsurePersonalSpace, space_id, user_id, now_ms);
+        postgres::ExecPrepared(txn, sql::kEnsurePersonalSpace, space_id, user_id, now_ms);
         return absl::OkStatus();
       });
 }
@@ -24,7 +25,7 @@ absl::StatusOr<std::optional<Role>> PgSpaceRepository::GetRole(const std::string
   std::optional<Role> role;
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        pqxx::result r = txn.exec_params(sql::kSelectRole, space_id, user_id);
+        pqxx::result r = postgres::ExecPrepared(txn, sql::kSelectRole, space_id, user_id);
         role = r.empty() ? std::nullopt : RoleFromName(r[0][0].as<std::string>());
         return absl::OkStatus();
       }));
@@ -47,8 +48,8 @@ absl::StatusOr<std::vector<SpaceView>> PgSpaceRepository::Select(
   pqxx::result rows;
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        rows = space_id ? txn.exec_params(sql::kSelectSpaces, *space_id, user_id)
-                        : txn.exec_params(sql::kSelectSpaces, nullptr, user_id);
+        rows = space_id ? postgres::ExecPrepared(txn, sql::kSelectSpaces, *space_id, user_id)
+                        : postgres::ExecPrepared(txn, sql::kSelectSpaces, nullptr, user_id);
         return absl::OkStatus();
       }));
   std::vector<SpaceView> out;

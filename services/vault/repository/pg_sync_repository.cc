@@ -7,6 +7,7 @@
 #include <pqxx/transaction_base>
 #include <set>
 
+#include "pkg/postgres/prepared.h"
 #include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
 #include "services/vault/domain/merge.h"
@@ -34,8 +35,8 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
     ++outcome.applied;  // first revision of this record seen here
     return absl::OkStatus();
   }
-  txn.exec_params(sql::kLockRecord, incoming.record_id);
-  pqxx::result rows = txn.exec_params(sql::kSelectRecord, incoming.record_id);
+  postgres::ExecPrepared(txn, sql::kLockRecord, incoming.record_id);
+  pqxx::result rows = postgres::ExecPrepared(txn, sql::kSelectRecord, incoming.record_id);
   std::vector<StoredRevision> current;
   for (const auto& row : rows) {
     COFFER_ASSIGN_OR_RETURN(StoredRevision r, ReadRevision(row));
@@ -59,9 +60,10 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
     // A tombstone held without a GC position (imported with a snapshot while its event was
     // still unpublished) gets one when its event is read.
     if (incoming.purged && offset >= 0) {
-      txn.exec_params(sql::kMarkOwnTombstone, incoming.record_id, partition, offset,
-                      incoming.stamp.origin_shard,
-                      static_cast<int64_t>(incoming.stamp.vector.Get(incoming.stamp.origin_shard)));
+      postgres::ExecPrepared(
+          txn, sql::kMarkOwnTombstone, incoming.record_id, partition, offset,
+          incoming.stamp.origin_shard,
+          static_cast<int64_t>(incoming.stamp.vector.Get(incoming.stamp.origin_shard)));
     }
     return absl::OkStatus();
   }
@@ -71,16 +73,17 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
       offset >= 0 && head.purged && merged.size() == 1 && head.stamp == incoming.stamp;
   ExecRevision(txn, sql::kMergeSetHead, head, static_cast<int>(merged.size() - 1), gc_candidate,
                partition, offset);
-  txn.exec_params(sql::kMergeDeleteSiblings, incoming.record_id);
+  postgres::ExecPrepared(txn, sql::kMergeDeleteSiblings, incoming.record_id);
   for (size_t i = 1; i < merged.size(); ++i) {
     ExecRevision(txn, sql::kMergeInsertSibling, merged[i]);
   }
   if (head.purged) {
-    txn.exec_params(sql::kMergeDropHistory, incoming.record_id);
+    postgres::ExecPrepared(txn, sql::kMergeDropHistory, incoming.record_id);
   } else if (!incoming.purged && Contains(merged, incoming.stamp)) {
     ExecRevision(txn, sql::kMergeInsertHistory, incoming);
     if (history_keep > 0) {
-      txn.exec_params(sql::kMergeRetention, incoming.record_id, static_cast<int64_t>(history_keep));
+      postgres::ExecPrepared(txn, sql::kMergeRetention, incoming.record_id,
+                             static_cast<int64_t>(history_keep));
     }
   }
   size_t before = current.empty() ? 0 : current.size() - 1;
@@ -97,7 +100,7 @@ absl::StatusOr<std::vector<OutboxEntry>> PgSyncRepository::ReadOutbox(int limit)
   absl::Status st = postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
-        pqxx::result rows = txn.exec_params(sql::kSelectOutbox, limit);
+        pqxx::result rows = postgres::ExecPrepared(txn, sql::kSelectOutbox, limit);
         for (const auto& row : rows) {
           OutboxEntry e;
           e.id = row[0].as<int64_t>();
@@ -122,7 +125,7 @@ absl::Status PgSyncRepository::DeleteOutbox(const std::vector<int64_t>& ids) {
   // Deleting rows by id twice deletes them once: safe to retry.
   return postgres::RunSingleStatement(pool_, postgres::Statement::kIdempotent,
                                       [&](pqxx::transaction_base& txn) -> absl::Status {
-                                        txn.exec_params(sql::kDeleteOutbox, array);
+                                        postgres::ExecPrepared(txn, sql::kDeleteOutbox, array);
                                         return absl::OkStatus();
                                       });
 }
@@ -140,11 +143,12 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
         outcome = MergeOutcome{};  // the transaction may run more than once
         for (const IncomingRevision& e : batch) {
           if (e.progress_settled >= 0) {
-            txn.exec_params(sql::kStoreProgress, e.progress_shard, e.partition, e.progress_settled);
+            postgres::ExecPrepared(txn, sql::kStoreProgress, e.progress_shard, e.partition,
+                                   e.progress_settled);
           }
           if (e.own_tombstone) {
-            txn.exec_params(
-                sql::kMarkOwnTombstone, e.revision.record_id, e.partition, e.offset,
+            postgres::ExecPrepared(
+                txn, sql::kMarkOwnTombstone, e.revision.record_id, e.partition, e.offset,
                 e.revision.stamp.origin_shard,
                 static_cast<int64_t>(e.revision.stamp.vector.Get(e.revision.stamp.origin_shard)));
           }
@@ -153,7 +157,7 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
               MergeOne(txn, e.revision, e.partition, e.offset, history_keep, outcome));
         }
         for (const auto& [partition, next] : next_offsets) {
-          txn.exec_params(sql::kStoreOffset, partition, next);
+          postgres::ExecPrepared(txn, sql::kStoreOffset, partition, next);
         }
         return absl::OkStatus();
       });
@@ -173,7 +177,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> PgSyncRepository::LoadOffsets() {
   absl::Status st = postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
-        for (const auto& row : txn.exec(sql::kSelectOffsets)) {
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectOffsets)) {
           out[row[0].as<int32_t>()] = row[1].as<int64_t>();
         }
         return absl::OkStatus();
@@ -196,9 +200,10 @@ absl::StatusOr<std::vector<ChangeEntry>> PgSyncRepository::ListChanges(const std
   absl::Status st = run([&](pqxx::transaction_base& txn) -> absl::Status {
     out.clear();
     if (gc_floor != nullptr) {
-      *gc_floor = txn.exec_params1(sql::kSpaceGcFloor, space_id)[0].as<int64_t>();
+      *gc_floor = postgres::ExecPrepared1(txn, sql::kSpaceGcFloor, space_id)[0].as<int64_t>();
     }
-    for (const auto& row : txn.exec_params(sql::kListChanges, space_id, after_seq, limit)) {
+    for (const auto& row :
+         postgres::ExecPrepared(txn, sql::kListChanges, space_id, after_seq, limit)) {
       ChangeEntry e;
       COFFER_ASSIGN_OR_RETURN(e.head, ReadRevision(row));
       e.change_seq = row[17].as<int64_t>();
@@ -236,7 +241,7 @@ absl::StatusOr<std::vector<int32_t>> PgSyncRepository::OwnProgressPartitions(
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
-        for (const auto& row : txn.exec_params(sql::kOwnProgressPartitions, shard_id)) {
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kOwnProgressPartitions, shard_id)) {
           out.push_back(row[0].as<int32_t>());
         }
         return absl::OkStatus();
@@ -249,7 +254,7 @@ absl::StatusOr<std::vector<ShardProgressRow>> PgSyncRepository::ListProgress() {
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
-        for (const auto& row : txn.exec(sql::kSelectProgress)) {
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectProgress)) {
           out.push_back({row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
         }
         return absl::OkStatus();
@@ -262,7 +267,8 @@ absl::StatusOr<int64_t> PgSyncRepository::CollectTombstones(int64_t written_befo
   // Not idempotent in what it reports, but safe to repeat: a retry collects what is left.
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        n = txn.exec_params1(sql::kCollectTombstones, written_before_ms)[0].as<int64_t>();
+        n = postgres::ExecPrepared1(txn, sql::kCollectTombstones, written_before_ms)[0]
+                .as<int64_t>();
         return absl::OkStatus();
       }));
   return n;
@@ -275,14 +281,14 @@ absl::Status PgSyncRepository::ExportSnapshot(
   return postgres::RunInReadOnlyTransaction(
       pool_, IsolationLevel::kRepeatableRead, [&](pqxx::transaction_base& txn) -> absl::Status {
         SnapshotHeader h;
-        for (const auto& row : txn.exec(sql::kSelectOffsets)) {
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectOffsets)) {
           h.positions[row[0].as<int32_t>()] = row[1].as<int64_t>();
         }
-        for (const auto& row : txn.exec(sql::kSelectProgress)) {
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectProgress)) {
           h.progress.push_back(
               {row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
         }
-        for (const auto& row : txn.exec(sql::kSnapshotTombstones)) {
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSnapshotTombstones)) {
           h.tombstones.push_back(
               {row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
         }
@@ -330,14 +336,16 @@ absl::Status PgSyncRepository::ImportSnapshot(const SnapshotHeader& header,
         }
         for (const auto& [partition, next] : header.positions) {
           auto own = merge_own_until.find(partition);
-          txn.exec_params(sql::kStoreImportedOffset, partition, next,
-                          own == merge_own_until.end() ? int64_t{0} : own->second);
+          postgres::ExecPrepared(txn, sql::kStoreImportedOffset, partition, next,
+                                 own == merge_own_until.end() ? int64_t{0} : own->second);
         }
         for (const ShardProgressRow& p : header.progress) {
-          txn.exec_params(sql::kStoreProgress, p.shard_id, p.partition, p.settled_offset);
+          postgres::ExecPrepared(txn, sql::kStoreProgress, p.shard_id, p.partition,
+                                 p.settled_offset);
         }
         for (const SnapshotHeader::Tombstone& t : header.tombstones) {
-          txn.exec_params(sql::kSetTombstonePosition, t.record_id, t.partition, t.offset);
+          postgres::ExecPrepared(txn, sql::kSetTombstonePosition, t.record_id, t.partition,
+                                 t.offset);
         }
         return absl::OkStatus();
       });
@@ -348,7 +356,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> PgSyncRepository::LoadMergeOwnUntil()
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         out.clear();
-        for (const auto& row : txn.exec(sql::kSelectMergeOwnUntil)) {
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectMergeOwnUntil)) {
           out[row[0].as<int32_t>()] = row[1].as<int64_t>();
         }
         return absl::OkStatus();
@@ -360,7 +368,7 @@ absl::StatusOr<int64_t> PgSyncRepository::LastChangeSeq() {
   int64_t last = 0;
   absl::Status st = postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        last = txn.exec(sql::kLastChangeSeq)[0][0].as<int64_t>();
+        last = postgres::ExecPrepared(txn, sql::kLastChangeSeq)[0][0].as<int64_t>();
         return absl::OkStatus();
       });
   if (!st.ok()) return st;
