@@ -33,6 +33,13 @@ absl::Status CheckSize(std::string_view plaintext, std::string_view aad) {
   return absl::OkStatus();
 }
 
+// AES-256-GCM fetched once per process: EVP_aes_256_gcm() makes OpenSSL 3 fetch the provider's
+// implementation again at every EVP_*Init_ex (see Sha256Md in hash.cc). Immutable, shared.
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Seal(std::string_view key, std::string_view plaintext,
@@ -44,15 +51,15 @@ absl::StatusOr<std::string> Seal(std::string_view key, std::string_view plaintex
 
   CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int len = 0;
-  bool ok = ctx != nullptr &&
-            EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(out)) == 1 &&
-            (aad.empty() || EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad),
-                                              static_cast<int>(aad.size())) == 1) &&
-            EVP_EncryptUpdate(ctx.get(), U(out) + kAeadNonceSize, &len, U(plaintext),
-                              static_cast<int>(plaintext.size())) == 1 &&
-            EVP_EncryptFinal_ex(ctx.get(), U(out) + kAeadNonceSize + len, &len) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kAeadTagSize,
-                                U(out) + kAeadNonceSize + plaintext.size()) == 1;
+  bool ok =
+      ctx != nullptr && EVP_EncryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, U(key), U(out)) == 1 &&
+      (aad.empty() ||
+       EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1) &&
+      EVP_EncryptUpdate(ctx.get(), U(out) + kAeadNonceSize, &len, U(plaintext),
+                        static_cast<int>(plaintext.size())) == 1 &&
+      EVP_EncryptFinal_ex(ctx.get(), U(out) + kAeadNonceSize + len, &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kAeadTagSize,
+                          U(out) + kAeadNonceSize + plaintext.size()) == 1;
   if (!ok) {
     ERR_clear_error();
     return absl::InternalError("AES-256-GCM encryption failed");
@@ -76,7 +83,7 @@ absl::StatusOr<std::string> Open(std::string_view key, std::string_view sealed,
   CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   if (ctx == nullptr) return absl::InternalError("AES-256-GCM: out of memory");
   int len = 0;
-  bool ok = EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(nonce)) == 1 &&
+  bool ok = EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, U(key), U(nonce)) == 1 &&
             (aad.empty() || EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad),
                                               static_cast<int>(aad.size())) == 1) &&
             EVP_DecryptUpdate(ctx.get(), U(out), &len, U(ciphertext),

@@ -22,13 +22,35 @@ namespace {
   std::abort();
 }
 
+// Algorithms fetched from the default provider once per process. EVP_sha256() and a fetch by name
+// per call make OpenSSL 3 look the implementation up again each time (a property query under a
+// global read lock: visible in the vault's profile, docs/benchmarks.md). Fetched objects are
+// immutable and safe to share between threads; they live until exit.
+const EVP_MD* Sha256Md() {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    if (m == nullptr) Die("EVP_MD_fetch(SHA2-256)");
+    return m;
+  }();
+  return md;
+}
+
+EVP_KDF* HkdfKdf() {
+  static EVP_KDF* const kdf = [] {
+    EVP_KDF* k = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+    if (k == nullptr) Die("EVP_KDF_fetch(HKDF)");
+    return k;
+  }();
+  return kdf;
+}
+
 }  // namespace
 
 std::string Sha256(std::string_view bytes) {
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;
   if (EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                 EVP_sha256(), nullptr) != 1 ||
+                 Sha256Md(), nullptr) != 1 ||
       len != kSha256Size) {
     Die("EVP_Digest(SHA-256)");
   }
@@ -41,7 +63,7 @@ std::string HmacSha256(std::string_view key, std::string_view message) {
   // HMAC() rejects a null key pointer even with length 0, so point at a dummy byte.
   static const unsigned char kEmpty = 0;
   const void* key_ptr = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
-  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
+  if (HMAC(Sha256Md(), key_ptr, static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(message.data()), message.size(),
            reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
       len != kSha256Size) {
@@ -55,10 +77,7 @@ absl::StatusOr<std::string> HkdfSha256(std::string_view ikm, std::string_view sa
   if (length == 0 || length > 255 * kSha256Size) {
     return absl::InvalidArgumentError("HKDF-SHA-256 output length must be in [1, 8160]");
   }
-  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr),
-                                                        &EVP_KDF_free);
-  if (kdf == nullptr) Die("EVP_KDF_fetch(HKDF)");
-  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()),
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(HkdfKdf()),
                                                                 &EVP_KDF_CTX_free);
   if (ctx == nullptr) Die("EVP_KDF_CTX_new");
 

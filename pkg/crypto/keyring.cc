@@ -104,7 +104,10 @@ absl::StatusOr<Keyring> Keyring::Parse(std::string_view spec) {
         return absl::InvalidArgumentError("keyring: duplicate key id '" + kid + "'");
       }
       if (ring.keys_.empty() && !explicit_primary) primary = kid;
-      ring.keys_.emplace(kid, *std::move(key));
+      // Only HKDF's extract step depends on the KEK alone, so it runs once here and the ring
+      // keeps its result (the PRK, as secret as the KEK) instead of the KEK.
+      ring.keys_.emplace(kid, HmacSha256(kDeriveSalt, *key));
+      OPENSSL_cleanse(key->data(), key->size());
     }
     if (comma == std::string_view::npos) break;
     spec.remove_prefix(comma + 1);
@@ -143,7 +146,13 @@ absl::StatusOr<std::string> Keyring::DeriveKey(std::string_view kid, std::string
   if (it == keys_.end()) {
     return absl::NotFoundError("keyring: unknown key id '" + std::string(kid) + "'");
   }
-  return HkdfSha256(it->second, kDeriveSalt, info, kAeadKeySize);
+  // HKDF-Expand (RFC 5869) for one block: L = 32 = HashLen, so OKM = T(1) = HMAC(PRK, info | 1).
+  // Same bytes as HkdfSha256(KEK, kDeriveSalt, info, 32) (tested), for one HMAC per call instead
+  // of an OpenSSL KDF context with its parameter parsing and two HMACs.
+  static_assert(kAeadKeySize == kSha256Size);
+  std::string block(info);
+  block.push_back('\x01');
+  return HmacSha256(it->second, block);
 }
 
 absl::StatusOr<std::string> SealWithKeyring(const Keyring& keyring, std::string_view context,

@@ -52,7 +52,8 @@ class Keyring {
  private:
   Keyring() = default;
 
-  std::map<std::string, std::string, std::less<>> keys_;  // kid -> 32-byte KEK
+  // kid -> HKDF-Extract(salt, KEK), the pseudorandom key every DeriveKey expands (32 bytes).
+  std::map<std::string, std::string, std::less<>> keys_;
   std::string primary_kid_;
 };
 

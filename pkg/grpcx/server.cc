@@ -132,6 +132,10 @@ absl::StatusOr<int> GrpcServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
+                              options_.sync_min_idle_threads);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              options_.sync_max_idle_threads);
   for (grpc::Service* service : services_) builder.RegisterService(service);
   builder.SetOption(std::make_unique<ServiceNamesOption>(&service_names_));
   if (!interceptor_factories_.empty()) {

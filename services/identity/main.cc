@@ -1,6 +1,7 @@
 // coffer-identity: parse config -> build the app -> run until SIGTERM/SIGINT -> graceful stop.
 #include <cstdlib>
 
+#include "absl/synchronization/mutex.h"
 #include "pkg/config/config.h"
 #include "pkg/grpcx/signals.h"
 #include "pkg/log/log.h"
@@ -9,6 +10,9 @@
 
 int main(int argc, char** argv) {
   coffer::grpcx::BlockShutdownSignals();  // before any thread exists
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock detector on: a
+  // lock-order graph update on every contended lock. Tests keep it on; the service does not.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   coffer::identity::IdentityConfig config;
   coffer::config::ConfigParser parser(

@@ -1,6 +1,7 @@
 // coffer-vault: records, spaces and history of one shard. Thin: parse config -> build app -> run.
 #include <iostream>
 
+#include "absl/synchronization/mutex.h"
 #include "pkg/config/config.h"
 #include "pkg/grpcx/signals.h"
 #include "pkg/log/log.h"
@@ -8,6 +9,10 @@
 
 int main(int argc, char** argv) {
   coffer::grpcx::BlockShutdownSignals();  // before any thread starts
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock detector on: a
+  // lock-order graph update on every contended lock (gRPC's and ours; seen in the profile).
+  // Tests keep it on; the service binaries do not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   coffer::vault::app::VaultConfig config;
   coffer::config::ConfigParser parser("coffer-vault", "Coffer vault service (one shard)");
   coffer::vault::app::RegisterVaultConfig(parser, &config);

@@ -8,6 +8,7 @@
 
 #include "pkg/crypto/aead.h"
 #include "pkg/crypto/encoding.h"
+#include "pkg/crypto/hash.h"
 #include "pkg/crypto/random.h"
 
 namespace coffer::crypto {
@@ -65,6 +66,21 @@ TEST(KeyringTest, ErrorsNeverContainKeyMaterial) {
   auto ring = Keyring::Parse("k1:" + encoded);
   ASSERT_FALSE(ring.ok());
   EXPECT_EQ(std::string(ring.status().message()).find(encoded), std::string::npos);
+}
+
+// DeriveKey's one-HMAC expand is exactly HKDF-SHA-256 of the KEK (the keyring keeps only the
+// extracted key), so envelopes sealed by earlier versions stay readable.
+TEST(KeyringTest, DeriveKeyIsHkdfOfTheKek) {
+  const std::string kek(32, '\x5a');
+  auto ring = Keyring::Parse("k1:" + Base64Encode(kek));
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  for (const std::string info : {"", "space:0b3d7b5e-8c8e-4d7a-9a39-d3a8f1d0c001", "x"}) {
+    auto derived = ring->DeriveKey("k1", info);
+    ASSERT_TRUE(derived.ok()) << derived.status();
+    auto expected = HkdfSha256(kek, "coffer.keyring.v1", info, 32);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    EXPECT_EQ(*derived, *expected) << "info=" << info;
+  }
 }
 
 TEST(KeyringTest, DeriveKeyIsDeterministicAndContextSeparated) {
