@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <pqxx/connection>
+#include <pqxx/nontransaction>
 #include <pqxx/notification>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "services/vault/app/migrations.h"
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
+#include "services/vault/repository/pg_sync_repository.h"
 
 namespace coffer::vault::repository {
 namespace {
@@ -165,6 +167,29 @@ TEST_F(RecordRepositoryPgTest, PurgeLeavesAContentlessTombstone) {
   EXPECT_TRUE(listed.empty());
   COFFER_ASSERT_OK_AND_ASSIGN(int64_t backlog, repo_->OutboxBacklog());
   EXPECT_EQ(backlog, 2);
+}
+
+// The relay deletes published rows with an asynchronous commit (a lost delete only re-publishes);
+// that setting is local to the delete's own transaction and never leaks into the pooled session
+// that later serves a client's durable write.
+TEST_F(RecordRepositoryPgTest, OutboxDeleteIsAsynchronousOnlyForItself) {
+  COFFER_ASSERT_OK_AND_ASSIGN(auto one, db_->NewPool(1));
+  {
+    // The test cluster runs with synchronous_commit off; make the session durable first.
+    COFFER_ASSERT_OK_AND_ASSIGN(auto lease, one->Acquire());
+    pqxx::nontransaction(lease.get()).exec("SET synchronous_commit = on");
+  }
+  PgRecordRepository records(*one);
+  PgSyncRepository sync(*one);
+  COFFER_ASSERT_OK(records.Insert(Rev(1, domain::VersionVector({{"a", 1}}), 100 << 16, "a")).status());
+  COFFER_ASSERT_OK_AND_ASSIGN(std::vector<OutboxEntry> batch, sync.ReadOutbox(10));
+  ASSERT_EQ(batch.size(), 1u);
+  COFFER_ASSERT_OK(sync.DeleteOutbox({batch[0].id}));
+  COFFER_ASSERT_OK_AND_ASSIGN(batch, sync.ReadOutbox(10));
+  EXPECT_TRUE(batch.empty());
+  COFFER_ASSERT_OK_AND_ASSIGN(auto lease, one->Acquire());
+  pqxx::nontransaction txn(lease.get());
+  EXPECT_EQ(txn.exec1("SHOW synchronous_commit")[0].as<std::string>(), "on");
 }
 
 }  // namespace
