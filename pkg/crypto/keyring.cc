@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "pkg/crypto/aead.h"
 #include "pkg/crypto/encoding.h"
@@ -11,6 +13,18 @@
 #include "pkg/status/status.h"
 
 namespace coffer::crypto {
+
+struct Keyring::DerivedCache {
+  std::mutex mu;
+  std::unordered_map<std::string, std::string> keys;  // kid + '\0' + info -> key
+
+  ~DerivedCache() { Clear(); }
+  void Clear() {
+    for (auto& [id, key] : keys) OPENSSL_cleanse(key.data(), key.size());
+    keys.clear();
+  }
+};
+
 namespace {
 
 constexpr unsigned char kEnvelopeVersion = 0x01;
@@ -117,6 +131,7 @@ absl::StatusOr<Keyring> Keyring::Parse(std::string_view spec) {
     return absl::InvalidArgumentError("keyring: primary key id '" + primary + "' is not listed");
   }
   ring.primary_kid_ = primary;
+  ring.derived_ = std::make_shared<DerivedCache>();
   return ring;
 }
 
@@ -146,13 +161,29 @@ absl::StatusOr<std::string> Keyring::DeriveKey(std::string_view kid, std::string
   if (it == keys_.end()) {
     return absl::NotFoundError("keyring: unknown key id '" + std::string(kid) + "'");
   }
+  std::string cache_id;
+  cache_id.reserve(kid.size() + 1 + info.size());
+  cache_id.append(kid).push_back('\0');
+  cache_id.append(info);
+  DerivedCache* cache = derived_.get();  // null only in a moved-from ring
+  if (cache != nullptr) {
+    std::lock_guard lock(cache->mu);
+    auto hit = cache->keys.find(cache_id);
+    if (hit != cache->keys.end()) return hit->second;
+  }
   // HKDF-Expand (RFC 5869) for one block: L = 32 = HashLen, so OKM = T(1) = HMAC(PRK, info | 1).
   // Same bytes as HkdfSha256(KEK, kDeriveSalt, info, 32) (tested), for one HMAC per call instead
   // of an OpenSSL KDF context with its parameter parsing and two HMACs.
   static_assert(kAeadKeySize == kSha256Size);
   std::string block(info);
   block.push_back('\x01');
-  return HmacSha256(it->second, block);
+  std::string key = HmacSha256(it->second, block);
+  if (cache != nullptr) {
+    std::lock_guard lock(cache->mu);
+    if (cache->keys.size() >= kDerivedCacheSize) cache->Clear();
+    cache->keys.emplace(std::move(cache_id), key);
+  }
+  return key;
 }
 
 absl::StatusOr<std::string> SealWithKeyring(const Keyring& keyring, std::string_view context,

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,8 @@
 namespace coffer::crypto {
 
 inline constexpr size_t kKekSize = 32;
+
+inline constexpr size_t kDerivedCacheSize = 4096;
 
 class Keyring {
  public:
@@ -47,6 +50,8 @@ class Keyring {
   std::vector<std::string> kids() const;
 
   // 32-byte key for `info` (e.g. "space:<uuid>") under KEK `kid`. NOT_FOUND for an unknown kid.
+  // Remembers up to kDerivedCacheSize derived keys (they are no more secret than the KEK the
+  // process holds anyway), so repeated derivations cost a hash lookup.
   absl::StatusOr<std::string> DeriveKey(std::string_view kid, std::string_view info) const;
 
  private:
@@ -54,6 +59,10 @@ class Keyring {
 
   // kid -> HKDF-Extract(salt, KEK), the pseudorandom key every DeriveKey expands (32 bytes).
   std::map<std::string, std::string, std::less<>> keys_;
+  // Keys already derived, (kid, info) -> key: a vault derives the same space key for every
+  // envelope of every call. Bounded (emptied when full); shared by copies (same KEKs).
+  struct DerivedCache;
+  std::shared_ptr<DerivedCache> derived_;
   std::string primary_kid_;
 };
 

@@ -181,7 +181,8 @@ TEST_F(RecordRepositoryPgTest, OutboxDeleteIsAsynchronousOnlyForItself) {
   }
   PgRecordRepository records(*one);
   PgSyncRepository sync(*one);
-  COFFER_ASSERT_OK(records.Insert(Rev(1, domain::VersionVector({{"a", 1}}), 100 << 16, "a")).status());
+  COFFER_ASSERT_OK(
+      records.Insert(Rev(1, domain::VersionVector({{"a", 1}}), 100 << 16, "a")).status());
   COFFER_ASSERT_OK_AND_ASSIGN(std::vector<OutboxEntry> batch, sync.ReadOutbox(10));
   ASSERT_EQ(batch.size(), 1u);
   COFFER_ASSERT_OK(sync.DeleteOutbox({batch[0].id}));

@@ -83,6 +83,27 @@ TEST(KeyringTest, DeriveKeyIsHkdfOfTheKek) {
   }
 }
 
+// Past the cache's bound it is emptied and refilled: derivations stay correct either way.
+TEST(KeyringTest, DeriveKeyStaysCorrectPastTheCacheBound) {
+  const std::string kek(32, '\x11');
+  auto ring = Keyring::Parse("k1:" + Base64Encode(kek));
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  for (size_t round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < kDerivedCacheSize + 10; i += 97) {
+      const std::string info = "space:" + std::to_string(i);
+      auto derived = ring->DeriveKey("k1", info);
+      ASSERT_TRUE(derived.ok()) << derived.status();
+      EXPECT_EQ(*derived, *HkdfSha256(kek, "coffer.keyring.v1", info, 32)) << info;
+    }
+    for (size_t i = 0; i < kDerivedCacheSize + 10; ++i) {
+      ASSERT_TRUE(ring->DeriveKey("k1", "fill:" + std::to_string(i)).ok());
+    }
+  }
+  // A copy shares the derived keys and still answers alike.
+  Keyring copy = *ring;
+  EXPECT_EQ(*copy.DeriveKey("k1", "space:0"), *ring->DeriveKey("k1", "space:0"));
+}
+
 TEST(KeyringTest, DeriveKeyIsDeterministicAndContextSeparated) {
   auto ring = Keyring::Parse(Entry("k1", RandomBytes(32)) + "," + Entry("k2", RandomBytes(32)));
   ASSERT_TRUE(ring.ok());
