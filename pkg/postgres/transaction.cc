@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
 #include <thread>
@@ -69,14 +70,26 @@ absl::Status Run(ConnectionPool& pool, IsolationLevel isolation, Mode mode, cons
     auto lease = pool.Acquire();
     if (!lease.ok()) return lease.status();
     bool from_exception = false;
+    bool lost_prepared = false;
     try {
       last = Attempt(lease->get(), isolation, mode, fn);
+    } catch (const pqxx::sql_error& e) {
+      last = StatusFromCurrentException();
+      from_exception = true;
+      // 26000 invalid_sql_statement_name: the session lost a statement libpqxx believes is
+      // prepared (DEALLOCATE ALL / DISCARD ALL on it, or a pooler that moved us to another
+      // backend). Nothing ran, so even a write is safe to retry, on a fresh connection.
+      lost_prepared = e.sqlstate() == "26000";
     } catch (...) {
       last = StatusFromCurrentException();
       from_exception = true;
     }
     if (last.ok()) return last;
     if (!lease->get().is_open()) lease->MarkBroken();
+    if (lost_prepared) {
+      lease->MarkBroken();
+      continue;
+    }
     // In autocommit a non-idempotent statement may have committed before its connection broke.
     if (mode == Mode::kAutocommitWrite && from_exception &&
         last.code() == absl::StatusCode::kUnavailable) {

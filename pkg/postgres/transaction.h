@@ -26,6 +26,8 @@
 // Retried: ABORTED (serialization failure, deadlock, lock timeout) and UNAVAILABLE from a
 // connection that broke during the attempt (libpqxx reports a break during COMMIT as
 // in_doubt_error, i.e. UNKNOWN, which is never retried, so a retried attempt never committed).
+// Also retried, on a fresh connection: a prepared statement the session lost (SQLSTATE 26000,
+// e.g. after DEALLOCATE ALL), which never ran (pkg/postgres/prepared.h).
 // Not retried: everything else, including failing to borrow a connection (pool exhausted or
 // server unreachable), which already waited for the pool's acquire timeout.
 //

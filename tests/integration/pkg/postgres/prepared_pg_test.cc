@@ -135,6 +135,29 @@ TEST_F(PreparedPgTest, NewConnectionPreparesAgain) {
   EXPECT_EQ(Name(1), "one");
 }
 
+TEST_F(PreparedPgTest, SessionThatLostItsStatementsIsReplaced) {
+  EXPECT_EQ(Name(1), "one");
+  {
+    // Someone (a pooler, an operator) drops the session's prepared statements behind libpqxx.
+    COFFER_ASSERT_OK_AND_ASSIGN(auto lease, pool_->Acquire());
+    pqxx::nontransaction(lease.get()).exec("DEALLOCATE ALL");
+  }
+  // The read and a (non-idempotent) write still succeed: the statement never ran on the old
+  // session, so the runner retries it on a new one.
+  EXPECT_EQ(Name(2), "two");
+  {
+    COFFER_ASSERT_OK_AND_ASSIGN(auto lease, pool_->Acquire());
+    pqxx::nontransaction(lease.get()).exec("DEALLOCATE ALL");
+  }
+  EXPECT_THAT(RunSingleStatement(*pool_, Statement::kNotIdempotent,
+                                 [&](pqxx::transaction_base& txn) {
+                                   ExecPrepared(txn, kInsertItem, 5, "five");
+                                   return absl::OkStatus();
+                                 }),
+              IsOk());
+  EXPECT_EQ(Name(5), "five");
+}
+
 TEST_F(PreparedPgTest, ExecPrepared1RejectsOtherRowCounts) {
   EXPECT_THAT(Run([&](pqxx::transaction_base& txn) {
                 ExecPrepared1(txn, kSelectItem, 99);
