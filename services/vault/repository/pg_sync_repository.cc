@@ -137,10 +137,21 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
     int64_t& next = next_offsets[e.partition];
     next = std::max(next, e.offset + 1);
   }
+  std::set<std::string> merged_spaces;  // their commit-order locks come first (V005)
+  for (const IncomingRevision& e : batch) {
+    if (e.merge) merged_spaces.insert(e.revision.space_id);
+  }
+  std::string space_array = "{";
+  for (const std::string& space : merged_spaces) {
+    if (space_array.size() > 1) space_array += ",";
+    space_array += space;  // UUIDs: no quoting needed in an array literal
+  }
+  space_array += "}";
   MergeOutcome outcome;
   absl::Status st = postgres::RunInTransaction(
       pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
         outcome = MergeOutcome{};  // the transaction may run more than once
+        if (!merged_spaces.empty()) postgres::ExecPrepared(txn, sql::kLockSpaces, space_array);
         for (const IncomingRevision& e : batch) {
           if (e.progress_settled >= 0) {
             postgres::ExecPrepared(txn, sql::kStoreProgress, e.progress_shard, e.partition,
@@ -163,11 +174,7 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
       });
   if (!st.ok()) return st;
   if (hook_ && outcome.applied > 0) {
-    std::set<std::string> spaces;
-    for (const IncomingRevision& e : batch) {
-      if (e.merge) spaces.insert(e.revision.space_id);
-    }
-    for (const std::string& space : spaces) hook_(space);
+    for (const std::string& space : merged_spaces) hook_(space);
   }
   return outcome;
 }

@@ -29,15 +29,27 @@ namespace coffer::vault::repository::sql {
   "(record_id, origin_shard, origin_counter, space_id, type, version, vector, hlc, deleted, " \
   "purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms)"
 
+// Local writes number their own change (V005): the space's commit-order advisory lock (the key
+// of V003's trigger function), taken before the sequence value, held until the statement's
+// commit is visible. A CTE, so it runs once, when the value below first needs it: after the
+// UPDATE found its row (a check-and-set that matches nothing takes no lock) and before it locks
+// that row. $4 = space id.
+#define COFFER_VAULT_SPACE_LOCK \
+  "space_lock AS (SELECT pg_advisory_xact_lock(1684873540, hashtext($4::uuid::text)))"
+#define COFFER_VAULT_NEXT_CHANGE_SEQ "(SELECT nextval('record_change_seq') FROM space_lock)"
+
 // Create: inserts the head unless the id exists; history and outbox follow only on insert.
 // Returns one row when inserted, none when the id was taken.
 inline constexpr char kInsertRecord[] =
-    "WITH head AS ("
+    "WITH " COFFER_VAULT_SPACE_LOCK
+    ", head AS ("
     "  INSERT INTO records (record_id, space_id, type, version, vector, hlc, origin_shard,"
-    "    deleted, purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms)"
+    "    deleted, purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms, updated_at_ms,"
+    "    change_seq)"
     "  VALUES ($1::uuid, $4::uuid, $5, $6, $7::jsonb, $8, $2, $9, $10, NULLIF($11, ''),"
     "    NULLIF($12::bytea, ''::bytea), NULLIF($13::bytea, ''::bytea),"
-    "    NULLIF($14::bytea, ''::bytea), $15, $16)"
+    "    NULLIF($14::bytea, ''::bytea), $15, $16, " COFFER_VAULT_NEXT_CHANGE_SEQ
+    ")"
     "  ON CONFLICT (record_id) DO NOTHING"
     "  RETURNING record_id"
     "), history AS ("
@@ -53,12 +65,13 @@ inline constexpr char kInsertRecord[] =
 // siblings it resolves, appends history and outbox, and applies retention ($19 = keep last N
 // revisions, 0 = all). Returns one row when written, none when the state moved on.
 inline constexpr char kReplaceHead[] =
-    "WITH head AS ("
+    "WITH " COFFER_VAULT_SPACE_LOCK
+    ", head AS ("
     "  UPDATE records SET type = $5, version = $6, vector = $7::jsonb, hlc = $8,"
     "    origin_shard = $2, deleted = $9, purged = $10, key_id = NULLIF($11, ''),"
     "    name_ct = NULLIF($12::bytea, ''::bytea), metadata_ct = NULLIF($13::bytea, ''::bytea),"
     "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
-    "    state_seq = state_seq + 1, change_seq = nextval('record_change_seq')"
+    "    state_seq = state_seq + 1, change_seq = " COFFER_VAULT_NEXT_CHANGE_SEQ
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
     "  RETURNING record_id"
     "), resolved AS ("
@@ -77,12 +90,13 @@ inline constexpr char kReplaceHead[] =
 
 // Purge: like kReplaceHead with a content-less tombstone, dropping all history.
 inline constexpr char kPurgeRecord[] =
-    "WITH head AS ("
+    "WITH " COFFER_VAULT_SPACE_LOCK
+    ", head AS ("
     "  UPDATE records SET type = $5, version = $6, vector = $7::jsonb, hlc = $8,"
     "    origin_shard = $2, deleted = $9, purged = $10, key_id = NULLIF($11, ''),"
     "    name_ct = NULLIF($12::bytea, ''::bytea), metadata_ct = NULLIF($13::bytea, ''::bytea),"
     "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
-    "    state_seq = state_seq + 1, change_seq = nextval('record_change_seq')"
+    "    state_seq = state_seq + 1, change_seq = " COFFER_VAULT_NEXT_CHANGE_SEQ
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
     "  RETURNING record_id"
     "), resolved AS ("
@@ -202,6 +216,15 @@ inline constexpr char kMergeInsertHead[] =
     "  SELECT " COFFER_VAULT_REVISION_VALUES
     " FROM head WHERE NOT $10::boolean ON CONFLICT DO NOTHING"
     ") SELECT record_id FROM head";
+
+// A merge batch takes the commit-order locks of every space it touches ($1 = text[] of space ids)
+// in key order before its first row lock, as local writes lock their space before their row
+// (V005), so the two never wait for each other in a cycle. The commit-time trigger then finds
+// the locks held (advisory locks are re-entrant).
+inline constexpr char kLockSpaces[] =
+    "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(1684873540, k) FROM"
+    "  (SELECT DISTINCT hashtext(s::uuid::text) AS k FROM unnest($1::text[]) s ORDER BY 1) keys"
+    ") locked";
 
 // Locks an existing record's head row for a merge. $1 = record id.
 inline constexpr char kLockRecord[] =

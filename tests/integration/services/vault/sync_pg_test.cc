@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -521,27 +522,57 @@ TEST_F(VaultSyncPgTest, SyncCursorNeverSkipsATransactionThatCommitsLate) {
   EXPECT_NE(first.changes(0).id(), second.changes(0).id());
   const std::string base = second.next_cursor();
 
-  // T1 changes x and stays open; T2 changes y and commits first. Like a local write, each takes
-  // a sequence value mid-transaction (x's is the smaller one).
-  constexpr char kWrite[] =
+  // Merges are numbered at commit by the trigger: T1 changes x like a merge (state_seq only)
+  // and stays open while a real local write of y commits. T1 holds no space lock yet, so the
+  // write does not wait for it.
+  constexpr char kMergeLike[] =
+      "UPDATE records SET state_seq = state_seq + 1 WHERE record_id = $1::uuid";
+  pqxx::connection c1(db_a_->dsn());
+  std::string after_merge;
+  {
+    pqxx::work t1(c1);
+    t1.exec_params(kMergeLike, x.id());
+    ASSERT_TRUE(Update(a_, y.id(), Credential("y", "2"), y.version(), &y).ok());
+    pb::SyncResponse mid = Sync(a_, base);
+    ASSERT_EQ(mid.changes_size(), 1);
+    EXPECT_EQ(mid.changes(0).id(), y.id());
+    // T1 commits after a reader already moved past y: x must still come after that cursor.
+    t1.commit();
+    pb::SyncResponse late = Sync(a_, mid.next_cursor());
+    ASSERT_EQ(late.changes_size(), 1);
+    EXPECT_EQ(late.changes(0).id(), x.id());
+    after_merge = late.next_cursor();
+  }
+
+  // Local writes number themselves (V005) under the space's commit-order lock, taken before the
+  // sequence value: T2 does what kReplaceHead does to x and stays open. A real write of y must
+  // then wait for T2's commit, so its larger value can never become visible before T2's.
+  constexpr char kLockSpace[] =
+      "SELECT pg_advisory_xact_lock(1684873540, hashtext(space_id::text)) FROM records"
+      " WHERE record_id = $1::uuid";
+  constexpr char kLocalLike[] =
       "UPDATE records SET state_seq = state_seq + 1, change_seq = nextval('record_change_seq')"
       " WHERE record_id = $1::uuid";
-  pqxx::connection c1(db_a_->dsn()), c2(db_a_->dsn());
-  pqxx::work t1(c1);
-  t1.exec_params(kWrite, x.id());
   {
-    pqxx::work t2(c2);
-    t2.exec_params(kWrite, y.id());
+    pqxx::work t2(c1);
+    t2.exec_params(kLockSpace, x.id());
+    t2.exec_params(kLocalLike, x.id());
+    std::atomic<bool> written{false};
+    std::thread writer([&] {
+      EXPECT_TRUE(Update(a_, y.id(), Credential("y", "3"), y.version()).ok());
+      written = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(written) << "a write of the same space did not wait for the space lock";
+    EXPECT_EQ(Sync(a_, after_merge).changes_size(), 0);
     t2.commit();
+    writer.join();
+    EXPECT_TRUE(written);
+    pb::SyncResponse both = Sync(a_, after_merge);
+    ASSERT_EQ(both.changes_size(), 2);
+    EXPECT_EQ(both.changes(0).id(), x.id());
+    EXPECT_EQ(both.changes(1).id(), y.id());
   }
-  pb::SyncResponse mid = Sync(a_, base);
-  ASSERT_EQ(mid.changes_size(), 1);
-  EXPECT_EQ(mid.changes(0).id(), y.id());
-  // T1 commits after a reader already moved past y: x must still come after that cursor.
-  t1.commit();
-  pb::SyncResponse late = Sync(a_, mid.next_cursor());
-  ASSERT_EQ(late.changes_size(), 1);
-  EXPECT_EQ(late.changes(0).id(), x.id());
 
   // A cursor beyond anything this database issued (e.g. a restored database): reset EXPIRED.
   std::string future = crypto::Base64UrlEncode("c1|shard-a|" + space_ + "|999999");
