@@ -42,25 +42,22 @@ class PreparedPgTest : public ::testing::Test {
     return RunSingleStatement(*pool_, Statement::kIdempotent, fn);
   }
 
-  std::string Name(int id) {
-    std::string name;
+  // The one value `sql` returns, run prepared in autocommit (T{} when the call fails, failing
+  // the test).
+  template <typename T, typename... Args>
+  T One(const char* sql, const Args&... args) {
+    T value{};
     EXPECT_THAT(Run([&](pqxx::transaction_base& txn) {
-                  name = ExecPrepared1(txn, kSelectItem, id)[0].as<std::string>();
+                  value = ExecPrepared1(txn, sql, args...)[0].template as<T>();
                   return absl::OkStatus();
                 }),
                 IsOk());
-    return name;
+    return value;
   }
 
-  int64_t PreparedOnSession() {
-    int64_t n = -1;
-    EXPECT_THAT(Run([&](pqxx::transaction_base& txn) {
-                  n = ExecPrepared1(txn, kPreparedHere)[0].as<int64_t>();
-                  return absl::OkStatus();
-                }),
-                IsOk());
-    return n;
-  }
+  std::string Name(int id) { return One<std::string>(kSelectItem, id); }
+  int64_t BackendPid() { return One<int64_t>(kBackendPid); }
+  int64_t PreparedOnSession() { return One<int64_t>(kPreparedHere); }
 
   std::unique_ptr<PgTestDatabase> db_;
   std::unique_ptr<ConnectionPool> pool_;
@@ -114,24 +111,13 @@ TEST_F(PreparedPgTest, StatementSurvivesASchemaChange) {
 
 TEST_F(PreparedPgTest, NewConnectionPreparesAgain) {
   EXPECT_EQ(Name(1), "one");
-  int64_t pid = 0;
-  ASSERT_THAT(Run([&](pqxx::transaction_base& txn) {
-                pid = ExecPrepared1(txn, kBackendPid)[0].as<int64_t>();
-                return absl::OkStatus();
-              }),
-              IsOk());
+  const int64_t pid = BackendPid();
   // Kill the pooled session; the pool notices, replaces it, and the statement is prepared anew.
   pqxx::connection admin(db_->dsn());
   pqxx::nontransaction(admin).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
   // The first call may meet the dead session (retried: the read is idempotent).
   EXPECT_EQ(Name(2), "two");
-  int64_t new_pid = 0;
-  ASSERT_THAT(Run([&](pqxx::transaction_base& txn) {
-                new_pid = ExecPrepared1(txn, kBackendPid)[0].as<int64_t>();
-                return absl::OkStatus();
-              }),
-              IsOk());
-  EXPECT_NE(new_pid, pid);
+  EXPECT_NE(BackendPid(), pid);
   EXPECT_EQ(Name(1), "one");
 }
 
