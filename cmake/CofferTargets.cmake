@@ -34,7 +34,8 @@ function(coffer_library name)
 endfunction()
 
 # coffer_test(<name> SOURCES ... DEPS ... [LABEL unit|pg|e2e]): one gtest binary, its cases
-# discovered when CTest runs. Label "pg" tests need the PostgreSQL fixture started by CTest
+# discovered when CTest runs. Its main() fails a run that selected no test (a stale discovery
+# must not pass as a test that ran). Label "pg" tests need the PostgreSQL fixture started by CTest
 # (tests/CMakeLists.txt); "e2e" tests need built binaries and run after them.
 function(coffer_test name)
   cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
@@ -44,9 +45,15 @@ function(coffer_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
+  if(NOT TARGET coffer_gtest_main)
+    # GoogleTest's main that also fails a run which selected no test (tests/support/).
+    add_library(coffer_gtest_main STATIC ${PROJECT_SOURCE_DIR}/tests/support/gtest_main.cc)
+    coffer_defaults(coffer_gtest_main)
+    target_link_libraries(coffer_gtest_main PUBLIC GTest::gtest)
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   coffer_defaults(${name})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest coffer_gtest_main)
   set(props LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
   if(ARG_LABEL STREQUAL "pg" OR ARG_LABEL STREQUAL "e2e")
     list(APPEND props FIXTURES_REQUIRED coffer_pg ENVIRONMENT
