@@ -25,6 +25,8 @@
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace coffer::postgres {
@@ -50,6 +52,30 @@ pqxx::row ExecPrepared1(pqxx::transaction_base& txn, const char* sql, Args&&... 
                                 std::to_string(r.size()));
   }
   return r[0];
+}
+
+// A PostgreSQL array literal of `items` ("{"a","b\\"c"}"), to bind as ONE parameter and cast
+// in SQL (`$1::text[]`, `$1::bigint[]`, `$1::uuid[]`): a list of any length then keeps one
+// statement text, so it stays one prepared statement. Every element is double-quoted with `"` and
+// `\` escaped, so commas, braces, spaces and the word NULL arrive as plain text. Elements are
+// strings or integers.
+template <typename Range>
+std::string ArrayLiteral(const Range& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    if constexpr (std::is_integral_v<std::decay_t<decltype(item)>>) {
+      out += std::to_string(item);
+    } else {
+      for (char c : std::string_view(item)) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  return out + '}';
 }
 
 }  // namespace coffer::postgres

@@ -95,11 +95,10 @@ absl::StatusOr<bool> PgRecordRepository::Purge(const StoredRevision& tombstone,
 
 absl::StatusOr<std::vector<StoredRecord>> PgRecordRepository::ListHeads(const std::string& space_id,
                                                                         const HeadFilter& filter) {
-  std::string types;  // a text[] literal of our own enum names, or NULL
-  for (domain::RecordType t : filter.types) {
-    types += (types.empty() ? "{" : ",") + std::string(domain::RecordTypeName(t));
-  }
-  if (!types.empty()) types += "}";
+  std::vector<std::string_view> type_names;
+  for (domain::RecordType t : filter.types) type_names.push_back(domain::RecordTypeName(t));
+  // A text[] literal of our own enum names, or NULL (empty) for every type.
+  const std::string types = type_names.empty() ? "" : postgres::ArrayLiteral(type_names);
   pqxx::result heads, siblings;
   COFFER_RETURN_IF_ERROR(postgres::RunInReadOnlyTransaction(
       pool_, IsolationLevel::kRepeatableRead, [&](pqxx::transaction_base& txn) -> absl::Status {

@@ -116,12 +116,7 @@ absl::StatusOr<std::vector<OutboxEntry>> PgSyncRepository::ReadOutbox(int limit)
 
 absl::Status PgSyncRepository::DeleteOutbox(const std::vector<int64_t>& ids) {
   if (ids.empty()) return absl::OkStatus();
-  std::string array = "{";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) array += ",";
-    array += std::to_string(ids[i]);
-  }
-  array += "}";
+  const std::string array = postgres::ArrayLiteral(ids);
   // Deleting rows by id twice deletes them once: safe to retry.
   return postgres::RunSingleStatement(pool_, postgres::Statement::kIdempotent,
                                       [&](pqxx::transaction_base& txn) -> absl::Status {
@@ -141,12 +136,7 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
   for (const IncomingRevision& e : batch) {
     if (e.merge) merged_spaces.insert(e.revision.space_id);
   }
-  std::string space_array = "{";
-  for (const std::string& space : merged_spaces) {
-    if (space_array.size() > 1) space_array += ",";
-    space_array += space;  // UUIDs: no quoting needed in an array literal
-  }
-  space_array += "}";
+  const std::string space_array = postgres::ArrayLiteral(merged_spaces);
   MergeOutcome outcome;
   absl::Status st = postgres::RunInTransaction(
       pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {

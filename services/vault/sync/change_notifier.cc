@@ -6,9 +6,14 @@
 
 #include "pkg/log/log.h"
 #include "pkg/postgres/connection_pool.h"
+#include "pkg/postgres/prepared.h"
 
 namespace coffer::vault::sync {
 namespace {
+
+// One statement text for every batch, prepared once on the publisher's session: a VALUES list
+// spliced per batch was parsed and planned by PostgreSQL on every send.
+constexpr char kNotifySql[] = "SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s";
 
 class Receiver final : public pqxx::notification_receiver {
  public:
@@ -150,12 +155,7 @@ void ChangeNotifier::RunPublisher() {
     }
     try {
       pqxx::nontransaction txn(*conn);
-      std::string values;
-      for (const std::string& space : batch) {
-        values += (values.empty() ? "(" : ",(") + txn.quote(space) + ")";
-      }
-      txn.exec(std::string("SELECT pg_notify(") + txn.quote(std::string(kChannel)) +
-               ", s) FROM (VALUES " + values + ") AS v(s)");
+      postgres::ExecPrepared(txn, kNotifySql, std::string(kChannel), postgres::ArrayLiteral(batch));
     } catch (const std::exception&) {
       // Broken session: this batch is lost (receivers poll), the next one reconnects.
       conn.reset();

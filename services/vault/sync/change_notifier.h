@@ -4,9 +4,9 @@
 // Local changes: the repositories call Publish(space_id) right after a transaction that changed
 // records committed (local writes and merge batches). Publish bumps the in-process generations
 // at once and queues the space for the other replicas. A background publisher thread then sends
-// the queued spaces, coalesced over `batch_window`, as ONE autocommit
-// `SELECT pg_notify('coffer_vault_changes', space_id) ...` on its own session (with
-// synchronous_commit off). Writers therefore never NOTIFY inside their own transaction: a
+// the queued spaces, coalesced over `batch_window`, as ONE autocommit prepared
+// `SELECT pg_notify($1, s) FROM unnest($2::text[])` on its own session (with synchronous_commit
+// off; one statement text for any batch, so PostgreSQL parses and plans it once per session). Writers therefore never NOTIFY inside their own transaction: a
 // transaction that notifies holds PostgreSQL's database-wide notify-queue lock from pre-commit
 // until its commit is flushed, which serialized every write commit (docs/benchmarks.md, Put).
 //

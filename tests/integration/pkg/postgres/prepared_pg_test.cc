@@ -1,11 +1,13 @@
 // ExecPrepared against a real server (pkg/postgres/prepared.h): one server-side statement per
 // connection and constant, prepared lazily, surviving rollbacks and schema changes, and prepared
-// again on a connection the pool opened anew.
+// again on a connection the pool opened anew; ArrayLiteral's elements arrive unchanged.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
+#include <string>
+#include <vector>
 
 #include "pkg/postgres/prepared.h"
 #include "pkg/postgres/transaction.h"
@@ -25,6 +27,9 @@ constexpr char kInsertItem[] = "INSERT INTO items (id, name) VALUES ($1, $2)";
 constexpr char kPreparedHere[] =
     "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'coffer\\_%'";
 constexpr char kBackendPid[] = "SELECT pg_backend_pid()";
+constexpr char kUnnestText[] =
+    "SELECT e FROM unnest($1::text[]) WITH ORDINALITY AS u(e, i) ORDER BY i";
+constexpr char kSumBigints[] = "SELECT count(*), coalesce(sum(x), 0) FROM unnest($1::bigint[]) x";
 
 class PreparedPgTest : public ::testing::Test {
  protected:
@@ -150,6 +155,36 @@ TEST_F(PreparedPgTest, ExecPrepared1RejectsOtherRowCounts) {
                 return absl::OkStatus();
               }),
               StatusIs(absl::StatusCode::kInternal));
+}
+
+TEST_F(PreparedPgTest, ArrayLiteralArrivesAsTheSameElements) {
+  const std::vector<std::string> tricky = {"plain",       "with,comma", "{braces}", "say \"hi\"",
+                                           "back\\slash", " spaced ",   "NULL",     "",
+                                           "ünï"};
+  for (const std::vector<std::string>& items :
+       {tricky, std::vector<std::string>{}, std::vector<std::string>{"one"}}) {
+    std::vector<std::string> back;
+    ASSERT_THAT(Run([&](pqxx::transaction_base& txn) {
+                  for (const auto& row : ExecPrepared(txn, kUnnestText, ArrayLiteral(items))) {
+                    EXPECT_FALSE(row[0].is_null());
+                    back.push_back(row[0].as<std::string>());
+                  }
+                  return absl::OkStatus();
+                }),
+                IsOk());
+    EXPECT_EQ(back, items);
+  }
+  int64_t count = 0, sum = 0;
+  ASSERT_THAT(Run([&](pqxx::transaction_base& txn) {
+                pqxx::row r = ExecPrepared1(txn, kSumBigints,
+                                            ArrayLiteral(std::vector<int64_t>{-5, 7, 1LL << 40}));
+                count = r[0].as<int64_t>();
+                sum = r[1].as<int64_t>();
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_EQ(count, 3);
+  EXPECT_EQ(sum, 2 + (1LL << 40));
 }
 
 }  // namespace
