@@ -153,6 +153,7 @@ int Run(int argc, const char* const* argv, RunIo& io) {
   AddAuthCommands(app, ctx, action);
   AddRecordCommands(app, ctx, action);
   AddSyncCommands(app, ctx, action);
+  AddFileCommands(app, ctx, action);
 
   try {
     app.parse(argc, argv);

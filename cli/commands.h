@@ -59,6 +59,7 @@ class CommandContext {
 void AddAuthCommands(CLI::App& app, CommandContext& ctx, Action& action);
 void AddRecordCommands(CLI::App& app, CommandContext& ctx, Action& action);
 void AddSyncCommands(CLI::App& app, CommandContext& ctx, Action& action);
+void AddFileCommands(CLI::App& app, CommandContext& ctx, Action& action);
 
 // Reads a secret for `what` ("password"): one line from stdin when `from_stdin`, else an
 // echo-free prompt (twice when `confirm`) if the terminal is interactive, else nullopt.

@@ -60,28 +60,37 @@ absl::StatusOr<idv1::IdentityService::Stub*> Session::Identity() {
   return identity_.get();
 }
 
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Session::VaultChannel() {
+  if (!vault_channel_) {
+    auto channel = Channel(config_.vault_addr);
+    if (!channel.ok()) return channel.status();
+    vault_channel_ = *channel;
+  }
+  return vault_channel_;
+}
+
 absl::StatusOr<v1::RecordService::Stub*> Session::Records() {
   if (!records_) {
-    if (!vault_channel_) {
-      auto channel = Channel(config_.vault_addr);
-      if (!channel.ok()) return channel.status();
-      vault_channel_ = *channel;
-    }
-    records_ = v1::RecordService::NewStub(vault_channel_);
+    COFFER_ASSIGN_OR_RETURN(auto channel, VaultChannel());
+    records_ = v1::RecordService::NewStub(channel);
   }
   return records_.get();
 }
 
 absl::StatusOr<v1::SyncService::Stub*> Session::Sync() {
   if (!sync_) {
-    if (!vault_channel_) {
-      auto channel = Channel(config_.vault_addr);
-      if (!channel.ok()) return channel.status();
-      vault_channel_ = *channel;
-    }
-    sync_ = v1::SyncService::NewStub(vault_channel_);
+    COFFER_ASSIGN_OR_RETURN(auto channel, VaultChannel());
+    sync_ = v1::SyncService::NewStub(channel);
   }
   return sync_.get();
+}
+
+absl::StatusOr<v1::FileService::Stub*> Session::Files() {
+  if (!files_) {
+    COFFER_ASSIGN_OR_RETURN(auto channel, VaultChannel());
+    files_ = v1::FileService::NewStub(channel);
+  }
+  return files_.get();
 }
 
 absl::Status Session::CallIdentityPublic(const Call& call) {

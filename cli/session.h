@@ -20,6 +20,7 @@
 #include "cli/config.h"
 #include "cli/token_manager.h"
 #include "coffer/identity/v1/identity.grpc.pb.h"
+#include "coffer/vault/v1/files.grpc.pb.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 
@@ -38,6 +39,7 @@ class Session {
   absl::StatusOr<coffer::identity::v1::IdentityService::Stub*> Identity();
   absl::StatusOr<coffer::vault::v1::RecordService::Stub*> Records();
   absl::StatusOr<coffer::vault::v1::SyncService::Stub*> Sync();
+  absl::StatusOr<coffer::vault::v1::FileService::Stub*> Files();
 
   // Runs an unauthenticated identity call (register, login, refresh).
   absl::Status CallIdentityPublic(const Call& call);
@@ -46,7 +48,7 @@ class Session {
   // Runs a vault call with the bearer token.
   absl::Status CallVault(const Call& call);
 
-  // A context for a long-lived vault stream (Watch): bearer token, no deadline.
+  // A context for a long-lived vault stream (Watch, file transfers): bearer token, no deadline.
   absl::StatusOr<std::unique_ptr<grpc::ClientContext>> NewStreamContext();
 
   // Converts a vault stream's final status like CallVault does.
@@ -55,6 +57,7 @@ class Session {
  private:
   absl::Status CallAuthed(const Call& call, const std::string& service, const std::string& addr);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel(const std::string& addr);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> VaultChannel();
 
   ClientConfig config_;
   std::chrono::milliseconds timeout_;
@@ -65,6 +68,7 @@ class Session {
   std::unique_ptr<coffer::identity::v1::IdentityService::Stub> identity_;
   std::unique_ptr<coffer::vault::v1::RecordService::Stub> records_;
   std::unique_ptr<coffer::vault::v1::SyncService::Stub> sync_;
+  std::unique_ptr<coffer::vault::v1::FileService::Stub> files_;
 };
 
 // Annotates a failed call with the service it went to: "vault at 127.0.0.1:7100: <message>".

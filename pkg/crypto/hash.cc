@@ -57,6 +57,33 @@ std::string Sha256(std::string_view bytes) {
   return out;
 }
 
+struct Sha256Stream::Ctx {
+  EVP_MD_CTX* md = nullptr;
+};
+
+Sha256Stream::Sha256Stream() : ctx_(std::make_unique<Ctx>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  if (ctx_->md == nullptr || EVP_DigestInit_ex2(ctx_->md, Sha256Md(), nullptr) != 1) {
+    Die("EVP_DigestInit_ex2(SHA-256)");
+  }
+}
+
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(ctx_->md); }
+
+void Sha256Stream::Update(std::string_view bytes) {
+  if (EVP_DigestUpdate(ctx_->md, bytes.data(), bytes.size()) != 1) Die("EVP_DigestUpdate");
+}
+
+std::string Sha256Stream::Finish() {
+  std::string out(kSha256Size, '\0');
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx_->md, reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
+      len != kSha256Size) {
+    Die("EVP_DigestFinal_ex");
+  }
+  return out;
+}
+
 std::string HmacSha256(std::string_view key, std::string_view message) {
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;

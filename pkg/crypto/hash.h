@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,25 @@ inline constexpr size_t kSha256Size = 32;
 
 // SHA-256 digest (32 raw bytes). Used for content addressing (blobs) and cache keys.
 std::string Sha256(std::string_view bytes);
+
+// Incremental SHA-256 for content that arrives in pieces (file uploads): Update() any number of
+// times, then Finish() once for the 32-byte digest of everything given. Not copyable; one
+// thread at a time.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+
+  void Update(std::string_view bytes);
+  // The digest; the stream must not be used afterwards.
+  std::string Finish();
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
 
 // HMAC-SHA-256 (RFC 2104 / RFC 4231), 32 raw bytes. Any key length is accepted.
 std::string HmacSha256(std::string_view key, std::string_view message);

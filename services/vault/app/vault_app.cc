@@ -24,9 +24,11 @@
 #include "services/vault/app/migrations.h"
 #include "services/vault/domain/hlc.h"
 #include "services/vault/domain/ids.h"
+#include "services/vault/repository/pg_blob_repository.h"
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
 #include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/service/file_service.h"
 #include "services/vault/service/record_service.h"
 #include "services/vault/sync/bootstrap.h"
 #include "services/vault/sync/change_consumer.h"
@@ -37,6 +39,7 @@
 #include "services/vault/sync/replication_gate.h"
 #include "services/vault/sync/sync_metrics.h"
 #include "services/vault/sync/watermarks.h"
+#include "services/vault/transport/file_grpc_service.h"
 #include "services/vault/transport/grpc_services.h"
 #include "services/vault/transport/sync_grpc_service.h"
 
@@ -99,7 +102,9 @@ struct VaultApp::Impl {
   std::unique_ptr<sync::OutboxRelay> relay;        // null when the shard runs alone
   std::unique_ptr<sync::ChangeConsumer> consumer;  // null when the shard runs alone
   std::unique_ptr<kafka::Consumer> kafka_probe;    // metadata/watermarks for status, readiness
-  v1::FileService::Service file_unimplemented;
+  std::unique_ptr<repository::PgBlobRepository> blobs;
+  std::unique_ptr<service::FileService> file_service;
+  std::unique_ptr<transport::FileGrpcService> file_grpc;
   std::unique_ptr<grpcx::GrpcServer> grpc_server;
   std::unique_ptr<metrics::AdminServer> admin_server;
   std::unique_ptr<restgw::RestServer> rest_server;  // null when --rest-addr is empty
@@ -282,6 +287,11 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       std::make_unique<transport::RecordGrpcService>(*a.authenticator, *a.record_service);
   a.space_grpc =
       std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.access, *a.spaces);
+  a.blobs = std::make_unique<repository::PgBlobRepository>(*a.pool);
+  a.file_service = std::make_unique<service::FileService>(
+      service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes}, *a.blobs,
+      *a.access, *a.record_service, *a.keyring, NowMs);
+  a.file_grpc = std::make_unique<transport::FileGrpcService>(*a.authenticator, *a.file_service);
   // Shard sync (sync/): change feed always; relay and consumer only with Kafka configured.
   a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool);
   a.sync_repo->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
@@ -351,7 +361,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.grpc_server->RegisterService(a.space_grpc.get());
   a.grpc_server->RegisterService(a.admin_grpc.get());
   a.grpc_server->RegisterService(a.sync_grpc.get());
-  a.grpc_server->RegisterService(&a.file_unimplemented);
+  a.grpc_server->RegisterService(a.file_grpc.get());
   a.grpc_server->AddInterceptorFactory(metrics::MakeGrpcMetricsInterceptorFactory(
       std::make_shared<metrics::GrpcServerMetrics>(*a.registry)));
 

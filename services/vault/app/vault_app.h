@@ -5,7 +5,7 @@
 // Start(): applies migrations (advisory-locked, so replicas may start together), starts the
 // change notifier and, with --kafka-bootstrap, the outbox relay and the change consumer (each
 // leader-elected per shard, sync/), the gRPC server (RecordService, SpaceService, AdminService,
-// SyncService; FileService answers UNIMPLEMENTED for now; health and reflection from pkg/grpcx)
+// SyncService, FileService; health and reflection from pkg/grpcx)
 // and the admin HTTP server (/metrics, /healthz, /readyz = database and, when configured, Kafka
 // reachable), then logs one JSON line with "grpc_port" and "admin_port".
 // Shutdown(): health NOT_SERVING, drain in-flight calls (shutdown grace), stop admin, relay,

@@ -72,6 +72,15 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
            "space are then reset)")
       .Validate(config::InRange(int64_t{0}, int64_t{31536000000}));
   parser
+      .Add("max-file-bytes", &c->max_file_bytes,
+           "Largest file FileService.UploadFile accepts (RESOURCE_EXHAUSTED above it)")
+      .Validate(config::InRange(int64_t{0}, int64_t{16} << 30));
+  parser
+      .Add("max-upload-buffer-bytes", &c->max_upload_buffer_bytes,
+           "File content all uploads of this replica may hold in memory together before storing "
+           "it (further uploads get RESOURCE_EXHAUSTED until it frees up)")
+      .Validate(config::InRange(int64_t{1} << 20, int64_t{64} << 30));
+  parser
       .Add("watch-heartbeat-ms", &c->watch_heartbeat_ms,
            "Heartbeat interval of idle SyncService.Watch streams")
       .Validate(config::InRange(100, 3600000));

@@ -41,6 +41,8 @@ struct VaultConfig {
   int tombstone_gc_interval_ms = 0;  // 0 = off
   int64_t tombstone_gc_min_age_ms = 86400000;
   int watch_heartbeat_ms = 15000;
+  int64_t max_file_bytes = int64_t{64} << 20;
+  int64_t max_upload_buffer_bytes = int64_t{256} << 20;
   // Bootstrap of a new (empty) shard from a peer's snapshot (README "Bootstrap").
   std::string bootstrap_peer;        // gRPC address of another shard; empty = none
   std::string bootstrap_token_file;  // bearer token with scope vault.admin (secret: the file)

@@ -372,4 +372,23 @@ inline constexpr char kListChanges[] =
 inline constexpr char kLastChangeSeq[] =
     "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM record_change_seq";
 
+// ---- Blobs (FileService, V006) ----
+
+// A blob row; none is inserted when the id exists (same content in the same space). Returns
+// one row when inserted.
+inline constexpr char kInsertBlob[] =
+    "INSERT INTO blobs (blob_id, space_id, size_bytes, chunk_count, key_id, info_ct,"
+    " created_at_ms) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7)"
+    " ON CONFLICT (blob_id) DO NOTHING RETURNING 1";
+
+inline constexpr char kInsertBlobChunk[] =
+    "INSERT INTO blob_chunks (blob_id, chunk_index, chunk_ct) VALUES ($1::uuid, $2, $3)";
+
+inline constexpr char kSelectBlob[] =
+    "SELECT blob_id::text, space_id::text, size_bytes, chunk_count, key_id, info_ct,"
+    " created_at_ms FROM blobs WHERE blob_id = $1::uuid";
+
+inline constexpr char kSelectBlobChunk[] =
+    "SELECT chunk_ct FROM blob_chunks WHERE blob_id = $1::uuid AND chunk_index = $2";
+
 }  // namespace coffer::vault::repository::sql

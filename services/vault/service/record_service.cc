@@ -198,6 +198,32 @@ absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::
       });
 }
 
+absl::StatusOr<std::string> RecordService::SpaceOf(const Caller& caller, const std::string& id,
+                                                   Role needed) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "record_id"));
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, needed));
+  return record.head.space_id;
+}
+
+absl::StatusOr<Revision> RecordService::AttachFile(const Caller& caller, const std::string& id,
+                                                   int64_t expected_version,
+                                                   domain::FilePayload file) {
+  COFFER_RETURN_IF_ERROR(CheckId(id, "record_id"));
+  return LocalWrite(
+      caller, id, expected_version, "update",
+      [&](const Revision& head, Revision& next) -> absl::Status {
+        if (head.type != domain::RecordType::kFile) {
+          return absl::FailedPreconditionError(
+              "record " + id + " is not a FILE record; content attaches only there");
+        }
+        if (head.deleted) {
+          return absl::FailedPreconditionError("record is in the trash; undelete it first");
+        }
+        next.content.payload = file;
+        return absl::OkStatus();
+      });
+}
+
 absl::StatusOr<Revision> RecordService::Delete(const Caller& caller, const std::string& id,
                                                int64_t expected_version) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));

@@ -113,6 +113,17 @@ class RecordService {
                                                          const std::string& page_token);
   absl::StatusOr<OtpCodeResult> GetOtpCode(const Caller& caller, const std::string& id);
 
+  // The space of record `id` when the caller holds at least `needed` there (NOT_FOUND otherwise,
+  // as for every record the caller cannot see).
+  absl::StatusOr<std::string> SpaceOf(const Caller& caller, const std::string& id,
+                                      repository::Role needed);
+  // Points FILE record `id` at uploaded content (FileService.UploadFile with a record_id): the
+  // next revision keeps name and metadata and has `file` as its payload. Check-and-set on
+  // `expected_version` like Update; FAILED_PRECONDITION when the record is not a FILE record or
+  // is in the trash.
+  absl::StatusOr<domain::Revision> AttachFile(const Caller& caller, const std::string& id,
+                                              int64_t expected_version, domain::FilePayload file);
+
   // Hex SHA-256 over the space's replicated state (heads, siblings, tombstones; stamps, flags and
   // plaintext content), and the number of records. For AdminService.GetSpaceDigest.
   absl::StatusOr<std::pair<std::string, uint64_t>> SpaceDigest(const std::string& space_id);

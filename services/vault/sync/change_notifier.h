@@ -6,9 +6,10 @@
 // at once and queues the space for the other replicas. A background publisher thread then sends
 // the queued spaces, coalesced over `batch_window`, as ONE autocommit prepared
 // `SELECT pg_notify($1, s) FROM unnest($2::text[])` on its own session (with synchronous_commit
-// off; one statement text for any batch, so PostgreSQL parses and plans it once per session). Writers therefore never NOTIFY inside their own transaction: a
-// transaction that notifies holds PostgreSQL's database-wide notify-queue lock from pre-commit
-// until its commit is flushed, which serialized every write commit (docs/benchmarks.md, Put).
+// off; one statement text for any batch, so PostgreSQL parses and plans it once per session).
+// Writers therefore never NOTIFY inside their own transaction: a transaction that notifies holds
+// PostgreSQL's database-wide notify-queue lock from pre-commit until its commit is flushed, which
+// serialized every write commit (docs/benchmarks.md, Put).
 //
 // Other replicas: one LISTEN session per replica on that channel bumps the generations of the
 // spaces named in the payload (the space id as text). Notifications sent by this replica's own

@@ -5,8 +5,7 @@
 //   SpaceGrpcService   GetSpace and ListSpaces; the shared-space RPCs (create, invitations,
 //                      members) are not implemented yet and answer UNIMPLEMENTED.
 //   AdminGrpcService   Ping, GetSpaceDigest and GetShardStatus (scope vault.admin).
-// SyncService lives in sync_grpc_service.h; FileService is registered as its generated base,
-// which answers UNIMPLEMENTED, until the file issue lands.
+// SyncService lives in sync_grpc_service.h, FileService in file_grpc_service.h.
 //
 // Lifecycle: borrow their collaborators; register with pkg/grpcx GrpcServer, which must not
 // outlive them. Threading: gRPC calls handlers concurrently; all collaborators are thread-safe.

@@ -193,4 +193,15 @@ void SpaceToProto(const repository::SpaceView& space, v1::Space* out) {
   *out->mutable_create_time() = FromMs(space.created_at_ms);
 }
 
+void FileInfoToProto(const service::FileInfo& info, v1::FileInfo* out) {
+  out->set_blob_id(info.blob_id);
+  out->set_space_id(info.space_id);
+  out->set_size_bytes(static_cast<uint64_t>(info.size_bytes));
+  out->set_sha256_hex(info.sha256_hex);
+  out->set_content_type(info.content_type);
+  out->set_file_name(info.file_name);
+  out->set_chunk_count(static_cast<uint32_t>(info.chunk_count));
+  *out->mutable_create_time() = FromMs(info.created_at_ms);
+}
+
 }  // namespace coffer::vault::transport

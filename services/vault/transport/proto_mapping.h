@@ -7,10 +7,12 @@
 #pragma once
 
 #include "absl/status/statusor.h"
+#include "coffer/vault/v1/files.pb.h"
 #include "coffer/vault/v1/records.pb.h"
 #include "coffer/vault/v1/spaces.pb.h"
 #include "services/vault/domain/record.h"
 #include "services/vault/repository/space_repository.h"
+#include "services/vault/service/file_service.h"
 
 namespace coffer::vault::transport {
 
@@ -26,5 +28,7 @@ v1::RecordType TypeToProto(domain::RecordType type);
 void RevisionToProto(const domain::Revision& revision, v1::Record* out);
 
 void SpaceToProto(const repository::SpaceView& space, v1::Space* out);
+
+void FileInfoToProto(const service::FileInfo& info, v1::FileInfo* out);
 
 }  // namespace coffer::vault::transport

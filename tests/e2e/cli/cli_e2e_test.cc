@@ -431,6 +431,55 @@ TEST_F(CliE2eTest, OtpCodeMatchesRfc6238) {
   EXPECT_EQ(quiet.out.size(), 9u) << quiet.out;  // 8 digits and a newline
 }
 
+TEST_F(CliE2eTest, FileUploadInfoDownloadAndAttach) {
+  RegisterAndLogin();
+  const std::string dir = config_dir_ + "/files";
+  std::filesystem::create_directories(dir);
+  std::string content;
+  for (size_t i = 0; i < 300 * 1024 + 5; ++i) content.push_back(static_cast<char>(i * 7919 % 251));
+  {
+    std::ofstream f(dir + "/scan.bin", std::ios::binary);
+    f << content;
+  }
+  json up = CliJson({"file", "upload", dir + "/scan.bin", "--content-type", "image/png"});
+  const std::string blob = up.value("blob_id", "");
+  ASSERT_FALSE(blob.empty()) << up.dump();
+  EXPECT_EQ(up["size_bytes"], content.size());
+
+  json info = CliJson({"file", "info", blob});
+  EXPECT_EQ(info["file_name"], "scan.bin");
+  EXPECT_EQ(info["content_type"], "image/png");
+  EXPECT_EQ(info["chunk_count"], 2);
+
+  const std::string out = dir + "/copy.bin";
+  json got = CliJson({"file", "download", blob, "-O", out});
+  EXPECT_EQ(got["path"], out);
+  std::ifstream in(out, std::ios::binary);
+  std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(back, content);
+  EXPECT_FALSE(std::filesystem::exists(out + ".part"));
+  CliResult again = Cli({"file", "download", blob, "-O", out});
+  EXPECT_EQ(again.exit_code, 4) << again.err;  // exists: conflict, untouched
+  EXPECT_THAT(again.err, HasSubstr("--force"));
+  EXPECT_EQ(Cli({"file", "download", blob, "-O", out, "--force"}).exit_code, 0);
+  CliResult missing = Cli({"file", "info", "00000000-0000-4000-8000-000000000000"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;  // not found
+
+  // Into a file record: its next version points at the content.
+  json rec = CliJson({"add", "file-ref", "--name", "passport", "--file-name", "draft.png"});
+  const std::string id = rec.value("id", "");
+  ASSERT_FALSE(id.empty());
+  json attached = CliJson({"file", "upload", dir + "/scan.bin", "--name", "passport.png",
+                           "--record", id, "--expected-version", "1"});
+  EXPECT_EQ(attached["blob_id"], blob);  // same content in the same space: the same blob
+  EXPECT_EQ(attached["record"]["version"], 2);
+  json shown = CliJson({"get", id});
+  EXPECT_EQ(shown.dump().find(blob) != std::string::npos, true) << shown.dump();
+  CliResult stale =
+      Cli({"file", "upload", dir + "/scan.bin", "--record", id, "--expected-version", "1"});
+  EXPECT_EQ(stale.exit_code, 4) << stale.err;
+}
+
 TEST_F(CliE2eTest, SyncSaysClearlyWhenUnsupported) {
   RegisterAndLogin();
   AddCredential("synced", "pw-sync-secret");

@@ -24,6 +24,8 @@
 #include "pkg/auth/jwt.h"
 #include "pkg/crypto/ed25519.h"
 #include "pkg/crypto/encoding.h"
+#include "pkg/crypto/hash.h"
+#include "pkg/crypto/random.h"
 #include "pkg/testing/pg_test_database.h"
 #include "pkg/testing/status_matchers.h"
 #include "services/vault/app/vault_app.h"
@@ -61,6 +63,7 @@ class VaultGrpcPgTest : public ::testing::Test {
     records_ = pb::RecordService::NewStub(channel_);
     spaces_ = pb::SpaceService::NewStub(channel_);
     admin_ = pb::AdminService::NewStub(channel_);
+    files_ = pb::FileService::NewStub(channel_);
     alice_ = Token("alice");
     bob_ = Token("bob");
   }
@@ -124,6 +127,68 @@ class VaultGrpcPgTest : public ::testing::Test {
     return s;
   }
 
+  // One UploadFile call: `meta` first (unless null), then `pieces` as chunk messages, then
+  // half-close. `extra` messages (if any) are sent right after the metadata.
+  grpc::Status Upload(const std::string& token, const pb::UploadFileMetadata* meta,
+                      const std::vector<std::string>& pieces, pb::UploadFileResponse* out,
+                      const std::vector<pb::UploadFileRequest>& extra = {}) {
+    auto ctx = Ctx(token);
+    pb::UploadFileResponse resp;
+    std::unique_ptr<grpc::ClientWriter<pb::UploadFileRequest>> w =
+        files_->UploadFile(ctx.get(), &resp);
+    pb::UploadFileRequest msg;
+    if (meta != nullptr) {
+      *msg.mutable_metadata() = *meta;
+      w->Write(msg);
+    }
+    for (const pb::UploadFileRequest& e : extra) w->Write(e);
+    for (const std::string& p : pieces) {
+      msg.set_chunk(p);
+      if (!w->Write(msg)) break;  // the server already answered
+    }
+    w->WritesDone();
+    grpc::Status s = w->Finish();
+    if (out != nullptr) *out = resp;
+    return s;
+  }
+
+  static pb::UploadFileMetadata FileMeta(const std::string& content, const std::string& name) {
+    pb::UploadFileMetadata m;
+    m.set_file_name(name);
+    m.set_size_bytes(content.size());
+    m.set_sha256_hex(crypto::HexEncode(crypto::Sha256(content)));
+    return m;
+  }
+
+  static std::vector<std::string> Pieces(const std::string& content, size_t piece) {
+    std::vector<std::string> out;
+    for (size_t at = 0; at < content.size(); at += piece) out.push_back(content.substr(at, piece));
+    return out;
+  }
+
+  // DownloadFile: the info message and the concatenated chunks (and each chunk's size).
+  grpc::Status Download(const std::string& token, const std::string& blob_id, pb::FileInfo* info,
+                        std::string* content, std::vector<size_t>* sizes = nullptr) {
+    pb::DownloadFileRequest req;
+    req.set_blob_id(blob_id);
+    auto ctx = Ctx(token);
+    auto reader = files_->DownloadFile(ctx.get(), req);
+    pb::DownloadFileResponse msg;
+    bool first = true;
+    while (reader->Read(&msg)) {
+      if (first) {
+        EXPECT_TRUE(msg.has_info()) << "the first message is the info";
+        *info = msg.info();
+        first = false;
+        continue;
+      }
+      EXPECT_EQ(msg.data_case(), pb::DownloadFileResponse::kChunk);
+      content->append(msg.chunk());
+      if (sizes != nullptr) sizes->push_back(msg.chunk().size());
+    }
+    return reader->Finish();
+  }
+
   int64_t Count(const std::string& sql) {
     pqxx::connection conn(db_->dsn());
     pqxx::nontransaction txn(conn);
@@ -138,6 +203,7 @@ class VaultGrpcPgTest : public ::testing::Test {
   std::unique_ptr<pb::RecordService::Stub> records_;
   std::unique_ptr<pb::SpaceService::Stub> spaces_;
   std::unique_ptr<pb::AdminService::Stub> admin_;
+  std::unique_ptr<pb::FileService::Stub> files_;
   std::string alice_, bob_;
 };
 
@@ -625,6 +691,226 @@ TEST_F(VaultGrpcPgTest, RestGatewayServesRecordsWithTheSameAuthAndIsolation) {
   ASSERT_TRUE(invalid);
   EXPECT_EQ(invalid->status, 400) << invalid->body;
   EXPECT_THAT(std::string(nlohmann::json::parse(invalid->body)["message"]), HasSubstr("card"));
+}
+
+}  // namespace
+}  // namespace coffer::vault
+
+namespace coffer::vault {
+namespace {
+
+constexpr char kFileMarker[] = "FileContentMarker";
+
+TEST_F(VaultGrpcPgTest, FileUploadAndDownloadRoundTripAcrossChunkBoundaries) {
+  // 600 KiB + 17 bytes sent in 100 KiB pieces: stored as 256 KiB chunks (3 of them).
+  std::string content = crypto::RandomBytes(600 * 1024 + 17 - sizeof(kFileMarker) + 1);
+  content += kFileMarker;
+  const pb::UploadFileMetadata meta = FileMeta(content, "report.pdf");
+  pb::UploadFileResponse up;
+  ASSERT_TRUE(Upload(alice_, &meta, Pieces(content, 100 * 1024), &up).ok());
+  EXPECT_EQ(up.size_bytes(), content.size());
+  EXPECT_EQ(up.sha256_hex(), meta.sha256_hex());
+  EXPECT_FALSE(up.has_record());
+
+  pb::GetFileInfoRequest info_req;
+  info_req.set_blob_id(up.blob_id());
+  pb::GetFileInfoResponse info;
+  ASSERT_TRUE(files_->GetFileInfo(Ctx(alice_).get(), info_req, &info).ok());
+  EXPECT_EQ(info.info().blob_id(), up.blob_id());
+  EXPECT_EQ(info.info().file_name(), "report.pdf");
+  EXPECT_EQ(info.info().content_type(), "application/octet-stream");
+  EXPECT_EQ(info.info().chunk_count(), 3u);
+  EXPECT_EQ(info.info().size_bytes(), content.size());
+  EXPECT_GT(info.info().create_time().seconds(), 0);
+
+  pb::FileInfo got_info;
+  std::string got;
+  std::vector<size_t> sizes;
+  ASSERT_TRUE(Download(alice_, up.blob_id(), &got_info, &got, &sizes).ok());
+  EXPECT_EQ(got_info.sha256_hex(), meta.sha256_hex());
+  EXPECT_EQ(got, content);
+  EXPECT_THAT(sizes, ::testing::ElementsAre(262144, 262144, content.size() - 2 * 262144));
+
+  // The same content again, under another name and in other pieces: the same blob, stored once.
+  pb::UploadFileMetadata again = FileMeta(content, "copy.pdf");
+  again.set_content_type("application/pdf");
+  pb::UploadFileResponse up2;
+  ASSERT_TRUE(Upload(alice_, &again, Pieces(content, 7000), &up2).ok());
+  EXPECT_EQ(up2.blob_id(), up.blob_id());
+  EXPECT_EQ(Count("SELECT count(*) FROM blobs"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM blob_chunks"), 3);
+  // Another user's identical content is another blob: ids are addressed per space.
+  pb::UploadFileResponse bobs;
+  ASSERT_TRUE(Upload(bob_, &meta, Pieces(content, 262144), &bobs).ok());
+  EXPECT_NE(bobs.blob_id(), up.blob_id());
+
+  // An empty file: metadata only; the download is the info alone.
+  const pb::UploadFileMetadata empty = FileMeta("", "empty.txt");
+  pb::UploadFileResponse up_empty;
+  ASSERT_TRUE(Upload(alice_, &empty, {}, &up_empty).ok());
+  std::string none;
+  ASSERT_TRUE(Download(alice_, up_empty.blob_id(), &got_info, &none).ok());
+  EXPECT_EQ(got_info.chunk_count(), 0u);
+  EXPECT_TRUE(none.empty());
+
+  // At rest: neither the content, the file name nor the SHA-256 in plaintext.
+  pqxx::connection conn(db_->dsn());
+  pqxx::nontransaction txn(conn);
+  int rows = 0;
+  for (const auto& row : txn.exec("SELECT b::text, info_ct FROM blobs b")) {
+    ++rows;
+    const std::string text = row[0].as<std::string>();
+    const std::string ct = pqxx::binarystring(row[1]).str();
+    for (const std::string& m : {std::string("report.pdf"), meta.sha256_hex()}) {
+      EXPECT_EQ(text.find(m), std::string::npos) << m;
+      EXPECT_EQ(text.find(crypto::HexEncode(m)), std::string::npos) << m;
+      EXPECT_EQ(ct.find(m), std::string::npos) << m;
+    }
+  }
+  EXPECT_EQ(rows, 3);
+  for (const auto& row : txn.exec("SELECT chunk_ct FROM blob_chunks")) {
+    EXPECT_EQ(pqxx::binarystring(row[0]).str().find(kFileMarker), std::string::npos);
+  }
+}
+
+TEST_F(VaultGrpcPgTest, FileUploadRejectsBadInputAndStoresNothing) {
+  const std::string content = "hello, file";
+  const pb::UploadFileMetadata good = FileMeta(content, "a.txt");
+  auto code = [&](const pb::UploadFileMetadata* meta, const std::vector<std::string>& pieces,
+                  const std::vector<pb::UploadFileRequest>& extra = {}) {
+    grpc::Status s = Upload(alice_, meta, pieces, nullptr, extra);
+    return std::make_pair(s.error_code(), s.error_message());
+  };
+  using C = grpc::StatusCode;
+  pb::UploadFileMetadata m = good;
+  m.set_sha256_hex(crypto::HexEncode(crypto::Sha256("other")));
+  EXPECT_EQ(code(&m, {content}).first, C::INVALID_ARGUMENT);  // content differs from the hash
+  EXPECT_THAT(code(&m, {content}).second, HasSubstr("SHA-256"));
+  EXPECT_EQ(code(&good, {content.substr(0, 5)}).first, C::INVALID_ARGUMENT);  // short
+  EXPECT_EQ(code(&good, {content, "x"}).first, C::INVALID_ARGUMENT);          // beyond the size
+  EXPECT_EQ(code(nullptr, {content}).first, C::INVALID_ARGUMENT);             // chunk first
+  EXPECT_EQ(code(nullptr, {}).first, C::INVALID_ARGUMENT);                    // empty stream
+  pb::UploadFileRequest meta_again;
+  *meta_again.mutable_metadata() = good;
+  EXPECT_EQ(code(&good, {content}, {meta_again}).first, C::INVALID_ARGUMENT);
+  m = good;
+  m.set_size_bytes(300 * 1024);
+  m.set_sha256_hex(crypto::HexEncode(crypto::Sha256(std::string(300 * 1024, 'x'))));
+  EXPECT_EQ(code(&m, {std::string(256 * 1024 + 1, 'x')}).first, C::INVALID_ARGUMENT);  // chunk
+  EXPECT_EQ(code(&good, {""}).first, C::INVALID_ARGUMENT);  // an empty chunk
+  for (const char* name : {"", "../etc/passwd", "dir/a.txt", "..", "tab\there"}) {
+    m = good;
+    m.set_file_name(name);
+    auto [c, msg] = code(&m, {content});
+    EXPECT_EQ(c, C::INVALID_ARGUMENT) << name;
+    EXPECT_THAT(msg, HasSubstr("metadata.file_name")) << name;
+  }
+  m = good;
+  m.set_file_name(std::string(256, 'n'));
+  EXPECT_EQ(code(&m, {content}).first, C::INVALID_ARGUMENT);
+  m = good;
+  m.set_sha256_hex("abc");
+  EXPECT_THAT(code(&m, {content}).second, HasSubstr("metadata.sha256_hex"));
+  m = good;
+  m.set_space_id("not-a-uuid");
+  EXPECT_THAT(code(&m, {content}).second, HasSubstr("metadata.space_id"));
+  m = good;
+  m.set_expected_version(3);
+  EXPECT_THAT(code(&m, {content}).second, HasSubstr("metadata.expected_version"));
+  m = good;
+  m.set_size_bytes((uint64_t{64} << 20) + 1);  // over the default --max-file-bytes
+  EXPECT_EQ(code(&m, {}).first, C::RESOURCE_EXHAUSTED);
+
+  EXPECT_EQ(Count("SELECT count(*) FROM blobs"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM blob_chunks"), 0);
+  // The same stream, well-formed, then goes through.
+  EXPECT_TRUE(Upload(alice_, &good, {content}, nullptr).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM blobs"), 1);
+}
+
+TEST_F(VaultGrpcPgTest, FilesOfAnotherUserAreNotFound) {
+  const std::string content = "alice's file";
+  const pb::UploadFileMetadata meta = FileMeta(content, "a.txt");
+  pb::UploadFileResponse up;
+  ASSERT_TRUE(Upload(alice_, &meta, {content}, &up).ok());
+  pb::GetFileInfoRequest req;
+  req.set_blob_id(up.blob_id());
+  pb::GetFileInfoResponse info;
+  EXPECT_EQ(files_->GetFileInfo(Ctx(bob_).get(), req, &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  req.set_blob_id("00000000-0000-4000-8000-000000000000");
+  EXPECT_EQ(files_->GetFileInfo(Ctx(alice_).get(), req, &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  req.set_blob_id("nope");
+  EXPECT_EQ(files_->GetFileInfo(Ctx(alice_).get(), req, &info).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  pb::FileInfo got_info;
+  std::string got;
+  EXPECT_EQ(Download(bob_, up.blob_id(), &got_info, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(Download("", up.blob_id(), &got_info, &got).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Upload("", &meta, {content}, nullptr).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  // Bob can neither upload into Alice's space nor attach to her record.
+  pb::Record file_record;
+  file_record.set_type(pb::RECORD_TYPE_FILE);
+  file_record.set_name("contract");
+  file_record.mutable_file()->set_file_name("contract.pdf");
+  pb::Record created = Create(alice_, file_record);
+  pb::UploadFileMetadata into = meta;
+  into.set_space_id(created.space_id());
+  EXPECT_EQ(Upload(bob_, &into, {content}, nullptr).error_code(), grpc::StatusCode::NOT_FOUND);
+  into = meta;
+  into.set_record_id(created.id());
+  into.set_expected_version(1);
+  EXPECT_EQ(Upload(bob_, &into, {content}, nullptr).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Count("SELECT count(*) FROM blobs"), 1);
+}
+
+TEST_F(VaultGrpcPgTest, UploadAttachesContentToAFileRecord) {
+  pb::Record file_record;
+  file_record.set_type(pb::RECORD_TYPE_FILE);
+  file_record.set_name("contract");
+  (*file_record.mutable_metadata())["person"] = "Bob";
+  file_record.mutable_file()->set_file_name("draft.pdf");
+  pb::Record created = Create(alice_, file_record);
+  ASSERT_EQ(created.version(), 1u);
+
+  const std::string content = "%PDF-1.7 signed contract";
+  pb::UploadFileMetadata meta = FileMeta(content, "contract.pdf");
+  meta.set_content_type("application/pdf");
+  meta.set_record_id(created.id());
+  meta.set_expected_version(1);
+  pb::UploadFileResponse up;
+  ASSERT_TRUE(Upload(alice_, &meta, {content}, &up).ok());
+  ASSERT_TRUE(up.has_record());
+  EXPECT_EQ(up.record().version(), 2u);
+  EXPECT_EQ(up.record().name(), "contract");
+  EXPECT_EQ(up.record().metadata().at("person"), "Bob");
+  EXPECT_EQ(up.record().file().blob_id(), up.blob_id());
+  EXPECT_EQ(up.record().file().file_name(), "contract.pdf");
+  EXPECT_EQ(up.record().file().content_type(), "application/pdf");
+  EXPECT_EQ(up.record().file().size_bytes(), content.size());
+  EXPECT_EQ(up.record().file().sha256_hex(), meta.sha256_hex());
+
+  // The blob belongs to the record's space, and a stale version is a check-and-set failure.
+  pb::GetFileInfoRequest info_req;
+  info_req.set_blob_id(up.blob_id());
+  pb::GetFileInfoResponse info;
+  ASSERT_TRUE(files_->GetFileInfo(Ctx(alice_).get(), info_req, &info).ok());
+  EXPECT_EQ(info.info().space_id(), created.space_id());
+  grpc::Status stale = Upload(alice_, &meta, {content}, nullptr);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  // Content attaches only to FILE records.
+  pb::Record cred = Create(alice_, Credential("login"));
+  meta.set_record_id(cred.id());
+  meta.set_expected_version(1);
+  grpc::Status wrong_type = Upload(alice_, &meta, {content}, nullptr);
+  EXPECT_EQ(wrong_type.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(wrong_type.error_message(), HasSubstr("not a FILE record"));
 }
 
 }  // namespace

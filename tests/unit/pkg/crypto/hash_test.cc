@@ -16,6 +16,27 @@ TEST(HashTest, Sha256KnownAnswers) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(HashTest, Sha256StreamEqualsOneShotForAnySplit) {
+  std::string data;
+  for (int i = 0; i < 100000; ++i) data.push_back(static_cast<char>(i * 131 % 251));
+  for (size_t piece : {size_t{1}, size_t{63}, size_t{64}, size_t{4096}, data.size()}) {
+    Sha256Stream s;
+    for (size_t at = 0; at < data.size(); at += piece) {
+      s.Update(std::string_view(data).substr(at, piece));
+    }
+    EXPECT_EQ(HexEncode(s.Finish()), HexEncode(Sha256(data))) << "pieces of " << piece;
+  }
+  Sha256Stream abc;
+  abc.Update("a");
+  abc.Update("");
+  abc.Update("bc");
+  EXPECT_EQ(HexEncode(abc.Finish()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256Stream empty;
+  EXPECT_EQ(HexEncode(empty.Finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 // RFC 4231 §4.2 (test case 1) and §4.3 (test case 2).
 TEST(HashTest, HmacSha256Rfc4231) {
   EXPECT_EQ(HexEncode(HmacSha256(std::string(20, '\x0b'), "Hi There")),

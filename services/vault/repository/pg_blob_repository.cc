@@ -1,0 +1,67 @@
+#include "services/vault/repository/pg_blob_repository.h"
+
+#include <pqxx/binarystring>
+#include <pqxx/result>
+#include <pqxx/transaction_base>
+
+#include "pkg/postgres/prepared.h"
+#include "pkg/postgres/transaction.h"
+#include "pkg/status/status.h"
+#include "services/vault/repository/pg_rows.h"
+#include "services/vault/repository/sql.h"
+
+namespace coffer::vault::repository {
+
+absl::StatusOr<bool> PgBlobRepository::Insert(const StoredBlob& blob,
+                                              const std::vector<std::string>& chunks) {
+  bool inserted = false;
+  COFFER_RETURN_IF_ERROR(postgres::RunInTransaction(
+      pool_, postgres::IsolationLevel::kReadCommitted,
+      [&](pqxx::transaction_base& txn) -> absl::Status {
+        inserted = !postgres::ExecPrepared(txn, sql::kInsertBlob, blob.blob_id, blob.space_id,
+                                           blob.size_bytes, blob.chunk_count, blob.key_id,
+                                           pqxx::binarystring(blob.info_ct), blob.created_at_ms)
+                        .empty();
+        if (!inserted) return absl::OkStatus();  // the same content is stored already
+        for (size_t i = 0; i < chunks.size(); ++i) {
+          postgres::ExecPrepared(txn, sql::kInsertBlobChunk, blob.blob_id, static_cast<int>(i),
+                                 pqxx::binarystring(chunks[i]));
+        }
+        return absl::OkStatus();
+      }));
+  return inserted;
+}
+
+absl::StatusOr<std::optional<StoredBlob>> PgBlobRepository::Get(const std::string& blob_id) {
+  std::optional<StoredBlob> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        pqxx::result r = postgres::ExecPrepared(txn, sql::kSelectBlob, blob_id);
+        if (r.empty()) return absl::OkStatus();
+        StoredBlob b;
+        b.blob_id = r[0][0].as<std::string>();
+        b.space_id = r[0][1].as<std::string>();
+        b.size_bytes = r[0][2].as<int64_t>();
+        b.chunk_count = r[0][3].as<int>();
+        b.key_id = r[0][4].as<std::string>();
+        b.info_ct = internal::Bytes(r[0][5]);
+        b.created_at_ms = r[0][6].as<int64_t>();
+        out = std::move(b);
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> PgBlobRepository::GetChunk(const std::string& blob_id,
+                                                                      int index) {
+  std::optional<std::string> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        pqxx::result r = postgres::ExecPrepared(txn, sql::kSelectBlobChunk, blob_id, index);
+        if (!r.empty()) out = internal::Bytes(r[0][0]);
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+}  // namespace coffer::vault::repository
