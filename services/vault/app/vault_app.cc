@@ -288,6 +288,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.space_grpc =
       std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.access, *a.spaces);
   a.blobs = std::make_unique<repository::PgBlobRepository>(*a.pool);
+  a.blobs->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.file_service = std::make_unique<service::FileService>(
       service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes}, *a.blobs,
       *a.access, *a.record_service, *a.keyring, NowMs);

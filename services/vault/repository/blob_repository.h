@@ -13,6 +13,9 @@
 
 namespace coffer::vault::repository {
 
+// Stored chunks hold exactly this many plaintext bytes, the last one of a blob fewer.
+inline constexpr size_t kBlobChunkBytes = 256 * 1024;
+
 // A blob as stored: plaintext bookkeeping plus the sealed description.
 struct StoredBlob {
   std::string blob_id;

@@ -23,12 +23,15 @@ absl::StatusOr<bool> PgBlobRepository::Insert(const StoredBlob& blob,
                                            pqxx::binarystring(blob.info_ct), blob.created_at_ms)
                         .empty();
         if (!inserted) return absl::OkStatus();  // the same content is stored already
+        // Chunks another shard sent already (an incomplete blob this upload completes) stay.
         for (size_t i = 0; i < chunks.size(); ++i) {
           postgres::ExecPrepared(txn, sql::kInsertBlobChunk, blob.blob_id, static_cast<int>(i),
                                  pqxx::binarystring(chunks[i]));
         }
+        postgres::ExecPrepared(txn, sql::kEnqueueBlob, blob.blob_id);
         return absl::OkStatus();
       }));
+  if (inserted && hook_) hook_(blob.space_id);
   return inserted;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <pqxx/binarystring>
 #include <pqxx/cursor>
 #include <pqxx/result>
 #include <pqxx/transaction_base>
@@ -11,6 +12,7 @@
 #include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
 #include "services/vault/domain/merge.h"
+#include "services/vault/repository/pg_blob_repository.h"
 #include "services/vault/repository/pg_rows.h"
 #include "services/vault/repository/sql.h"
 
@@ -125,6 +127,41 @@ absl::Status PgSyncRepository::DeleteOutbox(const std::vector<int64_t>& ids) {
                                       });
 }
 
+absl::StatusOr<std::vector<BlobOutboxEntry>> PgSyncRepository::ReadBlobOutbox(int limit) {
+  std::vector<BlobOutboxEntry> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        out.clear();
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kReadBlobOutbox, limit)) {
+          BlobOutboxEntry e;
+          e.id = row[0].as<int64_t>();
+          e.blob.blob_id = row[1].as<std::string>();
+          e.blob.space_id = row[2].as<std::string>();
+          e.blob.size_bytes = row[3].as<int64_t>();
+          e.blob.chunk_count = row[4].as<int>();
+          e.blob.key_id = row[5].as<std::string>();
+          e.blob.info_ct = internal::Bytes(row[6]);
+          e.blob.created_at_ms = row[7].as<int64_t>();
+          out.push_back(std::move(e));
+        }
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> PgSyncRepository::ReadBlobChunk(
+    const std::string& blob_id, int index) {
+  return PgBlobRepository(pool_).GetChunk(blob_id, index);
+}
+
+absl::Status PgSyncRepository::DeleteBlobOutbox(int64_t id) {
+  return postgres::RunSingleStatement(pool_, postgres::Statement::kIdempotent,
+                                      [&](pqxx::transaction_base& txn) -> absl::Status {
+                                        postgres::ExecPrepared(txn, sql::kDeleteBlobOutbox, id);
+                                        return absl::OkStatus();
+                                      });
+}
+
 absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
     const std::vector<IncomingRevision>& batch, int history_keep) {
   std::map<int32_t, int64_t> next_offsets;
@@ -152,6 +189,18 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
                 txn, sql::kMarkOwnTombstone, e.revision.record_id, e.partition, e.offset,
                 e.revision.stamp.origin_shard,
                 static_cast<int64_t>(e.revision.stamp.vector.Get(e.revision.stamp.origin_shard)));
+          }
+          if (e.blob_chunk) {
+            // Another shard's blob, chunk by chunk; visible once the last one is stored.
+            const StoredBlob& b = *e.blob_chunk;
+            postgres::ExecPrepared(txn, sql::kInsertIncomingBlob, b.blob_id, b.space_id,
+                                   b.size_bytes, b.chunk_count, b.key_id,
+                                   pqxx::binarystring(b.info_ct), b.created_at_ms);
+            if (!e.blob_chunk_ct.empty()) {  // empty: a blob without content
+              postgres::ExecPrepared(txn, sql::kInsertBlobChunk, b.blob_id, e.blob_chunk_index,
+                                     pqxx::binarystring(e.blob_chunk_ct));
+            }
+            postgres::ExecPrepared(txn, sql::kCompleteIncomingBlob, b.blob_id);
           }
           if (!e.merge) continue;
           COFFER_RETURN_IF_ERROR(

@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "pkg/postgres/connection_pool.h"
+#include "services/vault/repository/blob_repository.h"
 #include "services/vault/repository/record_repository.h"
 
 namespace coffer::vault::repository {
@@ -50,6 +51,17 @@ struct IncomingRevision {
   // A progress marker: the settled offset of `partition` reported by shard `progress_shard`.
   std::string progress_shard;
   int64_t progress_settled = -1;  // -1 = not a marker (or no value for this partition)
+  // With merge == false: a chunk of another shard's blob to store (`blob_chunk` set), index
+  // `blob_chunk_index`, envelope `blob_chunk_ct` (V007).
+  std::optional<StoredBlob> blob_chunk;
+  int blob_chunk_index = 0;
+  std::string blob_chunk_ct;
+};
+
+// One queued blob for the relay (V007): every chunk of it is published, then the row deleted.
+struct BlobOutboxEntry {
+  int64_t id = 0;
+  StoredBlob blob;
 };
 
 // What a progress marker of this shard reports (sql::kProgressSnapshot).
@@ -110,6 +122,12 @@ class PgSyncRepository {
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(int limit);
   // Deletes exactly these outbox rows (those Kafka acknowledged).
   absl::Status DeleteOutbox(const std::vector<int64_t>& ids);
+
+  // Up to `limit` queued blobs, oldest first (V007), and chunk `index` of one (nullopt if gone).
+  absl::StatusOr<std::vector<BlobOutboxEntry>> ReadBlobOutbox(int limit);
+  absl::StatusOr<std::optional<std::string>> ReadBlobChunk(const std::string& blob_id, int index);
+  // Deletes a queued blob whose chunks Kafka acknowledged.
+  absl::Status DeleteBlobOutbox(int64_t id);
 
   // Merges `batch` in one transaction and stores, per partition, the offset after the greatest
   // offset of the batch. `history_keep` as for RecordRepository::ReplaceHead (0 = all).

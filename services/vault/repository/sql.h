@@ -372,23 +372,51 @@ inline constexpr char kListChanges[] =
 inline constexpr char kLastChangeSeq[] =
     "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM record_change_seq";
 
-// ---- Blobs (FileService, V006) ----
+// ---- Blobs (FileService, V006, V007) ----
 
-// A blob row; none is inserted when the id exists (same content in the same space). Returns
-// one row when inserted.
+// A local upload's blob row. Returns one row when it was inserted, or when it completed a blob
+// that was still arriving from another shard (the same content: ids are content-addressed);
+// none when the complete blob exists. The chunks follow with kInsertBlobChunk.
 inline constexpr char kInsertBlob[] =
     "INSERT INTO blobs (blob_id, space_id, size_bytes, chunk_count, key_id, info_ct,"
     " created_at_ms) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7)"
-    " ON CONFLICT (blob_id) DO NOTHING RETURNING 1";
+    " ON CONFLICT (blob_id) DO UPDATE SET complete = true WHERE NOT blobs.complete RETURNING 1";
 
+// A chunk; one that is already there (same blob, same index) stays.
 inline constexpr char kInsertBlobChunk[] =
-    "INSERT INTO blob_chunks (blob_id, chunk_index, chunk_ct) VALUES ($1::uuid, $2, $3)";
+    "INSERT INTO blob_chunks (blob_id, chunk_index, chunk_ct) VALUES ($1::uuid, $2, $3)"
+    " ON CONFLICT DO NOTHING";
 
+// Queues a blob for the relay (in the transaction that stored it).
+inline constexpr char kEnqueueBlob[] = "INSERT INTO blob_outbox (blob_id) VALUES ($1::uuid)";
+
+// A complete blob.
 inline constexpr char kSelectBlob[] =
     "SELECT blob_id::text, space_id::text, size_bytes, chunk_count, key_id, info_ct,"
-    " created_at_ms FROM blobs WHERE blob_id = $1::uuid";
+    " created_at_ms FROM blobs WHERE blob_id = $1::uuid AND complete";
 
 inline constexpr char kSelectBlobChunk[] =
     "SELECT chunk_ct FROM blob_chunks WHERE blob_id = $1::uuid AND chunk_index = $2";
+
+// The relay's next queued blobs, oldest first: outbox id and the blob's columns (as kSelectBlob).
+inline constexpr char kReadBlobOutbox[] =
+    "SELECT o.id, b.blob_id::text, b.space_id::text, b.size_bytes, b.chunk_count, b.key_id,"
+    " b.info_ct, b.created_at_ms FROM blob_outbox o JOIN blobs b USING (blob_id)"
+    " ORDER BY o.id LIMIT $1";
+
+// Published (or no longer there): never sent again.
+inline constexpr char kDeleteBlobOutbox[] = "DELETE FROM blob_outbox WHERE id = $1";
+
+// An incoming chunk's blob row, incomplete until its last chunk (kCompleteIncomingBlob).
+inline constexpr char kInsertIncomingBlob[] =
+    "INSERT INTO blobs (blob_id, space_id, size_bytes, chunk_count, key_id, info_ct,"
+    " created_at_ms, complete) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, false)"
+    " ON CONFLICT (blob_id) DO NOTHING";
+
+// Makes an incoming blob visible once every chunk is stored. Returns one row when it did.
+inline constexpr char kCompleteIncomingBlob[] =
+    "UPDATE blobs b SET complete = true WHERE b.blob_id = $1::uuid AND NOT b.complete"
+    " AND (SELECT count(*) FROM blob_chunks c WHERE c.blob_id = b.blob_id) = b.chunk_count"
+    " RETURNING 1";
 
 }  // namespace coffer::vault::repository::sql

@@ -20,8 +20,8 @@
 // max_file_bytes, all uploads of the process together by max_buffered_bytes; past that an upload is
 // refused with RESOURCE_EXHAUSTED rather than letting concurrent uploads exhaust memory.
 //
-// Not yet: blobs do not travel between shards (a FILE record replicates, its content does not;
-// DownloadFile on another shard answers NOT_FOUND for it). See services/vault/README.md.
+// Blobs travel to the other shards through the outbox relay (repository/pg_blob_repository.h,
+// services/vault/README.md "Files"); until they arrive, another shard answers NOT_FOUND.
 //
 // Lifecycle: borrows its collaborators, which must outlive it and every Upload. Threading:
 // thread-safe; one Upload is used by one thread at a time.
@@ -46,7 +46,7 @@
 
 namespace coffer::vault::service {
 
-inline constexpr size_t kMaxChunkBytes = 256 * 1024;
+inline constexpr size_t kMaxChunkBytes = repository::kBlobChunkBytes;
 
 struct FileServiceConfig {
   // Largest file accepted (RESOURCE_EXHAUSTED above it).

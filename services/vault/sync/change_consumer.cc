@@ -234,6 +234,15 @@ void ChangeConsumer::Run() {
           in.progress_shard = ev->progress->shard_id;
           in.progress_settled = it->second;
         }
+      } else if (ev->blob_chunk) {
+        in.merge = false;
+        if (ev->blob_chunk->origin_shard == options_.shard_id) {
+          metrics_.echoes_skipped.Increment();  // its own blob: stored already
+        } else {
+          in.blob_chunk = std::move(ev->blob_chunk->blob);
+          in.blob_chunk_index = ev->blob_chunk->index;
+          in.blob_chunk_ct = std::move(ev->blob_chunk->chunk_ct);
+        }
       } else if (ev->revision->stamp.origin_shard == options_.shard_id &&
                  msg.offset >= OwnMergeLimit(merge_own_until, msg.partition)) {
         metrics_.echoes_skipped.Increment();

@@ -95,6 +95,7 @@ absl::Status CheckHeader(const v1::ChangeEvent& e) {
 
 absl::StatusOr<repository::StoredRevision> RevisionFromEvent(const v1::ChangeEvent& e) {
   if (e.has_progress()) return absl::InvalidArgumentError("change event: a progress marker");
+  if (e.has_blob_chunk()) return absl::InvalidArgumentError("change event: a blob chunk");
   if (!domain::IsUuid(e.space_id()) || !domain::IsUuid(e.record_id()) || e.origin_shard().empty()) {
     return absl::InvalidArgumentError("change event: bad space, record or origin");
   }
@@ -154,12 +155,78 @@ std::string EncodeProgressMarker(const ProgressMarker& marker, const std::string
   return e.SerializeAsString();
 }
 
+std::string BlobChunkKey(const std::string& blob_id) { return "blob|" + blob_id; }
+
+std::string EncodeBlobChunkEvent(const BlobChunk& chunk, const std::string& event_id) {
+  v1::ChangeEvent e;
+  e.set_schema_version(kChangeEventSchemaVersion);
+  e.set_event_id(event_id);
+  e.set_origin_shard(chunk.origin_shard);
+  v1::BlobChunkEvent* c = e.mutable_blob_chunk();
+  c->set_schema_version(kChangeEventSchemaVersion);
+  c->set_event_id(event_id);
+  c->set_origin_shard(chunk.origin_shard);
+  c->set_space_id(chunk.blob.space_id);
+  c->set_blob_id(chunk.blob.blob_id);
+  c->set_chunk_index(static_cast<uint32_t>(chunk.index));
+  c->set_chunk_count(static_cast<uint32_t>(chunk.blob.chunk_count));
+  c->set_size_bytes(static_cast<uint64_t>(chunk.blob.size_bytes));
+  c->set_encrypted_chunk(chunk.chunk_ct);
+  c->set_key_id(chunk.blob.key_id);
+  SetTime(chunk.blob.created_at_ms, c->mutable_create_time());
+  c->set_sealed_info(chunk.blob.info_ct);
+  return e.SerializeAsString();
+}
+
+namespace {
+
+absl::StatusOr<BlobChunk> BlobChunkFromEvent(const v1::ChangeEvent& e) {
+  const v1::BlobChunkEvent& c = e.blob_chunk();
+  if (!e.record_id().empty() || !e.space_id().empty() || e.has_progress()) {
+    return absl::InvalidArgumentError("blob chunk: carries a record or progress too");
+  }
+  if (!domain::IsUuid(c.space_id()) || !domain::IsUuid(c.blob_id()) || c.origin_shard().empty() ||
+      c.origin_shard() != e.origin_shard()) {
+    return absl::InvalidArgumentError("blob chunk: bad space, blob or origin");
+  }
+  constexpr uint64_t kMaxChunk = repository::kBlobChunkBytes;
+  // An empty blob travels as one event: index 0 of 0 chunks, no content.
+  const bool empty_blob = c.chunk_count() == 0;
+  if (c.size_bytes() > (uint64_t{16} << 30) ||
+      c.chunk_count() != (c.size_bytes() + kMaxChunk - 1) / kMaxChunk ||
+      (empty_blob ? c.chunk_index() != 0 || !c.encrypted_chunk().empty()
+                  : c.chunk_index() >= c.chunk_count() || c.encrypted_chunk().empty()) ||
+      c.sealed_info().empty() || c.key_id().empty()) {
+    return absl::InvalidArgumentError("blob chunk: inconsistent size, count, index or content");
+  }
+  BlobChunk out;
+  out.origin_shard = c.origin_shard();
+  out.blob.blob_id = domain::CanonicalUuid(c.blob_id());
+  out.blob.space_id = domain::CanonicalUuid(c.space_id());
+  out.blob.size_bytes = static_cast<int64_t>(c.size_bytes());
+  out.blob.chunk_count = static_cast<int>(c.chunk_count());
+  out.blob.key_id = c.key_id();
+  out.blob.info_ct = c.sealed_info();
+  out.blob.created_at_ms = TimeMs(c.create_time());
+  out.index = static_cast<int>(c.chunk_index());
+  out.chunk_ct = c.encrypted_chunk();
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<TopicEvent> DecodeTopicEvent(const std::string& value) {
   v1::ChangeEvent e;
   if (!e.ParseFromString(value))
     return absl::InvalidArgumentError("change event: not a ChangeEvent");
   if (absl::Status s = CheckHeader(e); !s.ok()) return s;
   TopicEvent out;
+  if (e.has_blob_chunk()) {
+    absl::StatusOr<BlobChunk> c = BlobChunkFromEvent(e);
+    if (!c.ok()) return c.status();
+    out.blob_chunk = *std::move(c);
+    return out;
+  }
   if (!e.has_progress()) {
     absl::StatusOr<repository::StoredRevision> r = RevisionFromEvent(e);
     if (!r.ok()) return r.status();

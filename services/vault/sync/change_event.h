@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/vault/repository/blob_repository.h"
 #include "services/vault/repository/record_repository.h"
 
 namespace coffer::vault::sync {
@@ -51,10 +52,26 @@ std::string ProgressKey(const std::string& shard);
 // Serializes a progress marker (a ChangeEvent with only `progress` and the header fields).
 std::string EncodeProgressMarker(const ProgressMarker& marker, const std::string& event_id);
 
-// A decoded value of the change topic: exactly one of the two is set.
+// One chunk of a blob as it travels (events.proto BlobChunkEvent): the blob's stored row and
+// chunk `index`'s envelope.
+struct BlobChunk {
+  std::string origin_shard;
+  repository::StoredBlob blob;
+  int index = 0;
+  std::string chunk_ct;
+};
+
+// Kafka key of a blob's chunks: "blob|<blob_id>".
+std::string BlobChunkKey(const std::string& blob_id);
+
+// Serializes a chunk (a ChangeEvent with only `blob_chunk` and the header fields).
+std::string EncodeBlobChunkEvent(const BlobChunk& chunk, const std::string& event_id);
+
+// A decoded value of the change topic: exactly one of the three is set.
 struct TopicEvent {
   std::optional<repository::StoredRevision> revision;
   std::optional<ProgressMarker> progress;
+  std::optional<BlobChunk> blob_chunk;
 };
 
 // Parses any value of the change topic; errors as DecodeChangeEvent.

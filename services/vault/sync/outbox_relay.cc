@@ -11,6 +11,7 @@
 #include "pkg/log/log.h"
 #include "pkg/postgres/connection_pool.h"
 #include "pkg/postgres/leader_lock.h"
+#include "pkg/status/status.h"
 #include "services/vault/domain/ids.h"
 #include "services/vault/sync/change_event.h"
 
@@ -83,6 +84,55 @@ bool OutboxRelay::PublishProgress(kafka::Producer& producer, int partitions) {
   return true;
 }
 
+absl::StatusOr<int> OutboxRelay::PublishBlobs(kafka::Producer& producer, int partitions) {
+  constexpr int kBlobsPerRound = 4;
+  COFFER_ASSIGN_OR_RETURN(std::vector<repository::BlobOutboxEntry> queued,
+                          repo_.ReadBlobOutbox(kBlobsPerRound));
+  int published = 0;
+  for (const repository::BlobOutboxEntry& q : queued) {
+    int acked = 0;
+    bool failed = false;
+    // An empty blob still travels, as one event without content.
+    const int events = std::max(1, q.blob.chunk_count);
+    for (int i = 0; i < events && !failed; ++i) {
+      BlobChunk chunk{options_.shard_id, q.blob, i, ""};
+      if (q.blob.chunk_count > 0) {
+        COFFER_ASSIGN_OR_RETURN(std::optional<std::string> ct,
+                                repo_.ReadBlobChunk(q.blob.blob_id, i));
+        if (!ct) {
+          log::Error("a stored blob lacks a chunk; it is not replicated",
+                     {{"blob_id", q.blob.blob_id}, {"chunk", static_cast<int64_t>(i)}});
+          failed = true;
+          break;
+        }
+        chunk.chunk_ct = *std::move(ct);
+      }
+      kafka::ProducerRecord record;
+      record.topic = options_.topic;
+      record.partition = PartitionForSpace(q.blob.space_id, partitions);
+      record.key = BlobChunkKey(q.blob.blob_id);
+      record.value = EncodeBlobChunkEvent(chunk, domain::UuidV4FromBytes(crypto::RandomBytes(16)));
+      absl::Status s = producer.Produce(record, [&acked, &failed](const kafka::DeliveryReport& r) {
+        if (r.status.ok()) {
+          ++acked;
+        } else {
+          failed = true;
+        }
+      });
+      if (!s.ok()) failed = true;
+    }
+    absl::Status flushed = producer.Flush(options_.delivery_timeout);
+    if (!flushed.ok() || failed || acked != events) {
+      return absl::UnavailableError("blob " + q.blob.blob_id + ": " +
+                                    std::to_string(events - acked) + " chunk event(s) undelivered");
+    }
+    metrics_.events_produced.Increment(static_cast<double>(events));
+    COFFER_RETURN_IF_ERROR(repo_.DeleteBlobOutbox(q.id));
+    ++published;
+  }
+  return published;
+}
+
 void OutboxRelay::Run() {
   postgres::LeaderLock lock(options_.db_dsn,
                             postgres::AdvisoryLockKey("coffer.vault.outbox_relay"));
@@ -141,8 +191,15 @@ void OutboxRelay::Run() {
         continue;
       }
     }
-    // Read before the outbox, so a write committed meanwhile wakes the wait below at once.
+    // Read before the outboxes, so a write committed meanwhile wakes the wait below at once.
     uint64_t generation = notifier_ != nullptr ? notifier_->AnyGeneration() : 0;
+    absl::StatusOr<int> blobs = PublishBlobs(*producer, partitions);
+    if (!blobs.ok()) {
+      log::Warn("outbox relay: blob not published, retrying", {{"status", blobs.status()}});
+      if (producer->IsFatal()) producer.reset();
+      sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
     absl::StatusOr<std::vector<repository::OutboxEntry>> batch =
         repo_.ReadOutbox(options_.batch_size);
     if (!batch.ok()) {
@@ -150,6 +207,7 @@ void OutboxRelay::Run() {
       sleep_for(options_.poll_interval);
       continue;
     }
+    if (batch->empty() && *blobs > 0) continue;  // more blobs may be queued
     if (batch->empty()) {
       metrics_.outbox_backlog.Set(0);
       // Wake-ups are an optimisation: without them the relay still polls. Wait in slices so

@@ -11,6 +11,10 @@
 // Rows whose delivery failed stay and are sent again (consumers merge idempotently). A fatal
 // producer error recreates the producer.
 //
+// Blobs (FileService, V007): each round the leader also publishes a few queued blobs, one
+// ChangeEvent.blob_chunk per chunk (key `blob|<blob_id>`, the partition of its space), and
+// deletes a blob's queue row once every chunk was acknowledged.
+//
 // Progress markers: every `progress_interval` the leader also publishes this shard's settled
 // consumer offsets (events.proto ShardProgress) to every partition. Offsets are "settled" once
 // every outbox row that existed when they were read has been acknowledged and deleted, i.e. every
@@ -66,6 +70,10 @@ class OutboxRelay {
   // Reads a progress snapshot, settles the pending ones and publishes the newest settled
   // offsets to every partition. False when nothing was published.
   bool PublishProgress(kafka::Producer& producer, int partitions);
+  // Publishes a few queued blobs (V007), chunk by chunk, deleting each one's queue row once
+  // Kafka acknowledged all of its chunks. Returns how many blobs it published, or an error when
+  // a delivery failed (the blob is sent again later; consumers store chunks idempotently).
+  absl::StatusOr<int> PublishBlobs(kafka::Producer& producer, int partitions);
 
   // Progress snapshots not yet settled (outbox_seq_last, applied offsets), oldest first; only
   // the relay thread touches it.

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
@@ -20,12 +21,15 @@
 #include <thread>
 
 #include "coffer/vault/v1/admin.grpc.pb.h"
+#include "coffer/vault/v1/files.grpc.pb.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 #include "pkg/auth/jwks_source.h"
 #include "pkg/auth/jwt.h"
 #include "pkg/crypto/ed25519.h"
 #include "pkg/crypto/encoding.h"
+#include "pkg/crypto/hash.h"
+#include "pkg/crypto/random.h"
 #include "pkg/testing/kafka_mock.h"
 #include "pkg/testing/pg_test_database.h"
 #include "pkg/testing/status_matchers.h"
@@ -57,6 +61,7 @@ struct Replica {
   std::unique_ptr<pb::RecordService::Stub> records;
   std::unique_ptr<pb::AdminService::Stub> admin;
   std::unique_ptr<pb::SyncService::Stub> sync;
+  std::unique_ptr<pb::FileService::Stub> files;
 };
 
 class VaultSyncPgTest : public ::testing::Test {
@@ -109,6 +114,7 @@ class VaultSyncPgTest : public ::testing::Test {
     r.records = pb::RecordService::NewStub(r.channel);
     r.admin = pb::AdminService::NewStub(r.channel);
     r.sync = pb::SyncService::NewStub(r.channel);
+    r.files = pb::FileService::NewStub(r.channel);
     return r;
   }
 
@@ -322,6 +328,68 @@ TEST_F(VaultSyncPgTest, WriteOnAIsVisibleOnBThroughGetAndSync) {
   int64_t produced = 0;
   for (const auto& p : st_a.partitions()) produced += p.high_watermark();
   EXPECT_EQ(produced, 1);  // one event in the topic, no echo from B
+}
+
+TEST_F(VaultSyncPgTest, FileUploadedOnAIsDownloadableOnB) {
+  // 600 KiB: three chunk events; and an empty file: one event without content.
+  const std::string content = crypto::RandomBytes(600 * 1024);
+  std::map<std::string, std::string> uploaded;  // blob id -> content
+  for (const std::string& c : {content, std::string()}) {
+    auto ctx = Ctx(alice_);
+    pb::UploadFileResponse up;
+    auto w = a_.files->UploadFile(ctx.get(), &up);
+    pb::UploadFileRequest msg;
+    msg.mutable_metadata()->set_file_name("scan.bin");
+    msg.mutable_metadata()->set_size_bytes(c.size());
+    msg.mutable_metadata()->set_sha256_hex(crypto::HexEncode(crypto::Sha256(c)));
+    ASSERT_TRUE(w->Write(msg));
+    for (size_t at = 0; at < c.size(); at += 100 * 1024) {
+      msg.set_chunk(c.substr(at, 100 * 1024));
+      ASSERT_TRUE(w->Write(msg));
+    }
+    w->WritesDone();
+    grpc::Status st = w->Finish();
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    uploaded[up.blob_id()] = c;
+  }
+  auto download = [&](Replica& r, const std::string& blob_id) -> std::optional<std::string> {
+    pb::DownloadFileRequest req;
+    req.set_blob_id(blob_id);
+    auto ctx = Ctx(alice_);
+    auto reader = r.files->DownloadFile(ctx.get(), req);
+    pb::DownloadFileResponse msg;
+    std::string got;
+    bool info = false;
+    while (reader->Read(&msg)) {
+      if (msg.has_info()) {
+        info = msg.info().file_name() == "scan.bin";
+      } else {
+        got += msg.chunk();
+      }
+    }
+    if (!reader->Finish().ok() || !info) return std::nullopt;
+    return got;
+  };
+  for (const auto& [blob_id, c] : uploaded) {
+    ASSERT_TRUE(Eventually([&] { return download(b_, blob_id).has_value(); })) << blob_id;
+    EXPECT_EQ(*download(b_, blob_id), c);
+    // Another user still cannot see it on B.
+    pb::GetFileInfoRequest req;
+    req.set_blob_id(blob_id);
+    pb::GetFileInfoResponse info;
+    EXPECT_EQ(b_.files->GetFileInfo(Ctx(Token("bob")).get(), req, &info).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  // A's own chunk events come back to A and change nothing there (no echo, no second copy).
+  pqxx::connection conn_a(db_a_->dsn());
+  pqxx::nontransaction txn_a(conn_a);
+  ASSERT_TRUE(Eventually(
+      [&] { return txn_a.exec("SELECT count(*) FROM blob_outbox")[0][0].as<int64_t>() == 0; }));
+  EXPECT_EQ(txn_a.exec("SELECT count(*) FROM blob_chunks")[0][0].as<int64_t>(), 3);
+  pqxx::connection conn_b(db_b_->dsn());
+  pqxx::nontransaction txn_b(conn_b);
+  EXPECT_EQ(txn_b.exec("SELECT count(*) FROM blobs WHERE complete")[0][0].as<int64_t>(), 2);
+  EXPECT_EQ(txn_b.exec("SELECT count(*) FROM blob_outbox")[0][0].as<int64_t>(), 0);  // no echo
 }
 
 TEST_F(VaultSyncPgTest, ConcurrentUpdatesBecomeSiblingsOnBothShardsAndAWriteResolvesThem) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "coffer/vault/v1/events.pb.h"
@@ -70,6 +71,78 @@ TEST(ChangeEventTest, ProgressMarkerRoundTripsAndIsNotARevision) {
   ASSERT_TRUE(rev->revision.has_value());
   EXPECT_FALSE(rev->progress.has_value());
   EXPECT_EQ(*rev->revision, Sample());
+}
+
+BlobChunk SampleChunk(int64_t size, int index) {
+  BlobChunk c;
+  c.origin_shard = "shard-a";
+  c.blob.blob_id = "1f0e0d0c-0b0a-4908-8706-050403020100";
+  c.blob.space_id = "2f0e0d0c-0b0a-4908-8706-050403020100";
+  c.blob.size_bytes = size;
+  c.blob.chunk_count = static_cast<int>((size + 262143) / 262144);
+  c.blob.key_id = "k1";
+  c.blob.info_ct = std::string("\x01sealed-info", 12);
+  c.blob.created_at_ms = 1700000000123;
+  c.index = index;
+  c.chunk_ct = size == 0 ? "" : "sealed-chunk";
+  return c;
+}
+
+TEST(ChangeEventTest, BlobChunkRoundTripsAndIsNeitherRevisionNorMarker) {
+  for (const BlobChunk& c : {SampleChunk(600 * 1024, 2), SampleChunk(0, 0)}) {
+    const std::string value = EncodeBlobChunkEvent(c, "e5");
+    absl::StatusOr<TopicEvent> back = DecodeTopicEvent(value);
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_TRUE(back->blob_chunk.has_value());
+    EXPECT_FALSE(back->revision.has_value());
+    EXPECT_FALSE(back->progress.has_value());
+    const BlobChunk& b = *back->blob_chunk;
+    EXPECT_EQ(b.origin_shard, c.origin_shard);
+    EXPECT_EQ(b.blob.blob_id, c.blob.blob_id);
+    EXPECT_EQ(b.blob.space_id, c.blob.space_id);
+    EXPECT_EQ(b.blob.size_bytes, c.blob.size_bytes);
+    EXPECT_EQ(b.blob.chunk_count, c.blob.chunk_count);
+    EXPECT_EQ(b.blob.key_id, c.blob.key_id);
+    EXPECT_EQ(b.blob.info_ct, c.blob.info_ct);
+    EXPECT_EQ(b.blob.created_at_ms, c.blob.created_at_ms);
+    EXPECT_EQ(b.index, c.index);
+    EXPECT_EQ(b.chunk_ct, c.chunk_ct);
+    EXPECT_EQ(DecodeChangeEvent(value).status().code(), absl::StatusCode::kInvalidArgument);
+    // Nothing about the file in plaintext: the SHA-256 and type fields stay empty.
+    v1::ChangeEvent e;
+    ASSERT_TRUE(e.ParseFromString(value));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // the fields this checks are unused
+    EXPECT_TRUE(e.blob_chunk().sha256_hex().empty());
+    EXPECT_TRUE(e.blob_chunk().content_type().empty());
+    EXPECT_TRUE(e.blob_chunk().encrypted_file_name().empty());
+#pragma GCC diagnostic pop
+  }
+  EXPECT_EQ(BlobChunkKey("b"), "blob|b");
+}
+
+TEST(ChangeEventTest, RejectsInconsistentBlobChunks) {
+  auto code = [](const BlobChunk& c, const std::function<void(v1::ChangeEvent&)>& edit) {
+    v1::ChangeEvent e;
+    EXPECT_TRUE(e.ParseFromString(EncodeBlobChunkEvent(c, "e6")));
+    edit(e);
+    return DecodeTopicEvent(e.SerializeAsString()).status().code();
+  };
+  const auto bad = absl::StatusCode::kInvalidArgument;
+  const BlobChunk c = SampleChunk(600 * 1024, 1);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent&) {}), absl::StatusCode::kOk);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent& e) { e.mutable_blob_chunk()->set_chunk_index(3); }), bad);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent& e) { e.mutable_blob_chunk()->set_chunk_count(2); }), bad);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent& e) { e.mutable_blob_chunk()->clear_encrypted_chunk(); }),
+            bad);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent& e) { e.mutable_blob_chunk()->clear_sealed_info(); }), bad);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent& e) { e.mutable_blob_chunk()->set_blob_id("x"); }), bad);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent& e) { e.set_origin_shard("shard-b"); }), bad);
+  EXPECT_EQ(code(c, [](v1::ChangeEvent& e) { e.set_record_id(e.blob_chunk().blob_id()); }), bad);
+  const BlobChunk empty = SampleChunk(0, 0);
+  EXPECT_EQ(
+      code(empty, [](v1::ChangeEvent& e) { e.mutable_blob_chunk()->set_encrypted_chunk("x"); }),
+      bad);
 }
 
 TEST(ChangeEventTest, RejectsMalformedProgressMarkers) {
