@@ -194,8 +194,18 @@ void AddDownloadCommand(CLI::App& parent, CommandContext& ctx, Action& action) {
       }
       const v1::FileInfo info = msg.info();
       const bool to_stdout = opts->out == "-";
-      std::string path = opts->out.empty() ? info.file_name() : opts->out;
-      if (!to_stdout && fs::is_directory(path)) path = (fs::path(path) / info.file_name()).string();
+      // The stored name is only used as a bare name here: never a path the server could steer.
+      const std::string& stored = info.file_name();
+      const bool bare = !stored.empty() && stored != "." && stored != ".." &&
+                        stored.find('/') == std::string::npos &&
+                        stored.find('\0') == std::string::npos;
+      std::string path = opts->out.empty() ? stored : opts->out;
+      if (!to_stdout && fs::is_directory(path)) path = (fs::path(path) / stored).string();
+      if (!to_stdout && (opts->out.empty() || fs::is_directory(opts->out)) && !bare) {
+        context->TryCancel();
+        reader->Finish();
+        return absl::InvalidArgumentError("the stored file name is not a bare name; pass -O PATH");
+      }
       if (!to_stdout && fs::exists(path) && !opts->force) {
         context->TryCancel();
         reader->Finish();

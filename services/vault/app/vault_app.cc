@@ -24,6 +24,7 @@
 #include "services/vault/app/migrations.h"
 #include "services/vault/domain/hlc.h"
 #include "services/vault/domain/ids.h"
+#include "services/vault/domain/validation.h"
 #include "services/vault/repository/pg_blob_repository.h"
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
@@ -251,6 +252,24 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.gate = std::make_unique<sync::ReplicationGate>(/*open=*/!gc);
   sync::ReplicationGate* gate = a.gate.get();
   service_config.write_gate = [gate] { return gate->CheckWritable(); };
+  a.blobs = std::make_unique<repository::PgBlobRepository>(*a.pool);
+  repository::PgBlobRepository* blobs = a.blobs.get();
+  service_config.check_file_ref = [blobs](const std::string& space_id,
+                                          const domain::FilePayload& file) -> absl::Status {
+    if (!domain::IsUuid(file.blob_id)) {
+      return domain::FieldError("record.file.blob_id", "not a UUID (a blob id from UploadFile)");
+    }
+    COFFER_ASSIGN_OR_RETURN(std::optional<repository::StoredBlob> blob,
+                            blobs->Get(domain::CanonicalUuid(file.blob_id)));
+    if (!blob || blob->space_id != space_id) {
+      return domain::FieldError("record.file.blob_id",
+                                "no uploaded file with this id in the record's space");
+    }
+    if (file.size != 0 && file.size != static_cast<uint64_t>(blob->size_bytes)) {
+      return domain::FieldError("record.file.size_bytes", "differs from the uploaded file's size");
+    }
+    return absl::OkStatus();
+  };
   a.record_service = std::make_unique<service::RecordService>(
       service_config, *a.records, *a.access, *a.cipher, *a.hlc, NowMs,
       [] { return domain::UuidV4FromBytes(crypto::RandomBytes(16)); }, a.metrics.get());
@@ -287,7 +306,6 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       std::make_unique<transport::RecordGrpcService>(*a.authenticator, *a.record_service);
   a.space_grpc =
       std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.access, *a.spaces);
-  a.blobs = std::make_unique<repository::PgBlobRepository>(*a.pool);
   a.blobs->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.file_service = std::make_unique<service::FileService>(
       service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes}, *a.blobs,

@@ -126,6 +126,11 @@ absl::StatusOr<std::unique_ptr<FileService::Upload>> FileService::BeginUpload(co
   info.chunk_count = ChunkCount(meta.size_bytes);
   COFFER_ASSIGN_OR_RETURN(std::optional<StoredBlob> existing, blobs_.Get(info.blob_id));
   if (existing) {
+    // Ids are keyed per space, so an id taken in another space would be a broken invariant
+    // (or an HMAC collision), never a reason to hand that blob out.
+    if (existing->space_id != space) {
+      return absl::InternalError("blob id " + info.blob_id + " belongs to another space");
+    }
     // The same content, stored before (maybe under another name): that blob is the answer.
     COFFER_ASSIGN_OR_RETURN(info, OpenInfo(*existing));
   }

@@ -81,6 +81,7 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           access_.Resolve(caller, space_id, Role::kWriter, "record.space_id"));
   if (config_.write_gate) COFFER_RETURN_IF_ERROR(config_.write_gate());
+  COFFER_RETURN_IF_ERROR(CheckFileRef(space, content.payload, nullptr));
   Revision rev;
   rev.space_id = space;
   rev.record_id = record_id.empty() ? new_id_() : domain::CanonicalUuid(record_id);
@@ -192,10 +193,23 @@ absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::
         if (head.deleted) {
           return absl::FailedPreconditionError("record is in the trash; undelete it first");
         }
+        COFFER_RETURN_IF_ERROR(CheckFileRef(head.space_id, content.payload, &head.content.payload));
         next.type = domain::TypeOf(content.payload);
         next.content = content;
         return absl::OkStatus();
       });
+}
+
+absl::Status RecordService::CheckFileRef(const std::string& space_id,
+                                         const domain::Payload& payload,
+                                         const domain::Payload* before) const {
+  const auto* file = std::get_if<domain::FilePayload>(&payload);
+  if (file == nullptr || file->blob_id.empty() || !config_.check_file_ref) return absl::OkStatus();
+  if (before != nullptr) {
+    const auto* old = std::get_if<domain::FilePayload>(before);
+    if (old != nullptr && old->blob_id == file->blob_id) return absl::OkStatus();  // unchanged
+  }
+  return config_.check_file_ref(space_id, *file);
 }
 
 absl::StatusOr<std::string> RecordService::SpaceOf(const Caller& caller, const std::string& id,

@@ -42,6 +42,12 @@ struct RecordServiceConfig {
   // UNAVAILABLE while the shard joins replication, sync/replication_gate.h) refuses the write.
   // Empty = always writable.
   std::function<absl::Status()> write_gate;
+  // Checks a FILE record's reference to uploaded content before a create, or an update that
+  // changes the reference: the blob must exist in the record's space (INVALID_ARGUMENT naming
+  // the field otherwise). Empty = references are not checked. A reference without a blob id
+  // (content not uploaded yet) is never checked.
+  std::function<absl::Status(const std::string& space_id, const domain::FilePayload& file)>
+      check_file_ref;
 };
 
 // A record head and, when asked, its conflict siblings.
@@ -147,6 +153,9 @@ class RecordService {
       const std::function<bool(const domain::Revision&)>& keep, int page_size,
       const std::string& page_token, const std::string& token_purpose);
   absl::StatusOr<int> PageSize(int requested) const;
+  // config_.check_file_ref for a FILE payload whose blob id is set and differs from `before`'s.
+  absl::Status CheckFileRef(const std::string& space_id, const domain::Payload& payload,
+                            const domain::Payload* before) const;
   void CountWrite(domain::RecordType type, std::string_view op);
 
   const RecordServiceConfig config_;

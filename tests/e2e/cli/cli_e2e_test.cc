@@ -309,7 +309,7 @@ TEST_F(CliE2eTest, AddEveryTypeListAndSearch) {
   CliJson({"add", "sealed", "--name", "blob", "--key-id", "k", "--algorithm", "x",
            "--ciphertext-file", "-"},
           std::string("\x01\x02\x03", 3));
-  CliJson({"add", "file-ref", "--name", "scan", "--blob-id", "b-1", "--size-bytes", "3", "--sha256",
+  CliJson({"add", "file-ref", "--name", "scan", "--size-bytes", "3", "--sha256",
            std::string(64, 'a'), "--file-name", "scan.pdf"});
 
   json all = CliJson({"ls"});

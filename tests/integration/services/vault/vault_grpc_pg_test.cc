@@ -904,6 +904,38 @@ TEST_F(VaultGrpcPgTest, UploadAttachesContentToAFileRecord) {
   grpc::Status stale = Upload(alice_, &meta, {content}, nullptr);
   EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
+  // A FILE record may only point at content uploaded to its own space; the answer is the same
+  // for an id nobody uploaded and for another user's blob.
+  pb::UploadFileResponse bobs;
+  const pb::UploadFileMetadata bob_meta = FileMeta("bob's", "b.txt");
+  ASSERT_TRUE(Upload(bob_, &bob_meta, {"bob's"}, &bobs).ok());
+  for (const std::string& blob_id :
+       {bobs.blob_id(), std::string("00000000-0000-4000-8000-000000000000"), std::string("b-1")}) {
+    pb::Record ref = file_record;
+    ref.mutable_file()->set_blob_id(blob_id);
+    pb::CreateRecordRequest create;
+    *create.mutable_record() = ref;
+    pb::CreateRecordResponse created_ref;
+    grpc::Status refused = records_->CreateRecord(Ctx(alice_).get(), create, &created_ref);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << blob_id;
+    EXPECT_THAT(refused.error_message(), StartsWith("record.file.blob_id")) << blob_id;
+  }
+  pb::Record own_ref = file_record;
+  own_ref.mutable_file()->set_blob_id(up.blob_id());
+  own_ref.mutable_file()->set_size_bytes(content.size() + 1);
+  pb::CreateRecordRequest create;
+  *create.mutable_record() = own_ref;
+  pb::CreateRecordResponse created_ref;
+  EXPECT_THAT(records_->CreateRecord(Ctx(alice_).get(), create, &created_ref).error_message(),
+              StartsWith("record.file.size_bytes"));
+  own_ref.mutable_file()->set_size_bytes(content.size());
+  *create.mutable_record() = own_ref;
+  ASSERT_TRUE(records_->CreateRecord(Ctx(alice_).get(), create, &created_ref).ok());
+  // Renaming keeps the reference as it is: not checked again.
+  pb::Record renamed = up.record();
+  renamed.set_name("contract (signed)");
+  EXPECT_TRUE(Update(alice_, renamed, 2).ok());
+
   // Content attaches only to FILE records.
   pb::Record cred = Create(alice_, Credential("login"));
   meta.set_record_id(cred.id());
