@@ -480,16 +480,28 @@ TEST_F(CliE2eTest, FileUploadInfoDownloadAndAttach) {
   EXPECT_EQ(stale.exit_code, 4) << stale.err;
 }
 
-TEST_F(CliE2eTest, SyncSaysClearlyWhenUnsupported) {
+TEST_F(CliE2eTest, SyncPrintsOnlyWhatChangedSinceTheLastRun) {
   RegisterAndLogin();
   AddCredential("synced", "pw-sync-secret");
-  CliResult sync = Cli({"sync"});
-  if (sync.exit_code == 7) {
-    EXPECT_THAT(sync.err, HasSubstr("does not support the change feed yet"));
-  } else {
-    EXPECT_EQ(sync.exit_code, 0) << sync.err;
-    EXPECT_THAT(sync.out, HasSubstr("synced"));
-  }
+  json first = CliJson({"sync"});
+  ASSERT_EQ(first["changes"].size(), 1u) << first.dump();
+  EXPECT_EQ(first["changes"][0]["name"], "synced");
+  EXPECT_EQ(first["reset"], false);
+  EXPECT_EQ(first.dump().find("pw-sync-secret"), std::string::npos);  // secrets stay hidden
+  // The cursor is remembered: nothing new, then only the next change.
+  json second = CliJson({"sync"});
+  EXPECT_TRUE(second["changes"].empty()) << second.dump();
+  EXPECT_EQ(second["next_cursor"], first["next_cursor"]);
+  AddCredential("later", "pw-later-secret");
+  json third = CliJson({"sync"});
+  ASSERT_EQ(third["changes"].size(), 1u) << third.dump();
+  EXPECT_EQ(third["changes"][0]["name"], "later");
+  // --from-start reads everything again.
+  json all = CliJson({"sync", "--from-start"});
+  EXPECT_EQ(all["changes"].size(), 2u) << all.dump();
+  CliResult text = Cli({"sync"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("no changes"));
 }
 
 }  // namespace
