@@ -18,10 +18,7 @@ absl::StatusOr<bool> PgBlobRepository::Insert(const StoredBlob& blob,
   COFFER_RETURN_IF_ERROR(postgres::RunInTransaction(
       pool_, postgres::IsolationLevel::kReadCommitted,
       [&](pqxx::transaction_base& txn) -> absl::Status {
-        inserted = !postgres::ExecPrepared(txn, sql::kInsertBlob, blob.blob_id, blob.space_id,
-                                           blob.size_bytes, blob.chunk_count, blob.key_id,
-                                           pqxx::binarystring(blob.info_ct), blob.created_at_ms)
-                        .empty();
+        inserted = !internal::ExecBlob(txn, sql::kInsertBlob, blob, /*complete=*/true).empty();
         if (!inserted) return absl::OkStatus();  // the same content is stored already
         // Chunks another shard sent already (an incomplete blob this upload completes) stay.
         for (size_t i = 0; i < chunks.size(); ++i) {
@@ -41,15 +38,7 @@ absl::StatusOr<std::optional<StoredBlob>> PgBlobRepository::Get(const std::strin
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         pqxx::result r = postgres::ExecPrepared(txn, sql::kSelectBlob, blob_id);
         if (r.empty()) return absl::OkStatus();
-        StoredBlob b;
-        b.blob_id = r[0][0].as<std::string>();
-        b.space_id = r[0][1].as<std::string>();
-        b.size_bytes = r[0][2].as<int64_t>();
-        b.chunk_count = r[0][3].as<int>();
-        b.key_id = r[0][4].as<std::string>();
-        b.info_ct = internal::Bytes(r[0][5]);
-        b.created_at_ms = r[0][6].as<int64_t>();
-        out = std::move(b);
+        out = internal::ReadBlob(r[0], 0);
         return absl::OkStatus();
       }));
   return out;
@@ -66,5 +55,21 @@ absl::StatusOr<std::optional<std::string>> PgBlobRepository::GetChunk(const std:
       }));
   return out;
 }
+
+namespace internal {
+
+StoredBlob ReadBlob(const pqxx::row& row, int first) {
+  StoredBlob b;
+  b.blob_id = row[first].as<std::string>();
+  b.space_id = row[first + 1].as<std::string>();
+  b.size_bytes = row[first + 2].as<int64_t>();
+  b.chunk_count = row[first + 3].as<int>();
+  b.key_id = row[first + 4].as<std::string>();
+  b.info_ct = Bytes(row[first + 5]);
+  b.created_at_ms = row[first + 6].as<int64_t>();
+  return b;
+}
+
+}  // namespace internal
 
 }  // namespace coffer::vault::repository

@@ -1,6 +1,6 @@
-// Row readers and the revision-parameter writer shared by the Pg* vault repositories (record
-// and sync). Internal to repository/: the column and parameter layouts are the ones sql.h
-// documents (COFFER_VAULT_REVISION_COLUMNS, parameters $1..$16).
+// Row readers and the revision- and blob-parameter writers shared by the Pg* vault repositories
+// (record, blob and sync). Internal to repository/: the column and parameter layouts are the ones
+// sql.h documents (COFFER_VAULT_REVISION_COLUMNS, parameters $1..$16).
 //
 // Threading: free functions over values.
 #pragma once
@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "pkg/postgres/prepared.h"
+#include "services/vault/repository/blob_repository.h"
 #include "services/vault/repository/record_repository.h"
 
 namespace coffer::vault::repository::internal {
@@ -35,6 +36,16 @@ pqxx::result ExecRevision(pqxx::transaction_base& txn, const char* sql, const St
                                 pqxx::binarystring(r.name_ct), pqxx::binarystring(r.metadata_ct),
                                 pqxx::binarystring(r.payload_ct), r.created_at_ms, r.updated_at_ms,
                                 std::forward<Extra>(extra)...);
+}
+
+// Reads COFFER_VAULT_BLOB_COLUMNS starting at column `first`.
+StoredBlob ReadBlob(const pqxx::row& row, int first);
+
+// Runs a blob-row statement with parameters $1..$8 (COFFER_VAULT_BLOB_TARGET).
+inline pqxx::result ExecBlob(pqxx::transaction_base& txn, const char* sql, const StoredBlob& b,
+                             bool complete) {
+  return postgres::ExecPrepared(txn, sql, b.blob_id, b.space_id, b.size_bytes, b.chunk_count,
+                                b.key_id, pqxx::binarystring(b.info_ct), b.created_at_ms, complete);
 }
 
 }  // namespace coffer::vault::repository::internal

@@ -135,13 +135,7 @@ absl::StatusOr<std::vector<BlobOutboxEntry>> PgSyncRepository::ReadBlobOutbox(in
         for (const auto& row : postgres::ExecPrepared(txn, sql::kReadBlobOutbox, limit)) {
           BlobOutboxEntry e;
           e.id = row[0].as<int64_t>();
-          e.blob.blob_id = row[1].as<std::string>();
-          e.blob.space_id = row[2].as<std::string>();
-          e.blob.size_bytes = row[3].as<int64_t>();
-          e.blob.chunk_count = row[4].as<int>();
-          e.blob.key_id = row[5].as<std::string>();
-          e.blob.info_ct = internal::Bytes(row[6]);
-          e.blob.created_at_ms = row[7].as<int64_t>();
+          e.blob = internal::ReadBlob(row, 1);
           out.push_back(std::move(e));
         }
         return absl::OkStatus();
@@ -193,9 +187,7 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
           if (e.blob_chunk) {
             // Another shard's blob, chunk by chunk; visible once the last one is stored.
             const StoredBlob& b = *e.blob_chunk;
-            postgres::ExecPrepared(txn, sql::kInsertIncomingBlob, b.blob_id, b.space_id,
-                                   b.size_bytes, b.chunk_count, b.key_id,
-                                   pqxx::binarystring(b.info_ct), b.created_at_ms);
+            internal::ExecBlob(txn, sql::kInsertIncomingBlob, b, /*complete=*/false);
             if (!e.blob_chunk_ct.empty()) {  // empty: a blob without content
               postgres::ExecPrepared(txn, sql::kInsertBlobChunk, b.blob_id, e.blob_chunk_index,
                                      pqxx::binarystring(e.blob_chunk_ct));

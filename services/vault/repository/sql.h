@@ -374,12 +374,21 @@ inline constexpr char kLastChangeSeq[] =
 
 // ---- Blobs (FileService, V006, V007) ----
 
+// A blob row as internal::ReadBlob reads it (7 columns).
+#define COFFER_VAULT_BLOB_COLUMNS \
+  "blob_id::text, space_id::text, size_bytes, chunk_count, key_id, info_ct, created_at_ms"
+// Parameters $1..$8 of a blob row: blob_id, space_id, size_bytes, chunk_count, key_id, info_ct,
+// created_at_ms, complete (internal::ExecBlob).
+#define COFFER_VAULT_BLOB_TARGET \
+  "(blob_id, space_id, size_bytes, chunk_count, key_id, info_ct, created_at_ms, complete)"
+#define COFFER_VAULT_BLOB_VALUES "$1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8"
+
 // A local upload's blob row. Returns one row when it was inserted, or when it completed a blob
 // that was still arriving from another shard (the same content: ids are content-addressed);
 // none when the complete blob exists. The chunks follow with kInsertBlobChunk.
 inline constexpr char kInsertBlob[] =
-    "INSERT INTO blobs (blob_id, space_id, size_bytes, chunk_count, key_id, info_ct,"
-    " created_at_ms) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7)"
+    "INSERT INTO blobs " COFFER_VAULT_BLOB_TARGET " VALUES (" COFFER_VAULT_BLOB_VALUES
+    ")"
     " ON CONFLICT (blob_id) DO UPDATE SET complete = true WHERE NOT blobs.complete RETURNING 1";
 
 // A chunk; one that is already there (same blob, same index) stays.
@@ -392,25 +401,24 @@ inline constexpr char kEnqueueBlob[] = "INSERT INTO blob_outbox (blob_id) VALUES
 
 // A complete blob.
 inline constexpr char kSelectBlob[] =
-    "SELECT blob_id::text, space_id::text, size_bytes, chunk_count, key_id, info_ct,"
-    " created_at_ms FROM blobs WHERE blob_id = $1::uuid AND complete";
+    "SELECT " COFFER_VAULT_BLOB_COLUMNS " FROM blobs WHERE blob_id = $1::uuid AND complete";
 
 inline constexpr char kSelectBlobChunk[] =
     "SELECT chunk_ct FROM blob_chunks WHERE blob_id = $1::uuid AND chunk_index = $2";
 
-// The relay's next queued blobs, oldest first: outbox id and the blob's columns (as kSelectBlob).
-inline constexpr char kReadBlobOutbox[] =
-    "SELECT o.id, b.blob_id::text, b.space_id::text, b.size_bytes, b.chunk_count, b.key_id,"
-    " b.info_ct, b.created_at_ms FROM blob_outbox o JOIN blobs b USING (blob_id)"
-    " ORDER BY o.id LIMIT $1";
+// The relay's next queued blobs, oldest first: outbox id, then COFFER_VAULT_BLOB_COLUMNS.
+inline constexpr char kReadBlobOutbox[] = "SELECT o.id, " COFFER_VAULT_BLOB_COLUMNS
+                                          " FROM blob_outbox o JOIN blobs USING (blob_id)"
+                                          " ORDER BY o.id LIMIT $1";
 
 // Published (or no longer there): never sent again.
 inline constexpr char kDeleteBlobOutbox[] = "DELETE FROM blob_outbox WHERE id = $1";
 
-// An incoming chunk's blob row, incomplete until its last chunk (kCompleteIncomingBlob).
+// An incoming chunk's blob row ($8 = false), incomplete until its last chunk
+// (kCompleteIncomingBlob).
 inline constexpr char kInsertIncomingBlob[] =
-    "INSERT INTO blobs (blob_id, space_id, size_bytes, chunk_count, key_id, info_ct,"
-    " created_at_ms, complete) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, false)"
+    "INSERT INTO blobs " COFFER_VAULT_BLOB_TARGET " VALUES (" COFFER_VAULT_BLOB_VALUES
+    ")"
     " ON CONFLICT (blob_id) DO NOTHING";
 
 // Makes an incoming blob visible once every chunk is stored. Returns one row when it did.

@@ -6,6 +6,7 @@
 #include "pkg/status/status.h"
 #include "services/vault/domain/ids.h"
 #include "services/vault/domain/validation.h"
+#include "services/vault/service/record_cipher.h"
 
 namespace coffer::vault::service {
 namespace {
@@ -16,8 +17,6 @@ using repository::StoredBlob;
 constexpr size_t kMaxFileName = 255;
 constexpr size_t kMaxContentType = 255;
 constexpr char kDefaultContentType[] = "application/octet-stream";
-
-std::string Context(const std::string& space_id) { return "space:" + space_id; }
 
 std::string InfoAad(const FileInfo& f) {
   return "coffer.vault.blob.v1|info|" + f.space_id + "|" + f.blob_id + "|" +
@@ -203,7 +202,7 @@ absl::StatusOr<UploadResult> FileService::Upload::Finish() {
     blob.chunk_count = info_.chunk_count;
     blob.key_id = o.keyring_.primary_kid();
     blob.created_at_ms = info_.created_at_ms = o.now_ms_();
-    const std::string context = Context(info_.space_id);
+    const std::string context = SpaceKeyContext(info_.space_id);
     const nlohmann::json described = {{"file_name", info_.file_name},
                                       {"content_type", info_.content_type},
                                       {"sha256_hex", info_.sha256_hex}};
@@ -249,9 +248,9 @@ absl::StatusOr<FileInfo> FileService::OpenInfo(const StoredBlob& blob) const {
   info.size_bytes = blob.size_bytes;
   info.chunk_count = blob.chunk_count;
   info.created_at_ms = blob.created_at_ms;
-  COFFER_ASSIGN_OR_RETURN(
-      std::string plain,
-      crypto::OpenWithKeyring(keyring_, Context(blob.space_id), blob.info_ct, InfoAad(info)));
+  COFFER_ASSIGN_OR_RETURN(std::string plain,
+                          crypto::OpenWithKeyring(keyring_, SpaceKeyContext(blob.space_id),
+                                                  blob.info_ct, InfoAad(info)));
   const nlohmann::json described = nlohmann::json::parse(plain, nullptr, false);
   if (!described.is_object() || !described.contains("file_name") ||
       !described.contains("content_type") || !described.contains("sha256_hex")) {
@@ -277,7 +276,8 @@ absl::StatusOr<std::string> FileService::ReadChunk(const FileInfo& info, int ind
   COFFER_ASSIGN_OR_RETURN(std::optional<std::string> ct, blobs_.GetChunk(info.blob_id, index));
   if (!ct)
     return absl::DataLossError("chunk " + std::to_string(index) + " of a stored blob is missing");
-  return crypto::OpenWithKeyring(keyring_, Context(info.space_id), *ct, ChunkAad(info, index));
+  return crypto::OpenWithKeyring(keyring_, SpaceKeyContext(info.space_id), *ct,
+                                 ChunkAad(info, index));
 }
 
 }  // namespace coffer::vault::service

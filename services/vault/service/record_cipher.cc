@@ -6,8 +6,6 @@
 namespace coffer::vault::service {
 namespace {
 
-std::string Context(const std::string& space_id) { return "space:" + space_id; }
-
 std::string Aad(std::string_view field, const std::string& space_id, const std::string& record_id,
                 int64_t version) {
   return "coffer.vault.record.v1|" + std::string(field) + "|" + space_id + "|" + record_id + "|" +
@@ -15,6 +13,8 @@ std::string Aad(std::string_view field, const std::string& space_id, const std::
 }
 
 }  // namespace
+
+std::string SpaceKeyContext(const std::string& space_id) { return "space:" + space_id; }
 
 absl::StatusOr<repository::StoredRevision> RecordCipher::Seal(
     const domain::Revision& revision) const {
@@ -28,7 +28,7 @@ absl::StatusOr<repository::StoredRevision> RecordCipher::Seal(
   s.created_at_ms = revision.created_at_ms;
   s.updated_at_ms = revision.updated_at_ms;
   if (revision.purged) return s;
-  const std::string context = Context(revision.space_id);
+  const std::string context = SpaceKeyContext(revision.space_id);
   const int64_t v = revision.stamp.version;
   s.key_id = keyring_.primary_kid();
   COFFER_ASSIGN_OR_RETURN(s.name_ct,
@@ -57,7 +57,7 @@ absl::StatusOr<domain::Revision> RecordCipher::Open(
   r.created_at_ms = stored.created_at_ms;
   r.updated_at_ms = stored.updated_at_ms;
   if (stored.purged) return r;
-  const std::string context = Context(stored.space_id);
+  const std::string context = SpaceKeyContext(stored.space_id);
   const int64_t v = stored.stamp.version;
   COFFER_ASSIGN_OR_RETURN(r.content.name,
                           crypto::OpenWithKeyring(keyring_, context, stored.name_ct,
@@ -77,7 +77,7 @@ absl::StatusOr<std::string> RecordCipher::SealToken(const std::string& space_id,
                                                     const std::string& purpose,
                                                     const std::string& plaintext) const {
   COFFER_ASSIGN_OR_RETURN(std::string sealed,
-                          crypto::SealWithKeyring(keyring_, Context(space_id), plaintext,
+                          crypto::SealWithKeyring(keyring_, SpaceKeyContext(space_id), plaintext,
                                                   "coffer.vault.token.v1|" + purpose));
   return crypto::Base64UrlEncode(sealed);
 }
@@ -87,7 +87,7 @@ absl::StatusOr<std::string> RecordCipher::OpenToken(const std::string& space_id,
                                                     const std::string& token) const {
   auto sealed = crypto::Base64UrlDecode(token);
   if (!sealed.ok()) return absl::InvalidArgumentError("page_token: malformed");
-  auto plain = crypto::OpenWithKeyring(keyring_, Context(space_id), *sealed,
+  auto plain = crypto::OpenWithKeyring(keyring_, SpaceKeyContext(space_id), *sealed,
                                        "coffer.vault.token.v1|" + purpose);
   if (!plain.ok()) {
     return absl::InvalidArgumentError("page_token: not a token of this request");

@@ -22,6 +22,10 @@
 
 namespace coffer::vault::service {
 
+// The HKDF info of a space's key ("space:<space_id>"): records, page tokens and file content
+// (file_service.h) of one space are all sealed under it.
+std::string SpaceKeyContext(const std::string& space_id);
+
 class RecordCipher {
  public:
   explicit RecordCipher(const crypto::Keyring& keyring) : keyring_(keyring) {}
