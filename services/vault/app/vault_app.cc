@@ -36,6 +36,8 @@
 #include "services/vault/sync/change_event.h"
 #include "services/vault/sync/change_feed.h"
 #include "services/vault/sync/change_notifier.h"
+#include "services/vault/sync/dead_letters.h"
+#include "services/vault/sync/event_auth.h"
 #include "services/vault/sync/outbox_relay.h"
 #include "services/vault/sync/replication_gate.h"
 #include "services/vault/sync/sync_metrics.h"
@@ -82,6 +84,8 @@ struct VaultApp::Impl {
   std::unique_ptr<repository::PgSpaceRepository> spaces;
   std::unique_ptr<service::RecordCipher> cipher;
   std::unique_ptr<domain::Hlc> hlc;
+  std::unique_ptr<sync::EventAuthenticator> event_auth;  // MAC of every change event
+  std::unique_ptr<sync::DeadLetters> dead_letters;       // null without Kafka
   std::unique_ptr<service::SpaceAccess> access;
   // Before record_service, whose write gate uses it; opened by the consumer.
   std::unique_ptr<sync::ReplicationGate> gate;
@@ -143,11 +147,22 @@ struct VaultApp::Impl {
           return write(msg);
         },
         [&](std::vector<repository::StoredRevision>&& chunk) {
+          // Messages are bounded by bytes, not only by count: a revision's event is at most
+          // ~0.9 MB (domain::Limits::kMaxSealedRecord), so each stays far below gRPC's 16 MiB.
+          constexpr size_t kMessageBytes = size_t{4} << 20;
           v1::ExportSnapshotResponse msg;
+          size_t bytes = 0;
           for (const repository::StoredRevision& r : chunk) {
-            msg.add_revisions(sync::EncodeChangeEvent(r, /*event_id=*/""));
+            std::string event = sync::EncodeChangeEvent(r, /*event_id=*/"");
+            if (bytes > 0 && bytes + event.size() > kMessageBytes) {
+              if (!write(msg)) return false;
+              msg.Clear();
+              bytes = 0;
+            }
+            bytes += event.size();
+            msg.add_revisions(std::move(event));
           }
-          return write(msg);
+          return msg.revisions_size() == 0 || write(msg);
         });
   }
 
@@ -322,6 +337,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     kafka::ClientConfig client;
     client.bootstrap_servers = config.kafka_bootstrap;
     client.client_id = "coffer-vault-" + config.shard_id;
+    COFFER_ASSIGN_OR_RETURN(client.properties, KafkaSecurityProperties(config));
+    a.event_auth = std::make_unique<sync::EventAuthenticator>(*a.keyring);
     sync::OutboxRelayOptions relay;
     relay.shard_id = config.shard_id;
     relay.topic = config.kafka_topic;
@@ -333,6 +350,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     relay.delivery_timeout = std::chrono::milliseconds(config.kafka_delivery_timeout_ms + 1000);
     // Markers only matter for tombstone GC, which must be on for every shard alike.
     relay.progress_interval = std::chrono::milliseconds(gc ? config.progress_interval_ms : 0);
+    relay.auth = a.event_auth.get();
     a.relay = std::make_unique<sync::OutboxRelay>(relay, *a.sync_repo, *a.sync_metrics, notifier);
     sync::ChangeConsumerOptions consumer;
     consumer.shard_id = config.shard_id;
@@ -342,6 +360,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     consumer.gc_interval = std::chrono::milliseconds(config.tombstone_gc_interval_ms);
     consumer.gc_min_age = std::chrono::milliseconds(config.tombstone_gc_min_age_ms);
     consumer.gate = gate;
+    consumer.auth = a.event_auth.get();
+    consumer.max_clock_skew = std::chrono::milliseconds(config.max_clock_skew_ms);
     static_cast<kafka::ClientConfig&>(consumer.consumer) = client;
     // How long a fetch may wait at the broker for new events: the floor of the replication delay
     // on a quiet topic (librdkafka's default is 500 ms). After the copy above, which would reset
@@ -356,6 +376,10 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   }
   repository::PgRecordRepository* records = a.records.get();
   Impl* self = &a;
+  if (a.event_auth) {
+    a.dead_letters = std::make_unique<sync::DeadLetters>(config.shard_id, *a.sync_repo,
+                                                         *a.event_auth, config.history_retention);
+  }
   a.admin_grpc = std::make_unique<transport::AdminGrpcService>(
       *a.authenticator, *a.record_service,
       transport::ShardStatusSource{
@@ -367,7 +391,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
           [self](v1::GetShardStatusResponse* resp) { self->FillSyncStatus(resp); },
           [self](const std::function<bool(const v1::ExportSnapshotResponse&)>& write) {
             return self->ExportSnapshot(write);
-          }});
+          }},
+      a.dead_letters.get());
 
   grpcx::GrpcServerOptions server_options;
   server_options.address = config.grpc_addr;

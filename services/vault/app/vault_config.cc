@@ -1,5 +1,8 @@
 #include "services/vault/app/vault_config.h"
 
+#include <fstream>
+#include <sstream>
+
 namespace coffer::vault::app {
 
 void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
@@ -57,6 +60,27 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
            "How long the consumer's fetch may wait at the broker for new events (librdkafka "
            "fetch.wait.max.ms): bounds the replication delay on a quiet topic")
       .Validate(config::InRange(1, 10000));
+  parser
+      .Add("kafka-security-protocol", &c->kafka_security_protocol,
+           "plaintext, ssl, sasl_plaintext or sasl_ssl (librdkafka security.protocol)")
+      .Validate(config::OneOf({"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"}));
+  parser.Add("kafka-ssl-ca-file", &c->kafka_ssl_ca_file,
+             "PEM file of the CA that signed the brokers' certificates (ssl, sasl_ssl)");
+  parser.Add("kafka-ssl-cert-file", &c->kafka_ssl_cert_file,
+             "PEM client certificate presented to the brokers (mutual TLS)");
+  parser.Add("kafka-ssl-key-file", &c->kafka_ssl_key_file,
+             "PEM private key of --kafka-ssl-cert-file");
+  parser
+      .Add("kafka-sasl-mechanism", &c->kafka_sasl_mechanism,
+           "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (sasl_plaintext, sasl_ssl)")
+      .Validate(config::OneOf({"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}));
+  parser.Add("kafka-sasl-username", &c->kafka_sasl_username, "SASL user name");
+  parser.Add("kafka-sasl-password-file", &c->kafka_sasl_password_file,
+             "File holding the SASL password (a mounted secret)");
+  parser
+      .Add("max-clock-skew-ms", &c->max_clock_skew_ms,
+           "A received event's clock further ahead of this shard's is merged but not adopted")
+      .Validate(config::InRange(1000, 86400000));
   parser
       .Add("progress-interval-ms", &c->progress_interval_ms,
            "How often the relay publishes this shard's progress marker (tombstone GC horizon)")
@@ -117,6 +141,54 @@ absl::Status ValidateVaultConfig(const VaultConfig& c) {
         "--bootstrap-peer needs --bootstrap-token-file and --kafka-bootstrap");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> KafkaSecurityProperties(const VaultConfig& c) {
+  std::map<std::string, std::string> p;
+  const std::string& protocol = c.kafka_security_protocol;
+  if (protocol == "plaintext") return p;
+  p["security.protocol"] = protocol;
+  const bool tls = protocol == "ssl" || protocol == "sasl_ssl";
+  const bool sasl = protocol == "sasl_plaintext" || protocol == "sasl_ssl";
+  auto readable = [](const std::string& path) { return std::ifstream(path).good(); };
+  if (tls) {
+    if (!c.kafka_ssl_ca_file.empty()) {
+      if (!readable(c.kafka_ssl_ca_file)) {
+        return absl::InvalidArgumentError("--kafka-ssl-ca-file: cannot read the file");
+      }
+      p["ssl.ca.location"] = c.kafka_ssl_ca_file;
+    }
+    if (c.kafka_ssl_cert_file.empty() != c.kafka_ssl_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--kafka-ssl-cert-file and --kafka-ssl-key-file go together");
+    }
+    if (!c.kafka_ssl_cert_file.empty()) {
+      if (!readable(c.kafka_ssl_cert_file) || !readable(c.kafka_ssl_key_file)) {
+        return absl::InvalidArgumentError(
+            "--kafka-ssl-cert-file / --kafka-ssl-key-file: cannot read the files");
+      }
+      p["ssl.certificate.location"] = c.kafka_ssl_cert_file;
+      p["ssl.key.location"] = c.kafka_ssl_key_file;
+    }
+  }
+  if (sasl) {
+    if (c.kafka_sasl_mechanism.empty() || c.kafka_sasl_username.empty() ||
+        c.kafka_sasl_password_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--kafka-security-protocol " + protocol +
+          " needs --kafka-sasl-mechanism, --kafka-sasl-username and --kafka-sasl-password-file");
+    }
+    std::ifstream in(c.kafka_sasl_password_file);
+    std::string password;
+    std::getline(in, password);
+    if (password.empty()) {
+      return absl::InvalidArgumentError("--kafka-sasl-password-file: cannot read a password");
+    }
+    p["sasl.mechanism"] = c.kafka_sasl_mechanism;
+    p["sasl.username"] = c.kafka_sasl_username;
+    p["sasl.password"] = password;
+  }
+  return p;
 }
 
 }  // namespace coffer::vault::app

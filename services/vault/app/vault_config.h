@@ -2,9 +2,11 @@
 // (pkg/config). `coffer-vault --print-config-reference` prints the table in README.md.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "pkg/config/config.h"
 
 namespace coffer::vault::app {
@@ -36,6 +38,18 @@ struct VaultConfig {
   std::string kafka_topic = "coffer.vault.changes.v1";
   int kafka_delivery_timeout_ms = 15000;
   int kafka_fetch_wait_ms = 50;
+  // Kafka security (README "Kafka security"): passed to librdkafka as security.protocol,
+  // ssl.ca.location, ssl.certificate.location, ssl.key.location, sasl.mechanism, sasl.username
+  // and sasl.password (read from the file; never a flag value).
+  std::string kafka_security_protocol = "plaintext";
+  std::string kafka_ssl_ca_file;
+  std::string kafka_ssl_cert_file;
+  std::string kafka_ssl_key_file;
+  std::string kafka_sasl_mechanism;
+  std::string kafka_sasl_username;
+  std::string kafka_sasl_password_file;
+  // A received HLC further ahead of the local clock merges but is not adopted (DESIGN.md §4).
+  int max_clock_skew_ms = 60000;
   // Tombstone GC (README "Tombstone GC"); must be set alike on every shard of a deployment.
   int progress_interval_ms = 5000;
   int tombstone_gc_interval_ms = 0;  // 0 = off
@@ -56,5 +70,12 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* config);
 // Cross-field checks after parsing: one KEK source, one token source, introspection needs
 // identity. INVALID_ARGUMENT naming the flags.
 absl::Status ValidateVaultConfig(const VaultConfig& config);
+
+// librdkafka properties of the --kafka-security-* / --kafka-ssl-* / --kafka-sasl-* flags (empty
+// for plaintext). Reads the SASL password file; INVALID_ARGUMENT naming the flag when a file
+// named for the chosen protocol is missing or unreadable (the password never appears in a
+// message).
+absl::StatusOr<std::map<std::string, std::string>> KafkaSecurityProperties(
+    const VaultConfig& config);
 
 }  // namespace coffer::vault::app

@@ -255,4 +255,13 @@ absl::Status ValidateUnprefixed(RecordContent& content) {
 
 }  // namespace
 
+absl::Status CheckReplicableSize(size_t sealed_bytes) {
+  if (sealed_bytes <= Limits::kMaxSealedRecord) return absl::OkStatus();
+  return FieldError("record",
+                    "too large to replicate: encrypted, its name, metadata and payload "
+                    "take " +
+                        std::to_string(sealed_bytes) + " bytes; the limit is " +
+                        std::to_string(Limits::kMaxSealedRecord));
+}
+
 }  // namespace coffer::vault::domain

@@ -33,12 +33,21 @@ struct Limits {
   static constexpr uint64_t kMaxFileSize = uint64_t{16} << 30;  // 16 GiB
   static constexpr size_t kMaxQuery = 256;
   static constexpr int kMaxPageSize = 1000;
+  // The encrypted name, metadata and payload of one revision together: every revision travels
+  // whole in one change event, which must stay below Kafka's message limit (librdkafka's
+  // message.max.bytes 1,000,000; the broker's and topic's 1,048,588) with room for the event's
+  // other fields, key and MAC headers (DESIGN.md §4; services/vault/README.md "Limits").
+  static constexpr size_t kMaxSealedRecord = 900'000;
 };
 
 // Validates `content` and normalizes it in place. On failure returns INVALID_ARGUMENT whose
 // message starts with the offending field's path (the proto field path, after `prefix`), e.g.
 // "record.card.number: fails the Luhn check".
 absl::Status ValidateAndNormalize(RecordContent& content, std::string_view prefix = "");
+
+// INVALID_ARGUMENT "record: ..." with the limit when sealed envelopes of `sealed_bytes` in all
+// exceed Limits::kMaxSealedRecord (the record could not replicate).
+absl::Status CheckReplicableSize(size_t sealed_bytes);
 
 // Luhn (mod 10) check over a string of decimal digits.
 bool LuhnValid(std::string_view digits);

@@ -95,7 +95,93 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
   return absl::OkStatus();
 }
 
+pqxx::result ExecDeadLetter(pqxx::transaction_base& txn, const char* sql, const DeadLetter& d,
+                            std::optional<int64_t> outbox_id = std::nullopt) {
+  auto exec = [&](auto&&... extra) {
+    return postgres::ExecPrepared(txn, sql, d.direction, d.kind, d.error, d.partition, d.offset,
+                                  d.origin_shard, pqxx::binarystring(d.key.value_or("")),
+                                  pqxx::binarystring(d.value), d.mac_key_id,
+                                  pqxx::binarystring(d.mac), d.key.has_value(), extra...);
+  };
+  return outbox_id ? exec(*outbox_id) : exec();
+}
+
+DeadLetter ReadDeadLetter(const pqxx::row& row) {
+  DeadLetter d;
+  d.id = row[0].as<int64_t>();
+  d.direction = row[1].as<std::string>();
+  d.kind = row[2].as<std::string>();
+  d.error = row[3].as<std::string>();
+  d.partition = row[4].as<int32_t>();
+  d.offset = row[5].as<int64_t>();
+  d.origin_shard = row[6].as<std::string>();
+  if (row[7].as<bool>()) d.key = internal::Bytes(row[8]);
+  d.value = internal::Bytes(row[9]);
+  d.mac_key_id = row[10].as<std::string>();
+  d.mac = internal::Bytes(row[11]);
+  d.created_at_ms = row[12].as<int64_t>();
+  return d;
+}
+
 }  // namespace
+
+absl::StatusOr<bool> PgSyncRepository::DeadLetterOutbox(int64_t outbox_id,
+                                                        const DeadLetter& letter) {
+  bool moved = false;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        moved = !ExecDeadLetter(txn, sql::kDeadLetterOutbox, letter, outbox_id).empty();
+        return absl::OkStatus();
+      }));
+  return moved;
+}
+
+absl::StatusOr<std::vector<DeadLetter>> PgSyncRepository::ListDeadLetters(
+    const std::string& direction, int64_t after_id, int limit) {
+  std::vector<DeadLetter> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        out.clear();
+        for (const auto& row :
+             postgres::ExecPrepared(txn, sql::kListDeadLetters, after_id, direction, limit)) {
+          out.push_back(ReadDeadLetter(row));
+        }
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<std::optional<DeadLetter>> PgSyncRepository::GetDeadLetter(int64_t id) {
+  std::optional<DeadLetter> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        pqxx::result rows = postgres::ExecPrepared(txn, sql::kSelectDeadLetter, id);
+        out = rows.empty() ? std::nullopt : std::optional<DeadLetter>(ReadDeadLetter(rows[0]));
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<bool> PgSyncRepository::DeleteDeadLetter(int64_t id) {
+  bool deleted = false;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        deleted = !postgres::ExecPrepared(txn, sql::kDeleteDeadLetter, id).empty();
+        return absl::OkStatus();
+      }));
+  return deleted;
+}
+
+absl::StatusOr<bool> PgSyncRepository::RequeueOutgoing(int64_t id, const StoredRevision& revision) {
+  bool requeued = false;
+  COFFER_RETURN_IF_ERROR(postgres::RunInTransaction(
+      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+        requeued = !postgres::ExecPrepared(txn, sql::kDeleteDeadLetter, id).empty();
+        if (requeued) ExecRevision(txn, sql::kRequeueOutbox, revision);
+        return absl::OkStatus();
+      }));
+  return requeued;
+}
 
 absl::StatusOr<std::vector<OutboxEntry>> PgSyncRepository::ReadOutbox(int limit) {
   std::vector<OutboxEntry> out;
@@ -107,7 +193,14 @@ absl::StatusOr<std::vector<OutboxEntry>> PgSyncRepository::ReadOutbox(int limit)
           OutboxEntry e;
           e.id = row[0].as<int64_t>();
           e.enqueued_at_ms = row[1].as<int64_t>();
-          COFFER_ASSIGN_OR_RETURN(e.revision, ReadRevision(row));
+          absl::StatusOr<StoredRevision> revision = ReadRevision(row);
+          if (revision.ok()) {
+            e.revision = *std::move(revision);
+          } else {
+            e.read_error = revision.status();
+            e.revision.record_id = row[2].as<std::string>();
+            e.revision.space_id = row[3].as<std::string>();
+          }
           out.push_back(std::move(e));
         }
         return absl::OkStatus();
@@ -183,6 +276,10 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
                 txn, sql::kMarkOwnTombstone, e.revision.record_id, e.partition, e.offset,
                 e.revision.stamp.origin_shard,
                 static_cast<int64_t>(e.revision.stamp.vector.Get(e.revision.stamp.origin_shard)));
+          }
+          if (e.dead_letter) ExecDeadLetter(txn, sql::kInsertDeadLetter, *e.dead_letter);
+          if (e.resolves_dead_letter > 0) {
+            postgres::ExecPrepared(txn, sql::kDeleteDeadLetter, e.resolves_dead_letter);
           }
           if (e.blob_chunk) {
             // Another shard's blob, chunk by chunk; visible once the last one is stored.
@@ -315,7 +412,9 @@ absl::StatusOr<int64_t> PgSyncRepository::CollectTombstones(int64_t written_befo
 absl::Status PgSyncRepository::ExportSnapshot(
     const std::function<bool(const SnapshotHeader&)>& header,
     const std::function<bool(std::vector<StoredRevision>&&)>& chunk) {
-  constexpr size_t kChunk = 500;
+  // Rows per cursor fetch: a row may hold ~0.9 MB of envelopes, so this bounds the memory of
+  // one fetch to ~60 MB.
+  constexpr size_t kChunk = 64;
   return postgres::RunInReadOnlyTransaction(
       pool_, IsolationLevel::kRepeatableRead, [&](pqxx::transaction_base& txn) -> absl::Status {
         SnapshotHeader h;

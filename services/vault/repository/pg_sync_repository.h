@@ -35,6 +35,26 @@ struct OutboxEntry {
   int64_t id = 0;
   int64_t enqueued_at_ms = 0;
   StoredRevision revision;
+  // Not OK when the row cannot be read back as a revision (`revision` is then incomplete): the
+  // relay moves it to the dead letters instead of stopping on it.
+  absl::Status read_error;
+};
+
+// An event this shard will not apply ('in') or cannot publish ('out'), kept as it was, with why
+// (V008, README "Dead letters").
+struct DeadLetter {
+  int64_t id = 0;                  // assigned when stored
+  std::string direction = "in";    // "in" | "out"
+  std::string kind;                // in: mac | schema | decode | merge; out: too_large | refused
+  std::string error;               // never holds record content or key material
+  int32_t partition = -1;          // -1 = none
+  int64_t offset = -1;             // -1 = none (outgoing)
+  std::string origin_shard;        // as the event claims it
+  std::optional<std::string> key;  // Kafka key (nullopt = null)
+  std::string value;               // the serialized ChangeEvent
+  std::string mac_key_id;          // from the event's headers ("" = none)
+  std::string mac;
+  int64_t created_at_ms = 0;  // when stored
 };
 
 // A received revision and where it came from in the change topic.
@@ -56,6 +76,11 @@ struct IncomingRevision {
   std::optional<StoredBlob> blob_chunk;
   int blob_chunk_index = 0;
   std::string blob_chunk_ct;
+  // With merge == false: an event quarantined instead of applied, stored in the batch's
+  // transaction (so moving past it and keeping it are one step).
+  std::optional<DeadLetter> dead_letter;
+  // A dead letter this event re-applies (AdminService): deleted in the batch's transaction.
+  int64_t resolves_dead_letter = 0;
 };
 
 // One queued blob for the relay (V007): every chunk of it is published, then the row deleted.
@@ -133,6 +158,20 @@ class PgSyncRepository {
   // offset of the batch. `history_keep` as for RecordRepository::ReplaceHead (0 = all).
   absl::StatusOr<MergeOutcome> ApplyBatch(const std::vector<IncomingRevision>& batch,
                                           int history_keep);
+  // Dead letters (V008). Moves outbox row `outbox_id` to the dead letters (false when the row
+  // was gone already).
+  absl::StatusOr<bool> DeadLetterOutbox(int64_t outbox_id, const DeadLetter& letter);
+  // Up to `limit` dead letters with id > `after_id`, of `direction` ("" = both), oldest first.
+  absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(const std::string& direction,
+                                                          int64_t after_id, int limit);
+  // One dead letter, or nullopt.
+  absl::StatusOr<std::optional<DeadLetter>> GetDeadLetter(int64_t id);
+  // Drops one; false when it was not there.
+  absl::StatusOr<bool> DeleteDeadLetter(int64_t id);
+  // Puts an outgoing dead letter's revision back in the outbox and drops the dead letter, in
+  // one transaction (false when the dead letter was gone).
+  absl::StatusOr<bool> RequeueOutgoing(int64_t id, const StoredRevision& revision);
+
   // Stored consumer positions: partition -> next offset.
   absl::StatusOr<std::map<int32_t, int64_t>> LoadOffsets();
 

@@ -372,6 +372,49 @@ inline constexpr char kListChanges[] =
 inline constexpr char kLastChangeSeq[] =
     "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM record_change_seq";
 
+// ---- Dead letters (V008, README "Dead letters") ----
+
+// The columns a DeadLetter row is read from (internal::ReadDeadLetter), 13 of them.
+#define COFFER_VAULT_DEAD_LETTER_COLUMNS                                                    \
+  "id, direction, kind, error, coalesce(kafka_partition, -1), coalesce(kafka_offset, -1), " \
+  "origin_shard, event_key IS NOT NULL, coalesce(event_key, ''::bytea), event_value, "      \
+  "mac_key_id, coalesce(mac, ''::bytea), (extract(epoch FROM created_at) * 1000)::bigint"
+
+// Parameters $1..$11 of a dead letter: direction, kind, error, partition (-1 = none), offset
+// (-1 = none), origin, key (bytea), value (bytea), MAC key id, MAC (bytea), has key.
+#define COFFER_VAULT_DEAD_LETTER_VALUES                               \
+  "$1, $2, $3, NULLIF($4::integer, -1), NULLIF($5::bigint, -1), $6, " \
+  "CASE WHEN $11::boolean THEN $7::bytea END, $8::bytea, $9, NULLIF($10::bytea, ''::bytea)"
+#define COFFER_VAULT_DEAD_LETTER_TARGET                                               \
+  "(direction, kind, error, kafka_partition, kafka_offset, origin_shard, event_key, " \
+  "event_value, mac_key_id, mac)"
+
+inline constexpr char kInsertDeadLetter[] =
+    "INSERT INTO dead_letters " COFFER_VAULT_DEAD_LETTER_TARGET
+    " VALUES (" COFFER_VAULT_DEAD_LETTER_VALUES ")";
+
+// Moves outbox row $12 to the dead letters (the relay, for an event Kafka refuses for good).
+// Returns one row when the outbox row was still there.
+inline constexpr char kDeadLetterOutbox[] =
+    "WITH gone AS (DELETE FROM outbox WHERE id = $12 RETURNING id)"
+    " INSERT INTO dead_letters " COFFER_VAULT_DEAD_LETTER_TARGET
+    " SELECT " COFFER_VAULT_DEAD_LETTER_VALUES " FROM gone RETURNING id";
+
+// Dead letters after id $1, of direction $2 ('' = both), oldest first, at most $3.
+inline constexpr char kListDeadLetters[] =
+    "SELECT " COFFER_VAULT_DEAD_LETTER_COLUMNS
+    " FROM dead_letters WHERE id > $1 AND ($2 = '' OR direction = $2) ORDER BY id LIMIT $3";
+
+inline constexpr char kSelectDeadLetter[] =
+    "SELECT " COFFER_VAULT_DEAD_LETTER_COLUMNS " FROM dead_letters WHERE id = $1";
+
+// Returns one row when the dead letter was there.
+inline constexpr char kDeleteDeadLetter[] = "DELETE FROM dead_letters WHERE id = $1 RETURNING id";
+
+// Puts a revision back in the outbox ($1..$16), for a re-applied outgoing dead letter.
+inline constexpr char kRequeueOutbox[] =
+    "INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET " VALUES (" COFFER_VAULT_REVISION_VALUES ")";
+
 // ---- Blobs (FileService, V006, V007) ----
 
 // A blob row as internal::ReadBlob reads it (7 columns).

@@ -16,6 +16,11 @@
 namespace coffer::vault::service {
 namespace {
 
+// Every accepted revision must fit in one change event (domain::Limits::kMaxSealedRecord).
+absl::Status CheckReplicable(const repository::StoredRevision& r) {
+  return domain::CheckReplicableSize(r.name_ct.size() + r.metadata_ct.size() + r.payload_ct.size());
+}
+
 using domain::Revision;
 using repository::Role;
 using repository::StoredRecord;
@@ -90,6 +95,7 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   rev.stamp = domain::NextLocalStamp({}, config_.shard_id, hlc_);
   rev.created_at_ms = rev.updated_at_ms = PhysicalMs(rev.stamp.hlc);
   COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(rev));
+  COFFER_RETURN_IF_ERROR(CheckReplicable(stored));
   COFFER_ASSIGN_OR_RETURN(bool inserted, records_.Insert(stored));
   if (inserted) {
     CountWrite(rev.type, "create");
@@ -157,6 +163,7 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
     next.updated_at_ms = PhysicalMs(next.stamp.hlc);
     next.sibling_count = 0;
     COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(next));
+    COFFER_RETURN_IF_ERROR(CheckReplicable(stored));
     bool written = false;
     if (next.purged) {
       COFFER_ASSIGN_OR_RETURN(written, records_.Purge(stored, current_version, record.state_seq));

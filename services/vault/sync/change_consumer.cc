@@ -1,11 +1,14 @@
 #include "services/vault/sync/change_consumer.h"
 
 #include <set>
+#include <type_traits>
+#include <variant>
 
 #include "pkg/kafka/errors.h"
 #include "pkg/log/log.h"
 #include "pkg/postgres/leader_lock.h"
 #include "services/vault/sync/change_event.h"
+#include "services/vault/sync/received_event.h"
 #include "services/vault/sync/watermarks.h"
 
 namespace coffer::vault::sync {
@@ -22,7 +25,93 @@ int64_t OwnMergeLimit(const std::map<int32_t, int64_t>& limits, int32_t partitio
   return it == limits.end() ? 0 : it->second;
 }
 
+// Errors a later attempt may not meet: the database is unreachable or busy, a serialization
+// failure, a lost connection. Anything else is the event's fault and will fail again.
+bool IsTransient(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kUnknown:  // "connection lost during a write; it may have committed"
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+absl::Status ChangeConsumer::ApplyOrQuarantine(std::vector<repository::IncomingRevision>& batch,
+                                               const std::vector<kafka::Message>& raw,
+                                               std::map<int32_t, int64_t>& next) {
+  const auto apply_start = std::chrono::steady_clock::now();
+  absl::StatusOr<repository::MergeOutcome> outcome = repo_.ApplyBatch(batch, options_.history_keep);
+  log::Debug(
+      "change batch applied",
+      {{"events", static_cast<int64_t>(batch.size())},
+       {"apply_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - apply_start)
+                                             .count())}});
+  if (outcome.ok()) {
+    Committed(batch, *outcome, next);
+    return absl::OkStatus();
+  }
+  if (IsTransient(outcome.status())) return outcome.status();
+  log::Warn("a change batch failed for good; applying its events one by one",
+            {{"events", static_cast<int64_t>(batch.size())}, {"status", outcome.status()}});
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::vector<repository::IncomingRevision> one{std::move(batch[i])};
+    absl::StatusOr<repository::MergeOutcome> single = repo_.ApplyBatch(one, options_.history_keep);
+    if (!single.ok() && IsTransient(single.status())) return single.status();
+    if (!single.ok()) {
+      // This event alone fails: keep it as a dead letter and move past it.
+      repository::IncomingRevision kept;
+      kept.partition = one[0].partition;
+      kept.offset = one[0].offset;
+      kept.merge = false;
+      kept.dead_letter = DeadLetterOf(raw[i], "merge", std::string(single.status().message()));
+      one = {std::move(kept)};
+      single = repo_.ApplyBatch(one, options_.history_keep);
+      if (!single.ok()) return single.status();
+    }
+    Committed(one, *single, next);
+  }
+  return absl::OkStatus();
+}
+
+void ChangeConsumer::Committed(const std::vector<repository::IncomingRevision>& batch,
+                               const repository::MergeOutcome& outcome,
+                               std::map<int32_t, int64_t>& next) {
+  const int64_t now = NowMs();
+  for (const repository::IncomingRevision& in : batch) {
+    next[in.partition] = std::max(next[in.partition], in.offset + 1);
+    if (in.dead_letter) {
+      metrics_.Quarantined(in.dead_letter->kind);
+      log::Error("change event quarantined (dead letter; AdminService lists it)",
+                 {{"kind", in.dead_letter->kind},
+                  {"partition", static_cast<int64_t>(in.partition)},
+                  {"offset", in.offset},
+                  {"claimed_origin", in.dead_letter->origin_shard},
+                  {"error", in.dead_letter->error}});
+    }
+    if (!in.merge) continue;
+    const int64_t physical =
+        static_cast<int64_t>(domain::HlcTimestamp::PhysicalMs(in.revision.stamp.hlc));
+    if (physical - now > options_.max_clock_skew.count()) {
+      metrics_.clock_skew_ignored.Increment();
+    } else {
+      hlc_.Observe(in.revision.stamp.hlc);
+    }
+    metrics_.replication_delay.Observe(
+        static_cast<double>(std::max<int64_t>(0, now - in.revision.updated_at_ms)) / 1000.0);
+  }
+  metrics_.merges_applied.Increment(outcome.applied);
+  metrics_.merges_unchanged.Increment(outcome.unchanged);
+  metrics_.conflicts_created.Increment(outcome.conflicts_created);
+  metrics_.conflicts_resolved.Increment(outcome.conflicts_resolved);
+}
 
 ChangeConsumer::ChangeConsumer(ChangeConsumerOptions options, repository::PgSyncRepository& repo,
                                domain::Hlc& hlc, SyncMetrics& metrics)
@@ -189,6 +278,7 @@ void ChangeConsumer::Run() {
 
     // Collect a batch: wait for the first event, then take what is already there.
     std::vector<repository::IncomingRevision> batch;
+    std::vector<kafka::Message> raw;  // the batch's messages as read, for dead letters
     bool restart = false;
     for (int i = 0; i < options_.batch_size && !stop_; ++i) {
       absl::StatusOr<std::optional<kafka::Message>> m =
@@ -203,58 +293,13 @@ void ChangeConsumer::Run() {
         break;
       }
       if (!m->has_value()) break;
-      const kafka::Message& msg = **m;
-      repository::IncomingRevision in;
-      in.partition = msg.partition;
-      in.offset = msg.offset;
-      absl::StatusOr<TopicEvent> ev = DecodeTopicEvent(msg.value);
-      if (!ev.ok() && absl::IsFailedPrecondition(ev.status())) {
-        // A newer schema: stop before it (its offset is not stored), never skip it.
-        SetStall("partition " + std::to_string(msg.partition) + " offset " +
-                 std::to_string(msg.offset) + ": " + std::string(ev.status().message()));
-        restart = true;
-        break;
-      }
-      if (!ev.ok()) {
-        metrics_.bad_events.Increment();
-        log::Error("skipping a malformed change event",
-                   {{"partition", static_cast<int64_t>(msg.partition)},
-                    {"offset", msg.offset},
-                    {"status", ev.status()}});
-        in.merge = false;
-      } else if (ev->progress) {
-        in.merge = false;
-        auto it = ev->progress->settled_offsets.find(msg.partition);
-        // An own marker below merge_own_until was published by this shard's previous database
-        // (re-bootstrap): it must not count for this one, or the gate would open before this
-        // shard has read what the others may already have collected.
-        const bool old_own = ev->progress->shard_id == options_.shard_id &&
-                             msg.offset < OwnMergeLimit(merge_own_until, msg.partition);
-        if (it != ev->progress->settled_offsets.end() && !old_own) {
-          in.progress_shard = ev->progress->shard_id;
-          in.progress_settled = it->second;
-        }
-      } else if (ev->blob_chunk) {
-        in.merge = false;
-        if (ev->blob_chunk->origin_shard == options_.shard_id) {
-          metrics_.echoes_skipped.Increment();  // its own blob: stored already
-        } else {
-          in.blob_chunk = std::move(ev->blob_chunk->blob);
-          in.blob_chunk_index = ev->blob_chunk->index;
-          in.blob_chunk_ct = std::move(ev->blob_chunk->chunk_ct);
-        }
-      } else if (ev->revision->stamp.origin_shard == options_.shard_id &&
-                 msg.offset >= OwnMergeLimit(merge_own_until, msg.partition)) {
-        metrics_.echoes_skipped.Increment();
-        in.merge = false;
-        if (ev->revision->purged) {
-          in.own_tombstone = true;
-          in.revision = *std::move(ev->revision);
-        }
-      } else {
-        in.revision = *std::move(ev->revision);
-      }
-      batch.push_back(std::move(in));
+      kafka::Message& msg = **m;
+      const ClassifyContext context{options_.shard_id,
+                                    OwnMergeLimit(merge_own_until, msg.partition), options_.auth};
+      ReceivedEvent event = ClassifyEvent(msg, context);
+      if (std::holds_alternative<OwnEcho>(event)) metrics_.echoes_skipped.Increment();
+      batch.push_back(ToIncoming(std::move(event), msg));
+      raw.push_back(std::move(msg));
     }
 
     if (!batch.empty()) {
@@ -262,34 +307,13 @@ void ChangeConsumer::Run() {
         lose("advisory lock session lost");
         continue;
       }
-      const auto apply_start = std::chrono::steady_clock::now();
-      absl::StatusOr<repository::MergeOutcome> outcome =
-          repo_.ApplyBatch(batch, options_.history_keep);
-      log::Debug(
-          "change batch applied",
-          {{"events", static_cast<int64_t>(batch.size())},
-           {"apply_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::steady_clock::now() - apply_start)
-                                                 .count())}});
-      if (!outcome.ok()) {
+      if (absl::Status s = ApplyOrQuarantine(batch, raw, next); !s.ok()) {
         log::Warn("cannot apply change events, re-reading from the stored offsets",
-                  {{"status", outcome.status()}});
+                  {{"status", s}});
         consumer.reset();  // re-assign from the stored offsets
         sleep_for(std::chrono::milliseconds(500));
         continue;
       }
-      int64_t now = NowMs();
-      for (const repository::IncomingRevision& in : batch) {
-        next[in.partition] = std::max(next[in.partition], in.offset + 1);
-        if (!in.merge) continue;
-        hlc_.Observe(in.revision.stamp.hlc);
-        metrics_.replication_delay.Observe(
-            static_cast<double>(std::max<int64_t>(0, now - in.revision.updated_at_ms)) / 1000.0);
-      }
-      metrics_.merges_applied.Increment(outcome->applied);
-      metrics_.merges_unchanged.Increment(outcome->unchanged);
-      metrics_.conflicts_created.Increment(outcome->conflicts_created);
-      metrics_.conflicts_resolved.Increment(outcome->conflicts_resolved);
     }
     if (restart) {
       consumer.reset();

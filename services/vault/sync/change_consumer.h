@@ -6,11 +6,24 @@
 // this shard (no echo), merges the rest state-based (PgSyncRepository::ApplyBatch) and stores the
 // next offsets in the same transaction. Merged revisions are never written to the outbox.
 //
+// No event stops a partition (DESIGN.md §4): every message is classified first
+// (received_event.h: MAC, schema, content). One that fails is quarantined: stored as a dead
+// letter (V008) in the transaction that moves past it, counted by kind
+// (coffer_vault_consumer_events_quarantined_total) and logged with the cause. When a batch fails
+// to apply for a reason retrying will not cure, its events are applied one by one: the one that
+// fails alone is quarantined ("merge") and the rest apply. A transient failure (database
+// unavailable, serialization failure) is retried from the stored offsets, never quarantined.
+// Dead letters are listed, re-applied or discarded through AdminService.
+//
+// Clocks: a received HLC more than `max_clock_skew` ahead of the local clock still merges but
+// is not adopted by the local clock (coffer_vault_consumer_clock_skew_ignored_total), so one
+// shard with a bad clock, or a forged event, cannot drag every shard's clock forward for good.
+//
 // Refusing to resume: when a stored offset is below the partition's low watermark (the log was
-// truncated past events this shard never applied), or an event has a schema newer than this
-// build, the consumer stops applying, reports it (stall_reason(), metric
-// coffer_vault_consumer_stalled = 1, error log) and checks again every `stall_recheck`; it never
-// silently skips. The fix is a re-bootstrap of the shard (or an operator moving the offsets).
+// truncated past events this shard never applied), the consumer stops applying, reports it
+// (stall_reason(), metric coffer_vault_consumer_stalled = 1, error log) and checks again every
+// `stall_recheck`; it never silently skips. The fix is a re-bootstrap of the shard (or an
+// operator moving the offsets).
 //
 // Progress markers (other shards' and its own) are stored in shard_progress in the batch's
 // transaction; with gc_interval set, the leader periodically drops tombstones every registered
@@ -32,6 +45,7 @@
 #include "pkg/kafka/consumer.h"
 #include "services/vault/domain/hlc.h"
 #include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/sync/event_auth.h"
 #include "services/vault/sync/replication_gate.h"
 #include "services/vault/sync/sync_metrics.h"
 
@@ -53,6 +67,10 @@ struct ChangeConsumerOptions {
   std::chrono::milliseconds gc_min_age{0};
   // Opened once this shard's own progress marker came back on every partition (may be null).
   ReplicationGate* gate = nullptr;
+  // Verifies every event's MAC (required; must outlive the consumer).
+  const EventAuthenticator* auth = nullptr;
+  // A received HLC further ahead of the local clock than this is not adopted (see above).
+  std::chrono::milliseconds max_clock_skew{60000};
 };
 
 class ChangeConsumer {
@@ -74,6 +92,15 @@ class ChangeConsumer {
   // Opens the gate when this shard's markers came back on all `partitions`.
   void CheckJoined(int partitions);
   void CollectTombstones();
+  // Applies `batch` (read as `raw`, same order); when it fails for good, one by one,
+  // quarantining what fails alone. Moves `next` past what was applied. A transient error is
+  // returned: re-read from the stored offsets.
+  absl::Status ApplyOrQuarantine(std::vector<repository::IncomingRevision>& batch,
+                                 const std::vector<kafka::Message>& raw,
+                                 std::map<int32_t, int64_t>& next);
+  // Bookkeeping after `batch` committed with `outcome`: positions, clock, metrics.
+  void Committed(const std::vector<repository::IncomingRevision>& batch,
+                 const repository::MergeOutcome& outcome, std::map<int32_t, int64_t>& next);
 
   const ChangeConsumerOptions options_;
   repository::PgSyncRepository& repo_;

@@ -38,6 +38,57 @@ void OutboxRelay::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+kafka::ProducerRecord OutboxRelay::Signed(int32_t partition, std::string key,
+                                          std::string value) const {
+  kafka::ProducerRecord record;
+  record.topic = options_.topic;
+  record.partition = partition;
+  record.key = std::move(key);
+  record.value = std::move(value);
+  record.headers = options_.auth->Sign(record.key, record.value);
+  return record;
+}
+
+kafka::ProducerRecord OutboxRelay::EventRecord(const repository::StoredRevision& revision,
+                                               int partitions) const {
+  return Signed(PartitionForSpace(revision.space_id, partitions), EventKey(revision),
+                EncodeChangeEvent(revision, domain::UuidV4FromBytes(crypto::RandomBytes(16))));
+}
+
+void OutboxRelay::DeadLetter(const repository::OutboxEntry& entry, int partitions,
+                             const absl::Status& why) {
+  // An unreadable row has no event to keep: only where it was and why.
+  const bool unreadable = !entry.read_error.ok();
+  const kafka::ProducerRecord record =
+      unreadable ? kafka::ProducerRecord{} : EventRecord(entry.revision, partitions);
+  repository::DeadLetter letter;
+  letter.direction = "out";
+  const std::string message(why.message());
+  letter.kind = unreadable ? "unreadable"
+                : message.find("too large") != std::string::npos ||
+                        message.find("TOO_LARGE") != std::string::npos
+                    ? "too_large"
+                    : "refused";
+  letter.error = message;
+  letter.partition = record.partition;
+  letter.origin_shard = options_.shard_id;
+  letter.key = record.key;
+  letter.value = record.value;
+  absl::StatusOr<bool> moved = repo_.DeadLetterOutbox(entry.id, letter);
+  if (!moved.ok()) {
+    // The row stays and is tried again next round.
+    log::Warn("cannot move a refused outbox row to the dead letters", {{"status", moved.status()}});
+    return;
+  }
+  metrics_.RelayDeadLetter(letter.kind);
+  log::Error("Kafka refused a change event for good; moved to the dead letters",
+             {{"kind", letter.kind},
+              {"error", letter.error},
+              {"space_id", entry.revision.space_id},
+              {"record_id", entry.revision.record_id},
+              {"event_bytes", static_cast<int64_t>(record.value.size())}});
+}
+
 bool OutboxRelay::PublishProgress(kafka::Producer& producer, int partitions) {
   absl::StatusOr<repository::ProgressSnapshot> snap = repo_.ReadProgressSnapshot();
   if (!snap.ok()) {
@@ -65,11 +116,7 @@ bool OutboxRelay::PublishProgress(kafka::Producer& producer, int partitions) {
   // Shared: a report may still arrive after a timed-out Flush, from a later Poll or Flush.
   auto failed = std::make_shared<std::atomic<bool>>(false);
   for (int32_t p = 0; p < partitions; ++p) {
-    kafka::ProducerRecord record;
-    record.topic = options_.topic;
-    record.partition = p;
-    record.key = ProgressKey(options_.shard_id);
-    record.value = value;
+    kafka::ProducerRecord record = Signed(p, ProgressKey(options_.shard_id), value);
     absl::Status s = producer.Produce(record, [failed](const kafka::DeliveryReport& r) {
       if (!r.status.ok()) *failed = true;
     });
@@ -107,11 +154,9 @@ absl::StatusOr<int> OutboxRelay::PublishBlobs(kafka::Producer& producer, int par
         }
         chunk.chunk_ct = *std::move(ct);
       }
-      kafka::ProducerRecord record;
-      record.topic = options_.topic;
-      record.partition = PartitionForSpace(q.blob.space_id, partitions);
-      record.key = BlobChunkKey(q.blob.blob_id);
-      record.value = EncodeBlobChunkEvent(chunk, domain::UuidV4FromBytes(crypto::RandomBytes(16)));
+      kafka::ProducerRecord record =
+          Signed(PartitionForSpace(q.blob.space_id, partitions), BlobChunkKey(q.blob.blob_id),
+                 EncodeBlobChunkEvent(chunk, domain::UuidV4FromBytes(crypto::RandomBytes(16))));
       absl::Status s = producer.Produce(record, [&acked, &failed](const kafka::DeliveryReport& r) {
         if (r.status.ok()) {
           ++acked;
@@ -241,25 +286,33 @@ void OutboxRelay::Run() {
     }
 
     std::vector<int64_t> delivered;
+    // Rows Kafka refused for good (INVALID_ARGUMENT: too large, invalid), by batch index: they
+    // go to the dead letters so the rows behind them flow on.
+    std::vector<std::pair<size_t, absl::Status>> refused;
     bool failed = false;
     bool fatal = false;
-    for (const repository::OutboxEntry& e : *batch) {
-      kafka::ProducerRecord record;
-      record.topic = options_.topic;
-      record.partition = PartitionForSpace(e.revision.space_id, partitions);
-      record.key = EventKey(e.revision);
-      record.value =
-          EncodeChangeEvent(e.revision, domain::UuidV4FromBytes(crypto::RandomBytes(16)));
-      int64_t id = e.id;
-      absl::Status s = producer->Produce(
-          record, [&delivered, &failed, &fatal, id](const kafka::DeliveryReport& r) {
-            if (r.status.ok()) {
-              delivered.push_back(id);
-            } else {
-              failed = true;
-              fatal = fatal || kafka::IsFatal(r.status);
-            }
-          });
+    for (size_t i = 0; i < batch->size(); ++i) {
+      const repository::OutboxEntry& e = (*batch)[i];
+      if (!e.read_error.ok()) {
+        refused.emplace_back(i, e.read_error);
+        continue;
+      }
+      kafka::ProducerRecord record = EventRecord(e.revision, partitions);
+      absl::Status s = producer->Produce(record, [&delivered, &refused, &failed, &fatal, id = e.id,
+                                                  i](const kafka::DeliveryReport& r) {
+        if (r.status.ok()) {
+          delivered.push_back(id);
+        } else if (absl::IsInvalidArgument(r.status)) {
+          refused.emplace_back(i, r.status);
+        } else {
+          failed = true;
+          fatal = fatal || kafka::IsFatal(r.status);
+        }
+      });
+      if (absl::IsInvalidArgument(s)) {
+        refused.emplace_back(i, s);
+        continue;
+      }
       if (!s.ok()) {
         failed = true;
         fatal = fatal || kafka::IsFatal(s);
@@ -281,7 +334,8 @@ void OutboxRelay::Run() {
       // Rows stay and are sent again: duplicates merge as no-ops.
       log::Warn("cannot delete published outbox rows", {{"status", s}});
     }
-    int64_t undelivered = static_cast<int64_t>(batch->size() - delivered.size());
+    for (const auto& [index, why] : refused) DeadLetter((*batch)[index], partitions, why);
+    int64_t undelivered = static_cast<int64_t>(batch->size() - delivered.size() - refused.size());
     metrics_.outbox_backlog.Set(static_cast<double>(undelivered));
     if (failed) {
       metrics_.produce_failures.Increment(static_cast<double>(undelivered));

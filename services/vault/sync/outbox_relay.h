@@ -8,8 +8,10 @@
 // `poll_interval`; without a notifier it only polls. It reads outbox rows oldest first, produces
 // one ChangeEvent per row (key `origin|space|record`, partition = PartitionForSpace), waits for the
 // acknowledgements (idempotent producer, acks=all) and deletes exactly the rows Kafka confirmed.
-// Rows whose delivery failed stay and are sent again (consumers merge idempotently). A fatal
-// producer error recreates the producer.
+// Rows whose delivery failed stay and are sent again (consumers merge idempotently). A row Kafka
+// refuses for good (INVALID_ARGUMENT: over message.max.bytes, invalid) is moved to the dead
+// letters (V008) with the cause logged and counted, so no row blocks the rows behind it. A
+// fatal producer error recreates the producer. Every event carries a MAC (event_auth.h).
 //
 // Blobs (FileService, V007): the leader also publishes queued blobs, a few per round, one
 // ChangeEvent.blob_chunk per chunk (key `blob|<blob_id>`, the partition of its space), and
@@ -39,6 +41,7 @@
 #include "pkg/kafka/producer.h"
 #include "services/vault/repository/pg_sync_repository.h"
 #include "services/vault/sync/change_notifier.h"
+#include "services/vault/sync/event_auth.h"
 #include "services/vault/sync/sync_metrics.h"
 
 namespace coffer::vault::sync {
@@ -51,6 +54,8 @@ struct OutboxRelayOptions {
   int batch_size = 500;
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds delivery_timeout{15000};
+  // Signs every event (required; must outlive the relay).
+  const EventAuthenticator* auth = nullptr;
   // How often the leader publishes a progress marker to every partition (tombstone GC horizon,
   // README "Tombstone GC"); 0 = never.
   std::chrono::milliseconds progress_interval{0};
@@ -76,6 +81,15 @@ class OutboxRelay {
   // Kafka acknowledged all of its chunks. Returns how many blobs it published, or an error when
   // a delivery failed (the blob is sent again later; consumers store chunks idempotently).
   absl::StatusOr<int> PublishBlobs(kafka::Producer& producer, int partitions);
+
+  // A record for the change topic, signed (event_auth.h).
+  kafka::ProducerRecord Signed(int32_t partition, std::string key, std::string value) const;
+  // The signed event of an outbox row.
+  kafka::ProducerRecord EventRecord(const repository::StoredRevision& revision,
+                                    int partitions) const;
+  // Moves an outbox row Kafka refused for good (`why`) to the dead letters, so the rows behind
+  // it flow on; logs the cause and counts it.
+  void DeadLetter(const repository::OutboxEntry& entry, int partitions, const absl::Status& why);
 
   // Progress snapshots not yet settled (outbox_seq_last, applied offsets), oldest first; only
   // the relay thread touches it.

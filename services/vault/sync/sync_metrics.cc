@@ -34,8 +34,19 @@ SyncMetrics::SyncMetrics(prometheus::Registry& r)
                                "Received revisions already known or dominated (no-op)")),
       echoes_skipped(Counter(r, "coffer_vault_consumer_own_events_skipped_total",
                              "Events of this shard's own origin skipped (no echo)")),
-      bad_events(Counter(r, "coffer_vault_consumer_bad_events_total",
-                         "Malformed events skipped (logged)")),
+      events_quarantined(prometheus::BuildCounter()
+                             .Name("coffer_vault_consumer_events_quarantined_total")
+                             .Help("Incoming events stored as dead letters instead of applied, "
+                                   "by kind (mac, schema, decode, merge)")
+                             .Register(r)),
+      relay_dead_letters(prometheus::BuildCounter()
+                             .Name("coffer_vault_relay_dead_letters_total")
+                             .Help("Outbox rows Kafka refused for good, moved to the dead "
+                                   "letters, by kind (too_large, refused)")
+                             .Register(r)),
+      clock_skew_ignored(Counter(r, "coffer_vault_consumer_clock_skew_ignored_total",
+                                 "Received hybrid clocks too far ahead of the local clock to "
+                                 "adopt (the revision still merges)")),
       conflicts_created(Counter(r, "coffer_vault_conflicts_created_total",
                                 "Merges that left a record with conflict siblings")),
       conflicts_resolved(Counter(r, "coffer_vault_conflicts_resolved_total",
@@ -45,8 +56,8 @@ SyncMetrics::SyncMetrics(prometheus::Registry& r)
                              .Help("Leadership acquired or lost, by role (relay, consumer)")
                              .Register(r)),
       consumer_stalled(Gauge(r, "coffer_vault_consumer_stalled",
-                             "1 while the consumer refuses to resume (stored offset below the "
-                             "log start, or an event schema newer than this build)")),
+                             "1 while the consumer refuses to resume (a stored offset below the "
+                             "log start: events were truncated before this shard applied them)")),
       replication_delay(
           prometheus::BuildHistogram()
               .Name("coffer_vault_replication_delay_seconds")

@@ -11,6 +11,7 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <string>
 
 namespace coffer::vault::sync {
 
@@ -19,6 +20,12 @@ struct SyncMetrics {
 
   // Consumer lag of one partition (high watermark - next offset).
   void SetLag(int32_t partition, int64_t lag);
+  void Quarantined(const std::string& kind) {
+    events_quarantined.Add({{"kind", kind}}).Increment();
+  }
+  void RelayDeadLetter(const std::string& kind) {
+    relay_dead_letters.Add({{"kind", kind}}).Increment();
+  }
 
   prometheus::Gauge& outbox_backlog;                    // coffer_vault_outbox_backlog
   prometheus::Counter& events_produced;                 // coffer_vault_relay_events_produced_total
@@ -26,8 +33,16 @@ struct SyncMetrics {
   prometheus::Family<prometheus::Gauge>& consumer_lag;  // coffer_vault_consumer_lag{partition}
   prometheus::Counter& merges_applied;                  // coffer_vault_merges_applied_total
   prometheus::Counter& merges_unchanged;                // coffer_vault_merges_unchanged_total
-  prometheus::Counter& echoes_skipped;      // coffer_vault_consumer_own_events_skipped_total
-  prometheus::Counter& bad_events;          // coffer_vault_consumer_bad_events_total
+  prometheus::Counter& echoes_skipped;  // coffer_vault_consumer_own_events_skipped_total
+  // Incoming events stored as dead letters instead of applied, by kind (mac, schema, decode,
+  // merge): coffer_vault_consumer_events_quarantined_total{kind}.
+  prometheus::Family<prometheus::Counter>& events_quarantined;
+  // Outbox rows Kafka refused for good, moved to the dead letters, by kind (too_large, refused):
+  // coffer_vault_relay_dead_letters_total{kind}.
+  prometheus::Family<prometheus::Counter>& relay_dead_letters;
+  // Received HLCs too far ahead of the local clock to adopt (merged, not observed):
+  // coffer_vault_consumer_clock_skew_ignored_total.
+  prometheus::Counter& clock_skew_ignored;
   prometheus::Counter& conflicts_created;   // coffer_vault_conflicts_created_total
   prometheus::Counter& conflicts_resolved;  // coffer_vault_conflicts_resolved_total
   prometheus::Family<prometheus::Counter>& leadership_changes;  // {role, change}

@@ -1,5 +1,6 @@
 #include "services/vault/transport/grpc_services.h"
 
+#include "absl/strings/numbers.h"
 #include "pkg/status/status.h"
 #include "services/vault/transport/proto_mapping.h"
 
@@ -264,6 +265,61 @@ grpc::Status AdminGrpcService::ExportSnapshot(
 grpc::Status AdminGrpcService::Ping(grpc::ServerContext* ctx, const v1::PingRequest*,
                                     v1::PingResponse*) {
   return RunAuthenticated(auth_, ctx, [](const Caller&) { return absl::OkStatus(); });
+}
+
+grpc::Status AdminGrpcService::WithDeadLetters(
+    grpc::ServerContext* ctx, const std::function<absl::Status(sync::DeadLetters&)>& fn) {
+  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
+    COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
+    if (dead_letters_ == nullptr) {
+      return absl::UnimplementedError("this shard does not replicate (no --kafka-bootstrap)");
+    }
+    return fn(*dead_letters_);
+  });
+}
+
+grpc::Status AdminGrpcService::ListDeadLetters(grpc::ServerContext* ctx,
+                                               const v1::ListDeadLettersRequest* req,
+                                               v1::ListDeadLettersResponse* resp) {
+  return WithDeadLetters(ctx, [&](sync::DeadLetters& letters) -> absl::Status {
+    int64_t after = 0;
+    if (!req->page_token().empty() && (!absl::SimpleAtoi(req->page_token(), &after) || after < 0)) {
+      return absl::InvalidArgumentError("page_token: malformed");
+    }
+    const int limit = req->page_size() == 0 ? 100 : req->page_size();
+    COFFER_ASSIGN_OR_RETURN(std::vector<repository::DeadLetter> page,
+                            letters.List(req->direction(), after, limit));
+    for (const repository::DeadLetter& d : page) {
+      v1::DeadLetter* out = resp->add_dead_letters();
+      out->set_id(d.id);
+      out->set_direction(d.direction);
+      out->set_kind(d.kind);
+      out->set_error(d.error);
+      out->set_partition(d.partition);
+      out->set_offset(d.offset);
+      out->set_claimed_origin_shard(d.origin_shard);
+      out->set_event_bytes(static_cast<int64_t>(d.value.size()));
+      out->mutable_create_time()->set_seconds(d.created_at_ms / 1000);
+      out->mutable_create_time()->set_nanos(static_cast<int32_t>(d.created_at_ms % 1000) * 1000000);
+    }
+    if (static_cast<int>(page.size()) == limit) {
+      resp->set_next_page_token(std::to_string(page.back().id));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminGrpcService::RetryDeadLetter(grpc::ServerContext* ctx,
+                                               const v1::RetryDeadLetterRequest* req,
+                                               v1::RetryDeadLetterResponse*) {
+  return WithDeadLetters(ctx, [&](sync::DeadLetters& letters) { return letters.Retry(req->id()); });
+}
+
+grpc::Status AdminGrpcService::DiscardDeadLetter(grpc::ServerContext* ctx,
+                                                 const v1::DiscardDeadLetterRequest* req,
+                                                 v1::DiscardDeadLetterResponse*) {
+  return WithDeadLetters(ctx,
+                         [&](sync::DeadLetters& letters) { return letters.Discard(req->id()); });
 }
 
 }  // namespace coffer::vault::transport

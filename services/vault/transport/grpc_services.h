@@ -17,6 +17,7 @@
 #include "coffer/vault/v1/spaces.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 #include "services/vault/service/record_service.h"
+#include "services/vault/sync/dead_letters.h"
 #include "services/vault/transport/authenticator.h"
 
 namespace coffer::vault::transport {
@@ -92,8 +93,10 @@ struct ShardStatusSource {
 
 class AdminGrpcService final : public v1::AdminService::Service {
  public:
-  AdminGrpcService(Authenticator& auth, service::RecordService& records, ShardStatusSource status)
-      : auth_(auth), records_(records), status_(std::move(status)) {}
+  // `dead_letters` may be null (a shard without Kafka has none): its methods are UNIMPLEMENTED.
+  AdminGrpcService(Authenticator& auth, service::RecordService& records, ShardStatusSource status,
+                   sync::DeadLetters* dead_letters = nullptr)
+      : auth_(auth), records_(records), status_(std::move(status)), dead_letters_(dead_letters) {}
 
   grpc::Status GetShardStatus(grpc::ServerContext* ctx, const v1::GetShardStatusRequest* req,
                               v1::GetShardStatusResponse* resp) override;
@@ -103,11 +106,22 @@ class AdminGrpcService final : public v1::AdminService::Service {
                     v1::PingResponse* resp) override;
   grpc::Status ExportSnapshot(grpc::ServerContext* ctx, const v1::ExportSnapshotRequest* req,
                               grpc::ServerWriter<v1::ExportSnapshotResponse>* writer) override;
+  grpc::Status ListDeadLetters(grpc::ServerContext* ctx, const v1::ListDeadLettersRequest* req,
+                               v1::ListDeadLettersResponse* resp) override;
+  grpc::Status RetryDeadLetter(grpc::ServerContext* ctx, const v1::RetryDeadLetterRequest* req,
+                               v1::RetryDeadLetterResponse* resp) override;
+  grpc::Status DiscardDeadLetter(grpc::ServerContext* ctx, const v1::DiscardDeadLetterRequest* req,
+                                 v1::DiscardDeadLetterResponse* resp) override;
 
  private:
+  // Runs `fn` for a caller with the admin scope on a shard that has dead letters.
+  grpc::Status WithDeadLetters(grpc::ServerContext* ctx,
+                               const std::function<absl::Status(sync::DeadLetters&)>& fn);
+
   Authenticator& auth_;
   service::RecordService& records_;
   ShardStatusSource status_;
+  sync::DeadLetters* const dead_letters_;
 };
 
 }  // namespace coffer::vault::transport

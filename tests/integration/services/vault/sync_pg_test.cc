@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "coffer/vault/v1/admin.grpc.pb.h"
+#include "coffer/vault/v1/events.pb.h"
 #include "coffer/vault/v1/files.grpc.pb.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
@@ -30,11 +31,15 @@
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/hash.h"
 #include "pkg/crypto/random.h"
+#include "pkg/kafka/consumer.h"
+#include "pkg/kafka/producer.h"
 #include "pkg/testing/kafka_mock.h"
 #include "pkg/testing/pg_test_database.h"
 #include "pkg/testing/status_matchers.h"
 #include "services/vault/app/vault_app.h"
 #include "services/vault/domain/ids.h"
+#include "services/vault/sync/change_event.h"
+#include "services/vault/sync/event_auth.h"
 
 namespace coffer::vault {
 namespace {
@@ -42,6 +47,9 @@ namespace {
 namespace pb = ::coffer::vault::v1;
 constexpr char kTopic[] = "coffer.vault.changes.v1";
 constexpr int kPartitions = 4;
+
+// Every shard of a deployment shares the KEK keyring (events carry envelopes as stored).
+std::string KekSpec() { return "k1:" + crypto::Base64Encode(std::string(32, '\x42')); }
 
 // Polls `cond` until true or `timeout`.
 bool Eventually(const std::function<bool()>& cond,
@@ -94,7 +102,7 @@ class VaultSyncPgTest : public ::testing::Test {
     config.db_dsn = db.dsn();
     config.db_pool_size = 8;
     // Every shard of a deployment shares the KEK keyring (events carry envelopes as stored).
-    config.kek = "k1:" + crypto::Base64Encode(std::string(32, '\x42'));
+    config.kek = KekSpec();
     config.shard_id = shard;
     config.history_retention = 10;
     config.shutdown_grace_ms = 500;
@@ -283,6 +291,77 @@ class VaultSyncPgTest : public ::testing::Test {
     grpc::Status s = on.sync->Sync(Ctx(alice_).get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp;
+  }
+
+  // Writes one message straight to the change topic, as anyone with access to Kafka could.
+  void ProduceRaw(int32_t partition, const std::optional<std::string>& key,
+                  const std::string& value, const std::vector<kafka::Header>& headers) {
+    kafka::ProducerConfig config;
+    config.bootstrap_servers = cluster_->bootstrap_servers();
+    COFFER_ASSERT_OK_AND_ASSIGN(auto producer, kafka::Producer::Create(config));
+    kafka::ProducerRecord record;
+    record.topic = kTopic;
+    record.partition = partition;
+    record.key = key;
+    record.value = value;
+    record.headers = headers;
+    std::atomic<bool> delivered{false};
+    COFFER_ASSERT_OK(producer->Produce(
+        record, [&](const kafka::DeliveryReport& r) { delivered = r.status.ok(); }));
+    COFFER_ASSERT_OK(producer->Flush(std::chrono::seconds(10)));
+    ASSERT_TRUE(delivered);
+  }
+
+  // The value of one Prometheus series on `on`'s admin port (`series` with its labels), 0 when
+  // absent.
+  static double Metric(Replica& on, const std::string& series) {
+    httplib::Client admin("127.0.0.1", on.app->admin_port());
+    auto res = admin.Get("/metrics");
+    if (!res) return -1;
+    size_t at = res->body.find("\n" + series + " ");
+    if (at == std::string::npos) return 0;
+    return std::stod(res->body.substr(at + series.size() + 2));
+  }
+
+  std::vector<pb::DeadLetter> DeadLetters(Replica& on, const std::string& direction = "") {
+    pb::ListDeadLettersRequest req;
+    req.set_direction(direction);
+    pb::ListDeadLettersResponse resp;
+    grpc::Status s = on.admin->ListDeadLetters(Ctx(admin_token_).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.dead_letters().begin(), resp.dead_letters().end()};
+  }
+
+  pb::Record CreateAs(const std::string& token, Replica& on, const pb::Record& record,
+                      const std::string& id = "", grpc::Status* status = nullptr) {
+    pb::CreateRecordRequest req;
+    *req.mutable_record() = record;
+    req.set_record_id(id);
+    pb::CreateRecordResponse resp;
+    grpc::Status s = on.records->CreateRecord(Ctx(token).get(), req, &resp);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return resp.record();
+  }
+
+  std::optional<pb::GetRecordResponse> GetAs(const std::string& token, Replica& on,
+                                             const std::string& id) {
+    pb::GetRecordRequest req;
+    req.set_id(id);
+    pb::GetRecordResponse resp;
+    if (!on.records->GetRecord(Ctx(token).get(), req, &resp).ok()) return std::nullopt;
+    return resp;
+  }
+
+  static pb::Record Text(const std::string& name, size_t bytes) {
+    pb::Record r;
+    r.set_type(pb::RECORD_TYPE_TEXT);
+    r.set_name(name);
+    r.mutable_text()->set_text(std::string(bytes, 'a'));
+    return r;
   }
 
   std::unique_ptr<testing::PgTestDatabase> db_a_, db_b_;
@@ -879,6 +958,181 @@ TEST_F(VaultSyncPgTest, ConsumerRefusesToResumeFromAnUnusableOffsetInsteadOfSkip
   pb::GetShardStatusResponse st = Status(b_);
   ASSERT_EQ(st.partitions_size(), kPartitions);
   for (const pb::PartitionStatus& p : st.partitions()) EXPECT_EQ(p.next_offset(), 1000);
+}
+
+// Anyone who can write to the topic: an event without a MAC, one signed under another key (a
+// forged purge of a real record), garbage and a schema from the future. Each is quarantined
+// with its kind on both shards, the partition moves on, and the record stays.
+TEST_F(VaultSyncPgTest, HostileEventsAreQuarantinedAndTheNextValidEventApplies) {
+  pb::Record victim = Create(a_, Credential("victim", "1"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, victim.id()).has_value(); }));
+  const int32_t partition = sync::PartitionForSpace(space_, kPartitions);
+
+  repository::StoredRevision purge;
+  purge.space_id = space_;
+  purge.record_id = victim.id();
+  purge.type = domain::RecordType::kCredential;
+  purge.stamp.version = 99;
+  purge.stamp.vector.Set("shard-a", 1000);
+  purge.stamp.vector.Set("evil", 1);
+  purge.stamp.hlc = domain::HlcTimestamp::Pack(domain::HlcTimestamp::kMaxPhysicalMs, 0);
+  purge.stamp.origin_shard = "evil";
+  purge.deleted = purge.purged = true;
+  const std::string forged = sync::EncodeChangeEvent(purge, "forged");
+  COFFER_ASSERT_OK_AND_ASSIGN(
+      crypto::Keyring other,
+      crypto::Keyring::Parse("k1:" + crypto::Base64Encode(std::string(32, 'x'))));
+  sync::EventAuthenticator forger(other);
+  ProduceRaw(partition, sync::EventKey(purge), forged, {});
+  ProduceRaw(partition, sync::EventKey(purge), forged, forger.Sign(sync::EventKey(purge), forged));
+  COFFER_ASSERT_OK_AND_ASSIGN(crypto::Keyring real, crypto::Keyring::Parse(KekSpec()));
+  sync::EventAuthenticator insider(real);  // a signed event that still is garbage
+  ProduceRaw(partition, std::nullopt, "\xff\x01garbage",
+             insider.Sign(std::nullopt, "\xff\x01garbage"));
+  v1::ChangeEvent future;
+  future.set_schema_version(99);
+  future.set_origin_shard("shard-z");
+  const std::string future_value = future.SerializeAsString();
+  ProduceRaw(partition, std::nullopt, future_value, insider.Sign(std::nullopt, future_value));
+
+  pb::Record after = Create(a_, Credential("after", "2"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, after.id()).has_value(); }));
+  for (Replica* r : {&a_, &b_}) {
+    ASSERT_TRUE(Eventually([&] {
+      return Metric(*r, "coffer_vault_consumer_events_quarantined_total{kind=\"mac\"}") == 2 &&
+             Metric(*r, "coffer_vault_consumer_events_quarantined_total{kind=\"decode\"}") == 1 &&
+             Metric(*r, "coffer_vault_consumer_events_quarantined_total{kind=\"schema\"}") == 1;
+    })) << "quarantine metrics";
+    std::optional<pb::GetRecordResponse> kept = Get(*r, victim.id());
+    ASSERT_TRUE(kept.has_value());
+    EXPECT_FALSE(kept->record().deleted());
+    EXPECT_EQ(kept->record().version(), 1u);
+  }
+  EXPECT_EQ(Metric(b_, "coffer_vault_consumer_stalled"), 0);
+  std::vector<pb::DeadLetter> letters = DeadLetters(b_, "in");
+  ASSERT_EQ(letters.size(), 4u);
+  EXPECT_EQ(letters[0].kind(), "mac");
+  EXPECT_EQ(letters[0].claimed_origin_shard(), "evil");
+  EXPECT_EQ(letters[0].partition(), partition);
+  EXPECT_EQ(letters[3].kind(), "schema");
+  std::cout << "quarantined on shard-b: ";
+  for (const pb::DeadLetter& d : letters) std::cout << d.kind() << " ";
+  std::cout << "\n";
+
+  // A retry runs the checks again: the forged event stays out.
+  pb::RetryDeadLetterRequest retry;
+  retry.set_id(letters[1].id());
+  pb::RetryDeadLetterResponse retried;
+  grpc::Status s = b_.admin->RetryDeadLetter(Ctx(admin_token_).get(), retry, &retried);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_FALSE(Get(b_, victim.id())->record().deleted());
+  pb::DiscardDeadLetterRequest discard;
+  discard.set_id(letters[1].id());
+  pb::DiscardDeadLetterResponse discarded;
+  EXPECT_TRUE(b_.admin->DiscardDeadLetter(Ctx(admin_token_).get(), discard, &discarded).ok());
+  EXPECT_EQ(b_.admin->DiscardDeadLetter(Ctx(admin_token_).get(), discard, &discarded).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(DeadLetters(b_, "in").size(), 3u);
+  // Only an admin may look.
+  pb::ListDeadLettersResponse denied;
+  EXPECT_EQ(b_.admin->ListDeadLetters(Ctx(alice_).get(), pb::ListDeadLettersRequest(), &denied)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// A valid event replayed long after (read back from the topic and written again, headers and
+// all) changes nothing: the merge is idempotent and a dominated revision is a no-op.
+TEST_F(VaultSyncPgTest, ReplayedOldValidEventChangesNothing) {
+  pb::Record v1 = Create(a_, Credential("replayed", "v1"));
+  pb::Record v2;
+  ASSERT_TRUE(Update(a_, v1.id(), Credential("replayed", "v2"), 1, &v2).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto got = Get(b_, v1.id());
+    return got && got->record().version() == 2;
+  }));
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  const std::string before = Digest(b_);
+
+  kafka::ConsumerConfig config;
+  config.bootstrap_servers = cluster_->bootstrap_servers();
+  COFFER_ASSERT_OK_AND_ASSIGN(auto reader, kafka::Consumer::Create(config));
+  const int32_t partition = sync::PartitionForSpace(space_, kPartitions);
+  COFFER_ASSERT_OK(reader->Assign({{kTopic, partition, kafka::kOffsetBeginning}}));
+  std::optional<kafka::Message> first;
+  ASSERT_TRUE(Eventually([&] {
+    auto m = reader->Poll(std::chrono::milliseconds(200));
+    if (m.ok() && m->has_value() && (*m)->key && (*m)->key->find(v1.id()) != std::string::npos) {
+      first = **m;
+    }
+    return first.has_value();
+  }));
+  ProduceRaw(partition, first->key, first->value, first->headers);
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  EXPECT_EQ(Digest(b_), before);
+  EXPECT_EQ(Get(b_, v1.id())->record().version(), 2u);
+  EXPECT_EQ(Metric(b_, "coffer_vault_consumer_events_quarantined_total{kind=\"mac\"}"), 0);
+}
+
+// Two users pick the same record id at the same moment on two shards (here: while the broker is
+// down, so neither shard has seen the other's event). Replication keeps flowing for everyone.
+TEST_F(VaultSyncPgTest, SameIdInTwoSpacesOnTwoShardsDoesNotStopReplication) {
+  const std::string bob = Token("bob"), carol = Token("carol");
+  const std::string id = "0f0e0d0c-0b0a-4908-8706-0504030201aa";
+  COFFER_ASSERT_OK(cluster_->SetBrokerDown(1));
+  CreateAs(alice_, a_, Credential("alice's", "1"), id);
+  CreateAs(bob, b_, Credential("bob's", "2"), id);
+  COFFER_ASSERT_OK(cluster_->SetBrokerUp(1));
+
+  pb::Record third = CreateAs(carol, a_, Credential("carol's", "3"));
+  ASSERT_TRUE(Eventually([&] { return GetAs(carol, b_, third.id()).has_value(); }))
+      << "a third user's write did not reach the other shard";
+  pb::Record fourth = CreateAs(carol, b_, Credential("carol's other", "4"));
+  ASSERT_TRUE(Eventually([&] { return GetAs(carol, a_, fourth.id()).has_value(); }));
+  // Each owner still reads their own record on the shard that took it.
+  EXPECT_EQ(GetAs(alice_, a_, id)->record().name(), "alice's");
+  EXPECT_EQ(GetAs(bob, b_, id)->record().name(), "bob's");
+  EXPECT_EQ(Metric(a_, "coffer_vault_consumer_stalled"), 0);
+  EXPECT_EQ(Metric(b_, "coffer_vault_consumer_stalled"), 0);
+}
+
+// Every record the API accepts fits in one event; a larger one is refused at the API with the
+// limit named, never accepted and then stuck in the outbox.
+TEST_F(VaultSyncPgTest, LargestAcceptedRecordReplicatesAndALargerOneIsRefusedAtTheApi) {
+  grpc::Status refused;
+  CreateAs(alice_, a_, Text("too big", 1024 * 1024), "", &refused);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("900000"));
+  EXPECT_THAT(refused.error_message(), ::testing::StartsWith("record:"));
+
+  pb::Record big = CreateAs(alice_, a_, Text("near the limit", 899'000));
+  ASSERT_FALSE(big.id().empty());
+  pb::Record small = Create(a_, Credential("behind it", "x"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, small.id()).has_value(); }));
+  std::optional<pb::GetRecordResponse> on_b = Get(b_, big.id());
+  ASSERT_TRUE(on_b.has_value());
+  EXPECT_EQ(on_b->record().text().text().size(), 899'000u);
+  EXPECT_TRUE(DeadLetters(a_).empty());
+}
+
+// An outbox row Kafka refuses for good (here written straight into the outbox, over the
+// producer's message.max.bytes) goes to the dead letters; the rows behind it flow on.
+TEST_F(VaultSyncPgTest, RefusedOutboxRowIsDeadLetteredAndTheRowsBehindItFlow) {
+  COFFER_ASSERT_OK(db_a_->Exec(
+      "INSERT INTO outbox (record_id, origin_shard, origin_counter, space_id, type, version,"
+      " vector, hlc, deleted, purged, key_id, name_ct, metadata_ct, payload_ct, created_at_ms,"
+      " updated_at_ms) VALUES (gen_random_uuid(), 'shard-a', 1, '" +
+      space_ +
+      "', 'text', 1, '{\"shard-a\": 1}', 1, false, false, 'k1', '\\x01', '\\x01',"
+      " decode(repeat('ab', 1100000), 'hex'), 1, 1)"));
+  pb::Record behind = Create(a_, Credential("behind", "x"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, behind.id()).has_value(); }));
+  ASSERT_TRUE(Eventually([&] { return DeadLetters(a_, "out").size() == 1; }));
+  pb::DeadLetter letter = DeadLetters(a_, "out")[0];
+  EXPECT_EQ(letter.kind(), "too_large");
+  EXPECT_GT(letter.event_bytes(), 1'000'000);
+  EXPECT_EQ(letter.offset(), -1);
+  EXPECT_EQ(Metric(a_, "coffer_vault_relay_dead_letters_total{kind=\"too_large\"}"), 1);
+  EXPECT_EQ(Status(a_).outbox_backlog(), 0u);
 }
 
 }  // namespace
