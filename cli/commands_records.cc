@@ -66,10 +66,13 @@ absl::StatusOr<std::vector<v1::Record>> ListRecords(Session& session,
   return records;
 }
 
-absl::StatusOr<v1::Record> GetRecord(Session& session, const std::string& id) {
+// Record `id` of `space_id` ("" = personal): records are identified by (space, id).
+absl::StatusOr<v1::Record> GetRecord(Session& session, const std::string& space_id,
+                                     const std::string& id) {
   COFFER_ASSIGN_OR_RETURN(auto* stub, session.Records());
   v1::GetRecordRequest request;
   request.set_id(id);
+  request.set_space_id(space_id);
   v1::GetRecordResponse response;
   absl::Status st = session.CallVault(
       [&](grpc::ClientContext& c) { return stub->GetRecord(&c, request, &response); });
@@ -84,7 +87,7 @@ absl::StatusOr<v1::Record> GetRecord(Session& session, const std::string& id) {
 // A record named by id, or by its exact name (searched among live records, then the trash).
 absl::StatusOr<v1::Record> ResolveRecord(CommandContext& ctx, Session& session,
                                          const std::string& ref) {
-  if (LooksLikeUuid(ref)) return GetRecord(session, ref);
+  if (LooksLikeUuid(ref)) return GetRecord(session, ctx.space_id, ref);
   for (bool trash : {false, true}) {
     v1::ListRecordsRequest request;
     request.set_space_id(ctx.space_id);
@@ -293,6 +296,7 @@ void AddGetCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       if (opts->version > 0) {
         v1::GetRecordVersionRequest request;
         request.set_id(record.id());
+        request.set_space_id(record.space_id());
         request.set_version(opts->version);
         v1::GetRecordVersionResponse response;
         absl::Status st = session->CallVault(
@@ -307,6 +311,7 @@ void AddGetCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       } else if (opts->siblings) {
         v1::GetRecordRequest request;
         request.set_id(record.id());
+        request.set_space_id(record.space_id());
         request.set_include_siblings(true);
         v1::GetRecordResponse response;
         COFFER_RETURN_IF_ERROR(session->CallVault(
@@ -402,7 +407,7 @@ void AddEditCommand(CLI::App& app, CommandContext& ctx, Action& action) {
           [&](grpc::ClientContext& c) { return stub->UpdateRecord(&c, request, &response); });
       if (st.code() == absl::StatusCode::kFailedPrecondition ||
           st.code() == absl::StatusCode::kAborted) {
-        auto server = GetRecord(*session, head.id());
+        auto server = GetRecord(*session, head.space_id(), head.id());
         if (!server.ok() || server->version() == expected) return st;
         mine.set_version(expected);
         if (ctx.Json()) {
@@ -461,6 +466,7 @@ void AddTrashMoveCommand(CLI::App& app, CommandContext& ctx, Action& action, boo
       if (to_trash) {
         v1::DeleteRecordRequest request;
         request.set_id(head.id());
+        request.set_space_id(head.space_id());
         request.set_expected_version(expected);
         v1::DeleteRecordResponse response;
         COFFER_RETURN_IF_ERROR(session->CallVault(
@@ -469,6 +475,7 @@ void AddTrashMoveCommand(CLI::App& app, CommandContext& ctx, Action& action, boo
       } else {
         v1::UndeleteRecordRequest request;
         request.set_id(head.id());
+        request.set_space_id(head.space_id());
         request.set_expected_version(expected);
         v1::UndeleteRecordResponse response;
         COFFER_RETURN_IF_ERROR(session->CallVault(
@@ -507,6 +514,7 @@ void AddRestoreCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       COFFER_ASSIGN_OR_RETURN(v1::Record head, ResolveRecord(ctx, *session, opts->ref));
       v1::RestoreRecordVersionRequest request;
       request.set_id(head.id());
+      request.set_space_id(head.space_id());
       request.set_version(opts->version);
       request.set_expected_version(opts->expected_opt->count() > 0 ? opts->expected_version
                                                                    : head.version());
@@ -644,6 +652,7 @@ void AddListCommands(CLI::App& app, CommandContext& ctx, Action& action) {
                    [&](const std::string& token, int size, std::string* next) -> absl::Status {
                      v1::ListRecordVersionsRequest request;
                      request.set_id(head.id());
+                     request.set_space_id(head.space_id());
                      request.set_page_size(size);
                      request.set_page_token(token);
                      v1::ListRecordVersionsResponse response;
@@ -738,6 +747,7 @@ void AddOtpCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       }
       v1::GetOtpCodeRequest request;
       request.set_id(head.id());
+      request.set_space_id(head.space_id());
       v1::GetOtpCodeResponse response;
       COFFER_RETURN_IF_ERROR(session->CallVault(
           [&](grpc::ClientContext& c) { return stub->GetOtpCode(&c, request, &response); }));

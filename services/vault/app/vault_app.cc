@@ -141,6 +141,7 @@ struct VaultApp::Impl {
           for (const repository::SnapshotHeader::Tombstone& t : h.tombstones) {
             v1::SnapshotTombstone* out = msg.add_tombstones();
             out->set_record_id(t.record_id);
+            out->set_space_id(t.space_id);
             out->set_partition(t.partition);
             out->set_offset(t.offset);
           }

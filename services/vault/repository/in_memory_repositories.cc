@@ -7,8 +7,8 @@ namespace coffer::vault::repository {
 
 absl::StatusOr<bool> InMemoryRecordRepository::Insert(const StoredRevision& revision) {
   std::lock_guard lock(mu_);
-  if (records_.count(revision.record_id) > 0) return false;
-  Entry& e = records_[revision.record_id];
+  if (records_.count(Key(revision)) > 0) return false;
+  Entry& e = records_[Key(revision)];
   e.record.head = revision;
   e.record.state_seq = 1;
   e.history.push_back(revision);
@@ -17,9 +17,9 @@ absl::StatusOr<bool> InMemoryRecordRepository::Insert(const StoredRevision& revi
 }
 
 absl::StatusOr<std::optional<StoredRecord>> InMemoryRecordRepository::Get(
-    const std::string& record_id) {
+    const std::string& space_id, const std::string& record_id) {
   std::lock_guard lock(mu_);
-  auto it = records_.find(record_id);
+  auto it = records_.find({space_id, record_id});
   if (it == records_.end()) return std::nullopt;
   return it->second.record;
 }
@@ -29,7 +29,7 @@ absl::StatusOr<bool> InMemoryRecordRepository::ReplaceHead(const StoredRevision&
                                                            int64_t expected_state_seq,
                                                            int history_keep) {
   std::lock_guard lock(mu_);
-  auto it = records_.find(revision.record_id);
+  auto it = records_.find(Key(revision));
   if (it == records_.end()) return false;
   Entry& e = it->second;
   if (e.record.head.space_id != revision.space_id ||
@@ -53,7 +53,7 @@ absl::StatusOr<bool> InMemoryRecordRepository::Purge(const StoredRevision& tombs
                                                      int64_t expected_version,
                                                      int64_t expected_state_seq) {
   std::lock_guard lock(mu_);
-  auto it = records_.find(tombstone.record_id);
+  auto it = records_.find(Key(tombstone));
   if (it == records_.end()) return false;
   Entry& e = it->second;
   if (e.record.head.space_id != tombstone.space_id ||
@@ -90,9 +90,10 @@ absl::StatusOr<std::vector<StoredRecord>> InMemoryRecordRepository::ListHeads(
 }
 
 absl::StatusOr<std::vector<StoredRevision>> InMemoryRecordRepository::ListHistory(
-    const std::string& record_id, const std::optional<HistoryCursor>& after, int limit) {
+    const std::string& space_id, const std::string& record_id,
+    const std::optional<HistoryCursor>& after, int limit) {
   std::lock_guard lock(mu_);
-  auto it = records_.find(record_id);
+  auto it = records_.find({space_id, record_id});
   if (it == records_.end()) return std::vector<StoredRevision>{};
   std::vector<StoredRevision> h = it->second.history;
   auto key = [](const StoredRevision& r) {
@@ -109,9 +110,9 @@ absl::StatusOr<std::vector<StoredRevision>> InMemoryRecordRepository::ListHistor
 }
 
 absl::StatusOr<std::optional<StoredRevision>> InMemoryRecordRepository::GetHistoryVersion(
-    const std::string& record_id, int64_t version) {
+    const std::string& space_id, const std::string& record_id, int64_t version) {
   std::lock_guard lock(mu_);
-  auto it = records_.find(record_id);
+  auto it = records_.find({space_id, record_id});
   if (it == records_.end()) return std::nullopt;
   std::optional<StoredRevision> best;
   for (const auto& r : it->second.history) {
@@ -146,7 +147,7 @@ absl::StatusOr<int64_t> InMemoryRecordRepository::OutboxBacklog() {
 
 void InMemoryRecordRepository::AddSiblingForTest(const StoredRevision& sibling) {
   std::lock_guard lock(mu_);
-  Entry& e = records_.at(sibling.record_id);
+  Entry& e = records_.at(Key(sibling));
   e.record.siblings.push_back(sibling);
   ++e.record.state_seq;
 }

@@ -19,17 +19,20 @@ namespace coffer::vault::repository {
 class InMemoryRecordRepository final : public RecordRepository {
  public:
   absl::StatusOr<bool> Insert(const StoredRevision& revision) override;
-  absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& record_id) override;
+  absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
+                                                  const std::string& record_id) override;
   absl::StatusOr<bool> ReplaceHead(const StoredRevision& revision, int64_t expected_version,
                                    int64_t expected_state_seq, int history_keep) override;
   absl::StatusOr<bool> Purge(const StoredRevision& tombstone, int64_t expected_version,
                              int64_t expected_state_seq) override;
   absl::StatusOr<std::vector<StoredRecord>> ListHeads(const std::string& space_id,
                                                       const HeadFilter& filter) override;
-  absl::StatusOr<std::vector<StoredRevision>> ListHistory(const std::string& record_id,
+  absl::StatusOr<std::vector<StoredRevision>> ListHistory(const std::string& space_id,
+                                                          const std::string& record_id,
                                                           const std::optional<HistoryCursor>& after,
                                                           int limit) override;
-  absl::StatusOr<std::optional<StoredRevision>> GetHistoryVersion(const std::string& record_id,
+  absl::StatusOr<std::optional<StoredRevision>> GetHistoryVersion(const std::string& space_id,
+                                                                  const std::string& record_id,
                                                                   int64_t version) override;
   absl::StatusOr<std::vector<StoredRevision>> ListSpaceState(const std::string& space_id) override;
   absl::StatusOr<int64_t> OutboxBacklog() override;
@@ -44,8 +47,11 @@ class InMemoryRecordRepository final : public RecordRepository {
     StoredRecord record;
     std::vector<StoredRevision> history;
   };
+  // Records are keyed by (space_id, record_id), as in PostgreSQL (V009).
+  using RecordKey = std::pair<std::string, std::string>;
+  static RecordKey Key(const StoredRevision& r) { return {r.space_id, r.record_id}; }
   mutable std::mutex mu_;
-  std::map<std::string, Entry> records_;
+  std::map<RecordKey, Entry> records_;
   std::vector<StoredRevision> outbox_;
 };
 

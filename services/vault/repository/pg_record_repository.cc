@@ -63,9 +63,11 @@ absl::StatusOr<bool> PgRecordRepository::Insert(const StoredRevision& revision) 
   return Committed(WriteOne(pool_, sql::kInsertRecord, revision), revision.space_id);
 }
 
-absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::string& record_id) {
+absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::string& space_id,
+                                                                    const std::string& record_id) {
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
-                            return postgres::ExecPrepared(txn, sql::kSelectRecord, record_id);
+                            return postgres::ExecPrepared(txn, sql::kSelectRecord, record_id,
+                                                          space_id);
                           }));
   if (result.empty() || !result[0][0].as<bool>()) return std::nullopt;
   StoredRecord record;
@@ -132,21 +134,22 @@ absl::StatusOr<std::vector<StoredRecord>> PgRecordRepository::ListHeads(const st
 }
 
 absl::StatusOr<std::vector<StoredRevision>> PgRecordRepository::ListHistory(
-    const std::string& record_id, const std::optional<HistoryCursor>& after, int limit) {
+    const std::string& space_id, const std::string& record_id,
+    const std::optional<HistoryCursor>& after, int limit) {
   HistoryCursor c = after.value_or(HistoryCursor{});
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
                             return postgres::ExecPrepared(
                                 txn, sql::kListHistory, record_id, after.has_value(), c.version,
-                                static_cast<int64_t>(c.hlc), c.origin_shard, limit);
+                                static_cast<int64_t>(c.hlc), c.origin_shard, limit, space_id);
                           }));
   return ReadRevisions(result);
 }
 
 absl::StatusOr<std::optional<StoredRevision>> PgRecordRepository::GetHistoryVersion(
-    const std::string& record_id, int64_t version) {
+    const std::string& space_id, const std::string& record_id, int64_t version) {
   COFFER_ASSIGN_OR_RETURN(pqxx::result result, Read(pool_, [&](pqxx::transaction_base& txn) {
                             return postgres::ExecPrepared(txn, sql::kSelectHistoryVersion,
-                                                          record_id, version);
+                                                          record_id, version, space_id);
                           }));
   if (result.empty()) return std::nullopt;
   COFFER_ASSIGN_OR_RETURN(StoredRevision r, ReadRevision(result[0]));

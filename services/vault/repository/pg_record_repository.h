@@ -32,17 +32,20 @@ class PgRecordRepository final : public RecordRepository {
   void SetCommitHook(CommitHook hook) { hook_ = std::move(hook); }
 
   absl::StatusOr<bool> Insert(const StoredRevision& revision) override;
-  absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& record_id) override;
+  absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
+                                                  const std::string& record_id) override;
   absl::StatusOr<bool> ReplaceHead(const StoredRevision& revision, int64_t expected_version,
                                    int64_t expected_state_seq, int history_keep) override;
   absl::StatusOr<bool> Purge(const StoredRevision& tombstone, int64_t expected_version,
                              int64_t expected_state_seq) override;
   absl::StatusOr<std::vector<StoredRecord>> ListHeads(const std::string& space_id,
                                                       const HeadFilter& filter) override;
-  absl::StatusOr<std::vector<StoredRevision>> ListHistory(const std::string& record_id,
+  absl::StatusOr<std::vector<StoredRevision>> ListHistory(const std::string& space_id,
+                                                          const std::string& record_id,
                                                           const std::optional<HistoryCursor>& after,
                                                           int limit) override;
-  absl::StatusOr<std::optional<StoredRevision>> GetHistoryVersion(const std::string& record_id,
+  absl::StatusOr<std::optional<StoredRevision>> GetHistoryVersion(const std::string& space_id,
+                                                                  const std::string& record_id,
                                                                   int64_t version) override;
   absl::StatusOr<std::vector<StoredRevision>> ListSpaceState(const std::string& space_id) override;
   absl::StatusOr<int64_t> OutboxBacklog() override;

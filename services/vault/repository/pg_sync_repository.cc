@@ -37,15 +37,13 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
     ++outcome.applied;  // first revision of this record seen here
     return absl::OkStatus();
   }
-  postgres::ExecPrepared(txn, sql::kLockRecord, incoming.record_id);
-  pqxx::result rows = postgres::ExecPrepared(txn, sql::kSelectRecord, incoming.record_id);
+  postgres::ExecPrepared(txn, sql::kLockRecord, incoming.record_id, incoming.space_id);
+  pqxx::result rows =
+      postgres::ExecPrepared(txn, sql::kSelectRecord, incoming.record_id, incoming.space_id);
   std::vector<StoredRevision> current;
   for (const auto& row : rows) {
     COFFER_ASSIGN_OR_RETURN(StoredRevision r, ReadRevision(row));
     current.push_back(std::move(r));
-  }
-  if (!current.empty() && current.front().space_id != incoming.space_id) {
-    return absl::DataLossError("received revision names another space than the stored record");
   }
   // A record purged and garbage-collected on another shard may be created again there with the
   // same id; its first revisions then look dominated by the tombstone still held here, although
@@ -65,7 +63,8 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
       postgres::ExecPrepared(
           txn, sql::kMarkOwnTombstone, incoming.record_id, partition, offset,
           incoming.stamp.origin_shard,
-          static_cast<int64_t>(incoming.stamp.vector.Get(incoming.stamp.origin_shard)));
+          static_cast<int64_t>(incoming.stamp.vector.Get(incoming.stamp.origin_shard)),
+          incoming.space_id);
     }
     return absl::OkStatus();
   }
@@ -75,17 +74,17 @@ absl::Status MergeOne(pqxx::transaction_base& txn, const StoredRevision& incomin
       offset >= 0 && head.purged && merged.size() == 1 && head.stamp == incoming.stamp;
   ExecRevision(txn, sql::kMergeSetHead, head, static_cast<int>(merged.size() - 1), gc_candidate,
                partition, offset);
-  postgres::ExecPrepared(txn, sql::kMergeDeleteSiblings, incoming.record_id);
+  postgres::ExecPrepared(txn, sql::kMergeDeleteSiblings, incoming.record_id, incoming.space_id);
   for (size_t i = 1; i < merged.size(); ++i) {
     ExecRevision(txn, sql::kMergeInsertSibling, merged[i]);
   }
   if (head.purged) {
-    postgres::ExecPrepared(txn, sql::kMergeDropHistory, incoming.record_id);
+    postgres::ExecPrepared(txn, sql::kMergeDropHistory, incoming.record_id, incoming.space_id);
   } else if (!incoming.purged && Contains(merged, incoming.stamp)) {
     ExecRevision(txn, sql::kMergeInsertHistory, incoming);
     if (history_keep > 0) {
       postgres::ExecPrepared(txn, sql::kMergeRetention, incoming.record_id,
-                             static_cast<int64_t>(history_keep));
+                             static_cast<int64_t>(history_keep), incoming.space_id);
     }
   }
   size_t before = current.empty() ? 0 : current.size() - 1;
@@ -275,7 +274,8 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
             postgres::ExecPrepared(
                 txn, sql::kMarkOwnTombstone, e.revision.record_id, e.partition, e.offset,
                 e.revision.stamp.origin_shard,
-                static_cast<int64_t>(e.revision.stamp.vector.Get(e.revision.stamp.origin_shard)));
+                static_cast<int64_t>(e.revision.stamp.vector.Get(e.revision.stamp.origin_shard)),
+                e.revision.space_id);
           }
           if (e.dead_letter) ExecDeadLetter(txn, sql::kInsertDeadLetter, *e.dead_letter);
           if (e.resolves_dead_letter > 0) {
@@ -426,8 +426,8 @@ absl::Status PgSyncRepository::ExportSnapshot(
               {row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
         }
         for (const auto& row : postgres::ExecPrepared(txn, sql::kSnapshotTombstones)) {
-          h.tombstones.push_back(
-              {row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
+          h.tombstones.push_back({row[0].as<std::string>(), row[1].as<int32_t>(),
+                                  row[2].as<int64_t>(), row[3].as<std::string>()});
         }
         if (!header(h)) return absl::CancelledError("snapshot reader went away");
         pqxx::stateless_cursor<pqxx::cursor_base::read_only, pqxx::cursor_base::owned> cursor(
@@ -482,7 +482,7 @@ absl::Status PgSyncRepository::ImportSnapshot(const SnapshotHeader& header,
         }
         for (const SnapshotHeader::Tombstone& t : header.tombstones) {
           postgres::ExecPrepared(txn, sql::kSetTombstonePosition, t.record_id, t.partition,
-                                 t.offset);
+                                 t.offset, t.space_id);
         }
         return absl::OkStatus();
       });

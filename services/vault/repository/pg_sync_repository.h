@@ -104,6 +104,7 @@ struct SnapshotHeader {
     std::string record_id;
     int32_t partition = 0;
     int64_t offset = 0;
+    std::string space_id;
   };
   std::map<int32_t, int64_t> positions;
   std::vector<struct ShardProgressRow> progress;

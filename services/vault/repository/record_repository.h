@@ -67,12 +67,16 @@ class RecordRepository {
  public:
   virtual ~RecordRepository() = default;
 
+  // Records are identified by (space_id, record_id) (DESIGN.md §2): one id in two spaces is two
+  // unrelated records.
+  //
   // Stores the first revision of a new record (head, history, outbox). Returns false, storing
-  // nothing, when a record with this id already exists (in any space).
+  // nothing, when the space already holds a record with this id.
   virtual absl::StatusOr<bool> Insert(const StoredRevision& revision) = 0;
 
-  // The record with this id, in any space (the caller checks the space), or nullopt.
-  virtual absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& record_id) = 0;
+  // The record with this id in this space, or nullopt.
+  virtual absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
+                                                          const std::string& record_id) = 0;
 
   // A local write: replaces the head with `revision`, drops every sibling (the revision's vector
   // dominates them), appends to history and the outbox, and keeps at most `history_keep` (0 = all)
@@ -94,12 +98,13 @@ class RecordRepository {
   // Up to `limit` kept revisions of a record, newest first, strictly after `after` (nullopt =
   // from the newest).
   virtual absl::StatusOr<std::vector<StoredRevision>> ListHistory(
-      const std::string& record_id, const std::optional<HistoryCursor>& after, int limit) = 0;
+      const std::string& space_id, const std::string& record_id,
+      const std::optional<HistoryCursor>& after, int limit) = 0;
 
   // The kept revision of a record with this version (the greatest (hlc, origin) when several
   // concurrent ones share it), or nullopt.
   virtual absl::StatusOr<std::optional<StoredRevision>> GetHistoryVersion(
-      const std::string& record_id, int64_t version) = 0;
+      const std::string& space_id, const std::string& record_id, int64_t version) = 0;
 
   // Every head and sibling of a space, purged tombstones included, ordered by (record_id,
   // origin_shard, vector[origin_shard]): the replicated state the convergence digest hashes.

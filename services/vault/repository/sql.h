@@ -50,7 +50,7 @@ inline constexpr char kInsertRecord[] =
     "    NULLIF($12::bytea, ''::bytea), NULLIF($13::bytea, ''::bytea),"
     "    NULLIF($14::bytea, ''::bytea), $15, $16, " COFFER_VAULT_NEXT_CHANGE_SEQ
     ")"
-    "  ON CONFLICT (record_id) DO NOTHING"
+    "  ON CONFLICT (space_id, record_id) DO NOTHING"
     "  RETURNING record_id"
     "), history AS ("
     "  INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
@@ -75,14 +75,16 @@ inline constexpr char kReplaceHead[] =
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
     "  RETURNING record_id"
     "), resolved AS ("
-    "  DELETE FROM record_siblings s USING head WHERE s.record_id = head.record_id"
+    "  DELETE FROM record_siblings s USING head"
+    "  WHERE s.space_id = $4::uuid AND s.record_id = head.record_id"
     "), history AS ("
     "  INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
     "  SELECT " COFFER_VAULT_REVISION_VALUES
     " FROM head"
     "), retention AS ("
     "  DELETE FROM record_history h USING head"
-    "  WHERE h.record_id = head.record_id AND $19::bigint > 0 AND h.version <= $6 - $19::bigint"
+    "  WHERE h.space_id = $4::uuid AND h.record_id = head.record_id AND $19::bigint > 0"
+    "    AND h.version <= $6 - $19::bigint"
     "), outbox AS ("
     "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
     " FROM head"
@@ -100,23 +102,25 @@ inline constexpr char kPurgeRecord[] =
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
     "  RETURNING record_id"
     "), resolved AS ("
-    "  DELETE FROM record_siblings s USING head WHERE s.record_id = head.record_id"
+    "  DELETE FROM record_siblings s USING head"
+    "  WHERE s.space_id = $4::uuid AND s.record_id = head.record_id"
     "), history AS ("
-    "  DELETE FROM record_history h USING head WHERE h.record_id = head.record_id"
+    "  DELETE FROM record_history h USING head"
+    "  WHERE h.space_id = $4::uuid AND h.record_id = head.record_id"
     "), outbox AS ("
     "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
     " FROM head"
     ") SELECT record_id FROM head";
 
 // A record's head (is_head = true, with state_seq) and its siblings, head first, siblings in
-// descending (hlc, origin_shard) order. $1 = record id.
+// descending (hlc, origin_shard) order. $1 = record id, $2 = space id.
 inline constexpr char kSelectRecord[] =
     "SELECT * FROM ("
     "  SELECT true AS is_head, state_seq, " COFFER_VAULT_REVISION_COLUMNS
-    "  FROM records WHERE record_id = $1::uuid"
+    "  FROM records WHERE space_id = $2::uuid AND record_id = $1::uuid"
     "  UNION ALL"
     "  SELECT false, 0, " COFFER_VAULT_REVISION_COLUMNS
-    "  FROM record_siblings WHERE record_id = $1::uuid"
+    "  FROM record_siblings WHERE space_id = $2::uuid AND record_id = $1::uuid"
     ") r ORDER BY is_head DESC, hlc DESC, origin_shard DESC";
 
 // Heads of space $1, not purged, deleted = $2, type in $3 (text[]; NULL = any), only conflicted
@@ -134,18 +138,19 @@ inline constexpr char kListSpaceSiblings[] =
     " FROM record_siblings WHERE space_id = $1::uuid"
     " ORDER BY record_id, hlc DESC, origin_shard DESC";
 
-// History of record $1, newest first, after the cursor ($2 = has cursor, $3 version, $4 hlc,
-// $5 origin_shard), at most $6 rows.
+// History of record $1 of space $7, newest first, after the cursor ($2 = has cursor, $3 version,
+// $4 hlc, $5 origin_shard), at most $6 rows.
 inline constexpr char kListHistory[] =
     "SELECT false AS is_head, 0, " COFFER_VAULT_REVISION_COLUMNS
-    " FROM record_history WHERE record_id = $1::uuid"
+    " FROM record_history WHERE space_id = $7::uuid AND record_id = $1::uuid"
     "   AND (NOT $2 OR (version, hlc, origin_shard) < ($3::bigint, $4::bigint, $5::text))"
     " ORDER BY version DESC, hlc DESC, origin_shard DESC LIMIT $6";
 
-// The kept revision of record $1 with version $2 (the greatest (hlc, origin) of equals).
+// The kept revision of record $1 of space $3 with version $2 (the greatest (hlc, origin) of
+// equals).
 inline constexpr char kSelectHistoryVersion[] =
     "SELECT false AS is_head, 0, " COFFER_VAULT_REVISION_COLUMNS
-    " FROM record_history WHERE record_id = $1::uuid AND version = $2"
+    " FROM record_history WHERE space_id = $3::uuid AND record_id = $1::uuid AND version = $2"
     " ORDER BY hlc DESC, origin_shard DESC LIMIT 1";
 
 // Every head and sibling of space $1, purged tombstones included, in a canonical order.
@@ -209,7 +214,7 @@ inline constexpr char kMergeInsertHead[] =
     "    NULLIF($14::bytea, ''::bytea), $15, $16,"
     "    CASE WHEN $10::boolean AND $18::bigint >= 0 THEN $17::integer END,"
     "    CASE WHEN $10::boolean AND $18::bigint >= 0 THEN $18::bigint END)"
-    "  ON CONFLICT (record_id) DO NOTHING"
+    "  ON CONFLICT (space_id, record_id) DO NOTHING"
     "  RETURNING record_id"
     "), history AS ("
     "  INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
@@ -226,9 +231,9 @@ inline constexpr char kLockSpaces[] =
     "  (SELECT DISTINCT hashtext(s::uuid::text) AS k FROM unnest($1::text[]) s ORDER BY 1) keys"
     ") locked";
 
-// Locks an existing record's head row for a merge. $1 = record id.
+// Locks an existing record's head row for a merge. $1 = record id, $2 = space id.
 inline constexpr char kLockRecord[] =
-    "SELECT state_seq FROM records WHERE record_id = $1::uuid FOR UPDATE";
+    "SELECT state_seq FROM records WHERE space_id = $2::uuid AND record_id = $1::uuid FOR UPDATE";
 
 // Sets the merged head ($1..$16) with sibling_count $17; bumps state_seq so a local write
 // computed from the old state re-reads, and (via the V002 trigger) change_seq at commit. When
@@ -244,7 +249,7 @@ inline constexpr char kMergeSetHead[] =
     " WHERE record_id = $1::uuid AND space_id = $4::uuid AND $3::bigint > 0";
 
 inline constexpr char kMergeDeleteSiblings[] =
-    "DELETE FROM record_siblings WHERE record_id = $1::uuid";
+    "DELETE FROM record_siblings WHERE space_id = $2::uuid AND record_id = $1::uuid";
 
 inline constexpr char kMergeInsertSibling[] =
     "INSERT INTO record_siblings " COFFER_VAULT_REVISION_TARGET
@@ -254,12 +259,14 @@ inline constexpr char kMergeInsertHistory[] =
     "INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
     " VALUES (" COFFER_VAULT_REVISION_VALUES ") ON CONFLICT DO NOTHING";
 
-inline constexpr char kMergeDropHistory[] = "DELETE FROM record_history WHERE record_id = $1::uuid";
+inline constexpr char kMergeDropHistory[] =
+    "DELETE FROM record_history WHERE space_id = $2::uuid AND record_id = $1::uuid";
 
-// Keeps the newest $2 versions of record $1 in history (same rule as kReplaceHead).
+// Keeps the newest $2 versions of record $1 of space $3 in history (same rule as kReplaceHead).
 inline constexpr char kMergeRetention[] =
-    "DELETE FROM record_history WHERE record_id = $1::uuid"
-    "  AND version <= (SELECT max(version) FROM record_history WHERE record_id = $1::uuid) - $2";
+    "DELETE FROM record_history WHERE space_id = $3::uuid AND record_id = $1::uuid"
+    "  AND version <= (SELECT max(version) FROM record_history"
+    "                  WHERE space_id = $3::uuid AND record_id = $1::uuid) - $2";
 
 // Stores the consumer position of partition $1 (never moves it backwards).
 inline constexpr char kStoreOffset[] =
@@ -269,11 +276,12 @@ inline constexpr char kStoreOffset[] =
     "   updated_at = now()";
 
 // A tombstone's event was read from the topic at partition $2, offset $3 (an own one read back,
-// or a duplicate of one already held): record $1 becomes a GC candidate if that tombstone
-// (origin $4, counter $5) is still its lone head.
+// or a duplicate of one already held): record $1 of space $6 becomes a GC candidate if that
+// tombstone (origin $4, counter $5) is still its lone head.
 inline constexpr char kMarkOwnTombstone[] =
     "UPDATE records SET gc_partition = $2, gc_offset = $3"
-    " WHERE record_id = $1::uuid AND purged AND sibling_count = 0 AND gc_offset IS NULL"
+    " WHERE space_id = $6::uuid AND record_id = $1::uuid AND purged AND sibling_count = 0"
+    "   AND gc_offset IS NULL"
     "   AND origin_shard = $4 AND (vector ->> $4)::bigint = $5";
 
 // Stores shard $1's settled offset $3 of partition $2 (never backwards).
@@ -315,7 +323,8 @@ inline constexpr char kCollectTombstones[] =
     "    AND r.sibling_count = 0 AND r.updated_at_ms < $1"
     "  RETURNING r.record_id, r.space_id, r.change_seq"
     "), history AS ("
-    "  DELETE FROM record_history WHERE record_id IN (SELECT record_id FROM gone)"
+    "  DELETE FROM record_history h USING gone"
+    "  WHERE h.space_id = gone.space_id AND h.record_id = gone.record_id"
     "), floors AS ("
     "  INSERT INTO space_gc_floor (space_id, change_seq)"
     "  SELECT space_id, max(change_seq) FROM gone GROUP BY space_id"
@@ -335,16 +344,18 @@ inline constexpr char kSnapshotRevisions[] =
     "  UNION ALL"
     "  SELECT false, 0, " COFFER_VAULT_REVISION_COLUMNS
     "  FROM record_siblings"
-    ") r ORDER BY record_id, is_head DESC, hlc DESC, origin_shard DESC";
+    ") r ORDER BY space_id, record_id, is_head DESC, hlc DESC, origin_shard DESC";
 
 // GC candidates with the position of their tombstone's event (exported with a snapshot).
 inline constexpr char kSnapshotTombstones[] =
-    "SELECT record_id::text, gc_partition, gc_offset FROM records WHERE gc_offset IS NOT NULL";
+    "SELECT record_id::text, gc_partition, gc_offset, space_id::text FROM records"
+    " WHERE gc_offset IS NOT NULL";
 
-// An imported GC position: record $1's lone tombstone was read at partition $2, offset $3.
+// An imported GC position: record $1 (of space $4)'s lone tombstone was read at partition $2,
+// offset $3.
 inline constexpr char kSetTombstonePosition[] =
     "UPDATE records SET gc_partition = $2, gc_offset = $3"
-    " WHERE record_id = $1::uuid AND purged AND sibling_count = 0";
+    " WHERE space_id = $4::uuid AND record_id = $1::uuid AND purged AND sibling_count = 0";
 
 // True while this shard's database holds no record and no consumer position.
 inline constexpr char kDatabaseIsEmpty[] =

@@ -107,10 +107,13 @@ absl::StatusOr<std::unique_ptr<FileService::Upload>> FileService::BeginUpload(co
   std::string space;
   if (!meta.record_id.empty()) {
     meta.record_id = domain::CanonicalUuid(meta.record_id);
-    COFFER_ASSIGN_OR_RETURN(space, records_.SpaceOf(caller, meta.record_id, Role::kWriter));
-    if (!meta.space_id.empty() && domain::CanonicalUuid(meta.space_id) != space) {
-      return domain::FieldError("metadata.space_id", "is not the space of metadata.record_id");
+    // The record is looked up in metadata.space_id (empty = personal): ids are per space.
+    if (!meta.space_id.empty() && !domain::IsUuid(meta.space_id)) {
+      return domain::FieldError("metadata.space_id", "not a UUID");
     }
+    COFFER_ASSIGN_OR_RETURN(space,
+                            records_.SpaceOf(caller, meta.record_id, Role::kWriter, meta.space_id));
+    meta.space_id = space;
   } else {
     COFFER_ASSIGN_OR_RETURN(
         space, access_.Resolve(caller, meta.space_id, Role::kWriter, "metadata.space_id"));
@@ -235,8 +238,9 @@ absl::StatusOr<UploadResult> FileService::Upload::Finish() {
     ref.sha256_hex = info_.sha256_hex;
     ref.content_type = info_.content_type;
     ref.file_name = meta_.file_name;
-    COFFER_ASSIGN_OR_RETURN(result.record, o.records_.AttachFile(caller_, meta_.record_id,
-                                                                 meta_.expected_version, ref));
+    COFFER_ASSIGN_OR_RETURN(
+        result.record, o.records_.AttachFile(caller_, meta_.record_id, meta_.expected_version, ref,
+                                             meta_.space_id));
   }
   return result;
 }

@@ -104,10 +104,9 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   // The id is taken. A retry of the same create (same space, same content, still version 1)
   // returns the stored record; anything else is a conflict. Content is compared only inside a
   // space the caller may write, so the answer reveals nothing about other users' records.
-  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRecord> existing, records_.Get(rev.record_id));
-  const std::string exists = "record " + rev.record_id + " already exists";
-  if (!existing || existing->head.space_id != space || existing->head.purged ||
-      existing->head.stamp.version != 1) {
+  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRecord> existing, records_.Get(space, rev.record_id));
+  const std::string exists = "record " + rev.record_id + " already exists in this space";
+  if (!existing || existing->head.purged || existing->head.stamp.version != 1) {
     return absl::AlreadyExistsError(exists);
   }
   COFFER_ASSIGN_OR_RETURN(Revision current, cipher_.Open(existing->head));
@@ -119,18 +118,29 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
 }
 
 absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std::string& id,
-                                                 Role needed) {
+                                                 Role needed, const std::string& space_id,
+                                                 std::string_view space_field) {
+  std::string space;
+  if (space_id.empty()) {
+    COFFER_ASSIGN_OR_RETURN(space, access_.PersonalSpace(caller));
+  } else if (!domain::IsUuid(space_id)) {
+    return domain::FieldError(space_field, "not a UUID");
+  } else {
+    space = domain::CanonicalUuid(space_id);
+  }
+  // Membership first: a space the caller is not in answers exactly like a missing record.
+  COFFER_RETURN_IF_ERROR(access_.Check(caller, space, needed, NotFound(id)));
   COFFER_ASSIGN_OR_RETURN(std::optional<StoredRecord> record,
-                          records_.Get(domain::CanonicalUuid(id)));
+                          records_.Get(space, domain::CanonicalUuid(id)));
   if (!record || record->head.purged) return absl::NotFoundError(NotFound(id));
-  COFFER_RETURN_IF_ERROR(access_.Check(caller, record->head.space_id, needed, NotFound(id)));
   return *std::move(record);
 }
 
 absl::StatusOr<RecordWithSiblings> RecordService::Get(const Caller& caller, const std::string& id,
-                                                      bool include_siblings) {
+                                                      bool include_siblings,
+                                                      const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
-  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader));
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader, space_id));
   RecordWithSiblings out;
   COFFER_ASSIGN_OR_RETURN(out.head, cipher_.Open(record.head));
   out.head.sibling_count = static_cast<int>(record.siblings.size());
@@ -145,9 +155,12 @@ absl::StatusOr<RecordWithSiblings> RecordService::Get(const Caller& caller, cons
 
 absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const std::string& id,
                                                    std::optional<int64_t> expected_version,
-                                                   std::string_view op, const Mutation& mutate) {
+                                                   std::string_view op, const Mutation& mutate,
+                                                   const std::string& space_id,
+                                                   std::string_view space_field) {
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
-    COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kWriter));
+    COFFER_ASSIGN_OR_RETURN(StoredRecord record,
+                            Load(caller, id, Role::kWriter, space_id, space_field));
     if (config_.write_gate) COFFER_RETURN_IF_ERROR(config_.write_gate());
     const int64_t current_version = record.head.stamp.version;
     if (expected_version && *expected_version != current_version) {
@@ -188,15 +201,9 @@ absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::
   if (expected_version < 0) return domain::FieldError("expected_version", "must not be negative");
   if (expected_version == 0) return Create(caller, space_id, id, std::move(content));
   COFFER_RETURN_IF_ERROR(domain::ValidateAndNormalize(content, "record."));
-  if (!space_id.empty() && !domain::IsUuid(space_id)) {
-    return domain::FieldError("record.space_id", "not a UUID");
-  }
   return LocalWrite(
       caller, id, expected_version, "update",
       [&](const Revision& head, Revision& next) -> absl::Status {
-        if (!space_id.empty() && domain::CanonicalUuid(space_id) != head.space_id) {
-          return domain::FieldError("record.space_id", "records never move between spaces");
-        }
         if (head.deleted) {
           return absl::FailedPreconditionError("record is in the trash; undelete it first");
         }
@@ -204,7 +211,8 @@ absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::
         next.type = domain::TypeOf(content.payload);
         next.content = content;
         return absl::OkStatus();
-      });
+      },
+      space_id, "record.space_id");
 }
 
 absl::Status RecordService::CheckFileRef(const std::string& space_id,
@@ -220,15 +228,16 @@ absl::Status RecordService::CheckFileRef(const std::string& space_id,
 }
 
 absl::StatusOr<std::string> RecordService::SpaceOf(const Caller& caller, const std::string& id,
-                                                   Role needed) {
+                                                   Role needed, const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "record_id"));
-  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, needed));
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, needed, space_id));
   return record.head.space_id;
 }
 
 absl::StatusOr<Revision> RecordService::AttachFile(const Caller& caller, const std::string& id,
                                                    int64_t expected_version,
-                                                   domain::FilePayload file) {
+                                                   domain::FilePayload file,
+                                                   const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "record_id"));
   return LocalWrite(
       caller, id, expected_version, "update",
@@ -242,73 +251,85 @@ absl::StatusOr<Revision> RecordService::AttachFile(const Caller& caller, const s
         }
         next.content.payload = file;
         return absl::OkStatus();
-      });
+      },
+      space_id);
 }
 
 absl::StatusOr<Revision> RecordService::Delete(const Caller& caller, const std::string& id,
-                                               int64_t expected_version) {
+                                               int64_t expected_version,
+                                               const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
-  return LocalWrite(caller, id, expected_version, "delete",
-                    [](const Revision& head, Revision& next) -> absl::Status {
-                      if (head.deleted) {
-                        return absl::FailedPreconditionError("record is already in the trash");
-                      }
-                      next.deleted = true;
-                      return absl::OkStatus();
-                    });
+  return LocalWrite(
+      caller, id, expected_version, "delete",
+      [](const Revision& head, Revision& next) -> absl::Status {
+        if (head.deleted) {
+          return absl::FailedPreconditionError("record is already in the trash");
+        }
+        next.deleted = true;
+        return absl::OkStatus();
+      },
+      space_id);
 }
 
 absl::StatusOr<Revision> RecordService::Undelete(const Caller& caller, const std::string& id,
-                                                 int64_t expected_version) {
+                                                 int64_t expected_version,
+                                                 const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
-  return LocalWrite(caller, id, expected_version, "undelete",
-                    [](const Revision& head, Revision& next) -> absl::Status {
-                      if (!head.deleted) {
-                        return absl::FailedPreconditionError("record is not in the trash");
-                      }
-                      next.deleted = false;
-                      return absl::OkStatus();
-                    });
+  return LocalWrite(
+      caller, id, expected_version, "undelete",
+      [](const Revision& head, Revision& next) -> absl::Status {
+        if (!head.deleted) {
+          return absl::FailedPreconditionError("record is not in the trash");
+        }
+        next.deleted = false;
+        return absl::OkStatus();
+      },
+      space_id);
 }
 
 absl::Status RecordService::Purge(const Caller& caller, const std::string& id,
-                                  int64_t expected_version) {
+                                  int64_t expected_version, const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
-  return LocalWrite(caller, id, expected_version, "purge",
-                    [](const Revision& head, Revision& next) -> absl::Status {
-                      if (!head.deleted) {
-                        return absl::FailedPreconditionError(
-                            "record is not in the trash; delete it first");
-                      }
-                      next.purged = true;
-                      next.content = domain::RecordContent{};
-                      return absl::OkStatus();
-                    })
+  return LocalWrite(
+             caller, id, expected_version, "purge",
+             [](const Revision& head, Revision& next) -> absl::Status {
+               if (!head.deleted) {
+                 return absl::FailedPreconditionError(
+                     "record is not in the trash; delete it first");
+               }
+               next.purged = true;
+               next.content = domain::RecordContent{};
+               return absl::OkStatus();
+             },
+             space_id)
       .status();
 }
 
 absl::StatusOr<Revision> RecordService::Restore(const Caller& caller, const std::string& id,
-                                                int64_t version, int64_t expected_version) {
+                                                int64_t version, int64_t expected_version,
+                                                const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
   if (version <= 0) return domain::FieldError("version", "must be positive");
   std::optional<Revision> old;
-  return LocalWrite(caller, id, expected_version, "restore",
-                    [&](const Revision&, Revision& next) -> absl::Status {
-                      if (!old) {
-                        COFFER_ASSIGN_OR_RETURN(
-                            std::optional<StoredRevision> stored,
-                            records_.GetHistoryVersion(next.record_id, version));
-                        if (!stored || stored->purged) {
-                          return absl::NotFoundError("version " + std::to_string(version) +
-                                                     " of record " + id + " is not kept");
-                        }
-                        COFFER_ASSIGN_OR_RETURN(old, cipher_.Open(*stored));
-                      }
-                      next.type = old->type;
-                      next.content = old->content;
-                      next.deleted = false;
-                      return absl::OkStatus();
-                    });
+  return LocalWrite(
+      caller, id, expected_version, "restore",
+      [&](const Revision&, Revision& next) -> absl::Status {
+        if (!old) {
+          COFFER_ASSIGN_OR_RETURN(
+              std::optional<StoredRevision> stored,
+              records_.GetHistoryVersion(next.space_id, next.record_id, version));
+          if (!stored || stored->purged) {
+            return absl::NotFoundError("version " + std::to_string(version) + " of record " + id +
+                                       " is not kept");
+          }
+          COFFER_ASSIGN_OR_RETURN(old, cipher_.Open(*stored));
+        }
+        next.type = old->type;
+        next.content = old->content;
+        next.deleted = false;
+        return absl::OkStatus();
+      },
+      space_id);
 }
 
 absl::StatusOr<Page<Revision>> RecordService::FilterAndPage(
@@ -406,10 +427,11 @@ absl::StatusOr<Page<Revision>> RecordService::Search(const Caller& caller,
 
 absl::StatusOr<Page<Revision>> RecordService::ListVersions(const Caller& caller,
                                                            const std::string& id, int page_size,
-                                                           const std::string& page_token) {
+                                                           const std::string& page_token,
+                                                           const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
   COFFER_ASSIGN_OR_RETURN(int size, PageSize(page_size));
-  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader));
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader, space_id));
   const std::string& space = record.head.space_id;
   const std::string purpose = "versions|" + record.head.record_id;
   std::optional<repository::HistoryCursor> after;
@@ -427,7 +449,7 @@ absl::StatusOr<Page<Revision>> RecordService::ListVersions(const Caller& caller,
     after = c;
   }
   COFFER_ASSIGN_OR_RETURN(std::vector<StoredRevision> history,
-                          records_.ListHistory(record.head.record_id, after, size + 1));
+                          records_.ListHistory(space, record.head.record_id, after, size + 1));
   Page<Revision> page;
   for (size_t i = 0; i < history.size() && static_cast<int>(i) < size; ++i) {
     COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(history[i]));
@@ -445,12 +467,13 @@ absl::StatusOr<Page<Revision>> RecordService::ListVersions(const Caller& caller,
 }
 
 absl::StatusOr<Revision> RecordService::GetVersion(const Caller& caller, const std::string& id,
-                                                   int64_t version) {
+                                                   int64_t version, const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
   if (version <= 0) return domain::FieldError("version", "must be positive");
-  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader));
-  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRevision> stored,
-                          records_.GetHistoryVersion(record.head.record_id, version));
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader, space_id));
+  COFFER_ASSIGN_OR_RETURN(
+      std::optional<StoredRevision> stored,
+      records_.GetHistoryVersion(record.head.space_id, record.head.record_id, version));
   if (!stored) {
     return absl::NotFoundError("version " + std::to_string(version) + " of record " + id +
                                " is not kept");
@@ -492,9 +515,9 @@ absl::StatusOr<Page<RecordWithSiblings>> RecordService::ListConflicts(
   return out;
 }
 
-absl::StatusOr<OtpCodeResult> RecordService::GetOtpCode(const Caller& caller,
-                                                        const std::string& id) {
-  COFFER_ASSIGN_OR_RETURN(RecordWithSiblings record, Get(caller, id, false));
+absl::StatusOr<OtpCodeResult> RecordService::GetOtpCode(const Caller& caller, const std::string& id,
+                                                        const std::string& space_id) {
+  COFFER_ASSIGN_OR_RETURN(RecordWithSiblings record, Get(caller, id, false, space_id));
   const auto* otp = std::get_if<domain::OtpPayload>(&record.head.content.payload);
   if (otp == nullptr) return absl::FailedPreconditionError("record is not an OTP record");
   const int64_t now_s = now_ms_() / 1000;
@@ -511,24 +534,25 @@ absl::StatusOr<OtpCodeResult> RecordService::GetOtpCode(const Caller& caller,
   // code is never handed out twice.
   COFFER_ASSIGN_OR_RETURN(
       Revision written,
-      LocalWrite(caller, id, std::nullopt, "otp",
-                 [&](const Revision& head, Revision& next) -> absl::Status {
-                   const auto* current = std::get_if<domain::OtpPayload>(&head.content.payload);
-                   if (current == nullptr || current->kind != domain::OtpKind::kHotp) {
-                     return absl::FailedPreconditionError("record is no longer an HOTP record");
-                   }
-                   if (head.deleted) {
-                     return absl::FailedPreconditionError("record is in the trash");
-                   }
-                   COFFER_ASSIGN_OR_RETURN(domain::OtpCode code,
-                                           domain::CurrentOtpCode(*current, now_s));
-                   out.code = code.code;
-                   out.counter = current->counter;
-                   domain::OtpPayload advanced = *current;
-                   advanced.counter += 1;
-                   next.content.payload = advanced;
-                   return absl::OkStatus();
-                 }));
+      LocalWrite(
+          caller, id, std::nullopt, "otp",
+          [&](const Revision& head, Revision& next) -> absl::Status {
+            const auto* current = std::get_if<domain::OtpPayload>(&head.content.payload);
+            if (current == nullptr || current->kind != domain::OtpKind::kHotp) {
+              return absl::FailedPreconditionError("record is no longer an HOTP record");
+            }
+            if (head.deleted) {
+              return absl::FailedPreconditionError("record is in the trash");
+            }
+            COFFER_ASSIGN_OR_RETURN(domain::OtpCode code, domain::CurrentOtpCode(*current, now_s));
+            out.code = code.code;
+            out.counter = current->counter;
+            domain::OtpPayload advanced = *current;
+            advanced.counter += 1;
+            next.content.payload = advanced;
+            return absl::OkStatus();
+          },
+          space_id));
   (void)written;
   return out;
 }

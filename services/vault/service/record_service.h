@@ -87,21 +87,28 @@ class RecordService {
                 SpaceAccess& access, const RecordCipher& cipher, domain::Hlc& hlc,
                 WallClockMs now_ms, IdGenerator new_id, VaultMetrics* metrics);
 
-  // `space_id` empty = personal space; `record_id` empty = server-chosen.
+  // Records are identified by (space, id) (DESIGN.md §2). Every method that names a record takes
+  // its `space_id`; empty = the caller's personal space. A space the caller is not a member of
+  // answers NOT_FOUND, exactly like a record that does not exist.
+  //
+  // `record_id` empty = server-chosen.
   absl::StatusOr<domain::Revision> Create(const Caller& caller, const std::string& space_id,
                                           const std::string& record_id,
                                           domain::RecordContent content);
   absl::StatusOr<RecordWithSiblings> Get(const Caller& caller, const std::string& id,
-                                         bool include_siblings);
-  // expected_version 0 = create with this id. `space_id` must be empty or the record's.
+                                         bool include_siblings, const std::string& space_id = "");
+  // expected_version 0 = create with this id in `space_id`.
   absl::StatusOr<domain::Revision> Update(const Caller& caller, const std::string& id,
                                           const std::string& space_id,
                                           domain::RecordContent content, int64_t expected_version);
   absl::StatusOr<domain::Revision> Delete(const Caller& caller, const std::string& id,
-                                          int64_t expected_version);
+                                          int64_t expected_version,
+                                          const std::string& space_id = "");
   absl::StatusOr<domain::Revision> Undelete(const Caller& caller, const std::string& id,
-                                            int64_t expected_version);
-  absl::Status Purge(const Caller& caller, const std::string& id, int64_t expected_version);
+                                            int64_t expected_version,
+                                            const std::string& space_id = "");
+  absl::Status Purge(const Caller& caller, const std::string& id, int64_t expected_version,
+                     const std::string& space_id = "");
   absl::StatusOr<Page<domain::Revision>> List(const Caller& caller, const std::string& space_id,
                                               const RecordListFilter& filter, int page_size,
                                               const std::string& page_token);
@@ -109,26 +116,30 @@ class RecordService {
                                                 const std::string& query, int page_size,
                                                 const std::string& page_token);
   absl::StatusOr<Page<domain::Revision>> ListVersions(const Caller& caller, const std::string& id,
-                                                      int page_size, const std::string& page_token);
+                                                      int page_size, const std::string& page_token,
+                                                      const std::string& space_id = "");
   absl::StatusOr<domain::Revision> GetVersion(const Caller& caller, const std::string& id,
-                                              int64_t version);
+                                              int64_t version, const std::string& space_id = "");
   absl::StatusOr<domain::Revision> Restore(const Caller& caller, const std::string& id,
-                                           int64_t version, int64_t expected_version);
+                                           int64_t version, int64_t expected_version,
+                                           const std::string& space_id = "");
   absl::StatusOr<Page<RecordWithSiblings>> ListConflicts(const Caller& caller,
                                                          const std::string& space_id, int page_size,
                                                          const std::string& page_token);
-  absl::StatusOr<OtpCodeResult> GetOtpCode(const Caller& caller, const std::string& id);
+  absl::StatusOr<OtpCodeResult> GetOtpCode(const Caller& caller, const std::string& id,
+                                           const std::string& space_id = "");
 
   // The space of record `id` when the caller holds at least `needed` there (NOT_FOUND otherwise,
   // as for every record the caller cannot see).
   absl::StatusOr<std::string> SpaceOf(const Caller& caller, const std::string& id,
-                                      repository::Role needed);
+                                      repository::Role needed, const std::string& space_id = "");
   // Points FILE record `id` at uploaded content (FileService.UploadFile with a record_id): the
   // next revision keeps name and metadata and has `file` as its payload. Check-and-set on
   // `expected_version` like Update; FAILED_PRECONDITION when the record is not a FILE record or
   // is in the trash.
   absl::StatusOr<domain::Revision> AttachFile(const Caller& caller, const std::string& id,
-                                              int64_t expected_version, domain::FilePayload file);
+                                              int64_t expected_version, domain::FilePayload file,
+                                              const std::string& space_id = "");
 
   // Hex SHA-256 over the space's replicated state (heads, siblings, tombstones; stamps, flags and
   // plaintext content), and the number of records. For AdminService.GetSpaceDigest.
@@ -140,14 +151,20 @@ class RecordService {
   using Mutation =
       std::function<absl::Status(const domain::Revision& head, domain::Revision& next)>;
 
-  // Loads a record the caller may access with `needed`, NOT_FOUND otherwise (also when purged).
+  // Loads record `id` of `space_id` (empty = personal) when the caller holds `needed` there,
+  // NOT_FOUND otherwise (also when purged); a malformed space id is INVALID_ARGUMENT naming
+  // `space_field`.
   absl::StatusOr<repository::StoredRecord> Load(const Caller& caller, const std::string& id,
-                                                repository::Role needed);
+                                                repository::Role needed,
+                                                const std::string& space_id,
+                                                std::string_view space_field = "space_id");
   // The check-and-set write loop (see the file comment). expected_version nullopt = whatever
   // the head is (server-side writes such as advancing an HOTP counter).
   absl::StatusOr<domain::Revision> LocalWrite(const Caller& caller, const std::string& id,
                                               std::optional<int64_t> expected_version,
-                                              std::string_view op, const Mutation& mutate);
+                                              std::string_view op, const Mutation& mutate,
+                                              const std::string& space_id,
+                                              std::string_view space_field = "space_id");
   absl::StatusOr<Page<domain::Revision>> FilterAndPage(
       const std::string& space_id, std::vector<repository::StoredRecord> heads,
       const std::function<bool(const domain::Revision&)>& keep, int page_size,

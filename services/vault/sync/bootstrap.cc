@@ -39,7 +39,7 @@ absl::Status ReadSnapshot(const BootstrapOptions& options, repository::SnapshotH
         header.progress.push_back({p.shard_id(), p.partition(), p.settled_offset()});
       }
       for (const v1::SnapshotTombstone& t : msg.tombstones()) {
-        header.tombstones.push_back({t.record_id(), t.partition(), t.offset()});
+        header.tombstones.push_back({t.record_id(), t.partition(), t.offset(), t.space_id()});
       }
     }
     for (const std::string& value : msg.revisions()) {

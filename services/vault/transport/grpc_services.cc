@@ -51,8 +51,9 @@ grpc::Status RecordGrpcService::CreateRecord(grpc::ServerContext* ctx,
 grpc::Status RecordGrpcService::GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
                                           v1::GetRecordResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(service::RecordWithSiblings r,
-                            records_.Get(caller, req->id(), req->include_siblings()));
+    COFFER_ASSIGN_OR_RETURN(
+        service::RecordWithSiblings r,
+        records_.Get(caller, req->id(), req->include_siblings(), req->space_id()));
     RevisionToProto(r.head, resp->mutable_record());
     AddRevisions(r.siblings, resp->mutable_siblings());
     return absl::OkStatus();
@@ -76,8 +77,9 @@ grpc::Status RecordGrpcService::DeleteRecord(grpc::ServerContext* ctx,
                                              const v1::DeleteRecordRequest* req,
                                              v1::DeleteRecordResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(domain::Revision r,
-                            records_.Delete(caller, req->id(), Version(req->expected_version())));
+    COFFER_ASSIGN_OR_RETURN(
+        domain::Revision r,
+        records_.Delete(caller, req->id(), Version(req->expected_version()), req->space_id()));
     RevisionToProto(r, resp->mutable_record());
     return absl::OkStatus();
   });
@@ -87,8 +89,9 @@ grpc::Status RecordGrpcService::UndeleteRecord(grpc::ServerContext* ctx,
                                                const v1::UndeleteRecordRequest* req,
                                                v1::UndeleteRecordResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(domain::Revision r,
-                            records_.Undelete(caller, req->id(), Version(req->expected_version())));
+    COFFER_ASSIGN_OR_RETURN(
+        domain::Revision r,
+        records_.Undelete(caller, req->id(), Version(req->expected_version()), req->space_id()));
     RevisionToProto(r, resp->mutable_record());
     return absl::OkStatus();
   });
@@ -98,7 +101,7 @@ grpc::Status RecordGrpcService::PurgeRecord(grpc::ServerContext* ctx,
                                             const v1::PurgeRecordRequest* req,
                                             v1::PurgeRecordResponse*) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) {
-    return records_.Purge(caller, req->id(), Version(req->expected_version()));
+    return records_.Purge(caller, req->id(), Version(req->expected_version()), req->space_id());
   });
 }
 
@@ -133,9 +136,9 @@ grpc::Status RecordGrpcService::ListRecordVersions(grpc::ServerContext* ctx,
                                                    const v1::ListRecordVersionsRequest* req,
                                                    v1::ListRecordVersionsResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(
-        service::Page<domain::Revision> page,
-        records_.ListVersions(caller, req->id(), req->page_size(), req->page_token()));
+    COFFER_ASSIGN_OR_RETURN(service::Page<domain::Revision> page,
+                            records_.ListVersions(caller, req->id(), req->page_size(),
+                                                  req->page_token(), req->space_id()));
     AddRevisions(page.items, resp->mutable_versions());
     resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
@@ -146,8 +149,9 @@ grpc::Status RecordGrpcService::GetRecordVersion(grpc::ServerContext* ctx,
                                                  const v1::GetRecordVersionRequest* req,
                                                  v1::GetRecordVersionResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(domain::Revision r,
-                            records_.GetVersion(caller, req->id(), Version(req->version())));
+    COFFER_ASSIGN_OR_RETURN(
+        domain::Revision r,
+        records_.GetVersion(caller, req->id(), Version(req->version()), req->space_id()));
     RevisionToProto(r, resp->mutable_record());
     return absl::OkStatus();
   });
@@ -159,7 +163,7 @@ grpc::Status RecordGrpcService::RestoreRecordVersion(grpc::ServerContext* ctx,
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_ASSIGN_OR_RETURN(domain::Revision r,
                             records_.Restore(caller, req->id(), Version(req->version()),
-                                             Version(req->expected_version())));
+                                             Version(req->expected_version()), req->space_id()));
     RevisionToProto(r, resp->mutable_record());
     return absl::OkStatus();
   });
@@ -186,7 +190,8 @@ grpc::Status RecordGrpcService::GetOtpCode(grpc::ServerContext* ctx,
                                            const v1::GetOtpCodeRequest* req,
                                            v1::GetOtpCodeResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(service::OtpCodeResult code, records_.GetOtpCode(caller, req->id()));
+    COFFER_ASSIGN_OR_RETURN(service::OtpCodeResult code,
+                            records_.GetOtpCode(caller, req->id(), req->space_id()));
     resp->set_code(code.code);
     resp->set_seconds_remaining(static_cast<uint32_t>(code.seconds_remaining));
     resp->set_period(static_cast<uint32_t>(code.period));

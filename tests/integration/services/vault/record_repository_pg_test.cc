@@ -51,7 +51,7 @@ class RecordRepositoryPgTest : public ::testing::Test {
 
   // The stored record (an empty one, failing the test, when absent).
   StoredRecord Load() {
-    absl::StatusOr<std::optional<StoredRecord>> got = repo_->Get(kRecord);
+    absl::StatusOr<std::optional<StoredRecord>> got = repo_->Get(kSpace, kRecord);
     EXPECT_TRUE(got.ok() && got->has_value());
     return got.ok() && got->has_value() ? **got : StoredRecord{};
   }
@@ -67,11 +67,19 @@ TEST_F(RecordRepositoryPgTest, InsertGetAndDuplicate) {
   EXPECT_TRUE(inserted);
   COFFER_ASSERT_OK_AND_ASSIGN(inserted, repo_->Insert(first));
   EXPECT_FALSE(inserted);
+  // The same id in another space is another record (V009).
+  StoredRevision elsewhere = first;
+  elsewhere.space_id = "33333333-3333-4333-8333-333333333333";
+  COFFER_ASSERT_OK_AND_ASSIGN(inserted, repo_->Insert(elsewhere));
+  EXPECT_TRUE(inserted);
+  COFFER_ASSERT_OK_AND_ASSIGN(auto other, repo_->Get(elsewhere.space_id, kRecord));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->head.space_id, elsewhere.space_id);
   StoredRecord got = Load();
   EXPECT_EQ(got.head, first);  // binary ciphertexts (with NUL bytes) round-trip exactly
   EXPECT_TRUE(got.siblings.empty());
   COFFER_ASSERT_OK_AND_ASSIGN(int64_t backlog, repo_->OutboxBacklog());
-  EXPECT_EQ(backlog, 1);
+  EXPECT_EQ(backlog, 2);  // one event per stored record, none for the refused duplicate
 }
 
 // Writes must not NOTIFY inside their transaction (that serialized every commit on PostgreSQL's
@@ -141,7 +149,7 @@ TEST_F(RecordRepositoryPgTest, LocalWriteResolvesSiblingsAndChecksState) {
   EXPECT_TRUE(after.siblings.empty());
   EXPECT_EQ(after.head.stamp, next.stamp);
   EXPECT_EQ(after.head.created_at_ms, 1000);
-  COFFER_ASSERT_OK_AND_ASSIGN(auto history, repo_->ListHistory(kRecord, std::nullopt, 10));
+  COFFER_ASSERT_OK_AND_ASSIGN(auto history, repo_->ListHistory(kSpace, kRecord, std::nullopt, 10));
   ASSERT_EQ(history.size(), 2u);
   EXPECT_EQ(history[0].stamp.version, 2);
   COFFER_ASSERT_OK_AND_ASSIGN(auto state, repo_->ListSpaceState(kSpace));
@@ -161,7 +169,7 @@ TEST_F(RecordRepositoryPgTest, PurgeLeavesAContentlessTombstone) {
   StoredRecord got = Load();
   EXPECT_TRUE(got.head.purged);
   EXPECT_TRUE(got.head.name_ct.empty());
-  COFFER_ASSERT_OK_AND_ASSIGN(auto history, repo_->ListHistory(kRecord, std::nullopt, 10));
+  COFFER_ASSERT_OK_AND_ASSIGN(auto history, repo_->ListHistory(kSpace, kRecord, std::nullopt, 10));
   EXPECT_TRUE(history.empty());
   COFFER_ASSERT_OK_AND_ASSIGN(auto listed, repo_->ListHeads(kSpace, {{}, true, false}));
   EXPECT_TRUE(listed.empty());

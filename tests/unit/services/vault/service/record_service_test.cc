@@ -116,8 +116,31 @@ TEST_F(RecordServiceTest, CreateWithClientIdIsIdempotent) {
   EXPECT_EQ(retry.stamp, first.stamp);
   EXPECT_THAT(service_.Create(alice_, "", id, Text("other")),
               StatusIs(absl::StatusCode::kAlreadyExists));
-  EXPECT_THAT(service_.Create(bob_, "", id, Text("n")), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(records_.OutboxForTest().size(), 1u);
+}
+
+// Records are identified by (space, id): another user's space may hold the same id, which is
+// another record (and its existence is never revealed).
+TEST_F(RecordServiceTest, TheSameIdInAnotherSpaceIsAnotherRecord) {
+  const std::string id = "aaaaaaaa-0000-4000-8000-000000000002";
+  COFFER_ASSERT_OK_AND_ASSIGN(Revision alices, service_.Create(alice_, "", id, Text("alice's")));
+  COFFER_ASSERT_OK_AND_ASSIGN(Revision bobs, service_.Create(bob_, "", id, Text("bob's")));
+  EXPECT_NE(alices.space_id, bobs.space_id);
+  COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings a, service_.Get(alice_, id, false));
+  COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings b, service_.Get(bob_, id, false));
+  EXPECT_EQ(a.head.content.name, "alice's");
+  EXPECT_EQ(b.head.content.name, "bob's");
+  // Naming the other's space explicitly is NOT_FOUND, as for a record that does not exist.
+  EXPECT_THAT(service_.Get(alice_, id, false, bobs.space_id),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(service_.Delete(alice_, id, 1, bobs.space_id), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(service_.Get(alice_, id, false, "not-a-uuid"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // Deleting one leaves the other.
+  COFFER_ASSERT_OK(service_.Delete(bob_, id, 1).status());
+  COFFER_ASSERT_OK_AND_ASSIGN(a, service_.Get(alice_, id, false));
+  EXPECT_FALSE(a.head.deleted);
+  EXPECT_EQ(records_.OutboxForTest().size(), 3u);
 }
 
 TEST_F(RecordServiceTest, UpdateIsCheckAndSet) {
@@ -131,10 +154,13 @@ TEST_F(RecordServiceTest, UpdateIsCheckAndSet) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("current version is 2")));
   COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings got, service_.Get(alice_, v1.record_id, false));
   EXPECT_EQ(std::get<domain::TextPayload>(got.head.content.payload).text, "two");
-  // Records never move between spaces.
+  // A record is named by (space, id): another space (here one alice is not in) names another
+  // record, and records never move between spaces.
   EXPECT_THAT(
       service_.Update(alice_, v1.record_id, "11111111-1111-4111-8111-111111111111", Text("n"), 2),
-      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("record.space_id")));
+      StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(service_.Update(alice_, v1.record_id, "nope", Text("n"), 2),
+              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("record.space_id")));
   // expected_version 0 = create with that id.
   COFFER_ASSERT_OK_AND_ASSIGN(
       Revision created,
@@ -201,8 +227,10 @@ TEST_F(RecordServiceTest, ReaderMayReadButNotWrite) {
   spaces_.AddMemberForTest(shared, "alice", repository::Role::kOwner);
   spaces_.AddMemberForTest(shared, "bob", repository::Role::kReader);
   COFFER_ASSERT_OK_AND_ASSIGN(Revision r, service_.Create(alice_, shared, "", Text("team")));
-  COFFER_EXPECT_OK(service_.Get(bob_, r.record_id, false));
-  EXPECT_THAT(service_.Update(bob_, r.record_id, "", Text("x"), 1),
+  COFFER_EXPECT_OK(service_.Get(bob_, r.record_id, false, shared));
+  EXPECT_THAT(service_.Get(bob_, r.record_id, false), StatusIs(absl::StatusCode::kNotFound))
+      << "without the space, the id names a record of bob's personal space";
+  EXPECT_THAT(service_.Update(bob_, r.record_id, shared, Text("x"), 1),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(service_.Create(bob_, shared, "", Text("x")),
               StatusIs(absl::StatusCode::kPermissionDenied));
