@@ -10,7 +10,7 @@
 CREATE TABLE dead_letters (
   id            bigserial PRIMARY KEY,
   direction     text NOT NULL CHECK (direction IN ('in', 'out')),
-  -- Why it is here: decode | schema | mac | merge (in), too_large | refused | unreadable (out).
+  -- Why it is here: decode | schema | mac | merge (in), too_large | unreadable (out).
   kind          text NOT NULL,
   error         text NOT NULL,
   kafka_partition integer,           -- where an incoming event was read (or an outgoing one goes)

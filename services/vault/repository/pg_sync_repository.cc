@@ -119,6 +119,7 @@ DeadLetter ReadDeadLetter(const pqxx::row& row) {
   d.mac_key_id = row[10].as<std::string>();
   d.mac = internal::Bytes(row[11]);
   d.created_at_ms = row[12].as<int64_t>();
+  d.value_bytes = row.size() > 13 ? row[13].as<int64_t>() : static_cast<int64_t>(d.value.size());
   return d;
 }
 

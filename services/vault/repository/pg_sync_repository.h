@@ -55,6 +55,7 @@ struct DeadLetter {
   std::string mac_key_id;          // from the event's headers ("" = none)
   std::string mac;
   int64_t created_at_ms = 0;  // when stored
+  int64_t value_bytes = 0;    // size of `value` (ListDeadLetters leaves `value` empty)
 };
 
 // A received revision and where it came from in the change topic.
@@ -162,7 +163,8 @@ class PgSyncRepository {
   // Dead letters (V008). Moves outbox row `outbox_id` to the dead letters (false when the row
   // was gone already).
   absl::StatusOr<bool> DeadLetterOutbox(int64_t outbox_id, const DeadLetter& letter);
-  // Up to `limit` dead letters with id > `after_id`, of `direction` ("" = both), oldest first.
+  // Up to `limit` dead letters with id > `after_id`, of `direction` ("" = both), oldest first,
+  // without their key, value and MAC (value_bytes tells the size; GetDeadLetter reads them).
   absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(const std::string& direction,
                                                           int64_t after_id, int limit);
   // One dead letter, or nullopt.

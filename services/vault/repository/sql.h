@@ -292,11 +292,16 @@ inline constexpr char kStoreProgress[] =
     "   updated_at = now()";
 
 // What a progress marker reports, read in one snapshot: this shard's consumer offsets (JSON
-// object partition -> next offset), the outbox id sequence's last value (every write committed
-// before this snapshot has an id at most this), and the smallest outbox id still unpublished.
+// object partition -> next offset; a partition stops at its oldest quarantined event that may be
+// legitimate, every kind but 'decode', until it is retried or discarded: other shards must not
+// collect tombstones this shard has not applied), the outbox id sequence's last value (every write
+// committed before this snapshot has an id at most this), and the smallest outbox id still
+// unpublished.
 inline constexpr char kProgressSnapshot[] =
-    "SELECT coalesce((SELECT json_object_agg(partition, next_offset) FROM consumer_offsets),"
-    "    '{}'::json)::text,"
+    "SELECT coalesce((SELECT json_object_agg(c.partition, LEAST(c.next_offset,"
+    "      (SELECT min(d.kafka_offset) FROM dead_letters d WHERE d.direction = 'in'"
+    "         AND d.kind <> 'decode' AND d.kafka_partition = c.partition)))"
+    "    FROM consumer_offsets c), '{}'::json)::text,"
     "  (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq),"
     "  (SELECT min(id) FROM outbox)";
 
@@ -411,9 +416,13 @@ inline constexpr char kDeadLetterOutbox[] =
     " INSERT INTO dead_letters " COFFER_VAULT_DEAD_LETTER_TARGET
     " SELECT " COFFER_VAULT_DEAD_LETTER_VALUES " FROM gone RETURNING id";
 
-// Dead letters after id $1, of direction $2 ('' = both), oldest first, at most $3.
+// Dead letters after id $1, of direction $2 ('' = both), oldest first, at most $3: the columns
+// of COFFER_VAULT_DEAD_LETTER_COLUMNS with the key, value and MAC left empty (a page of up to
+// 1000 events of ~1 MB each is not read for a listing), then the value's size (column 13).
 inline constexpr char kListDeadLetters[] =
-    "SELECT " COFFER_VAULT_DEAD_LETTER_COLUMNS
+    "SELECT id, direction, kind, error, coalesce(kafka_partition, -1),"
+    "  coalesce(kafka_offset, -1), origin_shard, false, ''::bytea, ''::bytea, mac_key_id,"
+    "  ''::bytea, (extract(epoch FROM created_at) * 1000)::bigint, octet_length(event_value)"
     " FROM dead_letters WHERE id > $1 AND ($2 = '' OR direction = $2) ORDER BY id LIMIT $3";
 
 inline constexpr char kSelectDeadLetter[] =

@@ -25,21 +25,27 @@ int64_t OwnMergeLimit(const std::map<int32_t, int64_t>& limits, int32_t partitio
   return it == limits.end() ? 0 : it->second;
 }
 
-// Errors a later attempt may not meet: the database is unreachable or busy, a serialization
-// failure, a lost connection. Anything else is the event's fault and will fail again.
-bool IsTransient(const absl::Status& s) {
+// Errors that are the event's fault and will fail again for it alone: a value PostgreSQL
+// refuses (SQLSTATE classes 22 and 23, pkg/postgres/errors.cc), a revision the merge rejects.
+// Everything else (the database unreachable, busy, read-only, out of disk, an internal error, a
+// schema out of step during a rolling upgrade) is retried from the stored offsets, never
+// quarantined: it would hit every event alike.
+bool IsEventsFault(const absl::Status& s) {
   switch (s.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kCancelled:
-    case absl::StatusCode::kUnknown:  // "connection lost during a write; it may have committed"
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kOutOfRange:
       return true;
     default:
       return false;
   }
 }
+
+// More events than this failing to merge one after another is not bad events but a broken
+// shard: the consumer stops (stalled) instead of quarantining the whole topic.
+constexpr int kMaxMergeQuarantinesInARow = 20;
 
 }  // namespace
 
@@ -58,23 +64,50 @@ absl::Status ChangeConsumer::ApplyOrQuarantine(std::vector<repository::IncomingR
     Committed(batch, *outcome, next);
     return absl::OkStatus();
   }
-  if (IsTransient(outcome.status())) return outcome.status();
+  if (!IsEventsFault(outcome.status())) return outcome.status();
   log::Warn("a change batch failed for good; applying its events one by one",
             {{"events", static_cast<int64_t>(batch.size())}, {"status", outcome.status()}});
   for (size_t i = 0; i < batch.size(); ++i) {
     std::vector<repository::IncomingRevision> one{std::move(batch[i])};
     absl::StatusOr<repository::MergeOutcome> single = repo_.ApplyBatch(one, options_.history_keep);
-    if (!single.ok() && IsTransient(single.status())) return single.status();
+    if (!single.ok() && !IsEventsFault(single.status())) return single.status();
     if (!single.ok()) {
-      // This event alone fails: keep it as a dead letter and move past it.
-      repository::IncomingRevision kept;
-      kept.partition = one[0].partition;
-      kept.offset = one[0].offset;
-      kept.merge = false;
-      kept.dead_letter = DeadLetterOf(raw[i], "merge", std::string(single.status().message()));
-      one = {std::move(kept)};
-      single = repo_.ApplyBatch(one, options_.history_keep);
+      if (merge_failures_in_a_row_ >= kMaxMergeQuarantinesInARow) {
+        SetStall(std::to_string(merge_failures_in_a_row_) +
+                 " events in a row failed to apply; not quarantining more (last: " +
+                 std::string(single.status().message()) + ")");
+        return single.status();
+      }
+      // This event alone fails: keep it as a dead letter and move past it. Should even that row
+      // be refused, keep where and why only, so the partition still moves on.
+      const absl::Status why = single.status();
+      for (bool whole : {true, false}) {
+        repository::IncomingRevision kept;
+        kept.partition = one[0].partition;
+        kept.offset = one[0].offset;
+        kept.merge = false;
+        kept.dead_letter = DeadLetterOf(raw[i], "merge", std::string(why.message()));
+        if (!whole) {
+          kept.dead_letter->key.reset();
+          kept.dead_letter->value.clear();
+          kept.dead_letter->mac.clear();
+          kept.dead_letter->error = "(the event could not be stored) " + kept.dead_letter->error;
+        }
+        std::vector<repository::IncomingRevision> letter{std::move(kept)};
+        single = repo_.ApplyBatch(letter, options_.history_keep);
+        if (single.ok()) {
+          one = std::move(letter);
+          break;
+        }
+        if (!IsEventsFault(single.status())) return single.status();
+      }
       if (!single.ok()) return single.status();
+      ++merge_failures_in_a_row_;
+    } else {
+      merge_failures_in_a_row_ = 0;
+      if (!stall_reason().empty() && stall_reason().find("in a row") != std::string::npos) {
+        SetStall("");
+      }
     }
     Committed(one, *single, next);
   }

@@ -111,6 +111,7 @@ class ChangeConsumer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string stall_reason_;
+  int merge_failures_in_a_row_ = 0;  // consumer thread only
   std::thread thread_;
 };
 

@@ -16,6 +16,19 @@
 #include "services/vault/sync/change_event.h"
 
 namespace coffer::vault::sync {
+namespace {
+
+// Only a refusal that is this one event's fault goes to the dead letters: Kafka refused it for
+// its size. Every other refusal (a bad timestamp, a policy, a configuration error) would hit
+// every event alike, so those rows stay and are retried, with the cause logged.
+bool RefusedForItsSize(const absl::Status& s) {
+  if (!absl::IsInvalidArgument(s)) return false;
+  const std::string m(s.message());
+  return m.find("MSG_SIZE_TOO_LARGE") != std::string::npos ||
+         m.find("INVALID_MSG_SIZE") != std::string::npos;
+}
+
+}  // namespace
 
 OutboxRelay::OutboxRelay(OutboxRelayOptions options, repository::PgSyncRepository& repo,
                          SyncMetrics& metrics, ChangeNotifier* notifier)
@@ -64,11 +77,7 @@ void OutboxRelay::DeadLetter(const repository::OutboxEntry& entry, int partition
   repository::DeadLetter letter;
   letter.direction = "out";
   const std::string message(why.message());
-  letter.kind = unreadable ? "unreadable"
-                : message.find("too large") != std::string::npos ||
-                        message.find("TOO_LARGE") != std::string::npos
-                    ? "too_large"
-                    : "refused";
+  letter.kind = unreadable ? "unreadable" : "too_large";
   letter.error = message;
   letter.partition = record.partition;
   letter.origin_shard = options_.shard_id;
@@ -286,9 +295,10 @@ void OutboxRelay::Run() {
     }
 
     std::vector<int64_t> delivered;
-    // Rows Kafka refused for good (INVALID_ARGUMENT: too large, invalid), by batch index: they
-    // go to the dead letters so the rows behind them flow on.
+    // Rows Kafka refused for their size, or unreadable rows, by batch index: they go to the dead
+    // letters so the rows behind them flow on.
     std::vector<std::pair<size_t, absl::Status>> refused;
+    std::string last_error;  // why the last undelivered row was not delivered, for the log
     bool failed = false;
     bool fatal = false;
     for (size_t i = 0; i < batch->size(); ++i) {
@@ -298,24 +308,27 @@ void OutboxRelay::Run() {
         continue;
       }
       kafka::ProducerRecord record = EventRecord(e.revision, partitions);
-      absl::Status s = producer->Produce(record, [&delivered, &refused, &failed, &fatal, id = e.id,
-                                                  i](const kafka::DeliveryReport& r) {
-        if (r.status.ok()) {
-          delivered.push_back(id);
-        } else if (absl::IsInvalidArgument(r.status)) {
-          refused.emplace_back(i, r.status);
-        } else {
-          failed = true;
-          fatal = fatal || kafka::IsFatal(r.status);
-        }
-      });
-      if (absl::IsInvalidArgument(s)) {
+      absl::Status s =
+          producer->Produce(record, [&delivered, &refused, &failed, &fatal, &last_error, id = e.id,
+                                     i](const kafka::DeliveryReport& r) {
+            if (r.status.ok()) {
+              delivered.push_back(id);
+            } else if (RefusedForItsSize(r.status)) {
+              refused.emplace_back(i, r.status);
+            } else {
+              failed = true;
+              fatal = fatal || kafka::IsFatal(r.status);
+              last_error = r.status.ToString();
+            }
+          });
+      if (RefusedForItsSize(s)) {
         refused.emplace_back(i, s);
         continue;
       }
       if (!s.ok()) {
         failed = true;
         fatal = fatal || kafka::IsFatal(s);
+        last_error = s.ToString();
         break;  // the rest goes in a later round
       }
     }
@@ -340,7 +353,7 @@ void OutboxRelay::Run() {
     if (failed) {
       metrics_.produce_failures.Increment(static_cast<double>(undelivered));
       log::Warn("outbox relay: some events were not delivered, retrying",
-                {{"undelivered", undelivered}, {"fatal", fatal}});
+                {{"undelivered", undelivered}, {"fatal", fatal}, {"cause", last_error}});
       sleep_for(std::chrono::milliseconds(500));
     }
   }

@@ -38,19 +38,29 @@ ReceivedEvent ClassifyEvent(const kafka::Message& message, const ClassifyContext
   return MergeRevision{std::move(revision)};
 }
 
+// A bounded, printable-ASCII copy of bytes read from Kafka for a text column: the database
+// refuses invalid UTF-8, and a dead letter must always be storable.
+std::string SafeText(std::string_view bytes, size_t max) {
+  std::string out;
+  for (char c : bytes.substr(0, max)) {
+    out.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
+  }
+  return out;
+}
+
 repository::DeadLetter DeadLetterOf(const kafka::Message& message, std::string kind,
                                     std::string error) {
   repository::DeadLetter d;
   d.direction = "in";
   d.kind = std::move(kind);
-  d.error = std::move(error);
+  d.error = SafeText(error, 1000);
   d.partition = message.partition;
   d.offset = message.offset;
   d.origin_shard = ClaimedOrigin(message.value);
   d.key = message.key;
   d.value = message.value;
   for (const kafka::Header& h : message.headers) {
-    if (h.key == kMacKeyIdHeader) d.mac_key_id = h.value.substr(0, 64);
+    if (h.key == kMacKeyIdHeader) d.mac_key_id = SafeText(h.value, 64);
     if (h.key == kMacHeader) d.mac = h.value.substr(0, 64);
   }
   return d;
@@ -93,7 +103,7 @@ repository::IncomingRevision ToIncoming(ReceivedEvent event, const kafka::Messag
 std::string ClaimedOrigin(const std::string& value) {
   v1::ChangeEvent e;
   if (!e.ParseFromString(value)) return "";
-  return e.origin_shard().substr(0, 128);
+  return SafeText(e.origin_shard(), 128);
 }
 
 }  // namespace coffer::vault::sync

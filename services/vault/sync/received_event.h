@@ -74,6 +74,10 @@ repository::DeadLetter DeadLetterOf(const kafka::Message& message, std::string k
 // tombstone to remember, or a dead letter to store (merge = false for all but a merge).
 repository::IncomingRevision ToIncoming(ReceivedEvent event, const kafka::Message& message);
 
+// `bytes` cut to `max` and with every byte outside printable ASCII replaced by '?': safe for a
+// text column and a log line whatever a producer wrote.
+std::string SafeText(std::string_view bytes, size_t max);
+
 // The origin an event claims, for the dead-letter row of a quarantined one ("" when the value
 // does not parse). Not authenticated: say so wherever it is shown.
 std::string ClaimedOrigin(const std::string& value);

@@ -42,7 +42,7 @@ SyncMetrics::SyncMetrics(prometheus::Registry& r)
       relay_dead_letters(prometheus::BuildCounter()
                              .Name("coffer_vault_relay_dead_letters_total")
                              .Help("Outbox rows Kafka refused for good, moved to the dead "
-                                   "letters, by kind (too_large, refused)")
+                                   "letters, by kind (too_large, unreadable)")
                              .Register(r)),
       clock_skew_ignored(Counter(r, "coffer_vault_consumer_clock_skew_ignored_total",
                                  "Received hybrid clocks too far ahead of the local clock to "
@@ -73,7 +73,14 @@ SyncMetrics::SyncMetrics(prometheus::Registry& r)
                               "Shards whose progress markers this shard has read")),
       replication_joined(Gauge(r, "coffer_vault_replication_joined",
                                "1 once this shard's own progress marker came back on every "
-                               "partition (writes are accepted; see README)")) {}
+                               "partition (writes are accepted; see README)")) {
+  // Every kind exists from the start at 0, so an alert on increase() sees the first one.
+  for (const char* kind : {"mac", "schema", "decode", "merge"})
+    events_quarantined.Add({{"kind", kind}});
+  for (const char* kind : {"too_large", "unreadable"}) {
+    relay_dead_letters.Add({{"kind", kind}});
+  }
+}
 
 void SyncMetrics::SetLag(int32_t partition, int64_t lag) {
   consumer_lag.Add({{"partition", std::to_string(partition)}}).Set(static_cast<double>(lag));

@@ -37,7 +37,7 @@ struct SyncMetrics {
   // Incoming events stored as dead letters instead of applied, by kind (mac, schema, decode,
   // merge): coffer_vault_consumer_events_quarantined_total{kind}.
   prometheus::Family<prometheus::Counter>& events_quarantined;
-  // Outbox rows Kafka refused for good, moved to the dead letters, by kind (too_large, refused):
+  // Outbox rows Kafka refused for good, moved to the dead letters, by kind (too_large, unreadable):
   // coffer_vault_relay_dead_letters_total{kind}.
   prometheus::Family<prometheus::Counter>& relay_dead_letters;
   // Received HLCs too far ahead of the local clock to adopt (merged, not observed):

@@ -303,7 +303,7 @@ grpc::Status AdminGrpcService::ListDeadLetters(grpc::ServerContext* ctx,
       out->set_partition(d.partition);
       out->set_offset(d.offset);
       out->set_claimed_origin_shard(d.origin_shard);
-      out->set_event_bytes(static_cast<int64_t>(d.value.size()));
+      out->set_event_bytes(d.value_bytes);
       out->mutable_create_time()->set_seconds(d.created_at_ms / 1000);
       out->mutable_create_time()->set_nanos(static_cast<int32_t>(d.created_at_ms % 1000) * 1000000);
     }

@@ -312,14 +312,14 @@ class VaultSyncPgTest : public ::testing::Test {
     ASSERT_TRUE(delivered);
   }
 
-  // The value of one Prometheus series on `on`'s admin port (`series` with its labels), 0 when
-  // absent.
+  // The value of one Prometheus series on `on`'s admin port (`series` with its labels), -1 when
+  // absent (every series these tests read exists from the start).
   static double Metric(Replica& on, const std::string& series) {
     httplib::Client admin("127.0.0.1", on.app->admin_port());
     auto res = admin.Get("/metrics");
     if (!res) return -1;
     size_t at = res->body.find("\n" + series + " ");
-    if (at == std::string::npos) return 0;
+    if (at == std::string::npos) return -1;
     return std::stod(res->body.substr(at + series.size() + 2));
   }
 
@@ -985,6 +985,9 @@ TEST_F(VaultSyncPgTest, HostileEventsAreQuarantinedAndTheNextValidEventApplies) 
   sync::EventAuthenticator forger(other);
   ProduceRaw(partition, sync::EventKey(purge), forged, {});
   ProduceRaw(partition, sync::EventKey(purge), forged, forger.Sign(sync::EventKey(purge), forged));
+  // Header bytes that are not text: the dead letter must still be storable.
+  ProduceRaw(partition, sync::EventKey(purge), forged,
+             {{sync::kMacKeyIdHeader, "\xff\xfe"}, {sync::kMacHeader, "\xff"}});
   COFFER_ASSERT_OK_AND_ASSIGN(crypto::Keyring real, crypto::Keyring::Parse(KekSpec()));
   sync::EventAuthenticator insider(real);  // a signed event that still is garbage
   ProduceRaw(partition, std::nullopt, "\xff\x01garbage",
@@ -999,7 +1002,7 @@ TEST_F(VaultSyncPgTest, HostileEventsAreQuarantinedAndTheNextValidEventApplies) 
   ASSERT_TRUE(Eventually([&] { return Get(b_, after.id()).has_value(); }));
   for (Replica* r : {&a_, &b_}) {
     ASSERT_TRUE(Eventually([&] {
-      return Metric(*r, "coffer_vault_consumer_events_quarantined_total{kind=\"mac\"}") == 2 &&
+      return Metric(*r, "coffer_vault_consumer_events_quarantined_total{kind=\"mac\"}") == 3 &&
              Metric(*r, "coffer_vault_consumer_events_quarantined_total{kind=\"decode\"}") == 1 &&
              Metric(*r, "coffer_vault_consumer_events_quarantined_total{kind=\"schema\"}") == 1;
     })) << "quarantine metrics";
@@ -1010,11 +1013,12 @@ TEST_F(VaultSyncPgTest, HostileEventsAreQuarantinedAndTheNextValidEventApplies) 
   }
   EXPECT_EQ(Metric(b_, "coffer_vault_consumer_stalled"), 0);
   std::vector<pb::DeadLetter> letters = DeadLetters(b_, "in");
-  ASSERT_EQ(letters.size(), 4u);
+  ASSERT_EQ(letters.size(), 5u);
   EXPECT_EQ(letters[0].kind(), "mac");
   EXPECT_EQ(letters[0].claimed_origin_shard(), "evil");
   EXPECT_EQ(letters[0].partition(), partition);
-  EXPECT_EQ(letters[3].kind(), "schema");
+  EXPECT_EQ(letters[2].kind(), "mac");
+  EXPECT_EQ(letters[4].kind(), "schema");
   std::cout << "quarantined on shard-b: ";
   for (const pb::DeadLetter& d : letters) std::cout << d.kind() << " ";
   std::cout << "\n";
@@ -1032,7 +1036,7 @@ TEST_F(VaultSyncPgTest, HostileEventsAreQuarantinedAndTheNextValidEventApplies) 
   EXPECT_TRUE(b_.admin->DiscardDeadLetter(Ctx(admin_token_).get(), discard, &discarded).ok());
   EXPECT_EQ(b_.admin->DiscardDeadLetter(Ctx(admin_token_).get(), discard, &discarded).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(DeadLetters(b_, "in").size(), 3u);
+  EXPECT_EQ(DeadLetters(b_, "in").size(), 4u);
   // Only an admin may look.
   pb::ListDeadLettersResponse denied;
   EXPECT_EQ(b_.admin->ListDeadLetters(Ctx(alice_).get(), pb::ListDeadLettersRequest(), &denied)
@@ -1066,7 +1070,11 @@ TEST_F(VaultSyncPgTest, ReplayedOldValidEventChangesNothing) {
     }
     return first.has_value();
   }));
+  const double unchanged = Metric(b_, "coffer_vault_merges_unchanged_total");
   ProduceRaw(partition, first->key, first->value, first->headers);
+  // Proof the replay was read and merged (as a no-op), not merely not read yet.
+  ASSERT_TRUE(Eventually(
+      [&] { return Metric(b_, "coffer_vault_merges_unchanged_total") >= unchanged + 1; }));
   ASSERT_TRUE(Eventually([&] { return Converged(); }));
   EXPECT_EQ(Digest(b_), before);
   EXPECT_EQ(Get(b_, v1.id())->record().version(), 2u);

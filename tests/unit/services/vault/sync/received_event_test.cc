@@ -199,6 +199,16 @@ TEST_F(ReceivedEventTest, EveryBadEventIsQuarantinedWithItsKind) {
   repository::DeadLetter kept = DeadLetterOf(signed_event, "merge", "why");
   EXPECT_EQ(kept.mac_key_id, "k1");
   EXPECT_EQ(kept.mac.size(), 32u);
+  // Whatever bytes a producer put in headers or origin, the dead letter's text fields are
+  // printable ASCII (the database refuses invalid UTF-8) and bounded.
+  kafka::Message odd = unsigned_event;
+  odd.headers = {{kMacKeyIdHeader, std::string("\xff\x00k", 3)},
+                 {kMacHeader, std::string(100, 'x')}};
+  repository::DeadLetter safe = DeadLetterOf(odd, "mac", std::string("bad \xc3", 5));
+  EXPECT_EQ(safe.mac_key_id, "??k");
+  EXPECT_EQ(safe.mac.size(), 64u);
+  EXPECT_EQ(safe.error, "bad ?");
+  EXPECT_EQ(SafeText(std::string(300, 'a'), 128).size(), 128u);
   repository::IncomingRevision in = ToIncoming(Quarantine{"mac", "why"}, unsigned_event);
   EXPECT_FALSE(in.merge);
   ASSERT_TRUE(in.dead_letter.has_value());
