@@ -293,14 +293,15 @@ inline constexpr char kStoreProgress[] =
 
 // What a progress marker reports, read in one snapshot: this shard's consumer offsets (JSON
 // object partition -> next offset; a partition stops at its oldest quarantined event that may be
-// legitimate, every kind but 'decode', until it is retried or discarded: other shards must not
-// collect tombstones this shard has not applied), the outbox id sequence's last value (every write
+// a legitimate one this shard could not apply yet ('schema', 'merge') until it is retried or
+// discarded: other shards must not collect tombstones this shard has not applied; a forged or
+// undecodable event never holds GC back), the outbox id sequence's last value (every write
 // committed before this snapshot has an id at most this), and the smallest outbox id still
 // unpublished.
 inline constexpr char kProgressSnapshot[] =
     "SELECT coalesce((SELECT json_object_agg(c.partition, LEAST(c.next_offset,"
     "      (SELECT min(d.kafka_offset) FROM dead_letters d WHERE d.direction = 'in'"
-    "         AND d.kind <> 'decode' AND d.kafka_partition = c.partition)))"
+    "         AND d.kind IN ('schema', 'merge') AND d.kafka_partition = c.partition)))"
     "    FROM consumer_offsets c), '{}'::json)::text,"
     "  (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq),"
     "  (SELECT min(id) FROM outbox)";

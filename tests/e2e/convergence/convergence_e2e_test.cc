@@ -15,6 +15,12 @@
 //   * each fault kind was injected at least once (counts are printed).
 // Tombstone GC runs throughout (fast intervals), so purged records are collected under the same
 // faults; purged ids are never reused by the clients.
+// A hostile client runs alongside (issue "Replication that no user can stop"): another user
+// creates records with the same ids as the clients' in their own space, and near-limit records;
+// forged (unsigned, or signed under another key) purges of the clients' records, garbage and
+// events of a future schema are written straight to the topic. After healing, every shard has
+// quarantined each hostile event exactly once (dead letters, by kind), the other user's records
+// are intact everywhere, and the checks above hold for the clients' records.
 // Seeds: COFFER_CONVERGENCE_SEEDS (comma-separated, default "1,2"); the client phase lasts
 // COFFER_CONVERGENCE_SECONDS (default 20). scripts/soak-convergence runs a longer soak.
 #include <grpcpp/create_channel.h>
@@ -51,9 +57,12 @@
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/random.h"
 #include "pkg/failpoint/failpoint.h"
+#include "pkg/kafka/producer.h"
 #include "pkg/testing/pg_test_database.h"
 #include "pkg/testing/process.h"
 #include "services/vault/domain/ids.h"
+#include "services/vault/sync/change_event.h"
+#include "services/vault/sync/event_auth.h"
 
 namespace coffer {
 namespace {
@@ -241,6 +250,7 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
       out << "k1:" << crypto::Base64Encode(crypto::RandomBytes(32)) << "\n";
     }
     ::chmod(kek_file_.c_str(), 0600);
+    intruder_token_ = Token("convergence-intruder", {});
 
     const std::string port_file = work_dir_ + "/broker.port";
     broker_ = std::make_unique<ChildProcess>(
@@ -595,7 +605,120 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     return out;
   }
 
+  // What the hostile client did: events written to the topic (acknowledged / attempted) by kind,
+  // and the other user's records (id -> name) the API acknowledged.
+  struct Hostile {
+    std::map<std::string, int> acked, attempted;
+    std::map<std::string, std::string> records;
+  };
+
+  // Writes one event straight to the topic; true when Kafka acknowledged it.
+  bool ProduceRaw(int32_t partition, const std::optional<std::string>& key,
+                  const std::string& value, const std::vector<kafka::Header>& headers) {
+    kafka::ProducerConfig config;
+    config.bootstrap_servers = bootstrap_;
+    config.properties["message.timeout.ms"] = "2000";
+    auto producer = kafka::Producer::Create(config);
+    if (!producer.ok()) return false;
+    kafka::ProducerRecord record{kTopic, partition, key, value, headers};
+    std::atomic<bool> acked{false};
+    if (!(*producer)
+             ->Produce(record, [&](const kafka::DeliveryReport& r) { acked = r.status.ok(); })
+             .ok()) {
+      return false;
+    }
+    (void)(*producer)->Flush(3s);
+    return acked;
+  }
+
+  // Another user and a producer without the KEK, while the clients and the nemesis run.
+  void RunHostile(std::atomic<bool>& stop, Hostile& out, const std::vector<std::string>& ids) {
+    std::mt19937 rng(seed_ * 7919u);
+    auto other = crypto::Keyring::Parse("k1:" + crypto::Base64Encode(crypto::RandomBytes(32)));
+    auto real = crypto::Keyring::LoadFile(kek_file_);
+    ASSERT_TRUE(other.ok() && real.ok());
+    vault::sync::EventAuthenticator forger(*other), insider(*real);
+    const int32_t partition = vault::sync::PartitionForSpace(space_, kPartitions);
+    for (int round = 0; !stop; ++round) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 300));
+      // The same id as a client's record, in the intruder's own space, on a random shard.
+      const std::string& id = ids[rng() % ids.size()];
+      pb::CreateRecordRequest create;
+      create.set_record_id(id);
+      create.mutable_record()->set_type(pb::RECORD_TYPE_TEXT);
+      create.mutable_record()->set_name("intruder " + std::to_string(round));
+      // Now and then the largest record the API accepts.
+      create.mutable_record()->mutable_text()->set_text(
+          std::string(round % 10 == 3 ? 899'000 : 16, 'x'));
+      pb::CreateRecordResponse created;
+      Shard& on = *shards_[rng() % shards_.size()];
+      if (on.records().CreateRecord(Ctx(intruder_token_).get(), create, &created).ok() &&
+          out.records.count(id) == 0) {
+        out.records[id] = create.record().name();
+      }
+      // A forged purge of a client's record: a dominating vector, no valid MAC.
+      vault::repository::StoredRevision purge;
+      purge.space_id = space_;
+      purge.record_id = ids[rng() % ids.size()];
+      purge.type = vault::domain::RecordType::kCredential;
+      purge.stamp.version = 1'000'000;
+      for (char c = 'a'; c < 'a' + kShards; ++c) {
+        purge.stamp.vector.Set(std::string("shard-") + c, 1'000'000);
+      }
+      purge.stamp.vector.Set("evil", 1);
+      purge.stamp.hlc =
+          vault::domain::HlcTimestamp::Pack(vault::domain::HlcTimestamp::kMaxPhysicalMs, 0);
+      purge.stamp.origin_shard = "evil";
+      purge.deleted = purge.purged = true;
+      const std::string key = vault::sync::EventKey(purge);
+      const std::string forged = vault::sync::EncodeChangeEvent(purge, NewId());
+      const std::string garbage = "\xff garbage " + std::to_string(round);
+      std::string future;
+      {
+        // schema_version (field 1) = 99 and origin_shard (field 3) = "shard-z", hand-encoded.
+        future = std::string("\x08\x63\x1a\x07shard-z", 11);
+      }
+      const std::vector<std::pair<std::string, std::function<bool()>>> events = {
+          {"mac", [&] { return ProduceRaw(partition, key, forged, {}); }},
+          {"mac", [&] { return ProduceRaw(partition, key, forged, forger.Sign(key, forged)); }},
+          {"decode",
+           [&] {
+             return ProduceRaw(partition, std::nullopt, garbage,
+                               insider.Sign(std::nullopt, garbage));
+           }},
+          // Another partition: a future-schema event holds back GC of its partition until it is
+          // retried or discarded, and the clients' records all live in `partition`.
+          {"schema", [&] {
+             return ProduceRaw((partition + 1) % kPartitions, std::nullopt, future,
+                               insider.Sign(std::nullopt, future));
+           }}};
+      const auto& [kind, produce] = events[rng() % events.size()];
+      ++out.attempted[kind];
+      if (produce()) ++out.acked[kind];
+    }
+  }
+
+  // Dead letters of one shard by kind (direction "in").
+  std::map<std::string, int> DeadLetterKinds(Shard& s) {
+    std::map<std::string, int> kinds;
+    std::string token;
+    do {
+      pb::ListDeadLettersRequest req;
+      req.set_direction("in");
+      req.set_page_size(1000);
+      req.set_page_token(token);
+      pb::ListDeadLettersResponse resp;
+      grpc::Status st = s.admin().ListDeadLetters(Ctx(admin_token_, 10s).get(), req, &resp);
+      EXPECT_TRUE(st.ok()) << s.id() << ": " << st.error_message();
+      if (!st.ok()) break;
+      for (const pb::DeadLetter& d : resp.dead_letters()) ++kinds[d.kind()];
+      token = resp.next_page_token();
+    } while (!token.empty());
+    return kinds;
+  }
+
   uint32_t seed_ = 0;
+  std::string intruder_token_;
   std::unique_ptr<testing::PgTestDatabase> dbs_[kShards];
   std::string work_dir_;
   std::optional<crypto::Ed25519PrivateKey> key_;
@@ -624,6 +747,9 @@ TEST_P(ConvergenceE2eTest, AllShardsConvergeAndKeepEveryAcknowledgedWrite) {
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] { RunClient(c, stop, h, slots, slots_mu); });
   }
+  Hostile hostile;
+  const std::vector<std::string> targets = slots;
+  clients.emplace_back([&] { RunHostile(stop, hostile, targets); });
   int injected[kFaultKinds] = {};
   int attempted[kFaultKinds] = {};
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -724,6 +850,41 @@ TEST_P(ConvergenceE2eTest, AllShardsConvergeAndKeepEveryAcknowledgedWrite) {
     if (at != std::string::npos) collected += std::atoll(res->body.c_str() + at + 1 + name.size());
   }
   std::cout << "tombstones collected since the shards' last restarts: " << collected << "\n";
+
+  // Every hostile event was quarantined exactly once on every shard (a dead letter is stored in
+  // the transaction that moves past it, so kills and restarts neither lose nor repeat one), and
+  // nothing else was.
+  std::cout << "hostile events written (acknowledged/attempted):";
+  for (const auto& [kind, n] : hostile.attempted) {
+    std::cout << " " << kind << "=" << hostile.acked[kind] << "/" << n;
+  }
+  std::cout << "\n";
+  for (auto& s : shards_) {
+    std::map<std::string, int> kinds = DeadLetterKinds(*s);
+    std::cout << s->id() << " quarantined:";
+    for (const auto& [kind, n] : kinds) std::cout << " " << kind << "=" << n;
+    std::cout << "\n";
+    EXPECT_EQ(kinds.count("merge"), 0u) << s->id() << " failed to merge a valid event";
+    for (const auto& [kind, n] : kinds) {
+      // An event whose acknowledgement was lost is in the log all the same.
+      EXPECT_GE(n, hostile.acked[kind]) << s->id() << " " << kind;
+      EXPECT_LE(n, hostile.attempted[kind]) << s->id() << " " << kind;
+    }
+  }
+  EXPECT_GT(hostile.acked["mac"], 0) << "no forged event reached the topic";
+  // The other user's records, created with the clients' ids, are intact on every shard.
+  EXPECT_FALSE(hostile.records.empty());
+  for (const auto& [id, name] : hostile.records) {
+    for (auto& s : shards_) {
+      pb::GetRecordRequest req;
+      req.set_id(id);
+      pb::GetRecordResponse resp;
+      grpc::Status st = s->records().GetRecord(Ctx(intruder_token_, 10s).get(), req, &resp);
+      ASSERT_TRUE(st.ok()) << s->id() << " " << id << ": " << st.error_message();
+      EXPECT_EQ(resp.record().space_id(), vault::domain::PersonalSpaceId("convergence-intruder"));
+    }
+  }
+  std::cout << "other user's records with the clients' ids: " << hostile.records.size() << "\n";
   EXPECT_GT(collected, 0) << "tombstone GC never ran during the test";
   std::cout << "checked " << h.writes.size() << " acknowledged writes (" << exact
             << " still current, " << superseded << " superseded), " << h.purges.size()
