@@ -170,6 +170,18 @@ struct VaultApp::Impl {
   // Runs the bootstrap of an empty shard (sync/bootstrap.h) before the consumer starts.
   absl::Status BootstrapIfEmpty() {
     if (!kafka_probe) return absl::OkStatus();
+    COFFER_ASSIGN_OR_RETURN(sync::BootstrapOptions options, BootstrapOptionsFromConfig());
+    return sync::Bootstrap(options, *sync_repo, *kafka_probe).status();
+  }
+
+  // Merges the configured peer's snapshot when the log was truncated under this shard (the
+  // consumer calls it, on its own thread).
+  absl::Status RecoverFromPeer() {
+    COFFER_ASSIGN_OR_RETURN(sync::BootstrapOptions options, BootstrapOptionsFromConfig());
+    return sync::RecoverFromPeer(options, *sync_repo, *kafka_probe);
+  }
+
+  absl::StatusOr<sync::BootstrapOptions> BootstrapOptionsFromConfig() const {
     sync::BootstrapOptions options;
     options.shard_id = config.shard_id;
     options.topic = config.kafka_topic;
@@ -189,12 +201,13 @@ struct VaultApp::Impl {
       COFFER_ASSIGN_OR_RETURN(options.peer,
                               grpcx::MakeChannel(config.bootstrap_peer, channel_options));
     }
-    return sync::Bootstrap(options, *sync_repo, *kafka_probe).status();
+    return options;
   }
 
   void FillSyncStatus(v1::GetShardStatusResponse* resp) {
     resp->set_is_relay_leader(relay && relay->is_leader());
     resp->set_is_consumer_leader(consumer && consumer->is_leader());
+    if (consumer) resp->set_consumer_stall_reason(consumer->stall_reason());
     absl::StatusOr<std::map<int32_t, int64_t>> stored = sync_repo->LoadOffsets();
     std::map<int32_t, int64_t> offsets = stored.ok() ? *stored : std::map<int32_t, int64_t>{};
     bool reachable = false;
@@ -363,6 +376,10 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     consumer.gate = gate;
     consumer.auth = a.event_auth.get();
     consumer.max_clock_skew = std::chrono::milliseconds(config.max_clock_skew_ms);
+    if (!config.bootstrap_peer.empty()) {
+      Impl* app = &a;
+      consumer.recover = [app] { return app->RecoverFromPeer(); };
+    }
     static_cast<kafka::ClientConfig&>(consumer.consumer) = client;
     // How long a fetch may wait at the broker for new events: the floor of the replication delay
     // on a quiet topic (librdkafka's default is 500 ms). After the copy above, which would reset

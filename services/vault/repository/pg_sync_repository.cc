@@ -489,6 +489,39 @@ absl::Status PgSyncRepository::ImportSnapshot(const SnapshotHeader& header,
       });
 }
 
+absl::Status PgSyncRepository::MergeSnapshot(const SnapshotHeader& header,
+                                             const std::vector<StoredRevision>& revisions) {
+  std::set<std::string> spaces;  // their commit-order locks come first, as in ApplyBatch (V005)
+  for (const StoredRevision& r : revisions) spaces.insert(r.space_id);
+  const std::string space_array = postgres::ArrayLiteral(spaces);
+  MergeOutcome outcome;
+  absl::Status merged = postgres::RunInTransaction(
+      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+        outcome = MergeOutcome{};
+        if (!spaces.empty()) postgres::ExecPrepared(txn, sql::kLockSpaces, space_array);
+        for (const StoredRevision& r : revisions) {
+          COFFER_RETURN_IF_ERROR(MergeOne(txn, r, -1, -1, /*history_keep=*/0, outcome));
+        }
+        for (const auto& [partition, next] : header.positions) {
+          postgres::ExecPrepared(txn, sql::kStoreOffset, partition, next);  // never backwards
+        }
+        for (const ShardProgressRow& p : header.progress) {
+          postgres::ExecPrepared(txn, sql::kStoreProgress, p.shard_id, p.partition,
+                                 p.settled_offset);
+        }
+        for (const SnapshotHeader::Tombstone& t : header.tombstones) {
+          postgres::ExecPrepared(txn, sql::kSetTombstonePosition, t.record_id, t.partition,
+                                 t.offset, t.space_id);
+        }
+        return absl::OkStatus();
+      });
+  if (!merged.ok()) return merged;
+  if (hook_ && outcome.applied > 0) {
+    for (const std::string& space : spaces) hook_(space);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<int32_t, int64_t>> PgSyncRepository::LoadMergeOwnUntil() {
   std::map<int32_t, int64_t> out;
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(

@@ -212,6 +212,14 @@ class PgSyncRepository {
   absl::Status ImportSnapshot(const SnapshotHeader& header,
                               const std::vector<StoredRevision>& revisions,
                               const std::map<int32_t, int64_t>& merge_own_until);
+  // Merges a peer's snapshot into this shard's current state (a shard whose stored positions
+  // fell below the log start; README "Recovery"): every revision merged as if received, the
+  // consumer positions moved forward to the snapshot's (never back), the peer's progress rows
+  // and tombstone positions stored. Nothing of this shard's own state is dropped: the merge is
+  // a join, and no event this shard missed can have been collected by GC elsewhere (its own
+  // progress markers held the horizon back). One transaction.
+  absl::Status MergeSnapshot(const SnapshotHeader& header,
+                             const std::vector<StoredRevision>& revisions);
   // Per partition, the offset below which own-origin events are merged (absent = none).
   absl::StatusOr<std::map<int32_t, int64_t>> LoadMergeOwnUntil();
 

@@ -69,7 +69,58 @@ absl::StatusOr<BootstrapResult> AnotherReplicaWon(repository::PgSyncRepository& 
   return import_error;
 }
 
+// The peer's positions must reach the log start on every partition, or its snapshot misses
+// events the log no longer holds either.
+absl::Status CheckPeerPositions(const BootstrapOptions& options, kafka::Consumer& probe,
+                                const repository::SnapshotHeader& header,
+                                const std::string& peer_shard,
+                                std::map<int32_t, kafka::Watermarks>* marks_out = nullptr) {
+  COFFER_ASSIGN_OR_RETURN(int partitions, probe.PartitionCount(options.topic));
+  for (int32_t p = 0; p < partitions; ++p) {
+    COFFER_ASSIGN_OR_RETURN(
+        kafka::Watermarks wm,
+        QueryWatermarksBounded(probe.handle(), options.topic, p, std::chrono::seconds(10)));
+    if (marks_out != nullptr) (*marks_out)[p] = wm;
+    auto it = header.positions.find(p);
+    const int64_t position = it == header.positions.end() ? 0 : it->second;
+    if (position < wm.low) {
+      return absl::FailedPreconditionError("peer " + peer_shard +
+                                           " is itself behind the log start on partition " +
+                                           std::to_string(p) + " (" + std::to_string(position) +
+                                           " < " + std::to_string(wm.low) + "); use another peer");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::PgSyncRepository& repo,
+                             kafka::Consumer& probe) {
+  if (!options.peer) {
+    return absl::FailedPreconditionError(
+        "recovery needs a peer's snapshot: set --bootstrap-peer and --bootstrap-token-file");
+  }
+  repository::SnapshotHeader header;
+  std::vector<repository::StoredRevision> revisions;
+  std::string peer_shard;
+  COFFER_RETURN_IF_ERROR(ReadSnapshot(options, header, revisions, peer_shard));
+  if (peer_shard == options.shard_id) {
+    return absl::FailedPreconditionError("recovery: the peer is this shard (" + peer_shard +
+                                         "); name another shard");
+  }
+  COFFER_RETURN_IF_ERROR(
+      status::Annotate(CheckPeerPositions(options, probe, header, peer_shard), "recovery"));
+  std::erase_if(header.progress, [&](const repository::ShardProgressRow& row) {
+    return row.shard_id == options.shard_id;
+  });
+  COFFER_RETURN_IF_ERROR(repo.MergeSnapshot(header, revisions));
+  log::Info("recovery: merged a peer's snapshot and moved past the truncated events",
+            {{"peer_shard", peer_shard},
+             {"revisions", static_cast<int64_t>(revisions.size())},
+             {"partitions", static_cast<int64_t>(header.positions.size())}});
+  return absl::OkStatus();
+}
 
 absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
                                           repository::PgSyncRepository& repo,

@@ -52,4 +52,11 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
                                           repository::PgSyncRepository& repo,
                                           kafka::Consumer& probe);
 
+// Recovery of a running shard whose stored positions fell below the log start (events it never
+// applied were truncated): merges the peer's snapshot into the current state and moves the
+// positions forward to the snapshot's (PgSyncRepository::MergeSnapshot). FAILED_PRECONDITION
+// without a peer, when the peer is this shard, or when the peer is itself behind the log start.
+absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::PgSyncRepository& repo,
+                             kafka::Consumer& probe);
+
 }  // namespace coffer::vault::sync

@@ -292,6 +292,17 @@ void ChangeConsumer::Run() {
       }
       if (!stall.empty()) {
         SetStall(stall);
+        if (options_.recover) {
+          log::Warn("change consumer: recovering from the peer's snapshot", {{"reason", stall}});
+          absl::Status recovered = options_.recover();
+          metrics_.recoveries.Add({{"result", recovered.ok() ? "ok" : "failed"}}).Increment();
+          if (recovered.ok()) {
+            SetStall("");
+            continue;  // re-assign from the positions the snapshot moved forward
+          }
+          log::Error("change consumer: recovery from the peer failed; retrying later",
+                     {{"status", recovered}});
+        }
         sleep_for(options_.stall_recheck);
         continue;
       }

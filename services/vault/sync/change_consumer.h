@@ -21,9 +21,10 @@
 //
 // Refusing to resume: when a stored offset is below the partition's low watermark (the log was
 // truncated past events this shard never applied), the consumer stops applying, reports it
-// (stall_reason(), metric coffer_vault_consumer_stalled = 1, error log) and checks again every
-// `stall_recheck`; it never silently skips. The fix is a re-bootstrap of the shard (or an
-// operator moving the offsets).
+// (stall_reason(), metric coffer_vault_consumer_stalled = 1, error log); it never silently
+// skips. With `recover` set (a peer is configured) it then merges the peer's snapshot and
+// resumes from the snapshot's positions by itself (coffer_vault_consumer_recoveries_total
+// {result}); otherwise, or when that fails, it checks again every `stall_recheck`.
 //
 // Progress markers (other shards' and its own) are stored in shard_progress in the batch's
 // transaction; with gc_interval set, the leader periodically drops tombstones every registered
@@ -37,6 +38,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -69,6 +71,9 @@ struct ChangeConsumerOptions {
   ReplicationGate* gate = nullptr;
   // Verifies every event's MAC (required; must outlive the consumer).
   const EventAuthenticator* auth = nullptr;
+  // Recovery when a stored offset fell below the log start (sync::RecoverFromPeer with the
+  // configured peer); empty = stay stalled until an operator re-bootstraps the shard.
+  std::function<absl::Status()> recover;
   // A received HLC further ahead of the local clock than this is not adopted (see above).
   std::chrono::milliseconds max_clock_skew{60000};
 };

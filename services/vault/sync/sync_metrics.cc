@@ -47,6 +47,11 @@ SyncMetrics::SyncMetrics(prometheus::Registry& r)
       clock_skew_ignored(Counter(r, "coffer_vault_consumer_clock_skew_ignored_total",
                                  "Received hybrid clocks too far ahead of the local clock to "
                                  "adopt (the revision still merges)")),
+      recoveries(prometheus::BuildCounter()
+                     .Name("coffer_vault_consumer_recoveries_total")
+                     .Help("Recoveries from a peer's snapshot after the change log was truncated "
+                           "under this shard, by result (ok, failed)")
+                     .Register(r)),
       conflicts_created(Counter(r, "coffer_vault_conflicts_created_total",
                                 "Merges that left a record with conflict siblings")),
       conflicts_resolved(Counter(r, "coffer_vault_conflicts_resolved_total",

@@ -43,6 +43,9 @@ struct SyncMetrics {
   // Received HLCs too far ahead of the local clock to adopt (merged, not observed):
   // coffer_vault_consumer_clock_skew_ignored_total.
   prometheus::Counter& clock_skew_ignored;
+  // Recoveries from a peer's snapshot after the log was truncated under this shard, by result
+  // (ok, failed): coffer_vault_consumer_recoveries_total{result}.
+  prometheus::Family<prometheus::Counter>& recoveries;
   prometheus::Counter& conflicts_created;   // coffer_vault_conflicts_created_total
   prometheus::Counter& conflicts_resolved;  // coffer_vault_conflicts_resolved_total
   prometheus::Family<prometheus::Counter>& leadership_changes;  // {role, change}

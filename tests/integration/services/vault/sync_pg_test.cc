@@ -958,6 +958,47 @@ TEST_F(VaultSyncPgTest, ConsumerRefusesToResumeFromAnUnusableOffsetInsteadOfSkip
   pb::GetShardStatusResponse st = Status(b_);
   ASSERT_EQ(st.partitions_size(), kPartitions);
   for (const pb::PartitionStatus& p : st.partitions()) EXPECT_EQ(p.next_offset(), 1000);
+  // The status names why (the consumer re-checks, so the reason may be briefly cleared).
+  EXPECT_TRUE(Eventually([&] { return !Status(b_).consumer_stall_reason().empty(); }));
+}
+
+// The dev broker (librdkafka's mock cluster) keeps at most 5 MiB per partition and drops the
+// oldest events beyond that, as retention would: a shard that is down while more than that is
+// written finds its stored position below the log start. With a peer configured it merges the
+// peer's snapshot and resumes by itself.
+TEST_F(VaultSyncPgTest, ShardBehindTheLogStartRecoversFromItsPeerByItself) {
+  pb::Record before = Create(a_, Credential("before", "1"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, before.id()).has_value(); }));
+  b_.app->Shutdown();
+  b_.app.reset();
+  std::vector<std::string> big;
+  for (int i = 0; i < 7; ++i) big.push_back(CreateAs(alice_, a_, Text("big", 899'000)).id());
+  pb::Record after = Create(a_, Credential("after", "2"));
+  ASSERT_TRUE(Eventually([&] { return Status(a_).outbox_backlog() == 0; }));
+
+  const std::string token_file =
+      std::filesystem::temp_directory_path() / ("coffer-peer-token-" + std::to_string(getpid()));
+  {
+    std::ofstream out(token_file);
+    out << admin_token_ << "\n";
+  }
+  b_ = StartReplica("shard-b", *db_b_, 300, [&](app::VaultConfig& c) {
+    c.bootstrap_peer = "127.0.0.1:" + std::to_string(a_.app->grpc_port());
+    c.bootstrap_token_file = token_file;
+  });
+  ASSERT_TRUE(b_.app);
+  ASSERT_TRUE(Eventually([&] {
+    return Metric(b_, "coffer_vault_consumer_recoveries_total{result=\"ok\"}") >= 1;
+  })) << "shard-b never recovered";
+  for (const std::string& id : big) {
+    ASSERT_TRUE(Eventually([&] { return Get(b_, id).has_value(); })) << id;
+  }
+  ASSERT_TRUE(Eventually([&] { return Get(b_, after.id()).has_value(); }));
+  pb::Record later = Create(b_, Credential("written after recovery", "3"));
+  ASSERT_TRUE(Eventually([&] { return Get(a_, later.id()).has_value(); }));
+  EXPECT_EQ(Status(b_).consumer_stall_reason(), "");
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  std::filesystem::remove(token_file);
 }
 
 // Anyone who can write to the topic: an event without a MAC, one signed under another key (a
