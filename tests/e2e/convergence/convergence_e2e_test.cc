@@ -21,7 +21,7 @@
 // events of a future schema are written straight to the topic. After healing, every shard has
 // quarantined each hostile event exactly once (dead letters, by kind), the other user's records
 // are intact everywhere, and the checks above hold for the clients' records.
-// Seeds: COFFER_CONVERGENCE_SEEDS (comma-separated, default "1,2"); the client phase lasts
+// Seeds: COFFER_CONVERGENCE_SEEDS (comma-separated, default "1,2,3,4"); the client phase lasts
 // COFFER_CONVERGENCE_SECONDS (default 20). scripts/soak-convergence runs a longer soak.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -90,7 +90,7 @@ int EnvInt(const char* name, int fallback) {
 std::vector<uint32_t> Seeds() {
   std::vector<uint32_t> seeds;
   const char* v = std::getenv("COFFER_CONVERGENCE_SEEDS");
-  std::stringstream in(v == nullptr || *v == '\0' ? "1,2" : v);
+  std::stringstream in(v == nullptr || *v == '\0' ? "1,2,3,4" : v);
   std::string item;
   while (std::getline(in, item, ',')) seeds.push_back(static_cast<uint32_t>(std::stoul(item)));
   return seeds;
