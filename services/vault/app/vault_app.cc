@@ -433,6 +433,17 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   postgres::ConnectionPool* pool = a.pool.get();
   a.admin_server->AddReadinessCheck("database", [pool] { return pool->Ping(); });
   a.admin_server->AddReadinessCheck("replication", [gate] { return gate->CheckWritable(); });
+  if (a.consumer) {
+    // A consumer that refuses to resume (log truncated under it, and no peer to recover from or
+    // a recovery that failed) takes the replica out of rotation: its copy of shared spaces stops
+    // following the other shards. The reason is in GetShardStatus and the log.
+    sync::ChangeConsumer* consumer = a.consumer.get();
+    a.admin_server->AddReadinessCheck("consumer", [consumer]() -> absl::Status {
+      const std::string reason = consumer->stall_reason();
+      if (reason.empty()) return absl::OkStatus();
+      return absl::UnavailableError("change consumer stalled: " + reason);
+    });
+  }
   if (a.kafka_probe) {
     kafka::Consumer* probe = a.kafka_probe.get();
     std::string topic = config.kafka_topic;

@@ -958,8 +958,13 @@ TEST_F(VaultSyncPgTest, ConsumerRefusesToResumeFromAnUnusableOffsetInsteadOfSkip
   pb::GetShardStatusResponse st = Status(b_);
   ASSERT_EQ(st.partitions_size(), kPartitions);
   for (const pb::PartitionStatus& p : st.partitions()) EXPECT_EQ(p.next_offset(), 1000);
-  // The status names why (the consumer re-checks, so the reason may be briefly cleared).
+  // The status names why, and readiness fails (the consumer re-checks, so the reason may be
+  // briefly cleared).
   EXPECT_TRUE(Eventually([&] { return !Status(b_).consumer_stall_reason().empty(); }));
+  EXPECT_TRUE(Eventually([&] {
+    auto res = admin.Get("/readyz");
+    return res && res->status == 503 && res->body.find("consumer") != std::string::npos;
+  }));
 }
 
 // The dev broker (librdkafka's mock cluster) keeps at most 5 MiB per partition and drops the
