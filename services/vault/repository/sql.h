@@ -406,9 +406,24 @@ inline constexpr char kLastChangeSeq[] =
   "(direction, kind, error, kafka_partition, kafka_offset, origin_shard, event_key, " \
   "event_value, mac_key_id, mac)"
 
+// An incoming dead letter ($1..$11). Once the table holds COFFER_VAULT_DEAD_LETTER_CAP incoming
+// ones, new ones keep where and why only (no key, value or MAC): whoever can write to the topic
+// must not be able to fill the shard's disk with ~1 MB events. The count stops at the cap, so the
+// check costs at most that many index entries.
+#define COFFER_VAULT_DEAD_LETTER_CAP "10000"
 inline constexpr char kInsertDeadLetter[] =
     "INSERT INTO dead_letters " COFFER_VAULT_DEAD_LETTER_TARGET
-    " VALUES (" COFFER_VAULT_DEAD_LETTER_VALUES ")";
+    " SELECT $1, $2,"
+    "   CASE WHEN f.full THEN $3 || ' (content not kept: " COFFER_VAULT_DEAD_LETTER_CAP
+    " dead letters already)' ELSE $3 END,"
+    "   NULLIF($4::integer, -1), NULLIF($5::bigint, -1), $6,"
+    "   CASE WHEN $11::boolean AND NOT f.full THEN $7::bytea END,"
+    "   CASE WHEN f.full THEN ''::bytea ELSE $8::bytea END, $9,"
+    "   CASE WHEN f.full THEN NULL ELSE NULLIF($10::bytea, ''::bytea) END"
+    " FROM (SELECT count(*) >= " COFFER_VAULT_DEAD_LETTER_CAP
+    " AS full FROM"
+    "   (SELECT 1 FROM dead_letters WHERE direction = 'in' LIMIT " COFFER_VAULT_DEAD_LETTER_CAP
+    ") capped) f";
 
 // Moves outbox row $12 to the dead letters (the relay, for an event Kafka refuses for good).
 // Returns one row when the outbox row was still there.

@@ -1090,6 +1090,27 @@ TEST_F(VaultSyncPgTest, HostileEventsAreQuarantinedAndTheNextValidEventApplies) 
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// A flood of bad events cannot fill the disk: past the cap, dead letters keep where and why only.
+TEST_F(VaultSyncPgTest, DeadLettersPastTheCapKeepNoContent) {
+  COFFER_ASSERT_OK(
+      db_b_->Exec("INSERT INTO dead_letters (direction, kind, error, kafka_partition, kafka_offset,"
+                  " event_value) SELECT 'in', 'mac', 'earlier', 0, -g, 'x'::bytea"
+                  " FROM generate_series(1, 10000) g"));
+  const int32_t partition = sync::PartitionForSpace(space_, kPartitions);
+  const std::string big(500'000, 'z');
+  ProduceRaw(partition, std::string("k"), big, {});
+  pb::Record after = Create(a_, Credential("after the flood", "1"));
+  ASSERT_TRUE(Eventually([&] { return Get(b_, after.id()).has_value(); }));
+  pqxx::connection conn(db_b_->dsn());
+  pqxx::nontransaction txn(conn);
+  pqxx::row last = txn.exec1(
+      "SELECT octet_length(event_value), event_key IS NULL, error FROM dead_letters"
+      " WHERE kafka_offset >= 0 ORDER BY id DESC LIMIT 1");
+  EXPECT_EQ(last[0].as<int>(), 0);
+  EXPECT_TRUE(last[1].as<bool>());
+  EXPECT_THAT(last[2].as<std::string>(), ::testing::HasSubstr("content not kept"));
+}
+
 // A valid event replayed long after (read back from the topic and written again, headers and
 // all) changes nothing: the merge is idempotent and a dominated revision is a no-op.
 TEST_F(VaultSyncPgTest, ReplayedOldValidEventChangesNothing) {
