@@ -25,24 +25,6 @@ int64_t OwnMergeLimit(const std::map<int32_t, int64_t>& limits, int32_t partitio
   return it == limits.end() ? 0 : it->second;
 }
 
-// Errors that are the event's fault and will fail again for it alone: a value PostgreSQL
-// refuses (SQLSTATE classes 22 and 23, pkg/postgres/errors.cc), a revision the merge rejects.
-// Everything else (the database unreachable, busy, read-only, out of disk, an internal error, a
-// schema out of step during a rolling upgrade) is retried from the stored offsets, never
-// quarantined: it would hit every event alike.
-bool IsEventsFault(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kOutOfRange:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // More events than this failing to merge one after another is not bad events but a broken
 // shard: the consumer stops (stalled) instead of quarantining the whole topic.
 constexpr int kMaxMergeQuarantinesInARow = 20;

@@ -100,6 +100,21 @@ repository::IncomingRevision ToIncoming(ReceivedEvent event, const kafka::Messag
   return in;
 }
 
+// pkg/postgres/errors.cc maps SQLSTATE classes 22 and 23 to these codes; the merge rejects with
+// DATA_LOSS or FAILED_PRECONDITION.
+bool IsEventsFault(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string ClaimedOrigin(const std::string& value) {
   v1::ChangeEvent e;
   if (!e.ParseFromString(value)) return "";

@@ -78,6 +78,12 @@ repository::IncomingRevision ToIncoming(ReceivedEvent event, const kafka::Messag
 // text column and a log line whatever a producer wrote.
 std::string SafeText(std::string_view bytes, size_t max);
 
+// True when applying an event failed because of that event alone (a value PostgreSQL refuses,
+// SQLSTATE classes 22 and 23 as pkg/postgres maps them, or a revision the merge rejects), so it
+// is quarantined; false for everything that would hit every event alike (the database down,
+// busy, read-only, out of disk, an internal error, a schema out of step), which is retried.
+bool IsEventsFault(const absl::Status& s);
+
 // The origin an event claims, for the dead-letter row of a quarantined one ("" when the value
 // does not parse). Not authenticated: say so wherever it is shown.
 std::string ClaimedOrigin(const std::string& value);

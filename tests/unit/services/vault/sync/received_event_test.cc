@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <pqxx/except>
+
 #include "coffer/vault/v1/events.pb.h"
 #include "pkg/crypto/encoding.h"
+#include "pkg/postgres/errors.h"
 #include "services/vault/sync/event_auth.h"
 
 namespace coffer::vault::sync {
@@ -213,6 +216,27 @@ TEST_F(ReceivedEventTest, EveryBadEventIsQuarantinedWithItsKind) {
   EXPECT_FALSE(in.merge);
   ASSERT_TRUE(in.dead_letter.has_value());
   EXPECT_EQ(in.dead_letter->kind, "mac");
+}
+
+// Only an event's own fault is quarantined; whatever would hit every event alike is retried.
+// The statuses come from pkg/postgres's mapping of real SQLSTATEs.
+TEST(IsEventsFaultTest, QuarantinesOnlyWhatIsTheEventsFault) {
+  auto sql = [](const char* state) {
+    return postgres::StatusFromException(pqxx::sql_error("error", "query", state));
+  };
+  EXPECT_TRUE(IsEventsFault(sql("22P02")));  // invalid text representation
+  EXPECT_TRUE(IsEventsFault(sql("22021")));  // invalid UTF-8
+  EXPECT_TRUE(IsEventsFault(sql("23505")));  // unique violation
+  EXPECT_TRUE(IsEventsFault(sql("23514")));  // check violation
+  EXPECT_TRUE(IsEventsFault(absl::DataLossError("merge rejected the revision")));
+  EXPECT_FALSE(IsEventsFault(sql("40001")));  // serialization failure
+  EXPECT_FALSE(IsEventsFault(sql("08006")));  // connection failure
+  EXPECT_FALSE(IsEventsFault(sql("57P01")));  // admin shutdown
+  EXPECT_FALSE(IsEventsFault(sql("53100")));  // disk full
+  EXPECT_FALSE(IsEventsFault(sql("25006")));  // read-only transaction (a failover)
+  EXPECT_FALSE(IsEventsFault(sql("42P10")));  // schema out of step during an upgrade
+  EXPECT_FALSE(IsEventsFault(sql("XX000")));  // internal error
+  EXPECT_FALSE(IsEventsFault(absl::UnknownError("connection lost; it may have committed")));
 }
 
 }  // namespace
