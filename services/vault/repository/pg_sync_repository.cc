@@ -123,6 +123,18 @@ DeadLetter ReadDeadLetter(const pqxx::row& row) {
   return d;
 }
 
+// A snapshot's GC registry (the peer's progress rows, never moved back) and the GC positions of
+// its tombstones.
+void StoreSnapshotRegistry(pqxx::transaction_base& txn, const SnapshotHeader& header) {
+  for (const ShardProgressRow& p : header.progress) {
+    postgres::ExecPrepared(txn, sql::kStoreProgress, p.shard_id, p.partition, p.settled_offset);
+  }
+  for (const SnapshotHeader::Tombstone& t : header.tombstones) {
+    postgres::ExecPrepared(txn, sql::kSetTombstonePosition, t.record_id, t.partition, t.offset,
+                           t.space_id);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<bool> PgSyncRepository::DeadLetterOutbox(int64_t outbox_id,
@@ -477,14 +489,7 @@ absl::Status PgSyncRepository::ImportSnapshot(const SnapshotHeader& header,
           postgres::ExecPrepared(txn, sql::kStoreImportedOffset, partition, next,
                                  own == merge_own_until.end() ? int64_t{0} : own->second);
         }
-        for (const ShardProgressRow& p : header.progress) {
-          postgres::ExecPrepared(txn, sql::kStoreProgress, p.shard_id, p.partition,
-                                 p.settled_offset);
-        }
-        for (const SnapshotHeader::Tombstone& t : header.tombstones) {
-          postgres::ExecPrepared(txn, sql::kSetTombstonePosition, t.record_id, t.partition,
-                                 t.offset, t.space_id);
-        }
+        StoreSnapshotRegistry(txn, header);
         return absl::OkStatus();
       });
 }
@@ -505,14 +510,7 @@ absl::Status PgSyncRepository::MergeSnapshot(const SnapshotHeader& header,
         for (const auto& [partition, next] : header.positions) {
           postgres::ExecPrepared(txn, sql::kStoreOffset, partition, next);  // never backwards
         }
-        for (const ShardProgressRow& p : header.progress) {
-          postgres::ExecPrepared(txn, sql::kStoreProgress, p.shard_id, p.partition,
-                                 p.settled_offset);
-        }
-        for (const SnapshotHeader::Tombstone& t : header.tombstones) {
-          postgres::ExecPrepared(txn, sql::kSetTombstonePosition, t.record_id, t.partition,
-                                 t.offset, t.space_id);
-        }
+        StoreSnapshotRegistry(txn, header);
         return absl::OkStatus();
       });
   if (!merged.ok()) return merged;

@@ -69,27 +69,46 @@ absl::StatusOr<BootstrapResult> AnotherReplicaWon(repository::PgSyncRepository& 
   return import_error;
 }
 
-// The peer's positions must reach the log start on every partition, or its snapshot misses
-// events the log no longer holds either.
-absl::Status CheckPeerPositions(const BootstrapOptions& options, kafka::Consumer& probe,
-                                const repository::SnapshotHeader& header,
-                                const std::string& peer_shard,
-                                std::map<int32_t, kafka::Watermarks>* marks_out = nullptr) {
+// Every partition's watermarks.
+absl::StatusOr<std::map<int32_t, kafka::Watermarks>> QueryAllWatermarks(
+    const BootstrapOptions& options, kafka::Consumer& probe) {
   COFFER_ASSIGN_OR_RETURN(int partitions, probe.PartitionCount(options.topic));
+  std::map<int32_t, kafka::Watermarks> marks;
   for (int32_t p = 0; p < partitions; ++p) {
-    COFFER_ASSIGN_OR_RETURN(
-        kafka::Watermarks wm,
-        QueryWatermarksBounded(probe.handle(), options.topic, p, std::chrono::seconds(10)));
-    if (marks_out != nullptr) (*marks_out)[p] = wm;
+    COFFER_ASSIGN_OR_RETURN(marks[p], QueryWatermarksBounded(probe.handle(), options.topic, p,
+                                                             std::chrono::seconds(10)));
+  }
+  return marks;
+}
+
+// Reads the peer's snapshot for `purpose` ("bootstrap", "recovery") and checks it can serve:
+// the peer is another shard, and its positions reach the log start (`marks`) on every partition
+// (else its snapshot misses events the log no longer holds either). Drops this shard's own
+// progress rows from the peer's registry: they describe an earlier view of this shard, and the
+// gate must open only once a marker of the current one came back.
+absl::Status FetchPeerSnapshot(const BootstrapOptions& options, const std::string& purpose,
+                               const std::map<int32_t, kafka::Watermarks>& marks,
+                               repository::SnapshotHeader& header,
+                               std::vector<repository::StoredRevision>& revisions,
+                               std::string& peer_shard) {
+  COFFER_RETURN_IF_ERROR(ReadSnapshot(options, header, revisions, peer_shard));
+  if (peer_shard == options.shard_id) {
+    return absl::FailedPreconditionError(purpose + ": the peer is this shard (" + peer_shard +
+                                         "); name another shard");
+  }
+  for (const auto& [p, wm] : marks) {
     auto it = header.positions.find(p);
     const int64_t position = it == header.positions.end() ? 0 : it->second;
     if (position < wm.low) {
-      return absl::FailedPreconditionError("peer " + peer_shard +
+      return absl::FailedPreconditionError(purpose + ": peer " + peer_shard +
                                            " is itself behind the log start on partition " +
                                            std::to_string(p) + " (" + std::to_string(position) +
                                            " < " + std::to_string(wm.low) + "); use another peer");
     }
   }
+  std::erase_if(header.progress, [&](const repository::ShardProgressRow& row) {
+    return row.shard_id == options.shard_id;
+  });
   return absl::OkStatus();
 }
 
@@ -101,19 +120,12 @@ absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::PgSync
     return absl::FailedPreconditionError(
         "recovery needs a peer's snapshot: set --bootstrap-peer and --bootstrap-token-file");
   }
+  COFFER_ASSIGN_OR_RETURN(auto marks, QueryAllWatermarks(options, probe));
   repository::SnapshotHeader header;
   std::vector<repository::StoredRevision> revisions;
   std::string peer_shard;
-  COFFER_RETURN_IF_ERROR(ReadSnapshot(options, header, revisions, peer_shard));
-  if (peer_shard == options.shard_id) {
-    return absl::FailedPreconditionError("recovery: the peer is this shard (" + peer_shard +
-                                         "); name another shard");
-  }
   COFFER_RETURN_IF_ERROR(
-      status::Annotate(CheckPeerPositions(options, probe, header, peer_shard), "recovery"));
-  std::erase_if(header.progress, [&](const repository::ShardProgressRow& row) {
-    return row.shard_id == options.shard_id;
-  });
+      FetchPeerSnapshot(options, "recovery", marks, header, revisions, peer_shard));
   COFFER_RETURN_IF_ERROR(repo.MergeSnapshot(header, revisions));
   log::Info("recovery: merged a peer's snapshot and moved past the truncated events",
             {{"peer_shard", peer_shard},
@@ -127,16 +139,10 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
                                           kafka::Consumer& probe) {
   COFFER_ASSIGN_OR_RETURN(bool empty, repo.IsEmpty());
   if (!empty) return BootstrapResult::kNotNeeded;
-  COFFER_ASSIGN_OR_RETURN(int partitions, probe.PartitionCount(options.topic));
-  std::map<int32_t, kafka::Watermarks> marks;
+  COFFER_ASSIGN_OR_RETURN(auto marks, QueryAllWatermarks(options, probe));
+  const int64_t partitions = static_cast<int64_t>(marks.size());
   bool complete = true;
-  for (int32_t p = 0; p < partitions; ++p) {
-    COFFER_ASSIGN_OR_RETURN(
-        kafka::Watermarks wm,
-        QueryWatermarksBounded(probe.handle(), options.topic, p, std::chrono::seconds(10)));
-    complete = complete && wm.low == 0;
-    marks[p] = wm;
-  }
+  for (const auto& [p, wm] : marks) complete = complete && wm.low == 0;
   // Events of this shard's id already in the log were written by an earlier incarnation of it
   // (a re-created database): merge them instead of skipping them as echoes.
   std::map<int32_t, int64_t> merge_own_until;
@@ -148,7 +154,7 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
       return AnotherReplicaWon(repo, s);
     }
     log::Info("bootstrap: empty database and a complete change log; catching up from its start",
-              {{"partitions", static_cast<int64_t>(partitions)}});
+              {{"partitions", partitions}});
     return BootstrapResult::kFromLogStart;
   }
   if (!options.peer) {
@@ -159,27 +165,8 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
   repository::SnapshotHeader header;
   std::vector<repository::StoredRevision> revisions;
   std::string peer_shard;
-  COFFER_RETURN_IF_ERROR(ReadSnapshot(options, header, revisions, peer_shard));
-  if (peer_shard == options.shard_id) {
-    return absl::FailedPreconditionError("bootstrap: the peer is this shard (" + peer_shard +
-                                         "); name another shard");
-  }
-  for (const auto& [p, wm] : marks) {
-    auto it = header.positions.find(p);
-    const int64_t position = it == header.positions.end() ? 0 : it->second;
-    if (position < wm.low) {
-      return absl::FailedPreconditionError("bootstrap: peer " + peer_shard +
-                                           " is itself behind the log start on partition " +
-                                           std::to_string(p) + " (" + std::to_string(position) +
-                                           " < " + std::to_string(wm.low) + "); use another peer");
-    }
-  }
-  // This shard's own progress rows in the peer's registry describe an earlier incarnation of it
-  // (a re-bootstrap): drop them, so that the gate opens only once a marker of this incarnation
-  // came back — i.e. once it applied the log past what the others may have collected.
-  std::erase_if(header.progress, [&](const repository::ShardProgressRow& row) {
-    return row.shard_id == options.shard_id;
-  });
+  COFFER_RETURN_IF_ERROR(
+      FetchPeerSnapshot(options, "bootstrap", marks, header, revisions, peer_shard));
   if (absl::Status s = repo.ImportSnapshot(header, revisions, merge_own_until); !s.ok()) {
     return AnotherReplicaWon(repo, s);
   }
