@@ -41,6 +41,7 @@
 #include "services/vault/sync/outbox_relay.h"
 #include "services/vault/sync/replication_gate.h"
 #include "services/vault/sync/sync_metrics.h"
+#include "services/vault/sync/tombstone_collector.h"
 #include "services/vault/sync/watermarks.h"
 #include "services/vault/transport/file_grpc_service.h"
 #include "services/vault/transport/grpc_services.h"
@@ -106,6 +107,7 @@ struct VaultApp::Impl {
   std::unique_ptr<transport::SyncGrpcService> sync_grpc;
   std::unique_ptr<sync::OutboxRelay> relay;        // null when the shard runs alone
   std::unique_ptr<sync::ChangeConsumer> consumer;  // null when the shard runs alone
+  std::unique_ptr<sync::TombstoneCollector> gc;    // null without tombstone GC
   std::unique_ptr<kafka::Consumer> kafka_probe;    // metadata/watermarks for status, readiness
   std::unique_ptr<repository::PgBlobRepository> blobs;
   std::unique_ptr<service::FileService> file_service;
@@ -356,7 +358,6 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     sync::OutboxRelayOptions relay;
     relay.shard_id = config.shard_id;
     relay.topic = config.kafka_topic;
-    relay.db_dsn = config.db_dsn;
     static_cast<kafka::ClientConfig&>(relay.producer) = client;
     relay.producer.properties["message.timeout.ms"] =
         std::to_string(config.kafka_delivery_timeout_ms);
@@ -365,14 +366,13 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     // Markers only matter for tombstone GC, which must be on for every shard alike.
     relay.progress_interval = std::chrono::milliseconds(gc ? config.progress_interval_ms : 0);
     relay.auth = a.event_auth.get();
-    a.relay = std::make_unique<sync::OutboxRelay>(relay, *a.sync_repo, *a.sync_metrics, notifier);
+    a.relay = std::make_unique<sync::OutboxRelay>(
+        relay, *a.sync_repo, sync::PgLeadership(config.db_dsn, "coffer.vault.outbox_relay"),
+        *a.sync_metrics, notifier);
     sync::ChangeConsumerOptions consumer;
     consumer.shard_id = config.shard_id;
     consumer.topic = config.kafka_topic;
-    consumer.db_dsn = config.db_dsn;
     consumer.history_keep = config.history_retention;
-    consumer.gc_interval = std::chrono::milliseconds(config.tombstone_gc_interval_ms);
-    consumer.gc_min_age = std::chrono::milliseconds(config.tombstone_gc_min_age_ms);
     consumer.gate = gate;
     consumer.auth = a.event_auth.get();
     consumer.max_clock_skew = std::chrono::milliseconds(config.max_clock_skew_ms);
@@ -385,8 +385,17 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     // on a quiet topic (librdkafka's default is 500 ms). After the copy above, which would reset
     // it.
     consumer.consumer.properties["fetch.wait.max.ms"] = std::to_string(config.kafka_fetch_wait_ms);
-    a.consumer =
-        std::make_unique<sync::ChangeConsumer>(consumer, *a.sync_repo, *a.hlc, *a.sync_metrics);
+    a.consumer = std::make_unique<sync::ChangeConsumer>(
+        consumer, *a.sync_repo, sync::PgLeadership(config.db_dsn, "coffer.vault.change_consumer"),
+        *a.hlc, *a.sync_metrics);
+    if (gc) {
+      a.gc = std::make_unique<sync::TombstoneCollector>(
+          sync::TombstoneCollectorOptions{
+              config.shard_id, std::chrono::milliseconds(config.tombstone_gc_interval_ms),
+              std::chrono::milliseconds(config.tombstone_gc_min_age_ms)},
+          *a.sync_repo, sync::PgLeadership(config.db_dsn, "coffer.vault.tombstone_gc"),
+          *a.sync_metrics);
+    }
     kafka::ConsumerConfig probe;
     static_cast<kafka::ClientConfig&>(probe) = client;
     probe.client_id = client.client_id + "-probe";
@@ -395,8 +404,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   repository::PgRecordRepository* records = a.records.get();
   Impl* self = &a;
   if (a.event_auth) {
-    a.dead_letters = std::make_unique<sync::DeadLetters>(config.shard_id, *a.sync_repo,
-                                                         *a.event_auth, config.history_retention);
+    a.dead_letters = std::make_unique<sync::DeadLetters>(
+        config.shard_id, *a.sync_repo, *a.sync_repo, *a.event_auth, config.history_retention);
   }
   a.admin_grpc = std::make_unique<transport::AdminGrpcService>(
       *a.authenticator, *a.record_service,
@@ -471,6 +480,7 @@ absl::Status VaultApp::Start() {
   a.notifier->Start();
   if (a.relay) a.relay->Start();
   if (a.consumer) a.consumer->Start();
+  if (a.gc) a.gc->Start();
   COFFER_ASSIGN_OR_RETURN(a.grpc_port, a.grpc_server->Start());
   COFFER_ASSIGN_OR_RETURN(a.admin_port, a.admin_server->Start());
   if (!a.config.rest_addr.empty()) {
@@ -504,6 +514,7 @@ void VaultApp::Shutdown() {
   impl_->admin_server->Stop();
   if (impl_->relay) impl_->relay->Stop();
   if (impl_->consumer) impl_->consumer->Stop();
+  if (impl_->gc) impl_->gc->Stop();
   impl_->notifier->Stop();
   log::Info("vault stopped");
 }

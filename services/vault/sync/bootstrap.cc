@@ -58,7 +58,7 @@ absl::Status ReadSnapshot(const BootstrapOptions& options, repository::SnapshotH
 
 // Replicas of one shard may start together on its empty database: the first import wins, the
 // others find the database no longer empty and simply resume from what it stored.
-absl::StatusOr<BootstrapResult> AnotherReplicaWon(repository::PgSyncRepository& repo,
+absl::StatusOr<BootstrapResult> AnotherReplicaWon(repository::SnapshotStore& repo,
                                                   const absl::Status& import_error) {
   if (!absl::IsFailedPrecondition(import_error)) return import_error;
   absl::StatusOr<bool> empty = repo.IsEmpty();
@@ -114,7 +114,7 @@ absl::Status FetchPeerSnapshot(const BootstrapOptions& options, const std::strin
 
 }  // namespace
 
-absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::PgSyncRepository& repo,
+absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::SnapshotStore& repo,
                              kafka::Consumer& probe) {
   if (!options.peer) {
     return absl::FailedPreconditionError(
@@ -135,8 +135,7 @@ absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::PgSync
 }
 
 absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
-                                          repository::PgSyncRepository& repo,
-                                          kafka::Consumer& probe) {
+                                          repository::SnapshotStore& repo, kafka::Consumer& probe) {
   COFFER_ASSIGN_OR_RETURN(bool empty, repo.IsEmpty());
   if (!empty) return BootstrapResult::kNotNeeded;
   COFFER_ASSIGN_OR_RETURN(auto marks, QueryAllWatermarks(options, probe));

@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 #include "pkg/kafka/consumer.h"
-#include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/repository/sync_stores.h"
 
 namespace grpc {
 class Channel;
@@ -49,14 +49,13 @@ enum class BootstrapResult {
 // no peer is configured, or the peer's snapshot is itself behind the log start; the peer's
 // errors (UNAVAILABLE, PERMISSION_DENIED...) otherwise. `probe` reads partition watermarks.
 absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
-                                          repository::PgSyncRepository& repo,
-                                          kafka::Consumer& probe);
+                                          repository::SnapshotStore& repo, kafka::Consumer& probe);
 
 // Recovery of a running shard whose stored positions fell below the log start (events it never
 // applied were truncated): merges the peer's snapshot into the current state and moves the
-// positions forward to the snapshot's (PgSyncRepository::MergeSnapshot). FAILED_PRECONDITION
+// positions forward to the snapshot's (SnapshotStore::MergeSnapshot). FAILED_PRECONDITION
 // without a peer, when the peer is this shard, or when the peer is itself behind the log start.
-absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::PgSyncRepository& repo,
+absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::SnapshotStore& repo,
                              kafka::Consumer& probe);
 
 }  // namespace coffer::vault::sync

@@ -1,12 +1,10 @@
 #include "services/vault/sync/change_consumer.h"
 
-#include <set>
 #include <type_traits>
 #include <variant>
 
 #include "pkg/kafka/errors.h"
 #include "pkg/log/log.h"
-#include "pkg/postgres/leader_lock.h"
 #include "services/vault/sync/change_event.h"
 #include "services/vault/sync/received_event.h"
 #include "services/vault/sync/watermarks.h"
@@ -32,10 +30,10 @@ constexpr int kMaxMergeQuarantinesInARow = 20;
 }  // namespace
 
 absl::Status ChangeConsumer::ApplyOrQuarantine(std::vector<repository::IncomingRevision>& batch,
-                                               const std::vector<kafka::Message>& raw,
-                                               std::map<int32_t, int64_t>& next) {
+                                               const std::vector<kafka::Message>& raw) {
   const auto apply_start = std::chrono::steady_clock::now();
-  absl::StatusOr<repository::MergeOutcome> outcome = repo_.ApplyBatch(batch, options_.history_keep);
+  absl::StatusOr<repository::MergeOutcome> outcome =
+      store_.ApplyBatch(batch, options_.history_keep);
   log::Debug(
       "change batch applied",
       {{"events", static_cast<int64_t>(batch.size())},
@@ -43,7 +41,8 @@ absl::Status ChangeConsumer::ApplyOrQuarantine(std::vector<repository::IncomingR
                                              std::chrono::steady_clock::now() - apply_start)
                                              .count())}});
   if (outcome.ok()) {
-    Committed(batch, *outcome, next);
+    MergesSucceeded();
+    Committed(batch, *outcome);
     return absl::OkStatus();
   }
   if (!IsEventsFault(outcome.status())) return outcome.status();
@@ -51,10 +50,11 @@ absl::Status ChangeConsumer::ApplyOrQuarantine(std::vector<repository::IncomingR
             {{"events", static_cast<int64_t>(batch.size())}, {"status", outcome.status()}});
   for (size_t i = 0; i < batch.size(); ++i) {
     std::vector<repository::IncomingRevision> one{std::move(batch[i])};
-    absl::StatusOr<repository::MergeOutcome> single = repo_.ApplyBatch(one, options_.history_keep);
+    absl::StatusOr<repository::MergeOutcome> single = store_.ApplyBatch(one, options_.history_keep);
     if (!single.ok() && !IsEventsFault(single.status())) return single.status();
     if (!single.ok()) {
       if (merge_failures_in_a_row_ >= kMaxMergeQuarantinesInARow) {
+        stalled_on_merges_ = true;
         SetStall(std::to_string(merge_failures_in_a_row_) +
                  " events in a row failed to apply; not quarantining more (last: " +
                  std::string(single.status().message()) + ")");
@@ -76,7 +76,7 @@ absl::Status ChangeConsumer::ApplyOrQuarantine(std::vector<repository::IncomingR
           kept.dead_letter->error = "(the event could not be stored) " + kept.dead_letter->error;
         }
         std::vector<repository::IncomingRevision> letter{std::move(kept)};
-        single = repo_.ApplyBatch(letter, options_.history_keep);
+        single = store_.ApplyBatch(letter, options_.history_keep);
         if (single.ok()) {
           one = std::move(letter);
           break;
@@ -86,22 +86,26 @@ absl::Status ChangeConsumer::ApplyOrQuarantine(std::vector<repository::IncomingR
       if (!single.ok()) return single.status();
       ++merge_failures_in_a_row_;
     } else {
-      merge_failures_in_a_row_ = 0;
-      if (!stall_reason().empty() && stall_reason().find("in a row") != std::string::npos) {
-        SetStall("");
-      }
+      MergesSucceeded();
     }
-    Committed(one, *single, next);
+    Committed(one, *single);
   }
   return absl::OkStatus();
 }
 
+void ChangeConsumer::MergesSucceeded() {
+  merge_failures_in_a_row_ = 0;
+  if (stalled_on_merges_) {
+    stalled_on_merges_ = false;
+    SetStall("");
+  }
+}
+
 void ChangeConsumer::Committed(const std::vector<repository::IncomingRevision>& batch,
-                               const repository::MergeOutcome& outcome,
-                               std::map<int32_t, int64_t>& next) {
+                               const repository::MergeOutcome& outcome) {
   const int64_t now = NowMs();
   for (const repository::IncomingRevision& in : batch) {
-    next[in.partition] = std::max(next[in.partition], in.offset + 1);
+    next_[in.partition] = std::max(next_[in.partition], in.offset + 1);
     if (in.dead_letter) {
       metrics_.Quarantined(in.dead_letter->kind);
       log::Error("change event quarantined (dead letter; AdminService lists it)",
@@ -128,26 +132,25 @@ void ChangeConsumer::Committed(const std::vector<repository::IncomingRevision>& 
   metrics_.conflicts_resolved.Increment(outcome.conflicts_resolved);
 }
 
-ChangeConsumer::ChangeConsumer(ChangeConsumerOptions options, repository::PgSyncRepository& repo,
-                               domain::Hlc& hlc, SyncMetrics& metrics)
-    : options_(std::move(options)), repo_(repo), hlc_(hlc), metrics_(metrics) {}
+ChangeConsumer::ChangeConsumer(ChangeConsumerOptions options, repository::ReplicaStateStore& store,
+                               std::unique_ptr<Leadership> leadership, domain::Hlc& hlc,
+                               SyncMetrics& metrics)
+    : options_(std::move(options)),
+      store_(store),
+      hlc_(hlc),
+      metrics_(metrics),
+      loop_({"consumer", options_.shard_id, std::chrono::milliseconds(1000)}, std::move(leadership),
+            metrics) {}
 
 ChangeConsumer::~ChangeConsumer() { Stop(); }
 
 void ChangeConsumer::Start() {
-  if (thread_.joinable()) return;
-  stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  loop_.Start({.lead = [this] { Round(); },
+               .standby = [this] { StandbyRound(); },
+               .lost = [this] { consumer_.reset(); }});
 }
 
-void ChangeConsumer::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void ChangeConsumer::Stop() { loop_.Stop(); }
 
 std::string ChangeConsumer::stall_reason() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -169,7 +172,7 @@ void ChangeConsumer::SetStall(const std::string& reason) {
 }
 
 void ChangeConsumer::CheckJoined(int partitions) {
-  absl::StatusOr<std::vector<int32_t>> own = repo_.OwnProgressPartitions(options_.shard_id);
+  absl::StatusOr<std::vector<int32_t>> own = store_.OwnProgressPartitions(options_.shard_id);
   if (!own.ok() || partitions <= 0 || own->size() < static_cast<size_t>(partitions)) return;
   options_.gate->Open();
   metrics_.replication_joined.Set(1);
@@ -177,206 +180,156 @@ void ChangeConsumer::CheckJoined(int partitions) {
             {{"partitions", static_cast<int64_t>(partitions)}});
 }
 
-void ChangeConsumer::CollectTombstones() {
-  absl::StatusOr<std::vector<repository::ShardProgressRow>> progress = repo_.ListProgress();
-  if (progress.ok()) {
-    std::set<std::string> shards;
-    for (const auto& row : *progress) shards.insert(row.shard_id);
-    metrics_.registered_shards.Set(static_cast<double>(shards.size()));
+void ChangeConsumer::StandbyRound() {
+  // A standby replica shares the leader's database: it may accept writes as soon as the shard
+  // has joined (its markers are in shard_progress for every stored partition).
+  if (options_.gate == nullptr || options_.gate->is_open()) return;
+  absl::StatusOr<std::map<int32_t, int64_t>> stored = store_.LoadOffsets();
+  if (stored.ok()) CheckJoined(static_cast<int>(stored->size()));
+}
+
+bool ChangeConsumer::Assign() {
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> c = kafka::Consumer::Create(options_.consumer);
+  if (!c.ok()) {
+    log::Error("cannot create the Kafka consumer", {{"status", c.status()}});
+    loop_.Sleep(options_.stall_recheck);
+    return false;
   }
-  absl::StatusOr<int64_t> n = repo_.CollectTombstones(NowMs() - options_.gc_min_age.count());
-  if (!n.ok()) {
-    log::Warn("tombstone GC failed (retried at the next interval)", {{"status", n.status()}});
-    return;
+  absl::StatusOr<int> n = (*c)->PartitionCount(options_.topic);
+  absl::StatusOr<std::map<int32_t, int64_t>> stored = store_.LoadOffsets();
+  absl::StatusOr<std::map<int32_t, int64_t>> own = store_.LoadMergeOwnUntil();
+  if (own.ok()) merge_own_until_ = *std::move(own);
+  if (!n.ok() || !stored.ok() || !own.ok()) {
+    log::Warn("change consumer cannot start yet",
+              {{"topic", options_.topic}, {"status", n.ok() ? stored.status() : n.status()}});
+    loop_.Sleep(std::chrono::milliseconds(1000));
+    return false;
   }
-  if (*n > 0) {
-    metrics_.tombstones_collected.Increment(static_cast<double>(*n));
-    log::Info("tombstones collected behind the GC horizon", {{"records", *n}});
+  std::vector<kafka::TopicPartitionOffset> assignment;
+  std::string stall;
+  next_.clear();
+  for (int32_t p = 0; p < *n; ++p) {
+    int64_t offset = stored->count(p) ? stored->at(p) : 0;
+    absl::StatusOr<kafka::Watermarks> wm =
+        QueryWatermarksBounded((*c)->handle(), options_.topic, p, std::chrono::milliseconds(2000));
+    if (!wm.ok()) {
+      assignment.clear();  // unknown: try again, this is not a refusal
+      break;
+    }
+    if (offset < wm->low) {
+      stall = "partition " + std::to_string(p) + ": stored offset " + std::to_string(offset) +
+              " is below the log start " + std::to_string(wm->low) +
+              " (events were truncated before this shard applied them; re-bootstrap)";
+      break;
+    }
+    next_[p] = offset;
+    assignment.push_back({options_.topic, p, offset});
+  }
+  if (!stall.empty()) {
+    SetStall(stall);
+    if (options_.recover) {
+      log::Warn("change consumer: recovering from the peer's snapshot", {{"reason", stall}});
+      absl::Status recovered = options_.recover();
+      metrics_.recoveries.Add({{"result", recovered.ok() ? "ok" : "failed"}}).Increment();
+      if (recovered.ok()) {
+        SetStall("");
+        return false;  // assign from the positions the snapshot moved forward, next round
+      }
+      log::Error("change consumer: recovery from the peer failed; retrying later",
+                 {{"status", recovered}});
+    }
+    loop_.Sleep(options_.stall_recheck);
+    return false;
+  }
+  if (assignment.size() != static_cast<size_t>(*n)) {
+    loop_.Sleep(std::chrono::milliseconds(1000));
+    return false;
+  }
+  if (absl::Status s = (*c)->Assign(assignment); !s.ok()) {
+    log::Warn("cannot assign the change topic", {{"status", s}});
+    loop_.Sleep(std::chrono::milliseconds(1000));
+    return false;
+  }
+  // A stall on merge failures stays until merges succeed again.
+  if (!stalled_on_merges_) SetStall("");
+  consumer_ = *std::move(c);
+  if (options_.gate != nullptr && !options_.gate->is_open()) CheckJoined(*n);
+  return true;
+}
+
+bool ChangeConsumer::PollBatch(std::vector<repository::IncomingRevision>& batch,
+                               std::vector<kafka::Message>& raw) {
+  // Wait for the first event, then take what is already there.
+  for (int i = 0; i < options_.batch_size && !loop_.stopping(); ++i) {
+    absl::StatusOr<std::optional<kafka::Message>> m =
+        consumer_->Poll(i == 0 ? options_.poll_timeout : std::chrono::milliseconds(0));
+    if (!m.ok()) {
+      if (absl::IsOutOfRange(m.status())) {
+        SetStall("offset out of range: " + std::string(m.status().message()));
+        return true;
+      }
+      if (!kafka::IsRetryable(m.status())) {
+        log::Warn("change consumer poll failed", {{"status", m.status()}});
+      }
+      return false;
+    }
+    if (!m->has_value()) return false;
+    kafka::Message& msg = **m;
+    const ClassifyContext context{options_.shard_id, OwnMergeLimit(merge_own_until_, msg.partition),
+                                  options_.auth};
+    ReceivedEvent event = ClassifyEvent(msg, context);
+    if (std::holds_alternative<OwnEcho>(event)) metrics_.echoes_skipped.Increment();
+    batch.push_back(ToIncoming(std::move(event), msg));
+    raw.push_back(std::move(msg));
+  }
+  return false;
+}
+
+void ChangeConsumer::RefreshLag() {
+  // The high watermarks the fetch responses carried (cached by librdkafka): no request, so the
+  // apply loop never waits here. A ListOffsets request on this handle queues behind the
+  // in-flight fetch (up to fetch.wait.max.ms each), which once stalled every batch by seconds
+  // (docs/benchmarks.md, "Replication").
+  for (const auto& [p, offset] : next_) {
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_->handle(), options_.topic.c_str(), p, &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      continue;  // nothing fetched from this partition yet
+    }
+    metrics_.SetLag(p, std::max<int64_t>(0, high - offset));
   }
 }
 
-void ChangeConsumer::Run() {
-  postgres::LeaderLock lock(options_.db_dsn,
-                            postgres::AdvisoryLockKey("coffer.vault.change_consumer"));
-  std::unique_ptr<kafka::Consumer> consumer;
-  std::map<int32_t, int64_t> next;  // in-memory positions (mirror of consumer_offsets)
-  // After a re-bootstrap: own-origin events below these offsets are merged, not skipped.
-  std::map<int32_t, int64_t> merge_own_until;
-  auto last_lag = std::chrono::steady_clock::now() - options_.lag_refresh;
-  auto last_gc = std::chrono::steady_clock::now();
-  auto sleep_for = [this](std::chrono::milliseconds d) {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, d, [this] { return stop_.load(); });
-  };
-  auto lose = [&](const char* why) {
-    if (leader_.exchange(false)) {
-      metrics_.leadership_changes.Add({{"role", "consumer"}, {"change", "lost"}}).Increment();
-      log::Info("change consumer leadership released or lost", {{"reason", std::string(why)}});
-    }
-    consumer.reset();
-  };
-
-  while (!stop_) {
-    if (!leader_) {
-      absl::StatusOr<bool> got = lock.TryAcquire();
-      if (!got.ok() || !*got) {
-        // A standby replica shares the leader's database: it may accept writes as soon as the
-        // shard has joined (its markers are in shard_progress for every stored partition).
-        if (options_.gate != nullptr && !options_.gate->is_open()) {
-          absl::StatusOr<std::map<int32_t, int64_t>> stored = repo_.LoadOffsets();
-          if (stored.ok()) CheckJoined(static_cast<int>(stored->size()));
-        }
-        sleep_for(std::chrono::milliseconds(1000));
-        continue;
-      }
-      leader_ = true;
-      metrics_.leadership_changes.Add({{"role", "consumer"}, {"change", "acquired"}}).Increment();
-      log::Info("change consumer leadership acquired", {{"shard_id", options_.shard_id}});
-    }
-    if (!consumer) {
-      absl::StatusOr<std::unique_ptr<kafka::Consumer>> c =
-          kafka::Consumer::Create(options_.consumer);
-      if (!c.ok()) {
-        log::Error("cannot create the Kafka consumer", {{"status", c.status()}});
-        sleep_for(options_.stall_recheck);
-        continue;
-      }
-      absl::StatusOr<int> n = (*c)->PartitionCount(options_.topic);
-      absl::StatusOr<std::map<int32_t, int64_t>> stored = repo_.LoadOffsets();
-      absl::StatusOr<std::map<int32_t, int64_t>> own = repo_.LoadMergeOwnUntil();
-      if (own.ok()) merge_own_until = *std::move(own);
-      if (!n.ok() || !stored.ok() || !own.ok()) {
-        log::Warn("change consumer cannot start yet",
-                  {{"topic", options_.topic}, {"status", n.ok() ? stored.status() : n.status()}});
-        sleep_for(std::chrono::milliseconds(1000));
-        continue;
-      }
-      std::vector<kafka::TopicPartitionOffset> assignment;
-      std::string stall;
-      next.clear();
-      for (int32_t p = 0; p < *n; ++p) {
-        int64_t offset = stored->count(p) ? stored->at(p) : 0;
-        absl::StatusOr<kafka::Watermarks> wm = QueryWatermarksBounded(
-            (*c)->handle(), options_.topic, p, std::chrono::milliseconds(2000));
-        if (!wm.ok()) {
-          stall = "";  // unknown: try again, this is not a refusal
-          assignment.clear();
-          break;
-        }
-        if (offset < wm->low) {
-          stall = "partition " + std::to_string(p) + ": stored offset " + std::to_string(offset) +
-                  " is below the log start " + std::to_string(wm->low) +
-                  " (events were truncated before this shard applied them; re-bootstrap)";
-          break;
-        }
-        next[p] = offset;
-        assignment.push_back({options_.topic, p, offset});
-      }
-      if (!stall.empty()) {
-        SetStall(stall);
-        if (options_.recover) {
-          log::Warn("change consumer: recovering from the peer's snapshot", {{"reason", stall}});
-          absl::Status recovered = options_.recover();
-          metrics_.recoveries.Add({{"result", recovered.ok() ? "ok" : "failed"}}).Increment();
-          if (recovered.ok()) {
-            SetStall("");
-            continue;  // re-assign from the positions the snapshot moved forward
-          }
-          log::Error("change consumer: recovery from the peer failed; retrying later",
-                     {{"status", recovered}});
-        }
-        sleep_for(options_.stall_recheck);
-        continue;
-      }
-      if (assignment.size() != static_cast<size_t>(*n)) {
-        sleep_for(std::chrono::milliseconds(1000));
-        continue;
-      }
-      if (absl::Status s = (*c)->Assign(assignment); !s.ok()) {
-        log::Warn("cannot assign the change topic", {{"status", s}});
-        sleep_for(std::chrono::milliseconds(1000));
-        continue;
-      }
-      SetStall("");
-      consumer = *std::move(c);
-      if (options_.gate != nullptr && !options_.gate->is_open()) CheckJoined(*n);
-    }
-
-    // Collect a batch: wait for the first event, then take what is already there.
-    std::vector<repository::IncomingRevision> batch;
-    std::vector<kafka::Message> raw;  // the batch's messages as read, for dead letters
-    bool restart = false;
-    for (int i = 0; i < options_.batch_size && !stop_; ++i) {
-      absl::StatusOr<std::optional<kafka::Message>> m =
-          consumer->Poll(i == 0 ? options_.poll_timeout : std::chrono::milliseconds(0));
-      if (!m.ok()) {
-        if (absl::IsOutOfRange(m.status())) {
-          SetStall("offset out of range: " + std::string(m.status().message()));
-          restart = true;
-        } else if (!kafka::IsRetryable(m.status())) {
-          log::Warn("change consumer poll failed", {{"status", m.status()}});
-        }
-        break;
-      }
-      if (!m->has_value()) break;
-      kafka::Message& msg = **m;
-      const ClassifyContext context{options_.shard_id,
-                                    OwnMergeLimit(merge_own_until, msg.partition), options_.auth};
-      ReceivedEvent event = ClassifyEvent(msg, context);
-      if (std::holds_alternative<OwnEcho>(event)) metrics_.echoes_skipped.Increment();
-      batch.push_back(ToIncoming(std::move(event), msg));
-      raw.push_back(std::move(msg));
-    }
-
-    if (!batch.empty()) {
-      if (!lock.IsHeld()) {
-        lose("advisory lock session lost");
-        continue;
-      }
-      if (absl::Status s = ApplyOrQuarantine(batch, raw, next); !s.ok()) {
-        log::Warn("cannot apply change events, re-reading from the stored offsets",
-                  {{"status", s}});
-        consumer.reset();  // re-assign from the stored offsets
-        sleep_for(std::chrono::milliseconds(500));
-        continue;
-      }
-    }
-    if (restart) {
-      consumer.reset();
-      sleep_for(options_.stall_recheck);
-      continue;
-    }
-    if (options_.gate != nullptr && !options_.gate->is_open() && !batch.empty()) {
-      CheckJoined(static_cast<int>(next.size()));
-    }
-    if (options_.gc_interval.count() > 0 &&
-        std::chrono::steady_clock::now() - last_gc >= options_.gc_interval) {
-      last_gc = std::chrono::steady_clock::now();
-      CollectTombstones();
-    }
-    if (std::chrono::steady_clock::now() - last_lag >= options_.lag_refresh) {
-      last_lag = std::chrono::steady_clock::now();
-      if (batch.empty() && !lock.IsHeld()) {
-        lose("advisory lock session lost");
-        continue;
-      }
-      // The high watermarks the fetch responses carried (cached by librdkafka): no request, so
-      // the apply loop never waits here. A ListOffsets request on this handle queues behind the
-      // in-flight fetch (up to fetch.wait.max.ms each), which once stalled every batch by
-      // seconds (docs/benchmarks.md, "Replication").
-      for (const auto& [p, offset] : next) {
-        int64_t low = -1, high = -1;
-        if (rd_kafka_get_watermark_offsets(consumer->handle(), options_.topic.c_str(), p, &low,
-                                           &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            high < 0) {
-          continue;  // nothing fetched from this partition yet
-        }
-        metrics_.SetLag(p, std::max<int64_t>(0, high - offset));
-      }
+void ChangeConsumer::Round() {
+  if (!consumer_ && !Assign()) return;
+  std::vector<repository::IncomingRevision> batch;
+  std::vector<kafka::Message> raw;  // the batch's messages as read, for dead letters
+  const bool restart = PollBatch(batch, raw);
+  if (!batch.empty()) {
+    if (!loop_.ConfirmLeadership()) return;
+    if (absl::Status s = ApplyOrQuarantine(batch, raw); !s.ok()) {
+      log::Warn("cannot apply change events, re-reading from the stored offsets", {{"status", s}});
+      consumer_.reset();  // re-assign from the stored offsets
+      loop_.Sleep(std::chrono::milliseconds(500));
+      return;
     }
   }
-  lose("stopping");
-  (void)lock.Release();
+  if (restart) {
+    consumer_.reset();
+    loop_.Sleep(options_.stall_recheck);
+    return;
+  }
+  if (options_.gate != nullptr && !options_.gate->is_open() && !batch.empty()) {
+    CheckJoined(static_cast<int>(next_.size()));
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_lag_refresh_) {
+    next_lag_refresh_ = now + options_.lag_refresh;
+    // An idle leader still notices a lost session within lag_refresh.
+    if (batch.empty() && !loop_.ConfirmLeadership()) return;
+    RefreshLag();
+  }
 }
 
 }  // namespace coffer::vault::sync

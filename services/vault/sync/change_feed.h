@@ -22,7 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/vault/domain/record.h"
-#include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/repository/sync_stores.h"
 #include "services/vault/service/caller.h"
 #include "services/vault/service/record_cipher.h"
 #include "services/vault/service/space_access.h"
@@ -48,7 +48,7 @@ class ChangeFeed {
   static constexpr int kDefaultPageSize = 500;
   static constexpr int kMaxPageSize = 1000;
 
-  ChangeFeed(std::string shard_id, repository::PgSyncRepository& repo, service::SpaceAccess& access,
+  ChangeFeed(std::string shard_id, repository::ChangeFeedStore& repo, service::SpaceAccess& access,
              const service::RecordCipher& cipher)
       : shard_id_(std::move(shard_id)), repo_(repo), access_(access), cipher_(cipher) {}
 
@@ -64,7 +64,7 @@ class ChangeFeed {
 
  private:
   const std::string shard_id_;
-  repository::PgSyncRepository& repo_;
+  repository::ChangeFeedStore& repo_;
   service::SpaceAccess& access_;
   const service::RecordCipher& cipher_;
 };

@@ -13,11 +13,11 @@ absl::StatusOr<std::vector<repository::DeadLetter>> DeadLetters::List(const std:
   }
   if (limit < 1 || limit > 1000) return absl::InvalidArgumentError("page_size: must be 1-1000");
   if (after_id < 0) return absl::InvalidArgumentError("page_token: malformed");
-  return repo_.ListDeadLetters(direction, after_id, limit);
+  return letters_.ListDeadLetters(direction, after_id, limit);
 }
 
 absl::Status DeadLetters::Retry(int64_t id) {
-  COFFER_ASSIGN_OR_RETURN(std::optional<repository::DeadLetter> letter, repo_.GetDeadLetter(id));
+  COFFER_ASSIGN_OR_RETURN(std::optional<repository::DeadLetter> letter, letters_.GetDeadLetter(id));
   if (!letter) return absl::NotFoundError("no dead letter with this id");
   if (letter->direction == "out") {
     absl::StatusOr<repository::StoredRevision> revision = DecodeChangeEvent(letter->value);
@@ -25,7 +25,7 @@ absl::Status DeadLetters::Retry(int64_t id) {
       return absl::FailedPreconditionError("the stored event does not decode: " +
                                            std::string(revision.status().message()));
     }
-    COFFER_ASSIGN_OR_RETURN(bool requeued, repo_.RequeueOutgoing(id, *revision));
+    COFFER_ASSIGN_OR_RETURN(bool requeued, letters_.RequeueOutgoing(id, *revision));
     if (!requeued) return absl::NotFoundError("no dead letter with this id");
     return absl::OkStatus();
   }
@@ -36,7 +36,7 @@ absl::Status DeadLetters::Retry(int64_t id) {
   message.value = letter->value;
   if (!letter->mac_key_id.empty()) message.headers.push_back({kMacKeyIdHeader, letter->mac_key_id});
   if (!letter->mac.empty()) message.headers.push_back({kMacHeader, letter->mac});
-  COFFER_ASSIGN_OR_RETURN(auto own_until, repo_.LoadMergeOwnUntil());
+  COFFER_ASSIGN_OR_RETURN(auto own_until, replica_.LoadMergeOwnUntil());
   auto it = own_until.find(message.partition);
   const ClassifyContext context{shard_id_, it == own_until.end() ? 0 : it->second, &auth_};
   ReceivedEvent event = ClassifyEvent(message, context);
@@ -45,7 +45,7 @@ absl::Status DeadLetters::Retry(int64_t id) {
   }
   repository::IncomingRevision in = ToIncoming(std::move(event), message);
   in.resolves_dead_letter = id;
-  absl::StatusOr<repository::MergeOutcome> applied = repo_.ApplyBatch({in}, history_keep_);
+  absl::StatusOr<repository::MergeOutcome> applied = replica_.ApplyBatch({in}, history_keep_);
   if (!applied.ok()) {
     return absl::FailedPreconditionError("still fails to apply: " +
                                          std::string(applied.status().message()));
@@ -54,7 +54,7 @@ absl::Status DeadLetters::Retry(int64_t id) {
 }
 
 absl::Status DeadLetters::Discard(int64_t id) {
-  COFFER_ASSIGN_OR_RETURN(bool deleted, repo_.DeleteDeadLetter(id));
+  COFFER_ASSIGN_OR_RETURN(bool deleted, letters_.DeleteDeadLetter(id));
   if (!deleted) return absl::NotFoundError("no dead letter with this id");
   return absl::OkStatus();
 }

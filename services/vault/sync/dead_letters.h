@@ -14,18 +14,23 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/repository/sync_stores.h"
 #include "services/vault/sync/event_auth.h"
 
 namespace coffer::vault::sync {
 
 class DeadLetters {
  public:
-  // Borrows all three; they must outlive this object.
+  // Borrows all four; they must outlive this object.
   // `history_keep` as for the consumer's merges (0 = all).
-  DeadLetters(std::string shard_id, repository::PgSyncRepository& repo,
-              const EventAuthenticator& auth, int history_keep)
-      : shard_id_(std::move(shard_id)), repo_(repo), auth_(auth), history_keep_(history_keep) {}
+  DeadLetters(std::string shard_id, repository::DeadLetterStore& letters,
+              repository::ReplicaStateStore& replica, const EventAuthenticator& auth,
+              int history_keep)
+      : shard_id_(std::move(shard_id)),
+        letters_(letters),
+        replica_(replica),
+        auth_(auth),
+        history_keep_(history_keep) {}
 
   // Up to `limit` (1-1000) dead letters after id `after_id`, of `direction` ("in", "out", "" =
   // both); INVALID_ARGUMENT naming the field otherwise.
@@ -39,7 +44,8 @@ class DeadLetters {
 
  private:
   const std::string shard_id_;
-  repository::PgSyncRepository& repo_;
+  repository::DeadLetterStore& letters_;
+  repository::ReplicaStateStore& replica_;
   const EventAuthenticator& auth_;
   const int history_keep_;
 };

@@ -9,8 +9,6 @@
 #include "pkg/failpoint/failpoint.h"
 #include "pkg/kafka/errors.h"
 #include "pkg/log/log.h"
-#include "pkg/postgres/connection_pool.h"
-#include "pkg/postgres/leader_lock.h"
 #include "pkg/status/status.h"
 #include "services/vault/domain/ids.h"
 #include "services/vault/sync/change_event.h"
@@ -30,25 +28,32 @@ bool RefusedForItsSize(const absl::Status& s) {
 
 }  // namespace
 
-OutboxRelay::OutboxRelay(OutboxRelayOptions options, repository::PgSyncRepository& repo,
-                         SyncMetrics& metrics, ChangeNotifier* notifier)
-    : options_(std::move(options)), repo_(repo), metrics_(metrics), notifier_(notifier) {}
+// The blob queue is looked at every round while it yields blobs, else at most this often: an
+// empty check is a query that the record path need not pay each round.
+constexpr std::chrono::milliseconds kBlobCheckInterval{200};
+// After a failed delivery, before the next round.
+constexpr std::chrono::milliseconds kRetryPause{500};
+
+OutboxRelay::OutboxRelay(OutboxRelayOptions options, repository::OutboxStore& store,
+                         std::unique_ptr<Leadership> leadership, SyncMetrics& metrics,
+                         ChangeNotifier* notifier)
+    : options_(std::move(options)),
+      store_(store),
+      metrics_(metrics),
+      notifier_(notifier),
+      loop_({"relay", options_.shard_id, options_.poll_interval}, std::move(leadership), metrics) {}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
 void OutboxRelay::Start() {
-  if (thread_.joinable()) return;
-  stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  loop_.Start({.lead = [this] { Round(); }, .standby = nullptr, .lost = [this] { Reset(); }});
 }
 
-void OutboxRelay::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+void OutboxRelay::Stop() { loop_.Stop(); }
+
+void OutboxRelay::Reset() {
+  producer_.reset();
+  unsettled_.clear();
 }
 
 kafka::ProducerRecord OutboxRelay::Signed(int32_t partition, std::string key,
@@ -62,18 +67,16 @@ kafka::ProducerRecord OutboxRelay::Signed(int32_t partition, std::string key,
   return record;
 }
 
-kafka::ProducerRecord OutboxRelay::EventRecord(const repository::StoredRevision& revision,
-                                               int partitions) const {
-  return Signed(PartitionForSpace(revision.space_id, partitions), EventKey(revision),
+kafka::ProducerRecord OutboxRelay::EventRecord(const repository::StoredRevision& revision) const {
+  return Signed(PartitionForSpace(revision.space_id, partitions_), EventKey(revision),
                 EncodeChangeEvent(revision, domain::UuidV4FromBytes(crypto::RandomBytes(16))));
 }
 
-void OutboxRelay::DeadLetter(const repository::OutboxEntry& entry, int partitions,
-                             const absl::Status& why) {
+void OutboxRelay::DeadLetter(const repository::OutboxEntry& entry, const absl::Status& why) {
   // An unreadable row has no event to keep: only where it was and why.
   const bool unreadable = !entry.read_error.ok();
   const kafka::ProducerRecord record =
-      unreadable ? kafka::ProducerRecord{} : EventRecord(entry.revision, partitions);
+      unreadable ? kafka::ProducerRecord{} : EventRecord(entry.revision);
   repository::DeadLetter letter;
   letter.direction = "out";
   const std::string message(why.message());
@@ -83,7 +86,7 @@ void OutboxRelay::DeadLetter(const repository::OutboxEntry& entry, int partition
   letter.origin_shard = options_.shard_id;
   letter.key = record.key;
   letter.value = record.value;
-  absl::StatusOr<bool> moved = repo_.DeadLetterOutbox(entry.id, letter);
+  absl::StatusOr<bool> moved = store_.DeadLetterOutbox(entry.id, letter);
   if (!moved.ok()) {
     // The row stays and is tried again next round.
     log::Warn("cannot move a refused outbox row to the dead letters", {{"status", moved.status()}});
@@ -98,8 +101,10 @@ void OutboxRelay::DeadLetter(const repository::OutboxEntry& entry, int partition
               {"event_bytes", static_cast<int64_t>(record.value.size())}});
 }
 
-bool OutboxRelay::PublishProgress(kafka::Producer& producer, int partitions) {
-  absl::StatusOr<repository::ProgressSnapshot> snap = repo_.ReadProgressSnapshot();
+bool OutboxRelay::PublishProgress() {
+  const int partitions = partitions_;
+  kafka::Producer& producer = *producer_;
+  absl::StatusOr<repository::ProgressSnapshot> snap = store_.ReadProgressSnapshot();
   if (!snap.ok()) {
     log::Warn("cannot read the progress snapshot", {{"status", snap.status()}});
     return false;
@@ -140,10 +145,12 @@ bool OutboxRelay::PublishProgress(kafka::Producer& producer, int partitions) {
   return true;
 }
 
-absl::StatusOr<int> OutboxRelay::PublishBlobs(kafka::Producer& producer, int partitions) {
+absl::StatusOr<int> OutboxRelay::PublishBlobs() {
+  const int partitions = partitions_;
+  kafka::Producer& producer = *producer_;
   constexpr int kBlobsPerRound = 4;
   COFFER_ASSIGN_OR_RETURN(std::vector<repository::BlobOutboxEntry> queued,
-                          repo_.ReadBlobOutbox(kBlobsPerRound));
+                          store_.ReadBlobOutbox(kBlobsPerRound));
   int published = 0;
   for (const repository::BlobOutboxEntry& q : queued) {
     int acked = 0;
@@ -154,7 +161,7 @@ absl::StatusOr<int> OutboxRelay::PublishBlobs(kafka::Producer& producer, int par
       BlobChunk chunk{options_.shard_id, q.blob, i, ""};
       if (q.blob.chunk_count > 0) {
         COFFER_ASSIGN_OR_RETURN(std::optional<std::string> ct,
-                                repo_.ReadBlobChunk(q.blob.blob_id, i));
+                                store_.ReadBlobChunk(q.blob.blob_id, i));
         if (!ct) {
           log::Error("a stored blob lacks a chunk; it is not replicated",
                      {{"blob_id", q.blob.blob_id}, {"chunk", static_cast<int64_t>(i)}});
@@ -181,184 +188,158 @@ absl::StatusOr<int> OutboxRelay::PublishBlobs(kafka::Producer& producer, int par
                                     std::to_string(events - acked) + " chunk event(s) undelivered");
     }
     metrics_.events_produced.Increment(static_cast<double>(events));
-    COFFER_RETURN_IF_ERROR(repo_.DeleteBlobOutbox(q.id));
+    COFFER_RETURN_IF_ERROR(store_.DeleteBlobOutbox(q.id));
     ++published;
   }
   return published;
 }
 
-void OutboxRelay::Run() {
-  postgres::LeaderLock lock(options_.db_dsn,
-                            postgres::AdvisoryLockKey("coffer.vault.outbox_relay"));
-  std::unique_ptr<kafka::Producer> producer;
-  int partitions = 0;
-  auto next_progress = std::chrono::steady_clock::now();
-  // The blob queue is looked at every round while it yields blobs, else at most every
-  // kBlobCheckInterval: an empty check is a query that the record path need not pay each round.
-  constexpr std::chrono::milliseconds kBlobCheckInterval{200};
-  auto next_blob_check = std::chrono::steady_clock::now();
-  auto sleep_for = [this](std::chrono::milliseconds d) {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, d, [this] { return stop_.load(); });
-  };
-  auto lose = [&](const char* why) {
-    if (leader_.exchange(false)) {
-      metrics_.leadership_changes.Add({{"role", "relay"}, {"change", "lost"}}).Increment();
-      log::Info("outbox relay leadership released or lost", {{"reason", std::string(why)}});
-    }
-    producer.reset();
-    unsettled_.clear();  // a new leader (maybe another replica) starts over
-  };
+bool OutboxRelay::EnsureProducer() {
+  if (producer_) return true;
+  absl::StatusOr<std::unique_ptr<kafka::Producer>> p = kafka::Producer::Create(options_.producer);
+  if (!p.ok()) {
+    log::Error("cannot create the Kafka producer", {{"status", p.status()}});
+    return false;
+  }
+  absl::StatusOr<int> n = (*p)->PartitionCount(options_.topic);
+  if (!n.ok()) {
+    log::Warn("change topic unavailable", {{"topic", options_.topic}, {"status", n.status()}});
+    return false;
+  }
+  producer_ = *std::move(p);
+  partitions_ = *n;
+  return true;
+}
 
-  while (!stop_) {
-    if (!leader_) {
-      absl::StatusOr<bool> got = lock.TryAcquire();
-      if (!got.ok() || !*got) {
-        sleep_for(options_.poll_interval);
-        continue;
-      }
-      leader_ = true;
-      metrics_.leadership_changes.Add({{"role", "relay"}, {"change", "acquired"}}).Increment();
-      log::Info("outbox relay leadership acquired", {{"shard_id", options_.shard_id}});
-    } else if (!lock.IsHeld()) {
-      lose("advisory lock session lost");
-      continue;
-    }
-    if (!producer) {
-      absl::StatusOr<std::unique_ptr<kafka::Producer>> p =
-          kafka::Producer::Create(options_.producer);
-      if (!p.ok()) {
-        log::Error("cannot create the Kafka producer", {{"status", p.status()}});
-        sleep_for(options_.poll_interval);
-        continue;
-      }
-      absl::StatusOr<int> n = (*p)->PartitionCount(options_.topic);
-      if (!n.ok()) {
-        log::Warn("change topic unavailable", {{"topic", options_.topic}, {"status", n.status()}});
-        sleep_for(options_.poll_interval);
-        continue;
-      }
-      producer = *std::move(p);
-      partitions = *n;
-    }
-    if (options_.progress_interval.count() > 0 &&
-        std::chrono::steady_clock::now() >= next_progress) {
-      next_progress = std::chrono::steady_clock::now() + options_.progress_interval;
-      if (!PublishProgress(*producer, partitions) && producer->IsFatal()) {
-        producer.reset();
-        continue;
-      }
-    }
-    // Read before the outboxes, so a write committed meanwhile wakes the wait below at once.
-    uint64_t generation = notifier_ != nullptr ? notifier_->AnyGeneration() : 0;
-    absl::StatusOr<int> blobs = 0;
-    if (std::chrono::steady_clock::now() >= next_blob_check) {
-      blobs = PublishBlobs(*producer, partitions);
-      if (!blobs.ok()) {
-        log::Warn("outbox relay: blob not published, retrying", {{"status", blobs.status()}});
-        if (producer->IsFatal()) producer.reset();
-        sleep_for(std::chrono::milliseconds(500));
-        continue;
-      }
-      next_blob_check = std::chrono::steady_clock::now() +
-                        (*blobs > 0 ? std::chrono::milliseconds(0) : kBlobCheckInterval);
-    }
-    absl::StatusOr<std::vector<repository::OutboxEntry>> batch =
-        repo_.ReadOutbox(options_.batch_size);
-    if (!batch.ok()) {
-      log::Warn("cannot read the outbox", {{"status", batch.status()}});
-      sleep_for(options_.poll_interval);
-      continue;
-    }
-    if (batch->empty() && *blobs > 0) continue;  // more blobs may be queued
-    if (batch->empty()) {
-      metrics_.outbox_backlog.Set(0);
-      // Wake-ups are an optimisation: without them the relay still polls. Wait in slices so
-      // Stop() is noticed promptly.
-      if (notifier_ == nullptr) {
-        sleep_for(options_.poll_interval);
-        continue;
-      }
-      auto deadline = std::chrono::steady_clock::now() + options_.poll_interval;
-      if (options_.progress_interval.count() > 0) deadline = std::min(deadline, next_progress);
-      deadline = std::min(deadline, next_blob_check);
-      while (!stop_ && std::chrono::steady_clock::now() < deadline) {
-        auto slice = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now()),
-                                std::chrono::milliseconds(1), std::chrono::milliseconds(100));
-        auto before = std::chrono::steady_clock::now();
-        if (notifier_->WaitForAnyChange(generation, slice)) break;
-        // Returned at once without a change: the notifier is stopped, so just sleep.
-        if (std::chrono::steady_clock::now() - before < slice / 2) sleep_for(slice);
-      }
-      continue;
-    }
-
-    std::vector<int64_t> delivered;
-    // Rows Kafka refused for their size, or unreadable rows, by batch index: they go to the dead
-    // letters so the rows behind them flow on.
-    std::vector<std::pair<size_t, absl::Status>> refused;
-    std::string last_error;  // why the last undelivered row was not delivered, for the log
-    bool failed = false;
-    bool fatal = false;
-    for (size_t i = 0; i < batch->size(); ++i) {
-      const repository::OutboxEntry& e = (*batch)[i];
-      if (!e.read_error.ok()) {
-        refused.emplace_back(i, e.read_error);
-        continue;
-      }
-      kafka::ProducerRecord record = EventRecord(e.revision, partitions);
-      absl::Status s =
-          producer->Produce(record, [&delivered, &refused, &failed, &fatal, &last_error, id = e.id,
-                                     i](const kafka::DeliveryReport& r) {
-            if (r.status.ok()) {
-              delivered.push_back(id);
-            } else if (RefusedForItsSize(r.status)) {
-              refused.emplace_back(i, r.status);
-            } else {
-              failed = true;
-              fatal = fatal || kafka::IsFatal(r.status);
-              last_error = r.status.ToString();
-            }
-          });
-      if (RefusedForItsSize(s)) {
-        refused.emplace_back(i, s);
-        continue;
-      }
-      if (!s.ok()) {
-        failed = true;
-        fatal = fatal || kafka::IsFatal(s);
-        last_error = s.ToString();
-        break;  // the rest goes in a later round
-      }
-    }
-    absl::Status flushed = producer->Flush(options_.delivery_timeout);
-    if (!flushed.ok()) failed = true;
-    if (producer->IsFatal()) fatal = true;
-    if (fatal || !flushed.ok()) {
-      // Destroying the producer purges what is outstanding and reports it (not delivered).
-      producer.reset();
-    }
-    metrics_.events_produced.Increment(static_cast<double>(delivered.size()));
-    // Tests kill the relay here: Kafka has the events, the outbox still has their rows, so they
-    // are sent again after the restart and the consumers must merge the duplicates as no-ops.
-    if (!delivered.empty()) failpoint::CrashIfFired("vault-relay-crash-after-produce");
-    if (absl::Status s = repo_.DeleteOutbox(delivered); !s.ok()) {
-      // Rows stay and are sent again: duplicates merge as no-ops.
-      log::Warn("cannot delete published outbox rows", {{"status", s}});
-    }
-    for (const auto& [index, why] : refused) DeadLetter((*batch)[index], partitions, why);
-    int64_t undelivered = static_cast<int64_t>(batch->size() - delivered.size() - refused.size());
-    metrics_.outbox_backlog.Set(static_cast<double>(undelivered));
-    if (failed) {
-      metrics_.produce_failures.Increment(static_cast<double>(undelivered));
-      log::Warn("outbox relay: some events were not delivered, retrying",
-                {{"undelivered", undelivered}, {"fatal", fatal}, {"cause", last_error}});
-      sleep_for(std::chrono::milliseconds(500));
+void OutboxRelay::Round() {
+  if (!loop_.ConfirmLeadership()) return;
+  if (!EnsureProducer()) {
+    loop_.Sleep(options_.poll_interval);
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (options_.progress_interval.count() > 0 && now >= next_progress_) {
+    next_progress_ = now + options_.progress_interval;
+    if (!PublishProgress() && producer_->IsFatal()) {
+      producer_.reset();
+      return;
     }
   }
-  lose("stopping");
-  (void)lock.Release();
+  // Read before the outboxes, so a write committed meanwhile wakes the wait below at once.
+  const uint64_t generation = notifier_ != nullptr ? notifier_->AnyGeneration() : 0;
+  int blobs = 0;
+  if (std::chrono::steady_clock::now() >= next_blob_check_) {
+    absl::StatusOr<int> published = PublishBlobs();
+    if (!published.ok()) {
+      log::Warn("outbox relay: blob not published, retrying", {{"status", published.status()}});
+      if (producer_->IsFatal()) producer_.reset();
+      loop_.Sleep(kRetryPause);
+      return;
+    }
+    blobs = *published;
+    next_blob_check_ = std::chrono::steady_clock::now() +
+                       (blobs > 0 ? std::chrono::milliseconds(0) : kBlobCheckInterval);
+  }
+  absl::StatusOr<std::vector<repository::OutboxEntry>> batch =
+      store_.ReadOutbox(options_.batch_size);
+  if (!batch.ok()) {
+    log::Warn("cannot read the outbox", {{"status", batch.status()}});
+    loop_.Sleep(options_.poll_interval);
+    return;
+  }
+  if (!batch->empty()) {
+    PublishBatch(*batch);
+    return;
+  }
+  if (blobs > 0) return;  // more blobs may be queued
+  metrics_.outbox_backlog.Set(0);
+  WaitForWrites(generation);
+}
+
+void OutboxRelay::WaitForWrites(uint64_t generation) {
+  // Wake-ups are an optimisation: without them the relay still polls.
+  if (notifier_ == nullptr) {
+    loop_.Sleep(options_.poll_interval);
+    return;
+  }
+  auto deadline = std::chrono::steady_clock::now() + options_.poll_interval;
+  if (options_.progress_interval.count() > 0) deadline = std::min(deadline, next_progress_);
+  deadline = std::min(deadline, next_blob_check_);
+  // In slices, so Stop() is noticed promptly.
+  while (!loop_.stopping() && std::chrono::steady_clock::now() < deadline) {
+    auto slice = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                deadline - std::chrono::steady_clock::now()),
+                            std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+    auto before = std::chrono::steady_clock::now();
+    if (notifier_->WaitForAnyChange(generation, slice)) return;
+    // Returned at once without a change: the notifier is stopped, so just sleep.
+    if (std::chrono::steady_clock::now() - before < slice / 2) loop_.Sleep(slice);
+  }
+}
+
+void OutboxRelay::PublishBatch(const std::vector<repository::OutboxEntry>& batch) {
+  std::vector<int64_t> delivered;
+  // Rows Kafka refused for their size, or unreadable rows, by batch index: they go to the dead
+  // letters so the rows behind them flow on.
+  std::vector<std::pair<size_t, absl::Status>> refused;
+  std::string last_error;  // why the last undelivered row was not delivered, for the log
+  bool failed = false;
+  bool fatal = false;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const repository::OutboxEntry& e = batch[i];
+    if (!e.read_error.ok()) {
+      refused.emplace_back(i, e.read_error);
+      continue;
+    }
+    kafka::ProducerRecord record = EventRecord(e.revision);
+    absl::Status s = producer_->Produce(record, [&delivered, &refused, &failed, &fatal, &last_error,
+                                                 id = e.id, i](const kafka::DeliveryReport& r) {
+      if (r.status.ok()) {
+        delivered.push_back(id);
+      } else if (RefusedForItsSize(r.status)) {
+        refused.emplace_back(i, r.status);
+      } else {
+        failed = true;
+        fatal = fatal || kafka::IsFatal(r.status);
+        last_error = r.status.ToString();
+      }
+    });
+    if (RefusedForItsSize(s)) {
+      refused.emplace_back(i, s);
+      continue;
+    }
+    if (!s.ok()) {
+      failed = true;
+      fatal = fatal || kafka::IsFatal(s);
+      last_error = s.ToString();
+      break;  // the rest goes in a later round
+    }
+  }
+  absl::Status flushed = producer_->Flush(options_.delivery_timeout);
+  if (!flushed.ok()) failed = true;
+  if (producer_->IsFatal()) fatal = true;
+  if (fatal || !flushed.ok()) {
+    // Destroying the producer purges what is outstanding and reports it (not delivered).
+    producer_.reset();
+  }
+  metrics_.events_produced.Increment(static_cast<double>(delivered.size()));
+  // Tests kill the relay here: Kafka has the events, the outbox still has their rows, so they
+  // are sent again after the restart and the consumers must merge the duplicates as no-ops.
+  if (!delivered.empty()) failpoint::CrashIfFired("vault-relay-crash-after-produce");
+  if (absl::Status s = store_.DeleteOutbox(delivered); !s.ok()) {
+    // Rows stay and are sent again: duplicates merge as no-ops.
+    log::Warn("cannot delete published outbox rows", {{"status", s}});
+  }
+  for (const auto& [index, why] : refused) DeadLetter(batch[index], why);
+  const int64_t undelivered =
+      static_cast<int64_t>(batch.size() - delivered.size() - refused.size());
+  metrics_.outbox_backlog.Set(static_cast<double>(undelivered));
+  if (failed) {
+    metrics_.produce_failures.Increment(static_cast<double>(undelivered));
+    log::Warn("outbox relay: some events were not delivered, retrying",
+              {{"undelivered", undelivered}, {"fatal", fatal}, {"cause", last_error}});
+    loop_.Sleep(kRetryPause);
+  }
 }
 
 }  // namespace coffer::vault::sync

@@ -1,7 +1,11 @@
 // OutboxRelay: publishes this shard's local writes (outbox rows) to the change topic
-// (DESIGN.md §4). One replica per shard leads (pkg/postgres LeaderLock
-// "coffer.vault.outbox_relay"); the others stand by and take over when the leader's session
-// ends.
+// (DESIGN.md §4). One replica per shard leads (LeaderLoop, role "relay"; in production the
+// advisory lock "coffer.vault.outbox_relay"); the others stand by and take over when the
+// leader's session ends.
+//
+// One leader round: confirm leadership; make sure a producer exists; publish a progress marker
+// when due; publish a few queued blobs when due; read a batch of outbox rows and publish it
+// (PublishBatch), or, with nothing to do, wait for a local write (WaitForWrites).
 //
 // The leader is woken by the replica's ChangeNotifier (in-process for local writes, via
 // LISTEN/NOTIFY for writes committed on the other replicas) and also polls every
@@ -29,19 +33,18 @@
 // `poll_interval` and releases leadership. Threading: is_leader() from any thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "pkg/kafka/producer.h"
-#include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/repository/sync_stores.h"
 #include "services/vault/sync/change_notifier.h"
 #include "services/vault/sync/event_auth.h"
+#include "services/vault/sync/leader_loop.h"
 #include "services/vault/sync/sync_metrics.h"
 
 namespace coffer::vault::sync {
@@ -49,7 +52,6 @@ namespace coffer::vault::sync {
 struct OutboxRelayOptions {
   std::string shard_id;
   std::string topic = "coffer.vault.changes.v1";
-  std::string db_dsn;  // secret: never logged
   kafka::ProducerConfig producer;
   int batch_size = 500;
   std::chrono::milliseconds poll_interval{1000};
@@ -63,47 +65,60 @@ struct OutboxRelayOptions {
 
 class OutboxRelay {
  public:
-  // `notifier` (may be null: poll only) must outlive the relay and should be started first.
-  OutboxRelay(OutboxRelayOptions options, repository::PgSyncRepository& repo, SyncMetrics& metrics,
+  // `store` and `notifier` (may be null: poll only) must outlive the relay; start the notifier
+  // first. `leadership` decides which replica leads (PgLeadership in production).
+  OutboxRelay(OutboxRelayOptions options, repository::OutboxStore& store,
+              std::unique_ptr<Leadership> leadership, SyncMetrics& metrics,
               ChangeNotifier* notifier = nullptr);
   ~OutboxRelay();
 
   void Start();
   void Stop();
-  bool is_leader() const { return leader_.load(); }
+  bool is_leader() const { return loop_.is_leader(); }
 
  private:
-  void Run();
+  // One leader round (see the top of this file).
+  void Round();
+  // Leadership lost or given up: a new leader (maybe another replica) starts over.
+  void Reset();
+  // A producer and the topic's partition count; false (logged) when Kafka is not reachable.
+  bool EnsureProducer();
+  // Produces one batch of outbox rows, deletes the rows Kafka acknowledged and moves the rows it
+  // refused for good to the dead letters.
+  void PublishBatch(const std::vector<repository::OutboxEntry>& batch);
+  // Nothing to publish: waits until a local write (notifier generation past `generation`), the
+  // next progress marker or blob check is due, or `poll_interval` passed.
+  void WaitForWrites(uint64_t generation);
   // Reads a progress snapshot, settles the pending ones and publishes the newest settled
   // offsets to every partition. False when nothing was published.
-  bool PublishProgress(kafka::Producer& producer, int partitions);
+  bool PublishProgress();
   // Publishes a few queued blobs (V007), chunk by chunk, deleting each one's queue row once
   // Kafka acknowledged all of its chunks. Returns how many blobs it published, or an error when
   // a delivery failed (the blob is sent again later; consumers store chunks idempotently).
-  absl::StatusOr<int> PublishBlobs(kafka::Producer& producer, int partitions);
+  absl::StatusOr<int> PublishBlobs();
 
   // A record for the change topic, signed (event_auth.h).
   kafka::ProducerRecord Signed(int32_t partition, std::string key, std::string value) const;
   // The signed event of an outbox row.
-  kafka::ProducerRecord EventRecord(const repository::StoredRevision& revision,
-                                    int partitions) const;
+  kafka::ProducerRecord EventRecord(const repository::StoredRevision& revision) const;
   // Moves an outbox row Kafka refused for good (`why`) to the dead letters, so the rows behind
   // it flow on; logs the cause and counts it.
-  void DeadLetter(const repository::OutboxEntry& entry, int partitions, const absl::Status& why);
-
-  // Progress snapshots not yet settled (outbox_seq_last, applied offsets), oldest first; only
-  // the relay thread touches it.
-  std::deque<std::pair<int64_t, std::map<int32_t, int64_t>>> unsettled_;
+  void DeadLetter(const repository::OutboxEntry& entry, const absl::Status& why);
 
   const OutboxRelayOptions options_;
-  repository::PgSyncRepository& repo_;
+  repository::OutboxStore& store_;
   SyncMetrics& metrics_;
   ChangeNotifier* const notifier_;
-  std::atomic<bool> leader_{false};
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread thread_;
+
+  // Leader state: only the loop thread touches it.
+  std::unique_ptr<kafka::Producer> producer_;
+  int partitions_ = 0;
+  std::chrono::steady_clock::time_point next_progress_;
+  std::chrono::steady_clock::time_point next_blob_check_;
+  // Progress snapshots not yet settled (outbox_seq_last, applied offsets), oldest first.
+  std::deque<std::pair<int64_t, std::map<int32_t, int64_t>>> unsettled_;
+
+  LeaderLoop loop_;  // last: its thread uses everything above
 };
 
 }  // namespace coffer::vault::sync
