@@ -31,6 +31,8 @@
 #include "services/vault/repository/pg_sync_repository.h"
 #include "services/vault/service/file_service.h"
 #include "services/vault/service/record_service.h"
+#include "services/vault/service/space_service.h"
+#include "services/vault/service/user_directory.h"
 #include "services/vault/sync/bootstrap.h"
 #include "services/vault/sync/change_consumer.h"
 #include "services/vault/sync/change_event.h"
@@ -45,6 +47,7 @@
 #include "services/vault/sync/watermarks.h"
 #include "services/vault/transport/file_grpc_service.h"
 #include "services/vault/transport/grpc_services.h"
+#include "services/vault/transport/space_grpc_service.h"
 #include "services/vault/transport/sync_grpc_service.h"
 
 namespace coffer::vault::app {
@@ -98,6 +101,8 @@ struct VaultApp::Impl {
   std::unique_ptr<auth::TokenVerifier> verifier;
   std::unique_ptr<transport::Authenticator> authenticator;
   std::unique_ptr<transport::RecordGrpcService> record_grpc;
+  std::unique_ptr<service::UserDirectory> directory;  // null without an identity address
+  std::unique_ptr<service::SpaceService> space_service;
   std::unique_ptr<transport::SpaceGrpcService> space_grpc;
   std::unique_ptr<transport::AdminGrpcService> admin_grpc;
   std::unique_ptr<repository::PgSyncRepository> sync_repo;
@@ -147,7 +152,22 @@ struct VaultApp::Impl {
             out->set_partition(t.partition);
             out->set_offset(t.offset);
           }
-          return write(msg);
+          if (!write(msg)) return false;
+          // Membership registers follow in messages of their own, bounded like revisions.
+          constexpr size_t kMessageBytes = size_t{4} << 20;
+          v1::ExportSnapshotResponse registers;
+          size_t bytes = 0;
+          for (const repository::SpaceRegister& r : h.registers) {
+            std::string event = sync::EncodeSpaceChangeEvent(r, /*event_id=*/"");
+            if (bytes > 0 && bytes + event.size() > kMessageBytes) {
+              if (!write(registers)) return false;
+              registers.Clear();
+              bytes = 0;
+            }
+            bytes += event.size();
+            registers.add_space_changes(std::move(event));
+          }
+          return registers.space_changes_size() == 0 || write(registers);
         },
         [&](std::vector<repository::StoredRevision>&& chunk) {
           // Messages are bounded by bytes, not only by count: a revision's event is at most
@@ -272,6 +292,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   sync::ChangeNotifier* notifier = a.notifier.get();
   a.records->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.spaces = std::make_unique<repository::PgSpaceRepository>(*a.pool);
+  a.spaces->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.cipher = std::make_unique<service::RecordCipher>(*a.keyring);
   a.hlc = std::make_unique<domain::Hlc>();
   a.access = std::make_unique<service::SpaceAccess>(*a.spaces, NowMs);
@@ -335,8 +356,10 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.authenticator = std::make_unique<transport::Authenticator>(*a.verifier, a.metrics.get());
   a.record_grpc =
       std::make_unique<transport::RecordGrpcService>(*a.authenticator, *a.record_service);
-  a.space_grpc =
-      std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.access, *a.spaces);
+  a.space_service = std::make_unique<service::SpaceService>(
+      service::SpaceServiceConfig{config.shard_id}, *a.spaces, *a.access, *a.cipher, *a.hlc,
+      a.directory.get(), NowMs);
+  a.space_grpc = std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.space_service);
   a.blobs->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.file_service = std::make_unique<service::FileService>(
       service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes}, *a.blobs,
@@ -418,6 +441,9 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
           [self](v1::GetShardStatusResponse* resp) { self->FillSyncStatus(resp); },
           [self](const std::function<bool(const v1::ExportSnapshotResponse&)>& write) {
             return self->ExportSnapshot(write);
+          },
+          [self](const std::string& space_id) {
+            return self->space_service->MembershipDigest(space_id);
           }},
       a.dead_letters.get());
 

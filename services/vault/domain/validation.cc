@@ -214,6 +214,16 @@ bool IsinValid(std::string_view isin) {
   return LuhnValid(expanded);
 }
 
+absl::Status ValidateSpaceName(std::string_view field, const std::string& name) {
+  constexpr size_t kMaxSpaceName = 256;
+  COFFER_RETURN_IF_ERROR(CheckString(field, name, kMaxSpaceName));
+  if (name.find_first_not_of(' ') == std::string::npos) return FieldError(field, "required");
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return FieldError(field, "contains a control character");
+  }
+  return absl::OkStatus();
+}
+
 bool IsUuid(std::string_view text) {
   if (text.size() != 36) return false;
   for (size_t i = 0; i < text.size(); ++i) {

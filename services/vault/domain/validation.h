@@ -56,6 +56,10 @@ bool IsinValid(std::string_view isin);
 // Canonical textual UUID (8-4-4-4-12 hex digits, any case).
 bool IsUuid(std::string_view text);
 
+// A shared space's name (field `field`): 1 to 256 bytes of valid UTF-8 without control
+// characters, not only spaces.
+absl::Status ValidateSpaceName(std::string_view field, const std::string& name);
+
 // Helper for every layer that rejects input: INVALID_ARGUMENT "<field>: <reason>".
 absl::Status FieldError(std::string_view field, std::string_view reason);
 

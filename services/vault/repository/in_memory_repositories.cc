@@ -163,9 +163,22 @@ absl::Status InMemorySpaceRepository::EnsurePersonalSpace(const std::string& spa
   std::lock_guard lock(mu_);
   if (spaces_.count(space_id) > 0) return absl::OkStatus();
   Space& s = spaces_[space_id];
-  s.view = SpaceView{space_id, "Personal", true, user_id, Role::kOwner, 1, now_ms};
-  s.members[user_id] = Role::kOwner;
+  s.view.id = space_id;
+  s.view.name = "Personal";
+  s.view.personal = true;
+  s.view.owner_id = user_id;
+  s.view.created_at_ms = now_ms;
+  s.members[user_id] = Member{"owner", now_ms, {}};
   return absl::OkStatus();
+}
+
+std::optional<Role> InMemorySpaceRepository::RoleLocked(const Space& space,
+                                                        const std::string& user_id) const {
+  if (space.deleted) return std::nullopt;
+  if (!space.view.personal && space.view.owner_id == user_id) return Role::kOwner;
+  auto m = space.members.find(user_id);
+  if (m == space.members.end()) return std::nullopt;
+  return RoleFromName(m->second.role);
 }
 
 absl::StatusOr<std::optional<Role>> InMemorySpaceRepository::GetRole(const std::string& space_id,
@@ -173,18 +186,19 @@ absl::StatusOr<std::optional<Role>> InMemorySpaceRepository::GetRole(const std::
   std::lock_guard lock(mu_);
   auto it = spaces_.find(space_id);
   if (it == spaces_.end()) return std::nullopt;
-  auto m = it->second.members.find(user_id);
-  if (m == it->second.members.end()) return std::nullopt;
-  return m->second;
+  return RoleLocked(it->second, user_id);
 }
 
 std::optional<SpaceView> InMemorySpaceRepository::ViewLocked(const Space& space,
                                                              const std::string& user_id) const {
-  auto m = space.members.find(user_id);
-  if (m == space.members.end()) return std::nullopt;
+  std::optional<Role> role = RoleLocked(space, user_id);
+  if (!role) return std::nullopt;
   SpaceView v = space.view;
-  v.role = m->second;
-  v.member_count = static_cast<int>(space.members.size());
+  v.role = *role;
+  v.member_count = 1;
+  for (const auto& [id, m] : space.members) {
+    if (m.role != "removed" && id != space.view.owner_id) ++v.member_count;
+  }
   return v;
 }
 
@@ -204,17 +218,176 @@ absl::StatusOr<std::vector<SpaceView>> InMemorySpaceRepository::ListSpaces(
     if (auto v = ViewLocked(s, user_id)) out.push_back(*v);
   }
   std::sort(out.begin(), out.end(), [](const SpaceView& a, const SpaceView& b) {
-    return std::make_tuple(!a.personal, a.name, a.id) < std::make_tuple(!b.personal, b.name, b.id);
+    return std::make_tuple(!a.personal, a.id) < std::make_tuple(!b.personal, b.id);
   });
   return out;
+}
+
+absl::StatusOr<std::vector<MemberView>> InMemorySpaceRepository::ListMembers(
+    const std::string& space_id) {
+  std::lock_guard lock(mu_);
+  std::vector<MemberView> out;
+  auto it = spaces_.find(space_id);
+  if (it == spaces_.end() || it->second.deleted) return out;
+  const Space& s = it->second;
+  if (!s.view.personal && !s.view.owner_id.empty()) {
+    out.push_back({s.view.owner_id, Role::kOwner, s.view.created_at_ms});
+  }
+  for (const auto& [id, m] : s.members) {
+    if (!s.view.personal && id == s.view.owner_id) continue;
+    if (std::optional<Role> role = RoleFromName(m.role)) out.push_back({id, *role, m.joined_at_ms});
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<InvitationRow>> InMemorySpaceRepository::GetInvitation(
+    const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = invitations_.find(id);
+  if (it == invitations_.end()) return std::nullopt;
+  return it->second.first;
+}
+
+absl::StatusOr<std::vector<InvitationRow>> InMemorySpaceRepository::ListPendingInvitations(
+    const std::string& invitee_id, const std::string& space_id, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  std::vector<InvitationRow> out;
+  for (const auto& [id, entry] : invitations_) {
+    const InvitationRow& i = entry.first;
+    auto space = spaces_.find(i.space_id);
+    if (i.state != "pending" || i.expires_at_ms <= now_ms || space == spaces_.end() ||
+        space->second.deleted) {
+      continue;
+    }
+    if (!invitee_id.empty() && i.invitee_id != invitee_id) continue;
+    if (!space_id.empty() && i.space_id != space_id) continue;
+    out.push_back(i);
+  }
+  std::sort(out.begin(), out.end(), [](const InvitationRow& a, const InvitationRow& b) {
+    return std::tie(a.created_at_ms, a.id) < std::tie(b.created_at_ms, b.id);
+  });
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> InMemorySpaceRepository::GetSpaceNameCt(
+    const std::string& space_id) {
+  std::lock_guard lock(mu_);
+  auto it = spaces_.find(space_id);
+  if (it == spaces_.end() || it->second.deleted || it->second.view.personal) return std::nullopt;
+  return it->second.view.name_ct;
+}
+
+bool InMemorySpaceRepository::MergeLocked(const SpaceRegister& r) {
+  Space& s = spaces_[r.space_id];
+  if (s.view.personal) return false;
+  s.view.id = r.space_id;
+  const Stamp stamp{r.hlc, r.origin_shard};
+  switch (r.kind) {
+    case SpaceRegister::Kind::kInfo:
+      if (!(s.info < stamp)) return false;
+      s.info = stamp;
+      s.view.name_ct = r.name_ct;
+      s.deleted = r.deleted;
+      s.view.created_at_ms = r.created_at_ms;
+      return true;
+    case SpaceRegister::Kind::kOwner:
+      if (!(s.owner < stamp)) return false;
+      s.owner = stamp;
+      s.view.owner_id = r.owner_id;
+      return true;
+    case SpaceRegister::Kind::kMember: {
+      auto [it, fresh] = s.members.try_emplace(r.user_id);
+      if (!fresh && !(it->second.stamp < stamp)) return false;
+      it->second = Member{r.member_role, r.joined_at_ms, stamp};
+      return true;
+    }
+    case SpaceRegister::Kind::kInvitation: {
+      auto [it, fresh] = invitations_.try_emplace(r.invitation.id);
+      if (!fresh && !(it->second.second < stamp)) return false;
+      it->second = {r.invitation, stamp};
+      it->second.first.space_id = r.space_id;
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status InMemorySpaceRepository::WriteRegisters(const std::vector<SpaceRegister>& writes) {
+  std::lock_guard lock(mu_);
+  for (const SpaceRegister& r : writes) {
+    MergeLocked(r);
+    queued_.push_back(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SpaceRegister>> InMemorySpaceRepository::ListRegisters(
+    const std::string& space_id) {
+  std::lock_guard lock(mu_);
+  std::vector<SpaceRegister> out;
+  auto it = spaces_.find(space_id);
+  if (it == spaces_.end() || it->second.view.personal) return out;
+  const Space& s = it->second;
+  auto base = [&](SpaceRegister::Kind kind, const Stamp& stamp) {
+    SpaceRegister r;
+    r.kind = kind;
+    r.space_id = space_id;
+    r.hlc = stamp.hlc;
+    r.origin_shard = stamp.origin;
+    return r;
+  };
+  if (s.info.hlc > 0) {
+    SpaceRegister r = base(SpaceRegister::Kind::kInfo, s.info);
+    r.name_ct = s.view.name_ct;
+    r.deleted = s.deleted;
+    r.created_at_ms = s.view.created_at_ms;
+    out.push_back(r);
+  }
+  for (const auto& [id, m] : s.members) {
+    if (m.stamp.hlc == 0) continue;
+    SpaceRegister r = base(SpaceRegister::Kind::kMember, m.stamp);
+    r.user_id = id;
+    r.member_role = m.role;
+    r.joined_at_ms = m.joined_at_ms;
+    out.push_back(r);
+  }
+  if (s.owner.hlc > 0) {
+    SpaceRegister r = base(SpaceRegister::Kind::kOwner, s.owner);
+    r.owner_id = s.view.owner_id;
+    out.push_back(r);
+  }
+  for (const auto& [id, entry] : invitations_) {
+    if (entry.first.space_id != space_id) continue;
+    SpaceRegister r = base(SpaceRegister::Kind::kInvitation, entry.second);
+    r.invitation = entry.first;
+    out.push_back(r);
+  }
+  return out;
+}
+
+bool InMemorySpaceRepository::MergeForTest(const SpaceRegister& r) {
+  std::lock_guard lock(mu_);
+  return MergeLocked(r);
+}
+
+std::vector<SpaceRegister> InMemorySpaceRepository::queued() const {
+  std::lock_guard lock(mu_);
+  return queued_;
 }
 
 void InMemorySpaceRepository::AddMemberForTest(const std::string& space_id,
                                                const std::string& user_id, Role role) {
   std::lock_guard lock(mu_);
   Space& s = spaces_[space_id];
-  if (s.view.id.empty()) s.view = SpaceView{space_id, "Shared", false, user_id, role, 0, 0};
-  s.members[user_id] = role;
+  if (s.view.id.empty()) {
+    s.view.id = space_id;
+    s.view.name = "Shared";
+  }
+  if (role == Role::kOwner) {
+    s.view.owner_id = user_id;
+  } else {
+    s.members[user_id] = Member{std::string(RoleName(role)), 0, {}};
+  }
 }
 
 }  // namespace coffer::vault::repository

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include "services/vault/repository/record_repository.h"
 #include "services/vault/repository/space_repository.h"
@@ -64,19 +65,49 @@ class InMemorySpaceRepository final : public SpaceRepository {
   absl::StatusOr<std::optional<SpaceView>> GetSpace(const std::string& space_id,
                                                     const std::string& user_id) override;
   absl::StatusOr<std::vector<SpaceView>> ListSpaces(const std::string& user_id) override;
+  absl::StatusOr<std::vector<MemberView>> ListMembers(const std::string& space_id) override;
+  absl::StatusOr<std::optional<InvitationRow>> GetInvitation(const std::string& id) override;
+  absl::StatusOr<std::optional<std::string>> GetSpaceNameCt(const std::string& space_id) override;
+  absl::StatusOr<std::vector<InvitationRow>> ListPendingInvitations(const std::string& invitee_id,
+                                                                    const std::string& space_id,
+                                                                    int64_t now_ms) override;
+  absl::Status WriteRegisters(const std::vector<SpaceRegister>& writes) override;
+  absl::StatusOr<std::vector<SpaceRegister>> ListRegisters(const std::string& space_id) override;
 
-  // Adds a shared space with one member (shared-space RPCs are not implemented yet).
+  // A received register write (as the consumer would merge it); true when it changed.
+  bool MergeForTest(const SpaceRegister& r);
+  // Adds a shared space with one member (Role::kOwner makes the user its owner).
   void AddMemberForTest(const std::string& space_id, const std::string& user_id, Role role);
+  // Every register write queued for the relay, oldest first.
+  std::vector<SpaceRegister> queued() const;
 
  private:
-  struct Space {
-    SpaceView view;
-    std::map<std::string, Role> members;
+  struct Stamp {
+    uint64_t hlc = 0;
+    std::string origin;
+    bool operator<(const Stamp& o) const {
+      return std::tie(hlc, origin) < std::tie(o.hlc, o.origin);
+    }
   };
+  struct Member {
+    std::string role;  // reader|writer|admin|owner (personal)|removed
+    int64_t joined_at_ms = 0;
+    Stamp stamp;
+  };
+  struct Space {
+    SpaceView view;  // id, name, name_ct, personal, owner_id, created_at_ms
+    bool deleted = false;
+    Stamp info, owner;
+    std::map<std::string, Member> members;
+  };
+  std::optional<Role> RoleLocked(const Space& space, const std::string& user_id) const;
   std::optional<SpaceView> ViewLocked(const Space& space, const std::string& user_id) const;
+  bool MergeLocked(const SpaceRegister& r);
 
   mutable std::mutex mu_;
   std::map<std::string, Space> spaces_;
+  std::map<std::string, std::pair<InvitationRow, Stamp>> invitations_;
+  std::vector<SpaceRegister> queued_;
 };
 
 }  // namespace coffer::vault::repository

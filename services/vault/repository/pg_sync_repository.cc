@@ -14,6 +14,7 @@
 #include "services/vault/domain/merge.h"
 #include "services/vault/repository/pg_blob_repository.h"
 #include "services/vault/repository/pg_rows.h"
+#include "services/vault/repository/pg_space_repository.h"
 #include "services/vault/repository/sql.h"
 
 namespace coffer::vault::repository {
@@ -133,6 +134,8 @@ void StoreSnapshotRegistry(pqxx::transaction_base& txn, const SnapshotHeader& he
     postgres::ExecPrepared(txn, sql::kSetTombstonePosition, t.record_id, t.partition, t.offset,
                            t.space_id);
   }
+  // Membership (V010): registers merge by their own rule, so importing them is a join too.
+  for (const SpaceRegister& r : header.registers) internal::MergeRegister(txn, r);
 }
 
 }  // namespace
@@ -143,6 +146,46 @@ absl::StatusOr<bool> PgSyncRepository::DeadLetterOutbox(int64_t outbox_id,
   COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
         moved = !ExecDeadLetter(txn, sql::kDeadLetterOutbox, letter, outbox_id).empty();
+        return absl::OkStatus();
+      }));
+  return moved;
+}
+
+absl::StatusOr<std::vector<SpaceOutboxEntry>> PgSyncRepository::ReadSpaceOutbox(int limit) {
+  std::vector<SpaceOutboxEntry> out;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        out.clear();
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectSpaceOutbox, limit)) {
+          SpaceOutboxEntry e;
+          e.id = row[0].as<int64_t>();
+          absl::StatusOr<SpaceRegister> change = RegisterFromJson(row[1].as<std::string>());
+          if (change.ok()) {
+            e.change = *std::move(change);
+          } else {
+            e.read_error = change.status();
+          }
+          out.push_back(std::move(e));
+        }
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::Status PgSyncRepository::DeleteSpaceOutbox(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  return postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        postgres::ExecPrepared(txn, sql::kDeleteSpaceOutbox, postgres::ArrayLiteral(ids));
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<bool> PgSyncRepository::DeadLetterSpaceOutbox(int64_t id, const DeadLetter& letter) {
+  bool moved = false;
+  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+        moved = !ExecDeadLetter(txn, sql::kDeadLetterSpaceOutbox, letter, id).empty();
         return absl::OkStatus();
       }));
   return moved;
@@ -274,9 +317,11 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
   }
   const std::string space_array = postgres::ArrayLiteral(merged_spaces);
   MergeOutcome outcome;
+  std::set<std::string> changed_registers;  // spaces whose membership changed
   absl::Status st = postgres::RunInTransaction(
       pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
         outcome = MergeOutcome{};  // the transaction may run more than once
+        changed_registers.clear();
         if (!merged_spaces.empty()) postgres::ExecPrepared(txn, sql::kLockSpaces, space_array);
         for (const IncomingRevision& e : batch) {
           if (e.progress_settled >= 0) {
@@ -304,6 +349,10 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
             }
             postgres::ExecPrepared(txn, sql::kCompleteIncomingBlob, b.blob_id);
           }
+          if (e.space_change && internal::MergeRegister(txn, *e.space_change)) {
+            ++outcome.applied;
+            changed_registers.insert(e.space_change->space_id);
+          }
           if (!e.merge) continue;
           COFFER_RETURN_IF_ERROR(
               MergeOne(txn, e.revision, e.partition, e.offset, history_keep, outcome));
@@ -315,6 +364,7 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
       });
   if (!st.ok()) return st;
   if (hook_ && outcome.applied > 0) {
+    merged_spaces.insert(changed_registers.begin(), changed_registers.end());
     for (const std::string& space : merged_spaces) hook_(space);
   }
   return outcome;
@@ -441,6 +491,11 @@ absl::Status PgSyncRepository::ExportSnapshot(
         for (const auto& row : postgres::ExecPrepared(txn, sql::kSnapshotTombstones)) {
           h.tombstones.push_back({row[0].as<std::string>(), row[1].as<int32_t>(),
                                   row[2].as<int64_t>(), row[3].as<std::string>()});
+        }
+        for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectSharedSpaceIds)) {
+          std::vector<SpaceRegister> registers =
+              internal::ReadRegisters(txn, row[0].as<std::string>());
+          h.registers.insert(h.registers.end(), registers.begin(), registers.end());
         }
         if (!header(h)) return absl::CancelledError("snapshot reader went away");
         pqxx::stateless_cursor<pqxx::cursor_base::read_only, pqxx::cursor_base::owned> cursor(

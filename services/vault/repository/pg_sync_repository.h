@@ -53,6 +53,9 @@ class PgSyncRepository final : public OutboxStore,
   absl::StatusOr<std::optional<std::string>> ReadBlobChunk(const std::string& blob_id,
                                                            int index) override;
   absl::Status DeleteBlobOutbox(int64_t id) override;
+  absl::StatusOr<std::vector<SpaceOutboxEntry>> ReadSpaceOutbox(int limit) override;
+  absl::Status DeleteSpaceOutbox(const std::vector<int64_t>& ids) override;
+  absl::StatusOr<bool> DeadLetterSpaceOutbox(int64_t id, const DeadLetter& letter) override;
   absl::StatusOr<ProgressSnapshot> ReadProgressSnapshot() override;
 
   // ReplicaStateStore

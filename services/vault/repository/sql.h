@@ -163,7 +163,9 @@ inline constexpr char kSelectSpaceState[] =
     "  FROM record_siblings WHERE space_id = $1::uuid"
     ") r ORDER BY record_id, origin_shard, hlc";
 
-inline constexpr char kOutboxBacklog[] = "SELECT count(*) FROM outbox";
+// Records and membership changes waiting for the relay.
+inline constexpr char kOutboxBacklog[] =
+    "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM space_outbox)";
 
 // Personal space + owner membership, idempotently, in one statement. $1 id, $2 owner, $3 now.
 inline constexpr char kEnsurePersonalSpace[] =
@@ -173,17 +175,140 @@ inline constexpr char kEnsurePersonalSpace[] =
     ") INSERT INTO space_members (space_id, user_id, role, joined_at_ms)"
     "  SELECT id, $2, 'owner', $3 FROM space ON CONFLICT DO NOTHING";
 
-// $1 space, $2 user -> role.
+// $1 space, $2 user -> role ('removed' or no row: not a member). A shared space's owner is its
+// owner register (V010); a personal space's is its member row.
 inline constexpr char kSelectRole[] =
-    "SELECT role FROM space_members WHERE space_id = $1::uuid AND user_id = $2";
+    "SELECT CASE WHEN NOT s.personal AND s.owner_id = $2 THEN 'owner' ELSE m.role END"
+    " FROM spaces s LEFT JOIN space_members m ON m.space_id = s.id AND m.user_id = $2"
+    " WHERE s.id = $1::uuid AND NOT s.deleted";
 
-// Spaces of user $2 (optionally only space $1, NULL = all), with role and member count.
+// Spaces of user $2 (optionally only space $1, NULL = all) with the user's role and the member
+// count (the owner included): id, name, name_ct, personal, owner_id, role, created_at_ms, count.
 inline constexpr char kSelectSpaces[] =
-    "SELECT s.id::text, s.name, s.personal, s.owner_id, m.role, s.created_at_ms,"
-    "  (SELECT count(*) FROM space_members c WHERE c.space_id = s.id)"
-    " FROM spaces s JOIN space_members m ON m.space_id = s.id AND m.user_id = $2"
-    " WHERE ($1::uuid IS NULL OR s.id = $1::uuid)"
-    " ORDER BY s.personal DESC, s.name, s.id";
+    "WITH mine AS ("
+    "  SELECT id FROM spaces WHERE owner_id = $2 AND NOT personal"
+    "  UNION SELECT space_id FROM space_members WHERE user_id = $2 AND role <> 'removed'"
+    ") SELECT s.id::text, s.name, coalesce(s.name_ct, ''), s.personal, s.owner_id,"
+    "  CASE WHEN NOT s.personal AND s.owner_id = $2 THEN 'owner'"
+    "    ELSE (SELECT role FROM space_members m WHERE m.space_id = s.id AND m.user_id = $2) END,"
+    "  s.created_at_ms,"
+    "  1 + (SELECT count(*) FROM space_members c"
+    "       WHERE c.space_id = s.id AND c.role <> 'removed' AND c.user_id <> s.owner_id)"
+    " FROM spaces s JOIN mine ON mine.id = s.id"
+    " WHERE ($1::uuid IS NULL OR s.id = $1::uuid) AND NOT s.deleted"
+    " ORDER BY s.personal DESC, s.id";
+
+// ---- Shared spaces as registers (V010, DESIGN.md §3a) ----
+// Each merge writes only when the incoming stamp ($hlc, $origin) is greater than the stored one,
+// origins compared byte-wise (COLLATE "C") on every shard alike, and returns a row when it wrote.
+// Personal spaces are never registers.
+
+// A row for a shared space this shard has not seen yet (its registers fill it in).
+inline constexpr char kEnsureSharedSpaceRow[] =
+    "INSERT INTO spaces (id, personal, name, owner_id, created_at_ms)"
+    " VALUES ($1::uuid, false, '', '', 0) ON CONFLICT DO NOTHING";
+
+// $1 space, $2 name_ct, $3 deleted, $4 created_at_ms, $5 hlc, $6 origin.
+inline constexpr char kMergeSpaceInfo[] =
+    "UPDATE spaces SET name_ct = $2, deleted = $3, created_at_ms = $4,"
+    "  info_hlc = $5, info_origin = $6"
+    " WHERE id = $1::uuid AND NOT personal"
+    "   AND (info_hlc < $5 OR (info_hlc = $5 AND info_origin COLLATE \"C\" < $6::text))"
+    " RETURNING id";
+
+// $1 space, $2 owner_id, $3 hlc, $4 origin.
+inline constexpr char kMergeSpaceOwner[] =
+    "UPDATE spaces SET owner_id = $2, owner_hlc = $3, owner_origin = $4"
+    " WHERE id = $1::uuid AND NOT personal"
+    "   AND (owner_hlc < $3 OR (owner_hlc = $3 AND owner_origin COLLATE \"C\" < $4::text))"
+    " RETURNING id";
+
+// $1 space, $2 user, $3 role (reader|writer|admin|removed), $4 joined_at_ms, $5 hlc, $6 origin.
+inline constexpr char kMergeMember[] =
+    "INSERT INTO space_members (space_id, user_id, role, joined_at_ms, hlc, origin)"
+    " SELECT $1::uuid, $2, $3, $4, $5, $6"
+    " WHERE NOT EXISTS (SELECT 1 FROM spaces WHERE id = $1::uuid AND personal)"
+    " ON CONFLICT (space_id, user_id) DO UPDATE SET role = EXCLUDED.role,"
+    "   joined_at_ms = EXCLUDED.joined_at_ms, hlc = EXCLUDED.hlc, origin = EXCLUDED.origin"
+    " WHERE space_members.hlc < EXCLUDED.hlc OR (space_members.hlc = EXCLUDED.hlc"
+    "   AND space_members.origin COLLATE \"C\" < EXCLUDED.origin COLLATE \"C\")"
+    " RETURNING user_id";
+
+// $1 id, $2 space, $3 inviter, $4 invitee, $5 role, $6 state, $7 created, $8 expires, $9 hlc,
+// $10 origin.
+inline constexpr char kMergeInvitation[] =
+    "INSERT INTO space_invitations (id, space_id, inviter_id, invitee_id, role, state,"
+    "  created_at_ms, expires_at_ms, hlc, origin)"
+    " VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " ON CONFLICT (id) DO UPDATE SET space_id = EXCLUDED.space_id,"
+    "   inviter_id = EXCLUDED.inviter_id, invitee_id = EXCLUDED.invitee_id,"
+    "   role = EXCLUDED.role, state = EXCLUDED.state, created_at_ms = EXCLUDED.created_at_ms,"
+    "   expires_at_ms = EXCLUDED.expires_at_ms, hlc = EXCLUDED.hlc, origin = EXCLUDED.origin"
+    " WHERE space_invitations.hlc < EXCLUDED.hlc OR (space_invitations.hlc = EXCLUDED.hlc"
+    "   AND space_invitations.origin COLLATE \"C\" < EXCLUDED.origin COLLATE \"C\")"
+    " RETURNING id";
+
+// Queues a local register write for the relay. $1 space, $2 change (RegisterToJson).
+inline constexpr char kInsertSpaceOutbox[] =
+    "INSERT INTO space_outbox (space_id, change) VALUES ($1::uuid, $2::jsonb)";
+// $1 = limit: id, change.
+inline constexpr char kSelectSpaceOutbox[] =
+    "SELECT id, change::text FROM space_outbox ORDER BY id LIMIT $1";
+// $1 = bigint[] literal of ids.
+inline constexpr char kDeleteSpaceOutbox[] =
+    "DELETE FROM space_outbox WHERE id = ANY($1::bigint[])";
+
+// Members of space $1: the owner first, then by user id (user_id, role, joined_at_ms).
+inline constexpr char kSelectMembers[] =
+    "SELECT user_id, role, joined_at_ms FROM ("
+    "  SELECT owner_id AS user_id, 'owner' AS role, created_at_ms AS joined_at_ms, 0 AS o"
+    "  FROM spaces WHERE id = $1::uuid AND NOT deleted AND NOT personal AND owner_id <> ''"
+    "  UNION ALL"
+    "  SELECT m.user_id, m.role, m.joined_at_ms, 1 FROM space_members m"
+    "  JOIN spaces s ON s.id = m.space_id"
+    "  WHERE m.space_id = $1::uuid AND NOT s.deleted AND m.role <> 'removed'"
+    "    AND (s.personal OR m.user_id <> s.owner_id)"
+    ") x ORDER BY o, user_id";
+
+#define COFFER_VAULT_INVITATION_COLUMNS                                                         \
+  "i.id::text, i.space_id::text, i.inviter_id, i.invitee_id, i.role, i.state, i.created_at_ms," \
+  " i.expires_at_ms"
+
+// One invitation by id.
+inline constexpr char kSelectInvitation[] =
+    "SELECT " COFFER_VAULT_INVITATION_COLUMNS " FROM space_invitations i WHERE i.id = $1::uuid";
+
+// Pending, unexpired invitations of spaces not deleted: to invitee $1 (NULL = any) in space $2
+// (NULL = any), $3 = now (ms). Oldest first, at most 1000.
+inline constexpr char kSelectPendingInvitations[] =
+    "SELECT " COFFER_VAULT_INVITATION_COLUMNS
+    " FROM space_invitations i JOIN spaces s ON s.id = i.space_id"
+    " WHERE i.state = 'pending' AND i.expires_at_ms > $3 AND NOT s.deleted"
+    "   AND ($1::text IS NULL OR i.invitee_id = $1) AND ($2::uuid IS NULL OR i.space_id = $2::uuid)"
+    " ORDER BY i.created_at_ms, i.id LIMIT 1000";
+
+// Every register of space $1 as stored, in a canonical order (digests, snapshots):
+// kind, key, hlc, origin, then the value columns.
+inline constexpr char kSelectSpaceRegisters[] =
+    "SELECT 'info', '', info_hlc, info_origin, coalesce(name_ct, ''), deleted, created_at_ms,"
+    "  '', '', 0::bigint, '', '', '', '', 0::bigint, 0::bigint"
+    " FROM spaces WHERE id = $1::uuid AND NOT personal AND info_hlc > 0"
+    " UNION ALL SELECT 'owner', '', owner_hlc, owner_origin, '', false, 0, owner_id, '', 0, '', '',"
+    "  '', '', 0, 0 FROM spaces WHERE id = $1::uuid AND NOT personal AND owner_hlc > 0"
+    " UNION ALL SELECT 'member', user_id, hlc, origin, '', false, 0, '', role, joined_at_ms, '',"
+    "  '', '', '', 0, 0 FROM space_members WHERE space_id = $1::uuid AND hlc > 0"
+    " UNION ALL SELECT 'invitation', id::text, hlc, origin, '', false, 0, '', role, 0, inviter_id,"
+    "  invitee_id, state, '', created_at_ms, expires_at_ms"
+    " FROM space_invitations WHERE space_id = $1::uuid"
+    " ORDER BY 1, 2";
+
+// A shared space's sealed name (an invitation shows it to its invitee).
+inline constexpr char kSelectSpaceNameCt[] =
+    "SELECT coalesce(name_ct, '') FROM spaces WHERE id = $1::uuid AND NOT personal AND NOT deleted";
+
+// Ids of every shared space with registers (snapshots).
+inline constexpr char kSelectSharedSpaceIds[] =
+    "SELECT id::text FROM spaces WHERE NOT personal ORDER BY id";
 
 // ---- Shard sync (sync/, migrations/V002__sync.sql) ----
 
@@ -429,6 +554,12 @@ inline constexpr char kInsertDeadLetter[] =
 // Returns one row when the outbox row was still there.
 inline constexpr char kDeadLetterOutbox[] =
     "WITH gone AS (DELETE FROM outbox WHERE id = $12 RETURNING id)"
+    " INSERT INTO dead_letters " COFFER_VAULT_DEAD_LETTER_TARGET
+    " SELECT " COFFER_VAULT_DEAD_LETTER_VALUES " FROM gone RETURNING id";
+
+// The same for a space_outbox row ($12) that cannot be read back.
+inline constexpr char kDeadLetterSpaceOutbox[] =
+    "WITH gone AS (DELETE FROM space_outbox WHERE id = $12 RETURNING id)"
     " INSERT INTO dead_letters " COFFER_VAULT_DEAD_LETTER_TARGET
     " SELECT " COFFER_VAULT_DEAD_LETTER_VALUES " FROM gone RETURNING id";
 

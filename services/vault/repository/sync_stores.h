@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "services/vault/repository/blob_repository.h"
 #include "services/vault/repository/record_repository.h"
+#include "services/vault/repository/space_repository.h"
 
 namespace coffer::vault::repository {
 
@@ -75,6 +76,16 @@ struct IncomingRevision {
   std::optional<DeadLetter> dead_letter;
   // A dead letter this event re-applies (AdminService): deleted in the batch's transaction.
   int64_t resolves_dead_letter = 0;
+  // With merge == false: another shard's write of a register of a shared space (V010), merged
+  // by its own rule (last writer by (hlc, origin) wins).
+  std::optional<SpaceRegister> space_change;
+};
+
+// One queued register write of a shared space (V010).
+struct SpaceOutboxEntry {
+  int64_t id = 0;
+  SpaceRegister change;
+  absl::Status read_error;  // not OK: the row does not parse (`change` is incomplete)
 };
 
 // One queued blob for the relay (V007): every chunk of it is published, then the row deleted.
@@ -110,6 +121,8 @@ struct SnapshotHeader {
   std::map<int32_t, int64_t> positions;
   std::vector<ShardProgressRow> progress;
   std::vector<Tombstone> tombstones;
+  // Every register of every shared space (membership, V010).
+  std::vector<SpaceRegister> registers;
 };
 
 // What a batch of merges did.
@@ -144,6 +157,11 @@ class OutboxStore {
                                                                    int index) = 0;
   // Deletes a queued blob whose chunks Kafka acknowledged.
   virtual absl::Status DeleteBlobOutbox(int64_t id) = 0;
+  // Up to `limit` queued register writes of shared spaces, oldest first; deletes published ones;
+  // moves an unreadable one to the dead letters (false when it was gone).
+  virtual absl::StatusOr<std::vector<SpaceOutboxEntry>> ReadSpaceOutbox(int limit) = 0;
+  virtual absl::Status DeleteSpaceOutbox(const std::vector<int64_t>& ids) = 0;
+  virtual absl::StatusOr<bool> DeadLetterSpaceOutbox(int64_t id, const DeadLetter& letter) = 0;
   // What this shard's next progress marker reports (README "Tombstone GC").
   virtual absl::StatusOr<ProgressSnapshot> ReadProgressSnapshot() = 0;
 };

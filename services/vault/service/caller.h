@@ -18,6 +18,9 @@ inline constexpr char kAdminScope[] = "vault.admin";
 struct Caller {
   std::string subject;              // token `sub`: the user or service account id
   std::vector<std::string> scopes;  // token `scope`, split
+  // The verified access token itself, for calls made on the caller's behalf (UserDirectory).
+  // Secret: never logged, stored or put in an error.
+  std::string bearer_token;
 
   bool HasScope(const std::string& scope) const {
     return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();

@@ -30,7 +30,7 @@ absl::StatusOr<std::string> SpaceAccess::Resolve(const Caller& caller, const std
   if (!domain::IsUuid(space_id)) return domain::FieldError(field, "not a UUID");
   std::string id = domain::CanonicalUuid(space_id);
   if (id == domain::PersonalSpaceId(caller.subject)) return PersonalSpace(caller);
-  COFFER_RETURN_IF_ERROR(Check(caller, id, needed, "space " + id + " not found"));
+  COFFER_RETURN_IF_ERROR(Check(caller, id, needed, "space not found"));
   return id;
 }
 
@@ -42,7 +42,8 @@ absl::Status SpaceAccess::Check(const Caller& caller, const std::string& space_i
                           spaces_.GetRole(space_id, caller.subject));
   if (!role) return absl::NotFoundError(not_found_message);
   if (static_cast<int>(*role) < static_cast<int>(needed)) {
-    return absl::PermissionDeniedError("your role in this space does not allow this");
+    return absl::PermissionDeniedError(
+        "this needs the " + std::string(repository::RoleName(needed)) + " role in the space");
   }
   return absl::OkStatus();
 }

@@ -42,6 +42,14 @@ absl::Status ReadSnapshot(const BootstrapOptions& options, repository::SnapshotH
         header.tombstones.push_back({t.record_id(), t.partition(), t.offset(), t.space_id()});
       }
     }
+    for (const std::string& value : msg.space_changes()) {
+      absl::StatusOr<TopicEvent> e = DecodeTopicEvent(value);
+      if (!e.ok() || !e->space_change) {
+        return status::Annotate(e.ok() ? absl::DataLossError("not a space change") : e.status(),
+                                "peer snapshot");
+      }
+      header.registers.push_back(*std::move(e->space_change));
+    }
     for (const std::string& value : msg.revisions()) {
       absl::StatusOr<repository::StoredRevision> r = DecodeChangeEvent(value);
       if (!r.ok()) return status::Annotate(r.status(), "peer snapshot");

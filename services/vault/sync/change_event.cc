@@ -96,6 +96,7 @@ absl::Status CheckHeader(const v1::ChangeEvent& e) {
 absl::StatusOr<repository::StoredRevision> RevisionFromEvent(const v1::ChangeEvent& e) {
   if (e.has_progress()) return absl::InvalidArgumentError("change event: a progress marker");
   if (e.has_blob_chunk()) return absl::InvalidArgumentError("change event: a blob chunk");
+  if (e.has_space_change()) return absl::InvalidArgumentError("change event: a space change");
   if (!domain::IsUuid(e.space_id()) || !domain::IsUuid(e.record_id()) || e.origin_shard().empty()) {
     return absl::InvalidArgumentError("change event: bad space, record or origin");
   }
@@ -215,12 +216,145 @@ absl::StatusOr<BlobChunk> BlobChunkFromEvent(const v1::ChangeEvent& e) {
 
 }  // namespace
 
+std::string SpaceChangeKey(const repository::SpaceRegister& change) {
+  return "space|" + change.space_id + "|" + repository::RegisterKey(change);
+}
+
+std::string EncodeSpaceChangeEvent(const repository::SpaceRegister& r,
+                                   const std::string& event_id) {
+  v1::ChangeEvent e;
+  e.set_schema_version(kChangeEventSchemaVersion);
+  e.set_event_id(event_id);
+  e.set_origin_shard(r.origin_shard);
+  e.set_space_id(r.space_id);
+  v1::SpaceChange* c = e.mutable_space_change();
+  c->mutable_hlc()->set_physical_ms(domain::HlcTimestamp::PhysicalMs(r.hlc));
+  c->mutable_hlc()->set_logical(static_cast<uint32_t>(domain::HlcTimestamp::Logical(r.hlc)));
+  switch (r.kind) {
+    case repository::SpaceRegister::Kind::kInfo:
+      c->mutable_info()->set_name_ct(r.name_ct);
+      c->mutable_info()->set_deleted(r.deleted);
+      SetTime(r.created_at_ms, c->mutable_info()->mutable_create_time());
+      break;
+    case repository::SpaceRegister::Kind::kOwner:
+      c->set_owner_id(r.owner_id);
+      break;
+    case repository::SpaceRegister::Kind::kMember:
+      c->mutable_member()->set_user_id(r.user_id);
+      c->mutable_member()->set_role(r.member_role);
+      SetTime(r.joined_at_ms, c->mutable_member()->mutable_join_time());
+      break;
+    case repository::SpaceRegister::Kind::kInvitation: {
+      v1::SpaceInvitationRegister* i = c->mutable_invitation();
+      i->set_id(r.invitation.id);
+      i->set_inviter_id(r.invitation.inviter_id);
+      i->set_invitee_id(r.invitation.invitee_id);
+      i->set_role(std::string(repository::RoleName(r.invitation.role)));
+      i->set_state(r.invitation.state);
+      SetTime(r.invitation.created_at_ms, i->mutable_create_time());
+      SetTime(r.invitation.expires_at_ms, i->mutable_expire_time());
+      break;
+    }
+  }
+  return e.SerializeAsString();
+}
+
+namespace {
+
+// A user id as a register names it: 1-256 printable characters.
+bool IsUserId(const std::string& id) {
+  if (id.empty() || id.size() > 256) return false;
+  for (unsigned char ch : id) {
+    if (ch < 0x21 || ch > 0x7e) return false;
+  }
+  return true;
+}
+
+bool OneOf(const std::string& value, std::initializer_list<std::string_view> allowed) {
+  for (std::string_view a : allowed) {
+    if (value == a) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<repository::SpaceRegister> SpaceChangeFromEvent(const v1::ChangeEvent& e) {
+  using Kind = repository::SpaceRegister::Kind;
+  const v1::SpaceChange& c = e.space_change();
+  if (e.has_progress() || e.has_blob_chunk() || !e.record_id().empty()) {
+    return absl::InvalidArgumentError("space change: carries a record, progress or chunk too");
+  }
+  if (!domain::IsUuid(e.space_id()) || e.origin_shard().empty() || c.hlc().physical_ms() == 0) {
+    return absl::InvalidArgumentError("space change: bad space, origin or clock");
+  }
+  repository::SpaceRegister r;
+  r.space_id = domain::CanonicalUuid(e.space_id());
+  r.origin_shard = e.origin_shard();
+  r.hlc = domain::HlcTimestamp::Pack(c.hlc().physical_ms(), c.hlc().logical());
+  constexpr size_t kMaxNameCt = 4096;
+  switch (c.register_case()) {
+    case v1::SpaceChange::kInfo:
+      r.kind = Kind::kInfo;
+      r.name_ct = c.info().name_ct();
+      r.deleted = c.info().deleted();
+      r.created_at_ms = TimeMs(c.info().create_time());
+      if (r.name_ct.empty() || r.name_ct.size() > kMaxNameCt) {
+        return absl::InvalidArgumentError("space change: bad sealed name");
+      }
+      break;
+    case v1::SpaceChange::kOwnerId:
+      r.kind = Kind::kOwner;
+      r.owner_id = c.owner_id();
+      if (!IsUserId(r.owner_id)) return absl::InvalidArgumentError("space change: bad owner");
+      break;
+    case v1::SpaceChange::kMember:
+      r.kind = Kind::kMember;
+      r.user_id = c.member().user_id();
+      r.member_role = c.member().role();
+      r.joined_at_ms = TimeMs(c.member().join_time());
+      if (!IsUserId(r.user_id) || !OneOf(r.member_role, {"reader", "writer", "admin", "removed"})) {
+        return absl::InvalidArgumentError("space change: bad member or role");
+      }
+      break;
+    case v1::SpaceChange::kInvitation: {
+      r.kind = Kind::kInvitation;
+      const v1::SpaceInvitationRegister& i = c.invitation();
+      repository::InvitationRow& row = r.invitation;
+      std::optional<repository::Role> role = repository::RoleFromName(i.role());
+      if (!domain::IsUuid(i.id()) || !IsUserId(i.inviter_id()) || !IsUserId(i.invitee_id()) ||
+          !role || *role == repository::Role::kOwner ||
+          !OneOf(i.state(), {"pending", "accepted", "declined", "revoked"})) {
+        return absl::InvalidArgumentError("space change: bad invitation");
+      }
+      row.id = domain::CanonicalUuid(i.id());
+      row.space_id = r.space_id;
+      row.inviter_id = i.inviter_id();
+      row.invitee_id = i.invitee_id();
+      row.role = *role;
+      row.state = i.state();
+      row.created_at_ms = TimeMs(i.create_time());
+      row.expires_at_ms = TimeMs(i.expire_time());
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError("space change: no register");
+  }
+  return r;
+}
+
+}  // namespace
+
 absl::StatusOr<TopicEvent> DecodeTopicEvent(const std::string& value) {
   v1::ChangeEvent e;
   if (!e.ParseFromString(value))
     return absl::InvalidArgumentError("change event: not a ChangeEvent");
   if (absl::Status s = CheckHeader(e); !s.ok()) return s;
   TopicEvent out;
+  if (e.has_space_change()) {
+    absl::StatusOr<repository::SpaceRegister> c = SpaceChangeFromEvent(e);
+    if (!c.ok()) return c.status();
+    out.space_change = *std::move(c);
+    return out;
+  }
   if (e.has_blob_chunk()) {
     absl::StatusOr<BlobChunk> c = BlobChunkFromEvent(e);
     if (!c.ok()) return c.status();

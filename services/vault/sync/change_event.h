@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "services/vault/repository/blob_repository.h"
 #include "services/vault/repository/record_repository.h"
+#include "services/vault/repository/space_repository.h"
 
 namespace coffer::vault::sync {
 
@@ -67,11 +68,19 @@ std::string BlobChunkKey(const std::string& blob_id);
 // Serializes a chunk (a ChangeEvent with only `blob_chunk` and the header fields).
 std::string EncodeBlobChunkEvent(const BlobChunk& chunk, const std::string& event_id);
 
-// A decoded value of the change topic: exactly one of the three is set.
+// Kafka key of a register write of a shared space: "space|<space_id>|<register>" (V010).
+std::string SpaceChangeKey(const repository::SpaceRegister& change);
+
+// Serializes a register write (a ChangeEvent with only `space_change` and the header fields).
+std::string EncodeSpaceChangeEvent(const repository::SpaceRegister& change,
+                                   const std::string& event_id);
+
+// A decoded value of the change topic: exactly one of the four is set.
 struct TopicEvent {
   std::optional<repository::StoredRevision> revision;
   std::optional<ProgressMarker> progress;
   std::optional<BlobChunk> blob_chunk;
+  std::optional<repository::SpaceRegister> space_change;
 };
 
 // Parses any value of the change topic; errors as DecodeChangeEvent.

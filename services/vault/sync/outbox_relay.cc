@@ -194,6 +194,56 @@ absl::StatusOr<int> OutboxRelay::PublishBlobs() {
   return published;
 }
 
+bool OutboxRelay::PublishSpaceChanges() {
+  constexpr int kChangesPerRound = 200;
+  absl::StatusOr<std::vector<repository::SpaceOutboxEntry>> queued =
+      store_.ReadSpaceOutbox(kChangesPerRound);
+  if (!queued.ok()) {
+    log::Warn("cannot read the space outbox", {{"status", queued.status()}});
+    return false;
+  }
+  if (queued->empty()) return true;
+  std::vector<int64_t> delivered;
+  bool failed = false;
+  for (const repository::SpaceOutboxEntry& e : *queued) {
+    if (!e.read_error.ok()) {
+      repository::DeadLetter letter;
+      letter.direction = "out";
+      letter.kind = "unreadable";
+      letter.error = std::string(e.read_error.message());
+      letter.origin_shard = options_.shard_id;
+      if (absl::StatusOr<bool> moved = store_.DeadLetterSpaceOutbox(e.id, letter);
+          moved.ok() && *moved) {
+        metrics_.RelayDeadLetter(letter.kind);
+        log::Error("a queued membership change cannot be read; moved to the dead letters",
+                   {{"error", letter.error}});
+      }
+      continue;
+    }
+    kafka::ProducerRecord record =
+        Signed(PartitionForSpace(e.change.space_id, partitions_), SpaceChangeKey(e.change),
+               EncodeSpaceChangeEvent(e.change, domain::UuidV4FromBytes(crypto::RandomBytes(16))));
+    absl::Status s = producer_->Produce(
+        record, [&delivered, &failed, id = e.id](const kafka::DeliveryReport& r) {
+          if (r.status.ok()) {
+            delivered.push_back(id);
+          } else {
+            failed = true;
+          }
+        });
+    if (!s.ok()) {
+      failed = true;
+      break;
+    }
+  }
+  if (!producer_->Flush(options_.delivery_timeout).ok()) failed = true;
+  metrics_.events_produced.Increment(static_cast<double>(delivered.size()));
+  if (absl::Status s = store_.DeleteSpaceOutbox(delivered); !s.ok()) {
+    log::Warn("cannot delete published space outbox rows", {{"status", s}});
+  }
+  return !failed;
+}
+
 bool OutboxRelay::EnsureProducer() {
   if (producer_) return true;
   absl::StatusOr<std::unique_ptr<kafka::Producer>> p = kafka::Producer::Create(options_.producer);
@@ -239,6 +289,12 @@ void OutboxRelay::Round() {
     blobs = *published;
     next_blob_check_ = std::chrono::steady_clock::now() +
                        (blobs > 0 ? std::chrono::milliseconds(0) : kBlobCheckInterval);
+  }
+  if (!PublishSpaceChanges()) {
+    log::Warn("outbox relay: membership changes not all delivered, retrying");
+    if (producer_->IsFatal()) producer_.reset();
+    loop_.Sleep(kRetryPause);
+    return;
   }
   absl::StatusOr<std::vector<repository::OutboxEntry>> batch =
       store_.ReadOutbox(options_.batch_size);

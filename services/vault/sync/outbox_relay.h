@@ -4,8 +4,9 @@
 // leader's session ends.
 //
 // One leader round: confirm leadership; make sure a producer exists; publish a progress marker
-// when due; publish a few queued blobs when due; read a batch of outbox rows and publish it
-// (PublishBatch), or, with nothing to do, wait for a local write (WaitForWrites).
+// when due; publish a few queued blobs when due; publish queued membership changes
+// (PublishSpaceChanges); read a batch of outbox rows and publish it (PublishBatch), or, with
+// nothing to do, wait for a local write (WaitForWrites).
 //
 // The leader is woken by the replica's ChangeNotifier (in-process for local writes, via
 // LISTEN/NOTIFY for writes committed on the other replicas) and also polls every
@@ -96,6 +97,9 @@ class OutboxRelay {
   // Kafka acknowledged all of its chunks. Returns how many blobs it published, or an error when
   // a delivery failed (the blob is sent again later; consumers store chunks idempotently).
   absl::StatusOr<int> PublishBlobs();
+  // Publishes queued register writes of shared spaces (V010), deleting those Kafka
+  // acknowledged. False when a delivery failed (the rest is sent again next round).
+  bool PublishSpaceChanges();
 
   // A record for the change topic, signed (event_auth.h).
   kafka::ProducerRecord Signed(int32_t partition, std::string key, std::string value) const;

@@ -28,6 +28,13 @@ ReceivedEvent ClassifyEvent(const kafka::Message& message, const ClassifyContext
     if (event->blob_chunk->origin_shard == context.shard_id) return OwnEcho{};
     return IncomingChunk{*std::move(event->blob_chunk)};
   }
+  if (event->space_change) {
+    if (event->space_change->origin_shard == context.shard_id &&
+        message.offset >= context.merge_own_until) {
+      return OwnEcho{};
+    }
+    return MergeSpaceChange{*std::move(event->space_change)};
+  }
   repository::StoredRevision& revision = *event->revision;
   if (revision.stamp.origin_shard == context.shard_id &&
       message.offset >= context.merge_own_until) {
@@ -87,6 +94,8 @@ repository::IncomingRevision ToIncoming(ReceivedEvent event, const kafka::Messag
             in.progress_shard = e.shard_id;
             in.progress_settled = *e.settled;
           }
+        } else if constexpr (std::is_same_v<T, MergeSpaceChange>) {
+          in.space_change = std::move(e.change);
         } else if constexpr (std::is_same_v<T, IncomingChunk>) {
           in.blob_chunk = std::move(e.chunk.blob);
           in.blob_chunk_index = e.chunk.index;

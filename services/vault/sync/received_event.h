@@ -46,6 +46,11 @@ struct IncomingChunk {
   BlobChunk chunk;
 };
 
+// Another shard's write of a register of a shared space (membership, DESIGN.md §3a): merge it.
+struct MergeSpaceChange {
+  repository::SpaceRegister change;
+};
+
 // An event this shard will not apply: kind is one of "mac", "schema", "decode" (and "merge",
 // which only the apply step can find).
 struct Quarantine {
@@ -53,8 +58,8 @@ struct Quarantine {
   std::string error;
 };
 
-using ReceivedEvent =
-    std::variant<MergeRevision, OwnEcho, ProgressReport, IncomingChunk, Quarantine>;
+using ReceivedEvent = std::variant<MergeRevision, OwnEcho, ProgressReport, IncomingChunk,
+                                   MergeSpaceChange, Quarantine>;
 
 struct ClassifyContext {
   std::string shard_id;

@@ -56,6 +56,7 @@ absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerCo
   service::Caller caller;
   caller.subject = token->claims.sub;
   caller.scopes = token->claims.scope;
+  caller.bearer_token = std::string(value.substr(kBearer.size()));
   return caller;
 }
 

@@ -1,6 +1,8 @@
 #include "services/vault/transport/grpc_services.h"
 
 #include "absl/strings/numbers.h"
+#include "pkg/crypto/encoding.h"
+#include "pkg/crypto/hash.h"
 #include "pkg/status/status.h"
 #include "services/vault/transport/proto_mapping.h"
 
@@ -200,32 +202,6 @@ grpc::Status RecordGrpcService::GetOtpCode(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status SpaceGrpcService::GetSpace(grpc::ServerContext* ctx, const v1::GetSpaceRequest* req,
-                                        v1::GetSpaceResponse* resp) {
-  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(std::string id, access_.Resolve(caller, req->space_id(),
-                                                            repository::Role::kReader, "space_id"));
-    COFFER_ASSIGN_OR_RETURN(std::optional<repository::SpaceView> space,
-                            spaces_.GetSpace(id, caller.subject));
-    if (!space) return absl::NotFoundError("space " + id + " not found");
-    SpaceToProto(*space, resp->mutable_space());
-    return absl::OkStatus();
-  });
-}
-
-grpc::Status SpaceGrpcService::ListSpaces(grpc::ServerContext* ctx,
-                                          const v1::ListSpacesRequest* req,
-                                          v1::ListSpacesResponse* resp) {
-  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    if (req->page_size() < 0) return absl::InvalidArgumentError("page_size: must not be negative");
-    COFFER_RETURN_IF_ERROR(access_.PersonalSpace(caller).status());
-    COFFER_ASSIGN_OR_RETURN(std::vector<repository::SpaceView> spaces,
-                            spaces_.ListSpaces(caller.subject));
-    for (const auto& s : spaces) SpaceToProto(s, resp->add_spaces());
-    return absl::OkStatus();
-  });
-}
-
 grpc::Status AdminGrpcService::GetShardStatus(grpc::ServerContext* ctx,
                                               const v1::GetShardStatusRequest*,
                                               v1::GetShardStatusResponse* resp) {
@@ -246,6 +222,15 @@ grpc::Status AdminGrpcService::GetSpaceDigest(grpc::ServerContext* ctx,
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
     COFFER_ASSIGN_OR_RETURN(auto digest, records_.SpaceDigest(req->space_id()));
+    // Membership is part of a space's state (DESIGN.md §3a): a shared space's digest covers
+    // its registers too; a personal space's stays the records' digest.
+    if (status_.membership_digest) {
+      COFFER_ASSIGN_OR_RETURN(std::string membership, status_.membership_digest(req->space_id()));
+      if (!membership.empty()) {
+        digest.first =
+            crypto::HexEncode(crypto::Sha256(digest.first + "|membership|" + membership));
+      }
+    }
     resp->set_digest_hex(digest.first);
     resp->set_record_count(digest.second);
     resp->mutable_computed_at()->set_seconds(time(nullptr));

@@ -2,10 +2,9 @@
 // encodes the result; authentication and status mapping happen in RunAuthenticated.
 //
 //   RecordGrpcService  every RecordService RPC.
-//   SpaceGrpcService   GetSpace and ListSpaces; the shared-space RPCs (create, invitations,
-//                      members) are not implemented yet and answer UNIMPLEMENTED.
 //   AdminGrpcService   Ping, GetSpaceDigest and GetShardStatus (scope vault.admin).
-// SyncService lives in sync_grpc_service.h, FileService in file_grpc_service.h.
+// SpaceService lives in space_grpc_service.h, SyncService in sync_grpc_service.h, FileService in
+// file_grpc_service.h.
 //
 // Lifecycle: borrow their collaborators; register with pkg/grpcx GrpcServer, which must not
 // outlive them. Threading: gRPC calls handlers concurrently; all collaborators are thread-safe.
@@ -61,23 +60,6 @@ class RecordGrpcService final : public v1::RecordService::Service {
   service::RecordService& records_;
 };
 
-class SpaceGrpcService final : public v1::SpaceService::Service {
- public:
-  SpaceGrpcService(Authenticator& auth, service::SpaceAccess& access,
-                   repository::SpaceRepository& spaces)
-      : auth_(auth), access_(access), spaces_(spaces) {}
-
-  grpc::Status GetSpace(grpc::ServerContext* ctx, const v1::GetSpaceRequest* req,
-                        v1::GetSpaceResponse* resp) override;
-  grpc::Status ListSpaces(grpc::ServerContext* ctx, const v1::ListSpacesRequest* req,
-                          v1::ListSpacesResponse* resp) override;
-
- private:
-  Authenticator& auth_;
-  service::SpaceAccess& access_;
-  repository::SpaceRepository& spaces_;
-};
-
 // What GetShardStatus reports besides the outbox backlog (filled by the app).
 struct ShardStatusSource {
   std::string shard_id;
@@ -89,6 +71,8 @@ struct ShardStatusSource {
   // empty = UNIMPLEMENTED.
   std::function<absl::Status(const std::function<bool(const v1::ExportSnapshotResponse&)>& write)>
       export_snapshot;
+  // The space's membership digest ("" = no registers: a personal space); empty = none.
+  std::function<absl::StatusOr<std::string>(const std::string& space_id)> membership_digest;
 };
 
 class AdminGrpcService final : public v1::AdminService::Service {

@@ -184,8 +184,9 @@ void RevisionToProto(const domain::Revision& r, v1::Record* out) {
       r.content.payload);
 }
 
-void SpaceToProto(const repository::SpaceView& space, v1::Space* out) {
+void SpaceToProto(const service::SpaceInfo& space, v1::Space* out) {
   out->set_id(space.id);
+  out->set_owner_id(space.owner_id);
   out->set_name(space.name);
   out->set_personal(space.personal);
   out->set_role(static_cast<v1::Role>(space.role));  // same numbering

@@ -13,6 +13,7 @@
 #include "services/vault/domain/record.h"
 #include "services/vault/repository/space_repository.h"
 #include "services/vault/service/file_service.h"
+#include "services/vault/service/space_service.h"
 
 namespace coffer::vault::transport {
 
@@ -27,7 +28,7 @@ v1::RecordType TypeToProto(domain::RecordType type);
 // Fills every field of `out` from a revision (purged tombstones get no payload).
 void RevisionToProto(const domain::Revision& revision, v1::Record* out);
 
-void SpaceToProto(const repository::SpaceView& space, v1::Space* out);
+void SpaceToProto(const service::SpaceInfo& space, v1::Space* out);
 
 void FileInfoToProto(const service::FileInfo& info, v1::FileInfo* out);
 

@@ -56,6 +56,14 @@ grpc::Status SyncGrpcService::Watch(grpc::ServerContext* ctx, const v1::WatchReq
     while (!ctx->IsCancelled()) {
       // Read the generation before querying, so a change committed meanwhile wakes us again.
       uint64_t generation = notifier_.Generation(space);
+      // Membership is checked on every wake-up (a membership change wakes the space too): a
+      // member removed here or on another shard stops receiving at once.
+      if (absl::Status still = feed_.ResolveSpace(caller, space).status(); !still.ok()) {
+        if (absl::IsNotFound(still)) {
+          return absl::PermissionDeniedError("you are no longer a member of this space");
+        }
+        return still;
+      }
       bool sent = false;
       for (;;) {
         COFFER_ASSIGN_OR_RETURN(sync::FeedPage page, feed_.Page(space, cursor, 0));

@@ -39,6 +39,51 @@ void InMemorySyncStore::AddBlob(const repository::StoredBlob& blob,
   blob_outbox_[id] = {repository::BlobOutboxEntry{id, blob}, std::move(chunks)};
 }
 
+void InMemorySyncStore::AddSpaceChange(const repository::SpaceRegister& change) {
+  std::lock_guard<std::mutex> lock(mu_);
+  space_outbox_[next_id_++] = change;
+}
+
+size_t InMemorySyncStore::space_outbox_size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return space_outbox_.size();
+}
+
+std::vector<repository::SpaceRegister> InMemorySyncStore::received_space_changes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return received_space_changes_;
+}
+
+absl::StatusOr<std::vector<repository::SpaceOutboxEntry>> InMemorySyncStore::ReadSpaceOutbox(
+    int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  COFFER_FAKE_DOWN();
+  std::vector<repository::SpaceOutboxEntry> out;
+  for (const auto& [id, change] : space_outbox_) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    out.push_back({id, change, absl::OkStatus()});
+  }
+  return out;
+}
+
+absl::Status InMemorySyncStore::DeleteSpaceOutbox(const std::vector<int64_t>& ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  COFFER_FAKE_DOWN();
+  for (int64_t id : ids) space_outbox_.erase(id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> InMemorySyncStore::DeadLetterSpaceOutbox(
+    int64_t id, const repository::DeadLetter& letter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  COFFER_FAKE_DOWN();
+  if (space_outbox_.erase(id) == 0) return false;
+  repository::DeadLetter stored = letter;
+  stored.id = next_id_++;
+  dead_letters_[stored.id] = stored;
+  return true;
+}
+
 void InMemorySyncStore::SetMergeFault(std::function<absl::Status(const StoredRevision&)> fault) {
   std::lock_guard<std::mutex> lock(mu_);
   merge_fault_ = std::move(fault);
@@ -212,6 +257,7 @@ absl::StatusOr<repository::MergeOutcome> InMemorySyncStore::ApplyBatch(
   auto letters = dead_letters_;
   auto chunks = incoming_chunks_;
   auto offsets = offsets_;
+  auto received = received_space_changes_;
   repository::MergeOutcome outcome;
   for (const repository::IncomingRevision& e : batch) {
     if (e.progress_settled >= 0) {
@@ -229,6 +275,7 @@ absl::StatusOr<repository::MergeOutcome> InMemorySyncStore::ApplyBatch(
     }
     if (e.resolves_dead_letter > 0) letters.erase(e.resolves_dead_letter);
     if (e.blob_chunk) chunks[e.blob_chunk->blob_id][e.blob_chunk_index] = e.blob_chunk_ct;
+    if (e.space_change) received.push_back(*e.space_change);
     if (!e.merge) continue;
     if (merge_fault_) {
       if (absl::Status fault = merge_fault_(e.revision); !fault.ok()) return fault;
@@ -246,6 +293,7 @@ absl::StatusOr<repository::MergeOutcome> InMemorySyncStore::ApplyBatch(
   dead_letters_ = std::move(letters);
   incoming_chunks_ = std::move(chunks);
   offsets_ = std::move(offsets);
+  received_space_changes_ = std::move(received);
   return outcome;
 }
 

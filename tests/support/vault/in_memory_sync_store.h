@@ -39,6 +39,8 @@ class InMemorySyncStore final : public repository::OutboxStore,
   int64_t AddOutbox(const repository::StoredRevision& revision);
   // An outbox row that cannot be read back (`why`).
   int64_t AddUnreadableOutbox(const std::string& why);
+  // A queued register write of a shared space (V010).
+  void AddSpaceChange(const repository::SpaceRegister& change);
   // A queued blob (V007) with its chunks.
   void AddBlob(const repository::StoredBlob& blob, std::vector<std::string> chunks);
   // A merge whose revision makes `fault` answer an error fails the whole batch with it (as a
@@ -58,6 +60,9 @@ class InMemorySyncStore final : public repository::OutboxStore,
   std::map<int32_t, int64_t> offsets() const;
   std::vector<repository::ShardProgressRow> progress() const;
   int apply_calls() const;  // ApplyBatch calls, failed ones included
+  size_t space_outbox_size() const;
+  // Register writes received (ApplyBatch), in order.
+  std::vector<repository::SpaceRegister> received_space_changes() const;
   // Stored chunks of an incoming blob.
   size_t incoming_blob_chunks(const std::string& blob_id) const;
 
@@ -70,6 +75,10 @@ class InMemorySyncStore final : public repository::OutboxStore,
   absl::StatusOr<std::optional<std::string>> ReadBlobChunk(const std::string& blob_id,
                                                            int index) override;
   absl::Status DeleteBlobOutbox(int64_t id) override;
+  absl::StatusOr<std::vector<repository::SpaceOutboxEntry>> ReadSpaceOutbox(int limit) override;
+  absl::Status DeleteSpaceOutbox(const std::vector<int64_t>& ids) override;
+  absl::StatusOr<bool> DeadLetterSpaceOutbox(int64_t id,
+                                             const repository::DeadLetter& letter) override;
   absl::StatusOr<repository::ProgressSnapshot> ReadProgressSnapshot() override;
 
   // ReplicaStateStore
@@ -134,7 +143,10 @@ class InMemorySyncStore final : public repository::OutboxStore,
   std::map<int32_t, int64_t> merge_own_until_;
   std::map<std::pair<std::string, int32_t>, int64_t> progress_;
   std::map<int64_t, repository::DeadLetter> dead_letters_;
-  std::map<std::string, int64_t> gc_floor_;  // per space: greatest change_seq collected
+  std::map<std::string, int64_t> gc_floor_;
+  std::map<int64_t, repository::SpaceRegister> space_outbox_;
+  std::vector<repository::SpaceRegister>
+      received_space_changes_;  // per space: greatest change_seq collected
   int apply_calls_ = 0;
 };
 

@@ -23,6 +23,7 @@
 #include "coffer/vault/v1/admin.grpc.pb.h"
 #include "coffer/vault/v1/events.pb.h"
 #include "coffer/vault/v1/files.grpc.pb.h"
+#include "coffer/vault/v1/spaces.grpc.pb.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 #include "pkg/auth/jwks_source.h"
@@ -70,6 +71,7 @@ struct Replica {
   std::unique_ptr<pb::AdminService::Stub> admin;
   std::unique_ptr<pb::SyncService::Stub> sync;
   std::unique_ptr<pb::FileService::Stub> files;
+  std::unique_ptr<pb::SpaceService::Stub> spaces;
 };
 
 class VaultSyncPgTest : public ::testing::Test {
@@ -123,6 +125,7 @@ class VaultSyncPgTest : public ::testing::Test {
     r.admin = pb::AdminService::NewStub(r.channel);
     r.sync = pb::SyncService::NewStub(r.channel);
     r.files = pb::FileService::NewStub(r.channel);
+    r.spaces = pb::SpaceService::NewStub(r.channel);
     return r;
   }
 
@@ -348,12 +351,92 @@ class VaultSyncPgTest : public ::testing::Test {
   }
 
   std::optional<pb::GetRecordResponse> GetAs(const std::string& token, Replica& on,
-                                             const std::string& id) {
+                                             const std::string& id,
+                                             const std::string& space_id = "",
+                                             grpc::Status* status = nullptr) {
     pb::GetRecordRequest req;
     req.set_id(id);
+    req.set_space_id(space_id);
     pb::GetRecordResponse resp;
-    if (!on.records->GetRecord(Ctx(token).get(), req, &resp).ok()) return std::nullopt;
+    grpc::Status s = on.records->GetRecord(Ctx(token).get(), req, &resp);
+    if (status != nullptr) *status = s;
+    if (!s.ok()) return std::nullopt;
     return resp;
+  }
+
+  // --- shared spaces (SpaceService) ---
+
+  std::string CreateSpace(Replica& on, const std::string& token, const std::string& name) {
+    pb::CreateSpaceRequest req;
+    req.set_name(name);
+    pb::CreateSpaceResponse resp;
+    grpc::Status s = on.spaces->CreateSpace(Ctx(token).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.space().id();
+  }
+
+  grpc::Status Invite(Replica& on, const std::string& token, const std::string& space,
+                      const std::string& user, pb::Role role, std::string* invitation = nullptr) {
+    pb::InviteMemberRequest req;
+    req.set_space_id(space);
+    req.set_user_id(user);
+    req.set_role(role);
+    pb::InviteMemberResponse resp;
+    grpc::Status s = on.spaces->InviteMember(Ctx(token).get(), req, &resp);
+    if (invitation != nullptr) *invitation = resp.invitation().id();
+    return s;
+  }
+
+  grpc::Status Accept(Replica& on, const std::string& token, const std::string& invitation) {
+    pb::AcceptInvitationRequest req;
+    req.set_invitation_id(invitation);
+    pb::AcceptInvitationResponse resp;
+    return on.spaces->AcceptInvitation(Ctx(token).get(), req, &resp);
+  }
+
+  // Pending invitations addressed to the caller.
+  std::vector<pb::Invitation> Invitations(Replica& on, const std::string& token) {
+    pb::ListInvitationsResponse resp;
+    grpc::Status s =
+        on.spaces->ListInvitations(Ctx(token).get(), pb::ListInvitationsRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.invitations().begin(), resp.invitations().end()};
+  }
+
+  // user id -> role, as `on` lists the space's members (empty when the call fails).
+  std::map<std::string, pb::Role> Members(Replica& on, const std::string& token,
+                                          const std::string& space) {
+    pb::ListMembersRequest req;
+    req.set_space_id(space);
+    pb::ListMembersResponse resp;
+    std::map<std::string, pb::Role> out;
+    if (!on.spaces->ListMembers(Ctx(token).get(), req, &resp).ok()) return out;
+    for (const pb::Member& m : resp.members()) out[m.user_id()] = m.role();
+    return out;
+  }
+
+  // Invites `user` (token `user_token`) on `on` and accepts on `accept_on` once it arrived.
+  void Join(const std::string& space, Replica& on, const std::string& user,
+            const std::string& user_token, pb::Role role, Replica& accept_on) {
+    std::string invitation;
+    ASSERT_TRUE(Invite(on, alice_, space, user, role, &invitation).ok());
+    ASSERT_TRUE(Eventually([&] { return Accept(accept_on, user_token, invitation).ok(); }));
+  }
+
+  std::string SpaceDigest(Replica& on, const std::string& space) {
+    pb::GetSpaceDigestRequest req;
+    req.set_space_id(space);
+    pb::GetSpaceDigestResponse resp;
+    grpc::Status s = on.admin->GetSpaceDigest(Ctx(admin_token_).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.digest_hex() + "/" + std::to_string(resp.record_count());
+  }
+
+  pb::Record CreateIn(const std::string& token, Replica& on, const std::string& space,
+                      const std::string& name, grpc::Status* status = nullptr) {
+    pb::Record r = Text(name, 10);
+    r.set_space_id(space);
+    return CreateAs(token, on, r, "", status);
   }
 
   static pb::Record Text(const std::string& name, size_t bytes) {
@@ -1215,6 +1298,183 @@ TEST_F(VaultSyncPgTest, RefusedOutboxRowIsDeadLetteredAndTheRowsBehindItFlow) {
   EXPECT_EQ(letter.offset(), -1);
   EXPECT_EQ(Metric(a_, "coffer_vault_relay_dead_letters_total{kind=\"too_large\"}"), 1);
   EXPECT_EQ(Status(a_).outbox_backlog(), 0u);
+}
+
+// ---- Shared spaces across shards (DESIGN.md §3a) ----
+
+// The demo's flow: alice shares a space on shard-a, bob joins and writes on shard-b, each sees
+// the other's records, and the space (records and membership) converges.
+TEST_F(VaultSyncPgTest, SpaceSharedOnAIsJoinedAndWrittenOnB) {
+  const std::string bob = Token("bob");
+  const std::string space = CreateSpace(a_, alice_, "Family");
+  pb::Record from_alice = CreateIn(alice_, a_, space, "wifi");
+  std::string invitation;
+  ASSERT_TRUE(Invite(a_, alice_, space, "bob", pb::ROLE_WRITER, &invitation).ok());
+  // The invitation reaches shard-b, where bob finds it and accepts it.
+  ASSERT_TRUE(Eventually([&] { return Invitations(b_, bob).size() == 1; }));
+  pb::Invitation seen = Invitations(b_, bob)[0];
+  EXPECT_EQ(seen.space_name(), "Family");
+  EXPECT_EQ(seen.role(), pb::ROLE_WRITER);
+  EXPECT_EQ(seen.inviter_id(), "alice");
+  ASSERT_TRUE(Accept(b_, bob, invitation).ok());
+  grpc::Status again = Accept(b_, bob, invitation);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(again.error_message().find("accepted"), std::string::npos);
+
+  ASSERT_TRUE(Eventually([&] { return GetAs(bob, b_, from_alice.id(), space).has_value(); }));
+  pb::Record from_bob = CreateIn(bob, b_, space, "groceries");
+  ASSERT_TRUE(Eventually([&] { return GetAs(alice_, a_, from_bob.id(), space).has_value(); }));
+  ASSERT_TRUE(Eventually([&] { return Members(a_, alice_, space).count("bob") == 1; }));
+  EXPECT_EQ(Members(a_, alice_, space),
+            (std::map<std::string, pb::Role>{{"alice", pb::ROLE_OWNER}, {"bob", pb::ROLE_WRITER}}));
+  // A third user sees nothing of it, on either shard.
+  const std::string eve = Token("eve");
+  grpc::Status hidden;
+  GetAs(eve, a_, from_alice.id(), space, &hidden);
+  EXPECT_EQ(hidden.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Members(b_, eve, space).empty());
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  EXPECT_EQ(SpaceDigest(a_, space), SpaceDigest(b_, space));
+}
+
+// Removal on one shard is enforced on the other once it arrives: reads are refused and an open
+// Watch stream ends with PERMISSION_DENIED.
+TEST_F(VaultSyncPgTest, MemberRemovedOnAIsRefusedOnBAndItsWatchEnds) {
+  const std::string bob = Token("bob");
+  const std::string space = CreateSpace(a_, alice_, "Team");
+  pb::Record record = CreateIn(alice_, a_, space, "shared");
+  Join(space, a_, "bob", bob, pb::ROLE_READER, b_);
+  ASSERT_TRUE(Eventually([&] { return GetAs(bob, b_, record.id(), space).has_value(); }));
+  // A reader cannot write.
+  grpc::Status refused;
+  CreateIn(bob, b_, space, "nope", &refused);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("writer"), std::string::npos);
+
+  auto watch_ctx = Ctx(bob, 60);
+  pb::WatchRequest watch_req;
+  watch_req.set_space_id(space);
+  auto stream = b_.sync->Watch(watch_ctx.get(), watch_req);
+  pb::WatchResponse first;
+  ASSERT_TRUE(stream->Read(&first));  // the stream is live
+
+  pb::RemoveMemberRequest remove;
+  remove.set_space_id(space);
+  remove.set_user_id("bob");
+  pb::RemoveMemberResponse removed;
+  ASSERT_TRUE(a_.spaces->RemoveMember(Ctx(alice_).get(), remove, &removed).ok());
+  ASSERT_TRUE(Eventually([&] {
+    grpc::Status s;
+    GetAs(bob, b_, record.id(), space, &s);
+    return s.error_code() == grpc::StatusCode::NOT_FOUND;
+  }));
+  pb::WatchResponse rest;
+  while (stream->Read(&rest)) {
+  }
+  grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
+  grpc::Status on_a;
+  GetAs(bob, a_, record.id(), space, &on_a);
+  EXPECT_EQ(on_a.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Two shards that cannot talk both accept an ownership transfer from the owner: once they
+// talk again every shard names the same single owner, and the space's digests are equal.
+TEST_F(VaultSyncPgTest, ConcurrentOwnershipTransfersConvergeToOneOwner) {
+  const std::string bob = Token("bob"), carol = Token("carol");
+  const std::string space = CreateSpace(a_, alice_, "Contested");
+  Join(space, a_, "bob", bob, pb::ROLE_WRITER, a_);
+  Join(space, a_, "carol", carol, pb::ROLE_WRITER, a_);
+  ASSERT_TRUE(Eventually([&] { return Members(b_, alice_, space).size() == 3; }));
+
+  COFFER_ASSERT_OK(cluster_->SetBrokerDown(1));
+  for (auto [on, to] : {std::pair<Replica*, const char*>{&a_, "bob"}, {&b_, "carol"}}) {
+    pb::TransferOwnershipRequest req;
+    req.set_space_id(space);
+    req.set_user_id(to);
+    pb::TransferOwnershipResponse resp;
+    grpc::Status s = on->spaces->TransferOwnership(Ctx(alice_).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.space().owner_id(), to);
+  }
+  COFFER_ASSERT_OK(cluster_->SetBrokerUp(1));
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  std::map<std::string, pb::Role> on_a, on_b;
+  ASSERT_TRUE(Eventually([&] {
+    on_a = Members(a_, alice_, space);
+    on_b = Members(b_, alice_, space);
+    return on_a == on_b && on_a.size() == 3;
+  }));
+  int owners = 0;
+  for (const auto& [user, role] : on_a) owners += role == pb::ROLE_OWNER ? 1 : 0;
+  EXPECT_EQ(owners, 1);
+  EXPECT_EQ(on_a.at("alice"), pb::ROLE_ADMIN);
+  EXPECT_EQ(SpaceDigest(a_, space), SpaceDigest(b_, space));
+}
+
+// Concurrent role changes on two shards, and one invitation accepted on both at once, converge
+// to one role and one membership.
+TEST_F(VaultSyncPgTest, ConcurrentRoleChangesAndDoubleAcceptConverge) {
+  const std::string bob = Token("bob"), carol = Token("carol");
+  const std::string space = CreateSpace(a_, alice_, "Roles");
+  Join(space, a_, "bob", bob, pb::ROLE_WRITER, a_);
+  std::string invitation;
+  ASSERT_TRUE(Invite(a_, alice_, space, "carol", pb::ROLE_READER, &invitation).ok());
+  ASSERT_TRUE(Eventually([&] { return Invitations(b_, carol).size() == 1; }));
+
+  COFFER_ASSERT_OK(cluster_->SetBrokerDown(1));
+  for (auto [on, role] :
+       {std::pair<Replica*, pb::Role>{&a_, pb::ROLE_READER}, {&b_, pb::ROLE_ADMIN}}) {
+    pb::UpdateMemberRoleRequest req;
+    req.set_space_id(space);
+    req.set_user_id("bob");
+    req.set_role(role);
+    pb::UpdateMemberRoleResponse resp;
+    grpc::Status s = on->spaces->UpdateMemberRole(Ctx(alice_).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_TRUE(Accept(a_, carol, invitation).ok());
+  ASSERT_TRUE(Accept(b_, carol, invitation).ok());
+  COFFER_ASSERT_OK(cluster_->SetBrokerUp(1));
+  ASSERT_TRUE(Eventually([&] { return Converged(); }));
+  std::map<std::string, pb::Role> on_a, on_b;
+  ASSERT_TRUE(Eventually([&] {
+    on_a = Members(a_, alice_, space);
+    on_b = Members(b_, alice_, space);
+    return on_a == on_b && on_a.size() == 3;
+  }));
+  EXPECT_TRUE(on_a.at("bob") == pb::ROLE_READER || on_a.at("bob") == pb::ROLE_ADMIN);
+  EXPECT_EQ(on_a.at("carol"), pb::ROLE_READER);
+  EXPECT_TRUE(Invitations(a_, carol).empty());
+  EXPECT_EQ(SpaceDigest(a_, space), SpaceDigest(b_, space));
+}
+
+// A shard bootstrapped from a peer's snapshot holds the peer's spaces and members.
+TEST_F(VaultSyncPgTest, SnapshotCarriesMembership) {
+  const std::string bob = Token("bob");
+  const std::string space = CreateSpace(a_, alice_, "Snap");
+  pb::Record record = CreateIn(alice_, a_, space, "kept");
+  Join(space, a_, "bob", bob, pb::ROLE_WRITER, a_);
+  ASSERT_TRUE(Eventually([&] { return Members(b_, alice_, space).size() == 2; }));
+  std::vector<std::string> changes;
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + admin_token_);
+  auto reader = a_.admin->ExportSnapshot(&ctx, pb::ExportSnapshotRequest());
+  pb::ExportSnapshotResponse msg;
+  while (reader->Read(&msg)) {
+    for (const std::string& c : msg.space_changes()) changes.push_back(c);
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  // info, owner, bob's membership, the accepted invitation.
+  ASSERT_EQ(changes.size(), 4u);
+  for (const std::string& c : changes) {
+    absl::StatusOr<sync::TopicEvent> e = sync::DecodeTopicEvent(c);
+    ASSERT_TRUE(e.ok()) << e.status();
+    ASSERT_TRUE(e->space_change.has_value());
+    EXPECT_EQ(e->space_change->space_id, space);
+    // The name travels sealed, never in plaintext.
+    EXPECT_EQ(c.find("Snap"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -338,9 +338,10 @@ TEST_F(VaultGrpcPgTest, EveryRecordRpcRoundTrips) {
   EXPECT_EQ(spaces_->GetSpace(Ctx(bob_).get(), space_req, &space).error_code(),
             grpc::StatusCode::NOT_FOUND);
   pb::CreateSpaceResponse created_space;
-  EXPECT_EQ(spaces_->CreateSpace(Ctx(alice_).get(), pb::CreateSpaceRequest(), &created_space)
-                .error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  grpc::Status unnamed =
+      spaces_->CreateSpace(Ctx(alice_).get(), pb::CreateSpaceRequest(), &created_space);
+  EXPECT_EQ(unnamed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(unnamed.error_message(), "name: required");
 }
 
 TEST_F(VaultGrpcPgTest, AuthenticationAndAdminScope) {
