@@ -27,6 +27,19 @@ absl::StatusOr<Session*> CommandContext::GetSession() {
   return session_.get();
 }
 
+absl::StatusOr<std::string> CommandContext::SpaceId() {
+  if (!space_id_) {
+    if (space_arg.empty()) {
+      space_id_ = std::string();
+    } else if (auto session = GetSession(); !session.ok()) {
+      space_id_ = session.status();
+    } else {
+      space_id_ = ResolveSpaceId(**session, space_arg);
+    }
+  }
+  return *space_id_;
+}
+
 OutputFormat CommandContext::Format() {
   std::string name = output;
   if (name.empty()) {
@@ -146,7 +159,9 @@ int Run(int argc, const char* const* argv, RunIo& io) {
       ->check(CLI::IsMember({"table", "json"}));
   app.add_option("--timeout", ctx.timeout_seconds, "Deadline of each call, in seconds")
       ->capture_default_str();
-  app.add_option("--space", ctx.space_id, "Space id (default: your personal space)");
+  app.add_option("--space", ctx.space_arg,
+                 "Space of record, file, sync and watch commands: its name or id (default: your "
+                 "personal space; see `coffer space ls`)");
 
   AddVersionCommand(app, ctx, action);
   AddHealthCommand(app, ctx, action);
@@ -154,6 +169,7 @@ int Run(int argc, const char* const* argv, RunIo& io) {
   AddRecordCommands(app, ctx, action);
   AddSyncCommands(app, ctx, action);
   AddFileCommands(app, ctx, action);
+  AddSpaceCommands(app, ctx, action);
 
   try {
     app.parse(argc, argv);

@@ -37,11 +37,13 @@ class CommandContext {
   ConfigFlags flags;
   std::string output;  // "" = config default
   double timeout_seconds = 10;
-  std::string space_id;  // "" = personal space
+  std::string space_arg;  // --space: a space name or id; "" = personal space
 
   // Resolved once per Run.
   absl::StatusOr<ClientConfig> Config();
   absl::StatusOr<Session*> GetSession();
+  // The id of the --space space, its name resolved once (ResolveSpaceId); "" = personal space.
+  absl::StatusOr<std::string> SpaceId();
 
   // The output format after flags, env and config file; table when unresolvable.
   OutputFormat Format();
@@ -54,12 +56,19 @@ class CommandContext {
   RunIo& io_;
   std::optional<absl::StatusOr<ClientConfig>> config_;
   std::unique_ptr<Session> session_;
+  std::optional<absl::StatusOr<std::string>> space_id_;
 };
 
 void AddAuthCommands(CLI::App& app, CommandContext& ctx, Action& action);
 void AddRecordCommands(CLI::App& app, CommandContext& ctx, Action& action);
 void AddSyncCommands(CLI::App& app, CommandContext& ctx, Action& action);
 void AddFileCommands(CLI::App& app, CommandContext& ctx, Action& action);
+void AddSpaceCommands(CLI::App& app, CommandContext& ctx, Action& action);
+
+// The id of the space `ref` names: a UUID as is, otherwise the one of the caller's spaces
+// (ListSpaces, every page) named exactly `ref` (NOT_FOUND when none, INVALID_ARGUMENT listing
+// the ids when several). "" stays "" (the personal space).
+absl::StatusOr<std::string> ResolveSpaceId(Session& session, const std::string& ref);
 
 // Reads a secret for `what` ("password"): one line from stdin when `from_stdin`, else an
 // echo-free prompt (twice when `confirm`) if the terminal is interactive, else nullopt.

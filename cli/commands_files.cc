@@ -120,9 +120,10 @@ void AddUploadCommand(CLI::App& parent, CommandContext& ctx, Action& action) {
                                           opts->record + "`)");
       }
       COFFER_ASSIGN_OR_RETURN(auto hashed, HashFile(opts->path));
+      COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
       v1::UploadFileRequest msg;
       v1::UploadFileMetadata* meta = msg.mutable_metadata();
-      meta->set_space_id(ctx.space_id);
+      meta->set_space_id(space_id);
       meta->set_record_id(opts->record);
       meta->set_expected_version(opts->expected_version);
       meta->set_file_name(opts->name.empty() ? fs::path(opts->path).filename().string()

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/record_input.h"
 #include "cli/record_view.h"
+#include "cli/space_view.h"
 
 namespace coffer::cli {
 namespace {
@@ -16,18 +17,6 @@ namespace {
 namespace v1 = ::coffer::vault::v1;
 
 constexpr int kPageSize = 500;
-
-bool LooksLikeUuid(const std::string& text) {
-  if (text.size() != 36) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(text[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Runs `page(token, size, &next)` until the last page or `limit` items (0 = no limit).
 absl::Status Paginate(
@@ -87,10 +76,11 @@ absl::StatusOr<v1::Record> GetRecord(Session& session, const std::string& space_
 // A record named by id, or by its exact name (searched among live records, then the trash).
 absl::StatusOr<v1::Record> ResolveRecord(CommandContext& ctx, Session& session,
                                          const std::string& ref) {
-  if (LooksLikeUuid(ref)) return GetRecord(session, ctx.space_id, ref);
+  COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
+  if (LooksLikeUuid(ref)) return GetRecord(session, space_id, ref);
   for (bool trash : {false, true}) {
     v1::ListRecordsRequest request;
-    request.set_space_id(ctx.space_id);
+    request.set_space_id(space_id);
     request.mutable_filter()->set_name_prefix(ref);
     request.mutable_filter()->set_in_trash(trash);
     COFFER_ASSIGN_OR_RETURN(auto records, ListRecords(session, request, 0));
@@ -251,8 +241,9 @@ void AddAddCommands(CLI::App& app, CommandContext& ctx, Action& action) {
         }
         COFFER_ASSIGN_OR_RETURN(v1::Record record,
                                 BuildRecord(type, opts->name, fields, opts->meta));
-        record.set_space_id(ctx.space_id);
         COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
+        COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
+        record.set_space_id(space_id);
         COFFER_ASSIGN_OR_RETURN(auto* stub, session->Records());
         v1::CreateRecordRequest request;
         *request.mutable_record() = record;
@@ -558,7 +549,6 @@ void AddListCommands(CLI::App& app, CommandContext& ctx, Action& action) {
   ls_cmd->callback([&ctx, &action, ls] {
     action = [&ctx, ls]() -> absl::Status {
       v1::ListRecordsRequest request;
-      request.set_space_id(ctx.space_id);
       auto* filter = request.mutable_filter();
       for (const auto& t : ls->types) {
         auto type = ParseRecordType(t);
@@ -573,6 +563,8 @@ void AddListCommands(CLI::App& app, CommandContext& ctx, Action& action) {
       }
       filter->set_in_conflict(ls->conflicts);
       COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
+      COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
+      request.set_space_id(space_id);
       COFFER_ASSIGN_OR_RETURN(auto records, ListRecords(*session, request, ls->limit));
       PrintRecords(ctx, records, "no records\n");
       return absl::OkStatus();
@@ -584,10 +576,11 @@ void AddListCommands(CLI::App& app, CommandContext& ctx, Action& action) {
   trash_cmd->add_option("--limit", *trash_limit, "At most this many records (0 = all)");
   trash_cmd->callback([&ctx, &action, trash_limit] {
     action = [&ctx, trash_limit]() -> absl::Status {
-      v1::ListRecordsRequest request;
-      request.set_space_id(ctx.space_id);
-      request.mutable_filter()->set_in_trash(true);
       COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
+      COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
+      v1::ListRecordsRequest request;
+      request.set_space_id(space_id);
+      request.mutable_filter()->set_in_trash(true);
       COFFER_ASSIGN_OR_RETURN(auto records, ListRecords(*session, request, *trash_limit));
       PrintRecords(ctx, records, "the trash is empty\n");
       return absl::OkStatus();
@@ -607,13 +600,14 @@ void AddListCommands(CLI::App& app, CommandContext& ctx, Action& action) {
     action = [&ctx, search]() -> absl::Status {
       COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
       COFFER_ASSIGN_OR_RETURN(auto* stub, session->Records());
+      COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
       std::vector<v1::Record> records;
       size_t count = 0;
       absl::Status paged =
           Paginate(search->limit, &count,
                    [&](const std::string& token, int size, std::string* next) -> absl::Status {
                      v1::SearchRecordsRequest request;
-                     request.set_space_id(ctx.space_id);
+                     request.set_space_id(space_id);
                      request.set_query(search->query);
                      request.set_page_size(size);
                      request.set_page_token(token);
@@ -685,13 +679,14 @@ void AddListCommands(CLI::App& app, CommandContext& ctx, Action& action) {
     action = [&ctx, conflicts_limit]() -> absl::Status {
       COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
       COFFER_ASSIGN_OR_RETURN(auto* stub, session->Records());
+      COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
       std::vector<v1::Conflict> conflicts;
       size_t count = 0;
       absl::Status paged =
           Paginate(*conflicts_limit, &count,
                    [&](const std::string& token, int size, std::string* next) -> absl::Status {
                      v1::ListConflictsRequest request;
-                     request.set_space_id(ctx.space_id);
+                     request.set_space_id(space_id);
                      request.set_page_size(size);
                      request.set_page_token(token);
                      v1::ListConflictsResponse response;

@@ -57,13 +57,14 @@ void AddSyncCommand(CLI::App& app, CommandContext& ctx, Action& action) {
     action = [&ctx, opts]() -> absl::Status {
       COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
       COFFER_ASSIGN_OR_RETURN(auto* stub, session->Sync());
+      COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
       const std::string state_path = session->config().config_dir + "/sync.json";
       // Cursors belong to one user's space on one vault: another login on the same machine must
       // not resume from them (the server would reject a cursor of another space).
       COFFER_ASSIGN_OR_RETURN(std::optional<StoredTokens> who,
                               TokenStore(session->config().config_dir).Load());
       const std::string key = session->config().vault_addr + "|" + (who ? who->login : "") + "|" +
-                              (ctx.space_id.empty() ? "personal" : ctx.space_id);
+                              (space_id.empty() ? "personal" : space_id);
       nlohmann::json cursors = LoadCursors(state_path);
       std::string cursor;
       if (opts->cursor_opt->count() > 0) {
@@ -77,7 +78,7 @@ void AddSyncCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       std::string reset_reason;
       for (int guard = 0; guard < 100000; ++guard) {
         v1::SyncRequest request;
-        request.set_space_id(ctx.space_id);
+        request.set_space_id(space_id);
         request.set_cursor(cursor);
         v1::SyncResponse response;
         absl::Status st = session->CallVault(
@@ -133,9 +134,10 @@ void AddWatchCommand(CLI::App& app, CommandContext& ctx, Action& action) {
     action = [&ctx, opts]() -> absl::Status {
       COFFER_ASSIGN_OR_RETURN(Session * session, ctx.GetSession());
       COFFER_ASSIGN_OR_RETURN(auto* stub, session->Sync());
+      COFFER_ASSIGN_OR_RETURN(const std::string space_id, ctx.SpaceId());
       COFFER_ASSIGN_OR_RETURN(auto context, session->NewStreamContext());
       v1::WatchRequest request;
-      request.set_space_id(ctx.space_id);
+      request.set_space_id(space_id);
       request.set_cursor(opts->cursor);
       auto reader = stub->Watch(context.get(), request);
       v1::WatchResponse message;

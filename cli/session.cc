@@ -93,6 +93,14 @@ absl::StatusOr<v1::FileService::Stub*> Session::Files() {
   return files_.get();
 }
 
+absl::StatusOr<v1::SpaceService::Stub*> Session::Spaces() {
+  if (!spaces_) {
+    COFFER_ASSIGN_OR_RETURN(auto channel, VaultChannel());
+    spaces_ = v1::SpaceService::NewStub(channel);
+  }
+  return spaces_.get();
+}
+
 absl::Status Session::CallIdentityPublic(const Call& call) {
   if (auto stub = Identity(); !stub.ok()) return stub.status();
   grpc::ClientContext ctx;

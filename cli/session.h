@@ -21,6 +21,7 @@
 #include "cli/token_manager.h"
 #include "coffer/identity/v1/identity.grpc.pb.h"
 #include "coffer/vault/v1/files.grpc.pb.h"
+#include "coffer/vault/v1/spaces.grpc.pb.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 
@@ -40,6 +41,7 @@ class Session {
   absl::StatusOr<coffer::vault::v1::RecordService::Stub*> Records();
   absl::StatusOr<coffer::vault::v1::SyncService::Stub*> Sync();
   absl::StatusOr<coffer::vault::v1::FileService::Stub*> Files();
+  absl::StatusOr<coffer::vault::v1::SpaceService::Stub*> Spaces();
 
   // Runs an unauthenticated identity call (register, login, refresh).
   absl::Status CallIdentityPublic(const Call& call);
@@ -69,6 +71,7 @@ class Session {
   std::unique_ptr<coffer::vault::v1::RecordService::Stub> records_;
   std::unique_ptr<coffer::vault::v1::SyncService::Stub> sync_;
   std::unique_ptr<coffer::vault::v1::FileService::Stub> files_;
+  std::unique_ptr<coffer::vault::v1::SpaceService::Stub> spaces_;
 };
 
 // Annotates a failed call with the service it went to: "vault at 127.0.0.1:7100: <message>".

@@ -72,6 +72,9 @@ void DeclareIdentityOptions(config::ConfigParser& p, IdentityConfig* c) {
   p.Add("register-limit-per-address", &c->register_limit_per_address,
         "Registration attempts per client address per rate-limit period (0 = unlimited)")
       .Validate(InRange(0, 1000000));
+  p.Add("lookup-limit-per-subject", &c->lookup_limit_per_subject,
+        "LookupUser calls per caller (token subject) per rate-limit period (0 = unlimited)")
+      .Validate(InRange(0, 1000000));
   p.Add("rate-limit-period", &c->rate_limit_period,
         "Time in which an exhausted rate-limit bucket refills")
       .Validate(InRange<std::chrono::seconds>(std::chrono::seconds(1), std::chrono::hours(24)));
@@ -100,6 +103,7 @@ IdentityServiceConfig ToServiceConfig(const IdentityConfig& c) {
   s.login_per_address = {c.login_limit_per_address, c.rate_limit_period};
   s.register_per_login = {c.register_limit_per_login, c.rate_limit_period};
   s.register_per_address = {c.register_limit_per_address, c.rate_limit_period};
+  s.lookup_per_subject = {c.lookup_limit_per_subject, c.rate_limit_period};
   s.trusted_forwarders = c.trusted_forwarders;
   s.bootstrap_admin_client_id = c.bootstrap_admin_client_id;
   s.bootstrap_admin_client_secret = c.bootstrap_admin_client_secret;

@@ -55,6 +55,7 @@ struct IdentityConfig {
   int login_limit_per_address = 30;
   int register_limit_per_login = 5;
   int register_limit_per_address = 10;
+  int lookup_limit_per_subject = 60;
   std::chrono::seconds rate_limit_period{60};
   std::vector<std::string> trusted_forwarders;
 

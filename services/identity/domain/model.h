@@ -18,6 +18,7 @@ struct User {
   std::string login;          // normalized (see NormalizeLogin)
   std::string password_hash;  // Argon2id encoded string; carries its own parameters
   std::string scope;          // space-separated scopes granted to the user's tokens
+  std::string display_name;   // optional (may be empty); see ValidateDisplayName
   Time created_at;
 };
 

@@ -65,6 +65,29 @@ bool IsUuid(std::string_view s) {
   return true;
 }
 
+absl::Status ValidateDisplayName(std::string_view name) {
+  auto too_long = [] {
+    return absl::InvalidArgumentError(
+        fmt::format("display_name is too long (at most {} characters)", kMaxDisplayNameChars));
+  };
+  // A code point takes at most 4 bytes: anything longer is too long, whatever it holds.
+  if (name.size() > 4 * kMaxDisplayNameChars) return too_long();
+  if (!IsValidUtf8(name)) return absl::InvalidArgumentError("display_name is not valid UTF-8");
+  if (CountCodePoints(name) > kMaxDisplayNameChars) return too_long();
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    // C0 controls and DEL are single bytes; C1 controls (U+0080..U+009F) are 0xC2 0x80..0x9F.
+    const bool c0_or_del = c < 0x20 || c == 0x7F;
+    const bool c1 = c == 0xC2 && i + 1 < name.size() &&
+                    static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c0_or_del || c1) {
+      return absl::InvalidArgumentError("display_name must not contain control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckStringField(std::string_view field, std::string_view value, std::size_t max_bytes,
                               bool required) {
   if (value.empty()) {

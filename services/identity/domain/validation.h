@@ -26,6 +26,14 @@ absl::Status CheckStringField(std::string_view field, std::string_view value, st
 // True when `s` is a UUID in canonical text form (8-4-4-4-12 hex digits, either case).
 bool IsUuid(std::string_view s);
 
+// Longest display name, in Unicode code points.
+inline constexpr std::size_t kMaxDisplayNameChars = 64;
+
+// INVALID_ARGUMENT (naming the field "display_name", never echoing it) unless `name` is 0 to
+// kMaxDisplayNameChars code points of valid UTF-8 without control characters (Unicode category
+// Cc: U+0000..U+001F, U+007F..U+009F). Empty is valid: the name is optional.
+absl::Status ValidateDisplayName(std::string_view name);
+
 // Upper bound for any token a client sends (access JWTs are ~600 bytes, refresh tokens ~50).
 inline constexpr std::size_t kMaxTokenBytes = 8192;
 

@@ -53,6 +53,7 @@ User UserFromRow(const pqxx::row& r) {
   u.password_hash = r[2].as<std::string>();
   u.scope = r[3].as<std::string>();
   u.created_at = FromMicros(r[4].as<std::int64_t>());
+  u.display_name = r[5].as<std::string>();
   return u;
 }
 
@@ -90,7 +91,7 @@ std::pair<RefreshToken, RefreshFamily> RefreshFromRow(std::string_view hash, con
 
 absl::Status PgUserRepository::Create(const User& user) {
   auto r = Exec(pool_, "creating user", sql::kInsertUser, user.id, user.login, user.password_hash,
-                user.scope, ToMicros(user.created_at));
+                user.scope, ToMicros(user.created_at), user.display_name);
   if (!r.ok() && absl::IsAlreadyExists(r.status())) {
     return absl::AlreadyExistsError("login is already taken");
   }

@@ -1,5 +1,5 @@
-// PostgreSQL implementations of the identity repositories (schema: migrations/V001__init.sql,
-// statements: sql.h).
+// PostgreSQL implementations of the identity repositories (schema: migrations/V001__init.sql
+// and later migrations, statements: sql.h).
 //
 // Each method runs exactly one statement in autocommit mode (a single statement is atomic on
 // its own, so BEGIN/COMMIT would only add round trips). libpqxx exceptions are translated to

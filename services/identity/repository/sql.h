@@ -1,24 +1,25 @@
 // Every SQL statement of the identity repositories, as named constants (one place to review
 // them). Each write is ONE statement (data-modifying CTEs), i.e. one round trip (DESIGN §9).
 // Timestamps are passed and returned as bigint microseconds since the epoch through the
-// id_ts()/id_us() SQL functions of V001__init.sql.
+// id_ts()/id_us() SQL functions of V001__init.sql. Schema: migrations/V001__init.sql and later.
 #pragma once
 
 namespace coffer::identity::sql {
 
 // ---- users ----
 
-// $1 id, $2 login, $3 password_hash, $4 scope, $5 now.
+// $1 id, $2 login, $3 password_hash, $4 scope, $5 now, $6 display_name (V002).
 inline constexpr char kInsertUser[] = R"sql(
-INSERT INTO users (id, login, password_hash, scope, created_at, updated_at)
-VALUES ($1::uuid, $2, $3, $4, id_ts($5), id_ts($5)))sql";
+INSERT INTO users (id, login, password_hash, scope, created_at, updated_at, display_name)
+VALUES ($1::uuid, $2, $3, $4, id_ts($5), id_ts($5), $6))sql";
 
+// Both selects return the columns UserFromRow reads, in this order.
 inline constexpr char kSelectUserByLogin[] = R"sql(
-SELECT id::text, login, password_hash, scope, id_us(created_at)
+SELECT id::text, login, password_hash, scope, id_us(created_at), display_name
 FROM users WHERE login = $1)sql";
 
 inline constexpr char kSelectUserById[] = R"sql(
-SELECT id::text, login, password_hash, scope, id_us(created_at)
+SELECT id::text, login, password_hash, scope, id_us(created_at), display_name
 FROM users WHERE id = $1::uuid)sql";
 
 // $1 id, $2 expected hash, $3 new hash, $4 now. Compare-and-set.

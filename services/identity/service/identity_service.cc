@@ -51,6 +51,11 @@ std::string HashSecret(std::string_view secret) { return crypto::Sha256(secret);
 // (database down, ...) is an infrastructure error and passes through unchanged.
 bool IsTokenRejection(const absl::Status& s) { return absl::IsUnauthenticated(s); }
 
+// The public part of a user: never the password hash or the scopes.
+UserProfile ProfileOf(const User& user) {
+  return UserProfile{user.id, user.login, user.display_name, user.created_at};
+}
+
 }  // namespace
 
 std::string NewUuid() {
@@ -81,7 +86,8 @@ IdentityService::IdentityService(IdentityServiceConfig config, UserRepository& u
       login_by_login_(config_.login_per_login),
       login_by_address_(config_.login_per_address),
       register_by_login_(config_.register_per_login),
-      register_by_address_(config_.register_per_address) {}
+      register_by_address_(config_.register_per_address),
+      lookup_by_subject_(config_.lookup_per_subject) {}
 
 SysTime IdentityService::Now() const { return absl::ToChronoTime(clock_.Now()); }
 
@@ -137,10 +143,12 @@ absl::Status IdentityService::CheckRateLimit(RateLimiter& limiter, const std::st
 
 absl::StatusOr<std::string> IdentityService::Register(const RequestContext& ctx,
                                                       std::string_view login,
-                                                      std::string_view password) {
+                                                      std::string_view password,
+                                                      std::string_view display_name) {
   auto normalized = NormalizeLogin(login);
   absl::Status valid = normalized.status();
   if (valid.ok()) valid = CheckPassword(config_.password_policy, password, *normalized);
+  if (valid.ok()) valid = ValidateDisplayName(display_name);
   if (!valid.ok()) {
     if (metrics_) metrics_->registration_invalid_argument.Increment();
     return valid;
@@ -161,6 +169,7 @@ absl::StatusOr<std::string> IdentityService::Register(const RequestContext& ctx,
   user.login = *normalized;
   user.password_hash = *std::move(hash);
   user.scope = JoinScopes(*NormalizeScopes(config_.user_scopes));
+  user.display_name = std::string(display_name);
   user.created_at = Now();
   absl::Status created = users_.Create(user);
   if (!created.ok()) {
@@ -647,6 +656,36 @@ absl::StatusOr<WhoAmIResult> IdentityService::WhoAmI(const RequestContext& ctx) 
     out.login = user->login;
   }
   return out;
+}
+
+// ---- public profiles ----
+
+absl::StatusOr<UserProfile> IdentityService::LookupUser(const RequestContext& ctx,
+                                                        std::string_view login) {
+  COFFER_ASSIGN_OR_RETURN(Caller caller, Authenticate(ctx.bearer_token));
+  // Normalized exactly as Register stores logins, so the match is exact on the stored form.
+  COFFER_ASSIGN_OR_RETURN(std::string normalized, NormalizeLogin(login));
+  // Every lookup counts, found or not: the limit bounds how fast a caller can probe for logins.
+  COFFER_RETURN_IF_ERROR(CheckRateLimit(lookup_by_subject_, "s:" + caller.subject));
+  auto user = users_.FindByLogin(normalized);
+  if (absl::IsNotFound(user.status())) return absl::NotFoundError("no user with this login");
+  COFFER_RETURN_IF_ERROR(user.status());
+  return ProfileOf(*user);
+}
+
+absl::StatusOr<UserProfile> IdentityService::GetUser(const RequestContext& ctx,
+                                                     std::string_view user_id) {
+  COFFER_RETURN_IF_ERROR(Authenticate(ctx.bearer_token).status());
+  if (!IsUuid(user_id)) return absl::InvalidArgumentError("user_id: not a UUID");
+  // Ids are stored and issued in lowercase; accept either case like PostgreSQL's uuid type.
+  std::string id(user_id);
+  std::transform(id.begin(), id.end(), id.begin(), [](char c) {
+    return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  auto user = users_.FindById(id);
+  if (absl::IsNotFound(user.status())) return absl::NotFoundError("no user with this id");
+  COFFER_RETURN_IF_ERROR(user.status());
+  return ProfileOf(*user);
 }
 
 }  // namespace coffer::identity

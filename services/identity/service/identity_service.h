@@ -5,7 +5,8 @@
 // Security rules enforced here (see README "Threat model"):
 //   * a failed login says the same thing whether or not the login exists, and runs one
 //     Argon2id verification either way (against a dummy hash) so timing does not tell either;
-//   * Login and Register are rate limited per login and per client address;
+//   * Login and Register are rate limited per login and per client address, LookupUser per
+//     caller (it is the one way to test whether a login exists);
 //   * refresh tokens are single-use; presenting a used one revokes its whole family;
 //   * only hashes of refresh tokens and client secrets are stored;
 //   * every input is bounded and checked before anything is stored; a refused request changes
@@ -52,6 +53,7 @@ struct IdentityServiceConfig {
   RateLimit login_per_address{30, std::chrono::seconds(60)};
   RateLimit register_per_login{5, std::chrono::seconds(60)};
   RateLimit register_per_address{10, std::chrono::seconds(60)};
+  RateLimit lookup_per_subject{60, std::chrono::seconds(60)};
   // Peers (IP addresses) allowed to name the end user's address in LoginRequest.client_address
   // (a trusted REST gateway). Anyone else's claim is ignored, or it would dodge the limit.
   std::vector<std::string> trusted_forwarders;
@@ -118,6 +120,14 @@ struct WhoAmIResult {
   bool is_service_account = false;
 };
 
+// What any signed-in caller may know about a user (LookupUser, GetUser): nothing secret.
+struct UserProfile {
+  std::string user_id;  // the user's token subject (a lowercase UUID)
+  std::string login;    // normalized
+  std::string display_name;
+  Time created_at;
+};
+
 // Attached to RESOURCE_EXHAUSTED statuses from rate limiting: payload value = the retry delay in
 // whole seconds, as decimal text. The gRPC transport turns it into google.rpc.RetryInfo.
 inline constexpr char kRetryAfterPayloadUrl[] = "coffer.identity/retry-after-seconds";
@@ -133,8 +143,10 @@ class IdentityService {
   // configuration (INVALID_ARGUMENT).
   absl::Status Bootstrap();
 
+  // `display_name` is optional (empty = none); see ValidateDisplayName.
   absl::StatusOr<std::string> Register(const RequestContext& ctx, std::string_view login,
-                                       std::string_view password);
+                                       std::string_view password,
+                                       std::string_view display_name = {});
   absl::StatusOr<IssuedTokens> Login(const RequestContext& ctx, std::string_view login,
                                      std::string_view password, std::string_view client_address);
   absl::StatusOr<IssuedTokens> Refresh(std::string_view refresh_token);
@@ -153,6 +165,15 @@ class IdentityService {
                                                  std::string_view client_secret,
                                                  std::string_view scope);
   absl::StatusOr<WhoAmIResult> WhoAmI(const RequestContext& ctx);
+
+  // The user whose login is exactly `login` after NormalizeLogin. Authenticated (any live access
+  // token); rate limited per caller subject (config lookup_per_subject). NOT_FOUND when no user
+  // has the login (service accounts have no profile). Messages never echo the login.
+  absl::StatusOr<UserProfile> LookupUser(const RequestContext& ctx, std::string_view login);
+
+  // The user with this id. Authenticated. INVALID_ARGUMENT when `user_id` is not a UUID;
+  // NOT_FOUND when no user has it.
+  absl::StatusOr<UserProfile> GetUser(const RequestContext& ctx, std::string_view user_id);
 
   // Verifies a bearer access token (signature, issuer, audience, times, revocation, service
   // account still existing). UNAUTHENTICATED with a reason otherwise.
@@ -191,6 +212,7 @@ class IdentityService {
   RateLimiter login_by_address_;
   RateLimiter register_by_login_;
   RateLimiter register_by_address_;
+  RateLimiter lookup_by_subject_;
   // A valid Argon2id hash of a random password, verified when the login does not exist so that
   // the answer takes as long as for a wrong password.
   std::string dummy_password_hash_;

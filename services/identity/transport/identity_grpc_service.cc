@@ -25,6 +25,19 @@ RequestContext ContextOf(const grpc::ServerContext& context) {
   return ctx;
 }
 
+google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(us.count());
+}
+
+// Only the public fields: UserProfile has no room for anything else.
+void FillProfile(const UserProfile& p, v1::UserProfile* out) {
+  out->set_user_id(p.user_id);
+  out->set_login(p.login);
+  out->set_display_name(p.display_name);
+  *out->mutable_create_time() = ToTimestamp(p.created_at);
+}
+
 void FillTokens(const IssuedTokens& t, v1::TokenPair* out) {
   out->set_access_token(t.access_token);
   out->set_refresh_token(t.refresh_token);
@@ -87,7 +100,8 @@ grpc::Status IdentityGrpcService::Register(grpc::ServerContext* context,
                                            const v1::RegisterRequest* request,
                                            v1::RegisterResponse* response) {
   log::ScopedRequestId rid(grpcx::RequestIdFrom(*context));
-  auto id = service_.Register(ContextOf(*context), request->login(), request->password());
+  auto id = service_.Register(ContextOf(*context), request->login(), request->password(),
+                              request->display_name());
   if (!id.ok()) return ToGrpcStatus(id.status());
   response->set_user_id(*id);
   return grpc::Status::OK;
@@ -206,10 +220,7 @@ grpc::Status IdentityGrpcService::ListServiceAccounts(grpc::ServerContext* conte
     out->set_client_id(a.client_id);
     out->set_name(a.name);
     for (const auto& s : a.scopes) out->add_scopes(s);
-    const auto us =
-        std::chrono::duration_cast<std::chrono::microseconds>(a.created_at.time_since_epoch());
-    *out->mutable_create_time() =
-        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(us.count());
+    *out->mutable_create_time() = ToTimestamp(a.created_at);
   }
   response->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
@@ -243,6 +254,26 @@ grpc::Status IdentityGrpcService::WhoAmI(grpc::ServerContext* context,
   response->set_login(who->login);
   for (const auto& s : who->scopes) response->add_scopes(s);
   response->set_is_service_account(who->is_service_account);
+  return grpc::Status::OK;
+}
+
+grpc::Status IdentityGrpcService::LookupUser(grpc::ServerContext* context,
+                                             const v1::LookupUserRequest* request,
+                                             v1::LookupUserResponse* response) {
+  log::ScopedRequestId rid(grpcx::RequestIdFrom(*context));
+  auto user = service_.LookupUser(ContextOf(*context), request->login());
+  if (!user.ok()) return ToGrpcStatus(user.status());
+  FillProfile(*user, response->mutable_user());
+  return grpc::Status::OK;
+}
+
+grpc::Status IdentityGrpcService::GetUser(grpc::ServerContext* context,
+                                          const v1::GetUserRequest* request,
+                                          v1::GetUserResponse* response) {
+  log::ScopedRequestId rid(grpcx::RequestIdFrom(*context));
+  auto user = service_.GetUser(ContextOf(*context), request->user_id());
+  if (!user.ok()) return ToGrpcStatus(user.status());
+  FillProfile(*user, response->mutable_user());
   return grpc::Status::OK;
 }
 

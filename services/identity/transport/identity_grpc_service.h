@@ -62,6 +62,10 @@ class IdentityGrpcService final : public coffer::identity::v1::IdentityService::
                                  v1::ClientCredentialsResponse* response) override;
   grpc::Status WhoAmI(grpc::ServerContext* context, const v1::WhoAmIRequest* request,
                       v1::WhoAmIResponse* response) override;
+  grpc::Status LookupUser(grpc::ServerContext* context, const v1::LookupUserRequest* request,
+                          v1::LookupUserResponse* response) override;
+  grpc::Status GetUser(grpc::ServerContext* context, const v1::GetUserRequest* request,
+                       v1::GetUserResponse* response) override;
 
  private:
   IdentityService& service_;

@@ -3,6 +3,9 @@
 #include <grpcpp/client_context.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "pkg/status/status.h"
 
 namespace coffer::vault::app {
@@ -75,6 +78,126 @@ absl::StatusOr<bool> IdentityIntrospector::IsActive(std::string_view token) {
   if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) return false;
   if (!s.ok()) return status::Annotate(status::FromGrpcStatus(s), "introspecting token");
   return resp.active();
+}
+
+namespace {
+
+service::UserProfile ProfileFromProto(const identity::v1::UserProfile& p) {
+  service::UserProfile out;
+  out.user_id = p.user_id();
+  out.login = p.login();
+  out.display_name = p.display_name();
+  out.created_at_ms = p.create_time().seconds() * 1000 + p.create_time().nanos() / 1000000;
+  return out;
+}
+
+// identity's answer as the UserDirectory contract states it: its own code and message, except
+// that "identity cannot be reached or did not answer in time" is UNAVAILABLE.
+absl::Status DirectoryStatus(const grpc::Status& s, std::string_view what) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::UnavailableError(std::string(what) + ": identity service unavailable (" +
+                                  s.error_message() + ")");
+  }
+  return status::FromGrpcStatus(s);
+}
+
+}  // namespace
+
+IdentityUserDirectory::IdentityUserDirectory(std::shared_ptr<grpc::Channel> channel,
+                                             std::chrono::milliseconds timeout,
+                                             UserDirectoryCacheOptions cache,
+                                             const auth::Clock& clock)
+    : stub_(identity::v1::IdentityService::NewStub(channel)),
+      timeout_(timeout),
+      options_(cache),
+      clock_(clock) {}
+
+void IdentityUserDirectory::PrepareContext(grpc::ClientContext& ctx,
+                                           const std::string& bearer_token) const {
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  // Wait (within the deadline) for the identity service instead of failing fast while the
+  // channel is between reconnect attempts, e.g. right after either side restarted.
+  ctx.set_wait_for_ready(true);
+  ctx.AddMetadata("authorization", "Bearer " + bearer_token);
+}
+
+absl::StatusOr<service::UserProfile> IdentityUserDirectory::LookupLogin(
+    const std::string& bearer_token, const std::string& login) {
+  if (bearer_token.empty()) return absl::UnauthenticatedError("missing bearer token");
+  grpc::ClientContext ctx;
+  PrepareContext(ctx, bearer_token);
+  identity::v1::LookupUserRequest req;
+  req.set_login(login);
+  identity::v1::LookupUserResponse resp;
+  grpc::Status s = stub_->LookupUser(&ctx, req, &resp);
+  if (!s.ok()) return DirectoryStatus(s, "looking up user");
+  service::UserProfile profile = ProfileFromProto(resp.user());
+  CachePut(profile.user_id, profile);
+  return profile;
+}
+
+absl::StatusOr<service::UserProfile> IdentityUserDirectory::GetUser(const std::string& bearer_token,
+                                                                    const std::string& user_id) {
+  if (bearer_token.empty()) return absl::UnauthenticatedError("missing bearer token");
+  if (auto cached = CacheGet(user_id)) return *std::move(cached);
+  grpc::ClientContext ctx;
+  PrepareContext(ctx, bearer_token);
+  identity::v1::GetUserRequest req;
+  req.set_user_id(user_id);
+  identity::v1::GetUserResponse resp;
+  grpc::Status s = stub_->GetUser(&ctx, req, &resp);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    CachePut(user_id, std::nullopt);
+    return status::FromGrpcStatus(s);
+  }
+  if (!s.ok()) return DirectoryStatus(s, "getting user");
+  service::UserProfile profile = ProfileFromProto(resp.user());
+  CachePut(user_id, profile);
+  return profile;
+}
+
+std::optional<absl::StatusOr<service::UserProfile>> IdentityUserDirectory::CacheGet(
+    const std::string& user_id) {
+  const absl::Time now = clock_.Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(user_id);
+  if (it == cache_.end()) return std::nullopt;
+  if (now >= it->second.expires) {
+    lru_.erase(it->second.lru);
+    cache_.erase(it);
+    return std::nullopt;
+  }
+  lru_.splice(lru_.end(), lru_, it->second.lru);  // most recently used
+  if (!it->second.profile) return absl::NotFoundError("no user with this id");
+  return *it->second.profile;
+}
+
+void IdentityUserDirectory::CachePut(const std::string& user_id,
+                                     std::optional<service::UserProfile> profile) {
+  if (options_.max_entries == 0 || user_id.empty()) return;
+  const auto ttl = profile ? options_.ttl : options_.not_found_ttl;
+  if (ttl.count() <= 0) return;
+  const absl::Time expires = clock_.Now() + absl::FromChrono(ttl);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(user_id);
+  if (it != cache_.end()) {
+    it->second.profile = std::move(profile);
+    it->second.expires = expires;
+    lru_.splice(lru_.end(), lru_, it->second.lru);
+    return;
+  }
+  while (cache_.size() >= options_.max_entries) {
+    cache_.erase(lru_.front());
+    lru_.pop_front();
+  }
+  lru_.push_back(user_id);
+  cache_.emplace(user_id, Entry{std::move(profile), expires, std::prev(lru_.end())});
+}
+
+std::size_t IdentityUserDirectory::CacheSizeForTest() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cache_.size();
 }
 
 }  // namespace coffer::vault::app

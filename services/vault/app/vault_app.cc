@@ -356,6 +356,9 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.authenticator = std::make_unique<transport::Authenticator>(*a.verifier, a.metrics.get());
   a.record_grpc =
       std::make_unique<transport::RecordGrpcService>(*a.authenticator, *a.record_service);
+  // Invites by login and members' logins come from identity's public profiles, asked with the
+  // caller's own token (service/user_directory.h).
+  if (identity) a.directory = std::make_unique<IdentityUserDirectory>(identity, kIdentityTimeout);
   a.space_service = std::make_unique<service::SpaceService>(
       service::SpaceServiceConfig{config.shard_id}, *a.spaces, *a.access, *a.cipher, *a.hlc,
       a.directory.get(), NowMs);

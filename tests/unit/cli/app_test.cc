@@ -18,9 +18,9 @@ TEST(AppTest, HelpListsEveryCommandAndExitCodes) {
   CliResult r = cli.Run({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* cmd :
-       {"register", "login",     "logout", "whoami",   "add",     "get",    "edit",
-        "rm",       "restore",   "trash",  "undelete", "ls",      "search", "history",
-        "otp",      "conflicts", "sync",   "watch",    "version", "health"}) {
+       {"register", "login", "logout",   "whoami", "add",    "get",        "edit", "rm",
+        "restore",  "trash", "undelete", "ls",     "search", "history",    "otp",  "conflicts",
+        "sync",     "watch", "version",  "health", "space",  "invitations"}) {
     EXPECT_THAT(r.out, HasSubstr(std::string("\n  ") + cmd + " ")) << cmd;
   }
   EXPECT_THAT(r.out, HasSubstr("Exit codes: 0 ok"));
@@ -53,7 +53,23 @@ TEST(AppTest, EverySubcommandHasHelp) {
                                         {"otp", "--help"},
                                         {"conflicts", "--help"},
                                         {"version", "--help"},
-                                        {"health", "--help"}}) {
+                                        {"health", "--help"},
+                                        {"space", "--help"},
+                                        {"space", "create", "--help"},
+                                        {"space", "ls", "--help"},
+                                        {"space", "show", "--help"},
+                                        {"space", "rename", "--help"},
+                                        {"space", "rm", "--help"},
+                                        {"space", "invite", "--help"},
+                                        {"space", "accept", "--help"},
+                                        {"space", "decline", "--help"},
+                                        {"space", "revoke", "--help"},
+                                        {"space", "members", "--help"},
+                                        {"space", "role", "--help"},
+                                        {"space", "remove", "--help"},
+                                        {"space", "leave", "--help"},
+                                        {"space", "transfer", "--help"},
+                                        {"invitations", "--help"}}) {
     CliResult r = cli.Run(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_THAT(r.out, HasSubstr("Usage: coffer")) << args[0];
@@ -145,6 +161,23 @@ TEST(AppTest, OtpNeedsSecretAndEditNeedsAChange) {
   EXPECT_EQ(edit.exit_code, 1);
   EXPECT_THAT(edit.err, HasSubstr("nothing to change"));
   EXPECT_EQ(cli.Run({"add", "card", "--name", "c", "--expiry", "13/2030"}).exit_code, 1);
+}
+
+TEST(AppTest, SpaceArgumentsAreCheckedBeforeAnythingIsSent) {
+  CliRunner cli;  // not logged in: these fail before the session is needed
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"space", "invite", "team", "bob", "--role", "owner"},
+        {"space", "invite", "team", "bob", "--role", "writer", "--expires", "0d"},
+        {"space", "invite", "team", "bob", "--role", "writer", "--expires", "5w"},
+        {"space", "role", "team", "bob", "superuser"},
+        {"space", "accept", "not-an-id"},
+        {"space", "rm", "team"}}) {
+    CliResult r = cli.Run(args);
+    EXPECT_EQ(r.exit_code, 1) << args[1] << ": " << r.err;
+  }
+  EXPECT_THAT(cli.Run({"space", "rm", "team"}).err, HasSubstr("--yes"));
+  EXPECT_EQ(cli.Run({"space", "invite", "team", "bob"}).exit_code, 1);  // --role is required
+  EXPECT_EQ(cli.Run({"space"}).exit_code, 1);
 }
 
 TEST(AppTest, UnreachableVaultIsExitCodeThree) {

@@ -91,6 +91,30 @@ TEST(ValidationTest, StringFieldAndUuid) {
   EXPECT_FALSE(IsUuid("123e4567-e89b-42d3-a456-42661417400g"));
 }
 
+TEST(ValidationTest, DisplayName) {
+  EXPECT_TRUE(ValidateDisplayName("").ok());
+  EXPECT_TRUE(ValidateDisplayName("Alice Smith").ok());
+  EXPECT_TRUE(ValidateDisplayName("\xF0\x9F\x98\x80 Zo\xC3\xAB").ok());  // emoji, e-diaeresis
+  EXPECT_TRUE(ValidateDisplayName(std::string(64, 'x')).ok());
+  std::string four_byte;  // 64 characters of 4 bytes: the byte bound is not the limit
+  for (int i = 0; i < 64; ++i) four_byte += "\xF0\x9F\x98\x80";
+  EXPECT_TRUE(ValidateDisplayName(four_byte).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateDisplayName(four_byte + "x")));
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateDisplayName(std::string(65, 'x'))));
+  EXPECT_TRUE(ValidateDisplayName("U+00A0 is not a control: \xC2\xA0").ok());
+  for (const std::string& bad :
+       {std::string("a\nb"), std::string("a\rb"), std::string("\x1B[31m"), std::string("a\x7F"),
+        std::string("a\xC2\x80"), std::string("a\xC2\x9F"), std::string("a\0b", 3),
+        std::string("a\xFF"), std::string("\xC0\xAF")}) {
+    const absl::Status s = ValidateDisplayName(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("display_name"));
+  }
+  // The message never echoes the value.
+  EXPECT_THAT(std::string(ValidateDisplayName("secret\n").message()),
+              ::testing::Not(HasSubstr("secret")));
+}
+
 TEST(ScopesTest, ParseNormalizeGrant) {
   EXPECT_THAT(*ParseScopeString("vault  identity.admin vault"),
               ElementsAre("identity.admin", "vault"));

@@ -440,5 +440,168 @@ TEST_F(IdentityServiceTest, RotationKeepsOldTokensValidDuringOverlap) {
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
+// ---- public profiles: LookupUser, GetUser, display names ----
+
+TEST_F(IdentityServiceTest, LookupUserMatchesTheExactNormalizedLoginOnly) {
+  const std::string snowman = "\xE2\x98\x83";  // U+2603, three bytes
+  auto id = service_->Register(Peer(), "Alice.Smith", kPassword, "Alice Smith " + snowman);
+  ASSERT_THAT(id, IsOk());
+  const Time registered = absl::ToChronoTime(clock_.Now());
+  clock_.Advance(absl::Minutes(1));
+  RegisterUser("bob");
+  const std::string bob = LoginUser("bob").access_token;
+
+  for (const char* login : {"alice.smith", "ALICE.SMITH", "Alice.Smith"}) {
+    auto found = service_->LookupUser(Bearer(bob), login);
+    ASSERT_THAT(found, IsOk()) << login;
+    EXPECT_EQ(found->user_id, *id);
+    EXPECT_EQ(found->login, "alice.smith");
+    EXPECT_EQ(found->display_name, "Alice Smith " + snowman);
+    EXPECT_EQ(found->created_at, registered);
+  }
+  // No prefixes, suffixes or patterns: only the whole login matches.
+  for (const char* login : {"alice", "alice.smit", "alice.smith2", "lice.smith"}) {
+    EXPECT_THAT(service_->LookupUser(Bearer(bob), login),
+                StatusIs(absl::StatusCode::kNotFound, "no user with this login"))
+        << login;
+  }
+  // A login that could never be registered is malformed, not merely absent.
+  for (const char* login : {"", "al", "alice*", "alice smith", "alice.smith%"}) {
+    EXPECT_THAT(service_->LookupUser(Bearer(bob), login),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << login;
+  }
+  // A user may look themselves up.
+  auto self = service_->LookupUser(Bearer(bob), "bob");
+  ASSERT_THAT(self, IsOk());
+  EXPECT_EQ(self->display_name, "");
+}
+
+TEST_F(IdentityServiceTest, LookupUserNeedsALiveAccessTokenAndNeverEchoesTheLogin) {
+  RegisterUser("carol");
+  EXPECT_THAT(service_->LookupUser(Peer(), "carol"), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(service_->LookupUser(Bearer("garbage"), "carol"),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  const IssuedTokens t = LoginUser("carol");
+  ASSERT_THAT(service_->LookupUser(Bearer(t.access_token), "carol"), IsOk());
+  ASSERT_THAT(service_->Logout(Bearer(t.access_token), t.refresh_token), IsOk());
+  EXPECT_THAT(service_->LookupUser(Bearer(t.access_token), "carol"),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+
+  const std::string token = LoginUser("carol").access_token;
+  for (const std::string& login :
+       {std::string("someone.secret"), std::string("someone secret"), std::string(80, 'q')}) {
+    auto r = service_->LookupUser(Bearer(token), login);
+    EXPECT_FALSE(r.ok());
+    EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("secret")));
+    EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("qqq")));
+  }
+}
+
+TEST_F(IdentityServiceTest, ServiceAccountsMayLookUpButHaveNoProfile) {
+  const std::string id = RegisterUser("dana");
+  const std::string admin = AdminToken();
+  auto found = service_->LookupUser(Bearer(admin), "dana");
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ(found->user_id, id);
+  EXPECT_THAT(service_->GetUser(Bearer(admin), id), IsOk());
+  // The bootstrap admin's name is a valid login, but a service account is not a user.
+  EXPECT_THAT(service_->LookupUser(Bearer(admin), kAdminId), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(service_->GetUser(Bearer(admin), kAdminId),
+              StatusIs(absl::StatusCode::kInvalidArgument, "user_id: not a UUID"));
+}
+
+TEST_F(IdentityServiceTest, LookupUserIsRateLimitedPerCaller) {
+  IdentityServiceConfig config = FastConfig();
+  config.lookup_per_subject = {3, std::chrono::seconds(60)};
+  Build(config);
+  RegisterUser("erin");
+  const std::string frank_id = RegisterUser("frank");
+  const std::string erin = LoginUser("erin").access_token;
+  const std::string frank = LoginUser("frank").access_token;
+  // Found and not found both count.
+  EXPECT_THAT(service_->LookupUser(Bearer(erin), "frank"), IsOk());
+  EXPECT_THAT(service_->LookupUser(Bearer(erin), "nobody"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(service_->LookupUser(Bearer(erin), "frank"), IsOk());
+  auto limited = service_->LookupUser(Bearer(erin), "frank");
+  EXPECT_THAT(limited,
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry after 20s")));
+  EXPECT_THAT(std::string(limited.status().message()), Not(HasSubstr("frank")));
+  auto payload = limited.status().GetPayload(kRetryAfterPayloadUrl);
+  ASSERT_TRUE(payload.has_value());
+  EXPECT_EQ(std::string(*payload), "20");
+  // Per subject: a new token of the same user does not reset it, another user is unaffected.
+  EXPECT_THAT(service_->LookupUser(Bearer(LoginUser("erin").access_token), "frank"),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(service_->LookupUser(Bearer(frank), "erin"), IsOk());
+  // GetUser is not limited by it.
+  EXPECT_THAT(service_->GetUser(Bearer(erin), frank_id), IsOk());
+  clock_.Advance(absl::Seconds(20));
+  EXPECT_THAT(service_->LookupUser(Bearer(erin), "frank"), IsOk());
+  EXPECT_THAT(service_->LookupUser(Bearer(erin), "frank"),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+TEST_F(IdentityServiceTest, GetUserByIdMalformedUnknownAndKnown) {
+  const std::string id = service_->Register(Peer(), "gina", kPassword, "Gina").value();
+  const std::string token = LoginUser("gina").access_token;
+  auto found = service_->GetUser(Bearer(token), id);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ(found->user_id, id);
+  EXPECT_EQ(found->login, "gina");
+  EXPECT_EQ(found->display_name, "Gina");
+  // UUIDs are case-insensitive; the answer carries the canonical lowercase id.
+  std::string upper = id;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_NE(upper, id);
+  auto by_upper = service_->GetUser(Bearer(token), upper);
+  ASSERT_THAT(by_upper, IsOk());
+  EXPECT_EQ(by_upper->user_id, id);
+
+  EXPECT_THAT(service_->GetUser(Bearer(token), "123e4567-e89b-42d3-a456-426614174000"),
+              StatusIs(absl::StatusCode::kNotFound));
+  for (const std::string& bad :
+       {std::string(""), std::string("gina"), id.substr(1), id + "0", std::string(5000, 'a')}) {
+    EXPECT_THAT(service_->GetUser(Bearer(token), bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, "user_id: not a UUID"));
+  }
+  EXPECT_THAT(service_->GetUser(Peer(), id), StatusIs(absl::StatusCode::kUnauthenticated));
+}
+
+TEST_F(IdentityServiceTest, RegisterValidatesTheDisplayName) {
+  std::string sixty_four;
+  for (int i = 0; i < 64; ++i) sixty_four += "\xC3\xBC";  // 64 characters, 128 bytes
+  const struct {
+    std::string name;
+    bool ok;
+  } cases[] = {
+      {"", true},
+      {sixty_four, true},
+      {sixty_four + "x", false},
+      {std::string(65, 'x'), false},
+      {std::string(300, 'x'), false},
+      {"line\nbreak", false},
+      {"tab\there", false},
+      {std::string("nul\0byte", 8), false},
+      {"del\x7F", false},
+      {"next line\xC2\x85", false},
+      {"bad\xFFutf8", false},
+      {"\xED\xA0\x80", false},  // a surrogate
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    const std::string login = "name" + std::to_string(n++);
+    auto r = service_->Register(Peer("10.3.0." + std::to_string(n)), login, kPassword, c.name);
+    if (c.ok) {
+      ASSERT_THAT(r, IsOk()) << login;
+      EXPECT_EQ(users_.FindById(*r)->display_name, c.name);
+    } else {
+      EXPECT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("display_name")))
+          << login;
+      EXPECT_THAT(users_.FindByLogin(login), StatusIs(absl::StatusCode::kNotFound)) << login;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace coffer::identity

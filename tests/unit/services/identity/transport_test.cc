@@ -78,16 +78,25 @@ TEST(ConfigTest, DeclaresConventionalOptions) {
   config::ConfigParser parser("coffer-identity", "test");
   DeclareIdentityOptions(parser, &c);
   parser.SetEnvironmentForTest({{"COFFER_DB_DSN", "host=x"}, {"COFFER_ISSUER", "iss-from-env"}});
-  const char* argv[] = {
-      "coffer-identity",    "--grpc-addr", "127.0.0.1:7000", "--login-limit-per-login", "3",
-      "--access-token-ttl", "5m"};
-  ASSERT_TRUE(parser.Parse(7, argv).ok());
+  const char* argv[] = {"coffer-identity",
+                        "--grpc-addr",
+                        "127.0.0.1:7000",
+                        "--login-limit-per-login",
+                        "3",
+                        "--access-token-ttl",
+                        "5m",
+                        "--lookup-limit-per-subject",
+                        "7"};
+  ASSERT_TRUE(parser.Parse(9, argv).ok());
   EXPECT_EQ(c.grpc_addr, "127.0.0.1:7000");
   EXPECT_EQ(c.db_dsn, "host=x");
   EXPECT_EQ(c.issuer, "iss-from-env");
   EXPECT_EQ(c.access_token_ttl, std::chrono::minutes(5));
   IdentityServiceConfig s = ToServiceConfig(c);
   EXPECT_EQ(s.login_per_login.burst, 3);
+  EXPECT_EQ(s.lookup_per_subject.burst, 7);
+  EXPECT_EQ(s.lookup_per_subject.period, std::chrono::seconds(60));
+  EXPECT_EQ(IdentityConfig().lookup_limit_per_subject, 60);
   EXPECT_EQ(s.access_token_ttl, std::chrono::minutes(5));
   const std::string reference = parser.Reference();
   for (const char* flag : {"--http-addr", "--kek-file", "--bootstrap-admin-client-id",
