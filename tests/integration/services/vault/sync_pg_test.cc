@@ -1358,6 +1358,8 @@ TEST_F(VaultSyncPgTest, MemberRemovedOnAIsRefusedOnBAndItsWatchEnds) {
   pb::WatchResponse first;
   ASSERT_TRUE(stream->Read(&first));  // the stream is live
 
+  // bob joined on shard-b: shard-a can remove him once his membership arrived there.
+  ASSERT_TRUE(Eventually([&] { return Members(a_, alice_, space).count("bob") == 1; }));
   pb::RemoveMemberRequest remove;
   remove.set_space_id(space);
   remove.set_user_id("bob");
