@@ -21,6 +21,11 @@
 // events of a future schema are written straight to the topic. After healing, every shard has
 // quarantined each hostile event exactly once (dead letters, by kind), the other user's records
 // are intact everywhere, and the checks above hold for the clients' records.
+// A membership client runs too (issue "Shared spaces"): in one shared space it invites users,
+// has them accept, changes roles, removes members and transfers ownership on random shards, has
+// members write, and has a never-invited user try to write. After healing: the space's digests
+// (records and membership registers) are equal, every shard lists the same members with exactly
+// one owner, and no shard ever accepted the outsider's write.
 // Seeds: COFFER_CONVERGENCE_SEEDS (comma-separated, default "1,2,3,4"); the client phase lasts
 // COFFER_CONVERGENCE_SECONDS (default 20). scripts/soak-convergence runs a longer soak.
 #include <grpcpp/create_channel.h>
@@ -50,6 +55,7 @@
 #include <vector>
 
 #include "coffer/vault/v1/admin.grpc.pb.h"
+#include "coffer/vault/v1/spaces.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 #include "pkg/auth/jwks.h"
 #include "pkg/auth/jwt.h"
@@ -193,6 +199,7 @@ class Shard {
                                      grpc::InsecureChannelCredentials());
       records_ = pb::RecordService::NewStub(channel_);
       admin_ = pb::AdminService::NewStub(channel_);
+      spaces_ = pb::SpaceService::NewStub(channel_);
     }
     return true;
   }
@@ -208,6 +215,7 @@ class Shard {
   ChildProcess& process() { return *process_; }
   pb::RecordService::Stub& records() { return *records_; }
   pb::AdminService::Stub& admin() { return *admin_; }
+  pb::SpaceService::Stub& spaces() { return *spaces_; }
   const std::string& id() const { return id_; }
   const std::string& failpoint_dir() const { return failpoint_dir_; }
   int admin_port() const { return admin_port_; }
@@ -223,6 +231,7 @@ class Shard {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::RecordService::Stub> records_;
   std::unique_ptr<pb::AdminService::Stub> admin_;
+  std::unique_ptr<pb::SpaceService::Stub> spaces_;
 };
 
 class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
@@ -570,9 +579,9 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     return resp;
   }
 
-  std::optional<std::string> Digest(Shard& s) {
+  std::optional<std::string> Digest(Shard& s, const std::string& space = "") {
     pb::GetSpaceDigestRequest req;
-    req.set_space_id(space_);
+    req.set_space_id(space.empty() ? space_ : space);
     pb::GetSpaceDigestResponse resp;
     if (!s.admin().GetSpaceDigest(Ctx(admin_token_).get(), req, &resp).ok()) return std::nullopt;
     return resp.digest_hex() + "/" + std::to_string(resp.record_count());
@@ -602,13 +611,141 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     };
     // The end is fixed now; markers arriving meanwhile must not move it.
     if (!Eventually(applied, 10s)) return false;
-    std::optional<std::string> first = Digest(*shards_[0]);
-    if (!first) return false;
-    for (size_t i = 1; i < shards_.size(); ++i) {
-      if (Digest(*shards_[i]) != first) return false;
+    for (const std::string& space : {space_, shared_space_}) {
+      if (space.empty()) continue;
+      std::optional<std::string> first = Digest(*shards_[0], space);
+      if (!first) return false;
+      for (size_t i = 1; i < shards_.size(); ++i) {
+        if (Digest(*shards_[i], space) != first) return false;
+      }
     }
     return true;
   }
+
+  // --- membership under faults (shared spaces, DESIGN.md §3a) ---
+
+  // What the membership client did.
+  struct Membership {
+    std::map<std::string, int> acked;  // acknowledged operations by kind
+    int outsider_attempts = 0;
+    int outsider_acked = 0;  // writes by a never-invited user a shard accepted: must stay 0
+  };
+
+  const std::string& UserToken(const std::string& user) {
+    std::lock_guard<std::mutex> lock(tokens_mu_);
+    auto [it, fresh] = user_tokens_.try_emplace(user);
+    if (fresh) it->second = Token(user, {});
+    return it->second;
+  }
+
+  // One shared space owned first by m0: invitations, accepts, role changes, removals and
+  // ownership transfers on random shards, member writes, and an outsider's writes, until `stop`.
+  // Beliefs about who is a member are only hints (calls fail or time out under faults); the
+  // checks are after healing: one owner, identical membership, no outsider write accepted.
+  void RunMembership(std::atomic<bool>& stop, Membership& m) {
+    std::mt19937 rng(seed_ * 104729 + 17);
+    const std::vector<std::string> pool = {"m0", "m1", "m2", "m3", "m4"};
+    std::string owner = "m0";
+    std::map<std::string, std::string> pending;  // invitee -> invitation
+    std::set<std::string> members;
+    auto pick_member = [&] {
+      auto it = members.begin();
+      std::advance(it, rng() % members.size());
+      return *it;
+    };
+    while (!stop.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 + rng() % 30));
+      Shard& shard = *shards_[rng() % shards_.size()];
+      const int op = static_cast<int>(rng() % 6);
+      if (op == 0) {
+        const std::string user = pool[rng() % pool.size()];
+        if (user == owner || members.count(user) > 0 || pending.count(user) > 0) continue;
+        pb::InviteMemberRequest req;
+        req.set_space_id(shared_space_);
+        req.set_user_id(user);
+        req.set_role(rng() % 2 == 0 ? pb::ROLE_READER : pb::ROLE_WRITER);
+        pb::InviteMemberResponse resp;
+        if (shard.spaces().InviteMember(Ctx(UserToken(owner)).get(), req, &resp).ok()) {
+          pending[user] = resp.invitation().id();
+          ++m.acked["invite"];
+        }
+      } else if (op == 1 && !pending.empty()) {
+        auto it = pending.begin();
+        std::advance(it, rng() % pending.size());
+        const std::string user = it->first;
+        pb::AcceptInvitationRequest req;
+        req.set_invitation_id(it->second);
+        pb::AcceptInvitationResponse resp;
+        grpc::Status st = shard.spaces().AcceptInvitation(Ctx(UserToken(user)).get(), req, &resp);
+        if (st.ok()) {
+          members.insert(user);
+          ++m.acked["accept"];
+        }
+        if (st.ok() || st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+          pending.erase(user);
+        }
+      } else if (op == 2 && !members.empty()) {
+        pb::UpdateMemberRoleRequest req;
+        req.set_space_id(shared_space_);
+        req.set_user_id(pick_member());
+        const pb::Role roles[] = {pb::ROLE_READER, pb::ROLE_WRITER, pb::ROLE_ADMIN};
+        req.set_role(roles[rng() % 3]);
+        pb::UpdateMemberRoleResponse resp;
+        if (shard.spaces().UpdateMemberRole(Ctx(UserToken(owner)).get(), req, &resp).ok()) {
+          ++m.acked["role"];
+        }
+      } else if (op == 3 && !members.empty()) {
+        pb::RemoveMemberRequest req;
+        req.set_space_id(shared_space_);
+        req.set_user_id(pick_member());
+        pb::RemoveMemberResponse resp;
+        if (shard.spaces().RemoveMember(Ctx(UserToken(owner)).get(), req, &resp).ok()) {
+          members.erase(req.user_id());
+          ++m.acked["remove"];
+        }
+      } else if (op == 4 && !members.empty() && rng() % 3 == 0) {
+        pb::TransferOwnershipRequest req;
+        req.set_space_id(shared_space_);
+        req.set_user_id(pick_member());
+        pb::TransferOwnershipResponse resp;
+        if (shard.spaces().TransferOwnership(Ctx(UserToken(owner)).get(), req, &resp).ok()) {
+          members.erase(req.user_id());
+          members.insert(owner);
+          owner = req.user_id();
+          ++m.acked["transfer"];
+        }
+      } else if (op == 5) {
+        // A member writes; an outsider, who was never invited, tries the same.
+        const std::string member = members.empty() ? owner : pick_member();
+        for (const std::string& who : {member, std::string("m-outsider")}) {
+          pb::CreateRecordRequest req;
+          *req.mutable_record() = Credential("space-" + std::to_string(rng()));
+          req.mutable_record()->set_space_id(shared_space_);
+          pb::CreateRecordResponse resp;
+          const bool ok =
+              shard.records().CreateRecord(Ctx(UserToken(who)).get(), req, &resp).ok();
+          if (who == "m-outsider") {
+            ++m.outsider_attempts;
+            m.outsider_acked += ok ? 1 : 0;
+          } else if (ok) {
+            ++m.acked["member-write"];
+          }
+        }
+      }
+    }
+  }
+
+  // user -> role of every member of the shared space as `s` lists it to `as` (empty on error).
+  std::map<std::string, pb::Role> SharedMembers(Shard& s, const std::string& as) {
+    pb::ListMembersRequest req;
+    req.set_space_id(shared_space_);
+    pb::ListMembersResponse resp;
+    std::map<std::string, pb::Role> out;
+    if (!s.spaces().ListMembers(Ctx(UserToken(as), 10s).get(), req, &resp).ok()) return out;
+    for (const pb::Member& member : resp.members()) out[member.user_id()] = member.role();
+    return out;
+  }
+
 
   // Head + siblings of `id` on `s`; nullopt = NOT_FOUND (never written or purged).
   std::optional<pb::GetRecordResponse> Dump(Shard& s, const std::string& id) {
@@ -752,6 +889,9 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
   int jwks_port_ = 0;
   std::thread jwks_thread_;
   std::string user_token_, admin_token_, space_, kek_file_, bootstrap_;
+  std::string shared_space_;  // owned first by m0 (RunMembership)
+  std::mutex tokens_mu_;
+  std::map<std::string, std::string> user_tokens_;
   std::unique_ptr<ChildProcess> broker_;
   std::vector<std::unique_ptr<Shard>> shards_;
 };
@@ -775,6 +915,17 @@ TEST_P(ConvergenceE2eTest, AllShardsConvergeAndKeepEveryAcknowledgedWrite) {
   Hostile hostile;
   const std::vector<std::string> targets = slots;
   clients.emplace_back([&] { RunHostile(stop, hostile, targets); });
+  {
+    pb::CreateSpaceRequest req;
+    req.set_name("shared under faults");
+    pb::CreateSpaceResponse resp;
+    grpc::Status st =
+        shards_[0]->spaces().CreateSpace(Ctx(UserToken("m0"), 10s).get(), req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    shared_space_ = resp.space().id();
+  }
+  Membership membership;
+  if (!shared_space_.empty()) clients.emplace_back([&] { RunMembership(stop, membership); });
   int injected[kFaultKinds] = {};
   int attempted[kFaultKinds] = {};
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -806,6 +957,35 @@ TEST_P(ConvergenceE2eTest, AllShardsConvergeAndKeepEveryAcknowledgedWrite) {
 
   ASSERT_TRUE(Eventually([&] { return Converged(); }, 180s))
       << "shards did not converge; logs in " << work_dir_;
+
+  // Membership: one owner, the same on every shard, identical members everywhere (the digests
+  // above cover the registers too), and no outsider write was ever accepted.
+  std::cout << "membership ops acknowledged:";
+  for (const auto& [op, n] : membership.acked) std::cout << " " << op << "=" << n;
+  std::cout << "; outsider writes accepted " << membership.outsider_acked << " of "
+            << membership.outsider_attempts << std::endl;
+  EXPECT_EQ(membership.outsider_acked, 0);
+  EXPECT_GT(membership.outsider_attempts, 0);
+  EXPECT_GT(membership.acked["accept"], 0) << "nobody joined: membership was not exercised";
+  std::string owner;
+  for (const std::string user : {"m0", "m1", "m2", "m3", "m4"}) {
+    std::map<std::string, pb::Role> seen = SharedMembers(*shards_[0], user);
+    auto it = seen.find(user);
+    if (it == seen.end() || it->second != pb::ROLE_OWNER) continue;
+    EXPECT_TRUE(owner.empty()) << "two owners: " << owner << " and " << user;
+    owner = user;
+  }
+  ASSERT_FALSE(owner.empty()) << "the shared space has no owner on shard-a";
+  const std::map<std::string, pb::Role> expected_members = SharedMembers(*shards_[0], owner);
+  int owners = 0;
+  for (const auto& [user, role] : expected_members) owners += role == pb::ROLE_OWNER ? 1 : 0;
+  EXPECT_EQ(owners, 1);
+  for (size_t i = 1; i < shards_.size(); ++i) {
+    EXPECT_EQ(SharedMembers(*shards_[i], owner), expected_members)
+        << "membership differs between shard-a and " << shards_[i]->id();
+  }
+  std::cout << "shared space members after healing: " << expected_members.size() << ", owner "
+            << owner << std::endl;
 
   // Full dumps are identical on every shard.
   std::map<std::string, std::optional<pb::GetRecordResponse>> final_state;
