@@ -11,6 +11,10 @@
 //          "down", --drain-count creates on A (they wait in A's outbox), "up"; the drain rate is
 //          arrivals per second on B from the first to the last of them (relay publish + B's
 //          consumer apply), reported with the time from "up" to the first arrival (reconnect).
+//   removal  --removal-rounds times: a second user joins a shared space on A (invite by login,
+//          accept) and is seen as a member on B; A removes them; the window is how long B
+//          still serves them after A acknowledged the removal (polled every millisecond with
+//          GetSpace): the time a removed member can still act on another shard (DESIGN.md §3a).
 // Ratios printed: drain ÷ put (target ≥ 3) and lag p99 at half load (target ≤ 50 ms).
 //
 // One user is registered and logged in through identity; records are 300-byte credentials.
@@ -34,6 +38,7 @@
 #include <vector>
 
 #include "coffer/identity/v1/identity.grpc.pb.h"
+#include "coffer/vault/v1/spaces.grpc.pb.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 
@@ -50,6 +55,7 @@ struct Options {
   double duration_s = 10;
   double lag_rate = 0;  // 0 = half the measured Put rate
   int drain_count = 5000;
+  int removal_rounds = 30;
   int value_size = 300;
 };
 
@@ -60,11 +66,12 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token, int seconds =
   return ctx;
 }
 
-std::string Login(const Options& o) {
+std::string Login(const Options& o, std::string* login_out = nullptr) {
   auto stub = ipb::IdentityService::NewStub(
       grpc::CreateChannel(o.identity_addr, grpc::InsecureChannelCredentials()));
   std::mt19937_64 rng(std::random_device{}());
   const std::string login = "replbench-" + std::to_string(rng() % 1000000000);
+  if (login_out != nullptr) *login_out = login;
   const std::string password = "bench-password-" + std::to_string(rng());
   {
     grpc::ClientContext ctx;
@@ -178,6 +185,66 @@ double Percentile(std::vector<double> v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
+// The removal phase (see the top of this file).
+json RemovalWindow(const Options& o, const std::string& owner,
+                   const std::shared_ptr<grpc::Channel>& channel_a,
+                   const std::shared_ptr<grpc::Channel>& channel_b) {
+  std::string member_login;
+  const std::string member = Login(o, &member_login);
+  auto a = vpb::SpaceService::NewStub(channel_a);
+  auto b = vpb::SpaceService::NewStub(channel_b);
+  auto check = [](const grpc::Status& s, const char* what) {
+    if (!s.ok()) throw std::runtime_error(std::string(what) + ": " + s.error_message());
+  };
+  vpb::CreateSpaceRequest create;
+  create.set_name("removal window");
+  vpb::CreateSpaceResponse created;
+  check(a->CreateSpace(Ctx(owner).get(), create, &created), "CreateSpace");
+  const std::string space = created.space().id();
+  vpb::GetSpaceRequest get;
+  get.set_space_id(space);
+  // Polls B every millisecond until `member` is (or is no longer) a member there.
+  auto wait_on_b = [&](bool member_there) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      vpb::GetSpaceResponse resp;
+      grpc::Status s = b->GetSpace(Ctx(member).get(), get, &resp);
+      if (s.ok() == member_there) return Clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    throw std::runtime_error("shard B did not see the membership change within 30 s");
+  };
+  std::vector<double> windows;
+  std::string member_id;
+  for (int round = 0; round < o.removal_rounds; ++round) {
+    vpb::InviteMemberRequest invite;
+    invite.set_space_id(space);
+    invite.set_login(member_login);
+    invite.set_role(vpb::ROLE_WRITER);
+    vpb::InviteMemberResponse invited;
+    check(a->InviteMember(Ctx(owner).get(), invite, &invited), "InviteMember");
+    member_id = invited.invitation().invitee_id();
+    vpb::AcceptInvitationRequest accept;
+    accept.set_invitation_id(invited.invitation().id());
+    vpb::AcceptInvitationResponse accepted;
+    check(a->AcceptInvitation(Ctx(member).get(), accept, &accepted), "AcceptInvitation");
+    wait_on_b(true);
+    vpb::RemoveMemberRequest remove;
+    remove.set_space_id(space);
+    remove.set_user_id(member_id);
+    vpb::RemoveMemberResponse removed;
+    check(a->RemoveMember(Ctx(owner).get(), remove, &removed), "RemoveMember");
+    const auto acknowledged = Clock::now();
+    const auto refused = wait_on_b(false);
+    windows.push_back(std::chrono::duration<double, std::milli>(refused - acknowledged).count());
+  }
+  return {{"rounds", o.removal_rounds},
+          {"p50_ms", Percentile(windows, 0.50)},
+          {"p90_ms", Percentile(windows, 0.90)},
+          {"p99_ms", Percentile(windows, 0.99)},
+          {"max_ms", Percentile(windows, 1.0)}};
+}
+
 bool BrokerCommand(const std::string& fifo, const std::string& command) {
   std::ofstream out(fifo);
   out << command << std::endl;
@@ -201,6 +268,9 @@ int main(int argc, char** argv) {
   app.add_option("--drain-count", o.drain_count, "records written while the broker is down")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--value-size", o.value_size, "password bytes per record");
+  app.add_option("--removal-rounds", o.removal_rounds,
+                 "members removed on A while B is watched (0 = skip the removal phase)")
+      ->check(CLI::Range(0, 10000));
   app.add_option("--out", o.out, "also write the JSON document here");
   CLI11_PARSE(app, argc, argv);
 
@@ -320,6 +390,10 @@ int main(int argc, char** argv) {
       std::cerr << "drain: " << drain_rate << " events/s\n";
     }
     doc["ratios"]["lag_p99_ms_at_half_load"] = Percentile(lags, 0.99);
+    if (o.removal_rounds > 0) {
+      doc["removal_window"] = RemovalWindow(o, token, channel_a, channel_b);
+      std::cerr << "removal window p99: " << doc["removal_window"]["p99_ms"] << " ms\n";
+    }
     watcher.Stop();
     const std::string text = doc.dump(2);
     std::cout << text << std::endl;
