@@ -25,8 +25,7 @@
 
 #include "pkg/testing/pg_test_database.h"
 #include "pkg/testing/process.h"
-
-extern char** environ;
+#include "tests/e2e/cli/cli_runner.h"
 
 namespace coffer::cli {
 namespace {
@@ -44,65 +43,9 @@ constexpr int kNotFound = 2;
 constexpr int kConflict = 4;
 constexpr int kAuth = 5;
 
-// Starts `argv` with its output in `log_path`; null port when it does not come up.
-std::unique_ptr<ChildProcess> StartServer(const std::string& name, std::vector<std::string> argv,
-                                          const std::string& log_path, int* grpc_port) {
-  auto p = std::make_unique<ChildProcess>(
-      name, ChildProcess::Options{.argv = std::move(argv), .log_path = log_path});
-  *grpc_port = p->Start() ? p->WaitForLogInt("grpc_port") : 0;
-  return p;
-}
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs the built CLI with `stdin_text` on stdin (a file, so never a terminal) and `env`.
-CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_text,
-                 const std::map<std::string, std::string>& env) {
-  char tmpl[] = "/tmp/coffer-cli-spaces-io-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  const std::string in_path = dir + "/in", out_path = dir + "/out", err_path = dir + "/err";
-  std::ofstream(in_path, std::ios::binary) << stdin_text;
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, in_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> argv = {COFFER_CLI_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargs;
-  for (auto& a : argv) cargs.push_back(a.data());
-  cargs.push_back(nullptr);
-  std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    if (kv.rfind("COFFER_", 0) == 0) continue;  // only what the test sets
-    envs.push_back(kv);
-  }
-  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-  std::vector<char*> cenv;
-  for (auto& e : envs) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-
-  CliResult result;
-  pid_t pid = -1;
-  if (posix_spawn(&pid, cargs[0], &actions, nullptr, cargs.data(), cenv.data()) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  result.out = ReadWholeFile(out_path);
-  result.err = ReadWholeFile(err_path);
-  std::filesystem::remove_all(dir);
-  return result;
-}
+using e2e::CliResult;
+using e2e::RunCli;
+using e2e::StartServer;
 
 std::string RandomSuffix() {
   std::random_device rd;

@@ -722,8 +722,7 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
           *req.mutable_record() = Credential("space-" + std::to_string(rng()));
           req.mutable_record()->set_space_id(shared_space_);
           pb::CreateRecordResponse resp;
-          const bool ok =
-              shard.records().CreateRecord(Ctx(UserToken(who)).get(), req, &resp).ok();
+          const bool ok = shard.records().CreateRecord(Ctx(UserToken(who)).get(), req, &resp).ok();
           if (who == "m-outsider") {
             ++m.outsider_attempts;
             m.outsider_acked += ok ? 1 : 0;
@@ -745,7 +744,6 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     for (const pb::Member& member : resp.members()) out[member.user_id()] = member.role();
     return out;
   }
-
 
   // Head + siblings of `id` on `s`; nullopt = NOT_FOUND (never written or purged).
   std::optional<pb::GetRecordResponse> Dump(Shard& s, const std::string& id) {
@@ -919,8 +917,7 @@ TEST_P(ConvergenceE2eTest, AllShardsConvergeAndKeepEveryAcknowledgedWrite) {
     pb::CreateSpaceRequest req;
     req.set_name("shared under faults");
     pb::CreateSpaceResponse resp;
-    grpc::Status st =
-        shards_[0]->spaces().CreateSpace(Ctx(UserToken("m0"), 10s).get(), req, &resp);
+    grpc::Status st = shards_[0]->spaces().CreateSpace(Ctx(UserToken("m0"), 10s).get(), req, &resp);
     EXPECT_TRUE(st.ok()) << st.error_message();
     shared_space_ = resp.space().id();
   }
