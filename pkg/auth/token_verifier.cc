@@ -42,6 +42,7 @@ TokenVerifier::Stats TokenVerifier::stats() const {
   s.signature_checks = signature_checks_.load();
   s.jwks_fetches = jwks_fetches_.load();
   s.introspections = introspections_.load();
+  s.stale_introspections = stale_introspections_.load();
   return s;
 }
 
@@ -84,12 +85,18 @@ absl::StatusOr<VerifiedToken> TokenVerifier::Verify(std::string_view token) {
       (!hit || now - entry->introspected_at >= options_.introspection_cache_ttl)) {
     ++introspections_;
     absl::StatusOr<bool> active = introspector_->IsActive(token);
-    if (!active.ok()) {
+    const bool stale_ok = hit && entry->introspected_at != absl::InfinitePast() &&
+                          now - entry->introspected_at < options_.introspection_stale_if_error;
+    if (!active.ok() && !stale_ok) {
       return status::Annotate(active.status(), "token introspection failed");
     }
-    entry->active = *active;
-    entry->introspected_at = now;
-    introspected = true;
+    if (active.ok()) {
+      entry->active = *active;
+      entry->introspected_at = now;
+      introspected = true;
+    } else {
+      ++stale_introspections_;  // keep the last answer a little longer
+    }
   }
 
   // 3. Remember the outcome.

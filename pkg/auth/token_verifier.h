@@ -54,6 +54,10 @@ struct TokenVerifierOptions {
   size_t cache_max_entries = 10000;  // 0 disables the verified-token cache
   absl::Duration cache_ttl = absl::Minutes(5);
   absl::Duration introspection_cache_ttl = absl::Seconds(10);
+  // While the introspection endpoint fails (identity down), a token whose last answer is younger
+  // than this keeps that answer, so an identity outage does not stop every caller at once; a
+  // token never introspected, or introspected longer ago, is refused UNAVAILABLE. 0 = never.
+  absl::Duration introspection_stale_if_error = absl::Seconds(60);
   size_t max_token_bytes = 8192;
 };
 
@@ -80,6 +84,7 @@ class TokenVerifier {
     uint64_t signature_checks = 0;
     uint64_t jwks_fetches = 0;
     uint64_t introspections = 0;
+    uint64_t stale_introspections = 0;  // answers kept while introspection failed
   };
 
   // INVALID_ARGUMENT when issuer or audience is empty or a duration is negative.
@@ -134,6 +139,7 @@ class TokenVerifier {
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> signature_checks_{0};
   std::atomic<uint64_t> jwks_fetches_{0};
+  std::atomic<uint64_t> stale_introspections_{0};
   std::atomic<uint64_t> introspections_{0};
 };
 

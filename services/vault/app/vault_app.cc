@@ -344,6 +344,11 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     a.owned_jwks = std::make_unique<IdentityJwksSource>(identity, kIdentityTimeout);
     a.jwks = a.owned_jwks.get();
   }
+  if (config.introspect && !identity) {
+    log::Warn(
+        "revocation is not checked: --introspect needs --identity-addr (a JWKS URL alone "
+        "cannot tell a logged-out token from a valid one)");
+  }
   if (config.introspect && identity) {
     a.introspector = std::make_unique<IdentityIntrospector>(identity, kIdentityTimeout);
   }

@@ -36,7 +36,8 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
   parser.Add("issuer", &c->issuer, "Expected token issuer (iss)");
   parser.Add("audience", &c->audience, "Expected token audience (aud)");
   parser.Add("introspect", &c->introspect,
-             "Also ask identity's Introspect (cached briefly) so revoked tokens stop working");
+             "With --identity-addr: also ask identity's Introspect (answers cached 10 s) so "
+             "logged-out or revoked tokens and deleted service accounts' tokens stop working");
   parser
       .Add("history-retention", &c->history_retention,
            "Revisions kept per record in history (0 = all)")
@@ -132,9 +133,6 @@ absl::Status ValidateVaultConfig(const VaultConfig& c) {
     return absl::InvalidArgumentError(
         "one of --identity-addr (COFFER_IDENTITY_ADDR) and --jwks-url (COFFER_JWKS_URL) must be "
         "set");
-  }
-  if (c.introspect && c.identity_addr.empty()) {
-    return absl::InvalidArgumentError("--introspect needs --identity-addr");
   }
   if (!c.bootstrap_peer.empty() && (c.bootstrap_token_file.empty() || c.kafka_bootstrap.empty())) {
     return absl::InvalidArgumentError(

@@ -30,7 +30,7 @@ struct VaultConfig {
   std::string jwks_url;
   std::string issuer = "coffer-identity";
   std::string audience = "coffer";
-  bool introspect = false;
+  bool introspect = true;
   int history_retention = 100;
   int shutdown_grace_ms = 10000;
   // Shard sync (README "Sync"): empty bootstrap = this shard runs alone (no relay, no consumer).

@@ -60,4 +60,10 @@ absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerCo
   return caller;
 }
 
+absl::Status Authenticator::Reverify(const service::Caller& caller) {
+  absl::StatusOr<auth::VerifiedToken> token = verifier_.Verify(caller.bearer_token);
+  if (!token.ok()) return Fail(token.status());
+  return absl::OkStatus();
+}
+
 }  // namespace coffer::vault::transport

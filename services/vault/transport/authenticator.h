@@ -24,6 +24,11 @@ class Authenticator {
 
   absl::StatusOr<service::Caller> Authenticate(const grpc::ServerContext& context);
 
+  // Verifies an authenticated caller's token again (long-lived streams, e.g. Watch): OK while
+  // it is still valid; UNAUTHENTICATED once it expired, or was revoked (with introspection,
+  // within the introspection cache time). Counted like Authenticate's failures.
+  absl::Status Reverify(const service::Caller& caller);
+
   // The metric label for a verification error ("expired", "bad_signature", ...).
   static std::string FailureReason(const absl::Status& status);
 

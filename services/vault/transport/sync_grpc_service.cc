@@ -56,6 +56,9 @@ grpc::Status SyncGrpcService::Watch(grpc::ServerContext* ctx, const v1::WatchReq
     while (!ctx->IsCancelled()) {
       // Read the generation before querying, so a change committed meanwhile wakes us again.
       uint64_t generation = notifier_.Generation(space);
+      // The token is checked on every wake-up (at least every heartbeat): a stream ends with
+      // UNAUTHENTICATED once its token expired or was revoked (security audit H1).
+      if (absl::Status token = auth_.Reverify(caller); !token.ok()) return token;
       // Membership is checked on every wake-up (a membership change wakes the space too): a
       // member removed here or on another shard stops receiving at once.
       if (absl::Status still = feed_.ResolveSpace(caller, space).status(); !still.ok()) {

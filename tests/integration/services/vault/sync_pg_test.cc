@@ -129,14 +129,15 @@ class VaultSyncPgTest : public ::testing::Test {
     return r;
   }
 
-  std::string Token(const std::string& subject, std::vector<std::string> scopes = {}) {
+  std::string Token(const std::string& subject, std::vector<std::string> scopes = {},
+                    int64_t expires_in_s = 3600) {
     auth::Claims claims;
     claims.iss = "coffer-identity";
     claims.sub = subject;
     claims.aud = {"coffer"};
     int64_t now = time(nullptr);
     claims.iat = now;
-    claims.exp = now + 3600;
+    claims.exp = now + expires_in_s;
     claims.scope = std::move(scopes);
     auto token = auth::SignJwt(claims, "test-key", *key_);
     EXPECT_TRUE(token.ok());
@@ -701,6 +702,24 @@ TEST_F(VaultSyncPgTest, WatchOnBReceivesAChangeWrittenOnA) {
   while (stream->Read(&msg)) {
   }
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// A Watch stream is not a way around token expiry (security audit H1): its token is checked
+// again on every wake-up, so the stream ends UNAUTHENTICATED once the token (with the verifier's
+// 30 s leeway) is no longer valid.
+TEST_F(VaultSyncPgTest, WatchEndsUnauthenticatedWhenItsTokenExpires) {
+  // Valid for about 2 more seconds: expired 28 s ago, inside the 30 s leeway.
+  const std::string short_lived = Token("alice", {}, -28);
+  auto ctx = Ctx(short_lived, 60);
+  auto stream = b_.sync->Watch(ctx.get(), pb::WatchRequest());
+  pb::WatchResponse msg;
+  ASSERT_TRUE(stream->Read(&msg));  // caught up: the stream was accepted
+  int heartbeats = 0;
+  while (stream->Read(&msg)) ++heartbeats;  // heartbeats every 300 ms until it ends
+  grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_GT(heartbeats, 0);
+  EXPECT_EQ(ended.error_message().find(short_lived), std::string::npos);
 }
 
 // Writes do not NOTIFY inside their transaction (V003); the writing replica's ChangeNotifier

@@ -372,6 +372,29 @@ TEST_F(TokenVerifierTest, IntrospectionRevokesAndIsCachedBriefly) {
   ExpectRejected(verifier->Verify(Sign(other)), "inactive");
 }
 
+// An identity outage keeps a recently confirmed token working for the stale window, never a
+// token identity has not confirmed, and never past the window.
+TEST_F(TokenVerifierTest, IntrospectionOutageKeepsRecentAnswersForTheStaleWindowOnly) {
+  FakeIntrospector introspector;
+  TokenVerifierOptions o = Options();
+  o.introspection_cache_ttl = absl::Seconds(10);
+  o.introspection_stale_if_error = absl::Seconds(60);
+  auto verifier = MakeVerifier(o, &introspector);
+  const std::string token = Sign(ValidClaims());
+  ASSERT_TRUE(verifier->Verify(token).ok());
+  introspector.Set(absl::UnavailableError("identity down"));
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_TRUE(verifier->Verify(token).ok());  // confirmed 30 s ago: kept
+  EXPECT_EQ(verifier->stats().stale_introspections, 1u);
+  Claims fresh = ValidClaims();
+  fresh.jti = "never-confirmed";
+  EXPECT_TRUE(absl::IsUnavailable(verifier->Verify(Sign(fresh)).status()));
+  clock_.Advance(absl::Seconds(31));
+  EXPECT_TRUE(absl::IsUnavailable(verifier->Verify(token).status()));  // 61 s: refused
+  introspector.Set(false);  // identity back: the token had been revoked meanwhile
+  ExpectRejected(verifier->Verify(token), "inactive");
+}
+
 TEST_F(TokenVerifierTest, IntrospectionOutageIsNotUnauthenticated) {
   FakeIntrospector introspector;
   introspector.Set(absl::UnavailableError("identity down"));
