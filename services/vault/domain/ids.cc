@@ -35,6 +35,8 @@ std::string PersonalSpaceId(std::string_view subject) {
   return Format(digest);
 }
 
+bool IsSharedSpaceId(std::string_view uuid) { return uuid.size() == 36 && uuid[14] == '4'; }
+
 std::string UuidV4FromBytes(std::string_view random16) {
   std::array<unsigned char, 16> b{};
   for (size_t i = 0; i < b.size() && i < random16.size(); ++i) {

@@ -19,6 +19,11 @@ std::string PersonalSpaceId(std::string_view subject);
 // A version-4 UUID built from 16 random bytes (the caller supplies the randomness).
 std::string UuidV4FromBytes(std::string_view random16);
 
+// True for a canonical UUID of version 4: the ids of shared spaces (random). Personal space ids
+// are version 5 (derived from the subject), so no register of a shared space, local or
+// received, can ever name a personal space.
+bool IsSharedSpaceId(std::string_view uuid);
+
 // Lower-cases a textual UUID (PostgreSQL prints lower case; ids compare as text elsewhere).
 std::string CanonicalUuid(std::string_view uuid);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "services/vault/domain/ids.h"
+
 namespace coffer::vault::repository {
 
 absl::StatusOr<bool> InMemoryRecordRepository::Insert(const StoredRevision& revision) {
@@ -278,18 +280,24 @@ absl::StatusOr<std::optional<std::string>> InMemorySpaceRepository::GetSpaceName
 }
 
 bool InMemorySpaceRepository::MergeLocked(const SpaceRegister& r) {
+  if (!domain::IsSharedSpaceId(r.space_id)) return false;  // never a personal space
   Space& s = spaces_[r.space_id];
   if (s.view.personal) return false;
   s.view.id = r.space_id;
   const Stamp stamp{r.hlc, r.origin_shard};
   switch (r.kind) {
-    case SpaceRegister::Kind::kInfo:
-      if (!(s.info < stamp)) return false;
-      s.info = stamp;
-      s.view.name_ct = r.name_ct;
-      s.deleted = r.deleted;
-      s.view.created_at_ms = r.created_at_ms;
+    case SpaceRegister::Kind::kInfo: {
+      // Name: last writer wins; deleted: only ever turns on (as kMergeSpaceInfo).
+      const bool newer = s.info < stamp;
+      if (!newer && !(r.deleted && !s.deleted)) return false;
+      if (newer) {
+        s.info = stamp;
+        s.view.name_ct = r.name_ct;
+        s.view.created_at_ms = r.created_at_ms;
+      }
+      s.deleted = s.deleted || r.deleted;
       return true;
+    }
     case SpaceRegister::Kind::kOwner:
       if (!(s.owner < stamp)) return false;
       s.owner = stamp;
@@ -314,10 +322,17 @@ bool InMemorySpaceRepository::MergeLocked(const SpaceRegister& r) {
 
 absl::Status InMemorySpaceRepository::WriteRegisters(const std::vector<SpaceRegister>& writes) {
   std::lock_guard lock(mu_);
+  const auto spaces = spaces_;
+  const auto invitations = invitations_;
   for (const SpaceRegister& r : writes) {
-    MergeLocked(r);
-    queued_.push_back(r);
+    if (!MergeLocked(r)) {  // all or nothing, as the PostgreSQL transaction
+      spaces_ = spaces;
+      invitations_ = invitations;
+      return absl::AbortedError(
+          "a newer change of this space arrived meanwhile; read it and retry");
+    }
   }
+  queued_.insert(queued_.end(), writes.begin(), writes.end());
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include "pkg/postgres/prepared.h"
 #include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
+#include "services/vault/domain/ids.h"
 #include "services/vault/repository/sql.h"
 
 namespace coffer::vault::repository {
@@ -16,7 +17,11 @@ absl::Status PgSpaceRepository::EnsurePersonalSpace(const std::string& space_id,
   // Single statements run in autocommit: one round trip each (DESIGN §9).
   return postgres::RunSingleStatement(
       pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        postgres::ExecPrepared(txn, sql::kEnsurePersonalSpace, space_id, user_id, now_ms);
+        pqxx::result r =
+            postgres::ExecPrepared(txn, sql::kEnsurePersonalSpace, space_id, user_id, now_ms);
+        if (r.empty() || !r[0][0].as<bool>()) {
+          return absl::FailedPreconditionError("personal space: its id is taken");
+        }
         return absl::OkStatus();
       });
 }
@@ -150,15 +155,24 @@ absl::StatusOr<std::vector<InvitationRow>> PgSpaceRepository::ListPendingInvitat
 }
 
 absl::Status PgSpaceRepository::WriteRegisters(const std::vector<SpaceRegister>& writes) {
-  COFFER_RETURN_IF_ERROR(postgres::RunInTransaction(
+  absl::Status written = postgres::RunInTransaction(
       pool_, postgres::IsolationLevel::kReadCommitted,
       [&](pqxx::transaction_base& txn) -> absl::Status {
         for (const SpaceRegister& r : writes) {
-          internal::MergeRegister(txn, r);
+          // A local write must win locally: a register written with a greater stamp (a clock
+          // ahead of this shard's) would make it a silent no-op. Nothing is kept then.
+          if (!internal::MergeRegister(txn, r)) {
+            // Not ABORTED here: the transaction runner would retry it, in vain.
+            return absl::FailedPreconditionError("superseded");
+          }
           postgres::ExecPrepared(txn, sql::kInsertSpaceOutbox, r.space_id, RegisterToJson(r));
         }
         return absl::OkStatus();
-      }));
+      });
+  if (absl::IsFailedPrecondition(written)) {
+    return absl::AbortedError("a newer change of this space arrived meanwhile; read it and retry");
+  }
+  COFFER_RETURN_IF_ERROR(written);
   if (hook_) {
     std::set<std::string> spaces;
     for (const SpaceRegister& r : writes) spaces.insert(r.space_id);
@@ -181,6 +195,7 @@ absl::StatusOr<std::vector<SpaceRegister>> PgSpaceRepository::ListRegisters(
 namespace internal {
 
 bool MergeRegister(pqxx::transaction_base& txn, const SpaceRegister& r) {
+  if (!domain::IsSharedSpaceId(r.space_id)) return false;  // never a personal space
   const auto hlc = static_cast<int64_t>(r.hlc);
   postgres::ExecPrepared(txn, sql::kEnsureSharedSpaceRow, r.space_id);
   pqxx::result changed;

@@ -168,12 +168,17 @@ inline constexpr char kOutboxBacklog[] =
     "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM space_outbox)";
 
 // Personal space + owner membership, idempotently, in one statement. $1 id, $2 owner, $3 now.
+// Returns whether a row with this id exists as a personal space (false: a shared space holds the
+// id, which must never happen: shared ids are v4, personal ones v5).
 inline constexpr char kEnsurePersonalSpace[] =
     "WITH space AS ("
     "  INSERT INTO spaces (id, personal, name, owner_id, created_at_ms)"
     "  VALUES ($1::uuid, true, 'Personal', $2, $3) ON CONFLICT DO NOTHING RETURNING id"
-    ") INSERT INTO space_members (space_id, user_id, role, joined_at_ms)"
-    "  SELECT id, $2, 'owner', $3 FROM space ON CONFLICT DO NOTHING";
+    "), member AS ("
+    "  INSERT INTO space_members (space_id, user_id, role, joined_at_ms)"
+    "  SELECT id, $2, 'owner', $3 FROM space ON CONFLICT DO NOTHING"
+    ") SELECT EXISTS (SELECT 1 FROM space)"
+    "  OR EXISTS (SELECT 1 FROM spaces WHERE id = $1::uuid AND personal AND owner_id = $2)";
 
 // $1 space, $2 user -> role ('removed' or no row: not a member). A shared space's owner is its
 // owner register (V010); a personal space's is its member row.
@@ -196,6 +201,7 @@ inline constexpr char kSelectSpaces[] =
     "       WHERE c.space_id = s.id AND c.role <> 'removed' AND c.user_id <> s.owner_id)"
     " FROM spaces s JOIN mine ON mine.id = s.id"
     " WHERE ($1::uuid IS NULL OR s.id = $1::uuid) AND NOT s.deleted"
+    "   AND (s.personal OR s.info_hlc > 0)"
     " ORDER BY s.personal DESC, s.id";
 
 // ---- Shared spaces as registers (V010, DESIGN.md §3a) ----
@@ -208,12 +214,20 @@ inline constexpr char kEnsureSharedSpaceRow[] =
     "INSERT INTO spaces (id, personal, name, owner_id, created_at_ms)"
     " VALUES ($1::uuid, false, '', '', 0) ON CONFLICT DO NOTHING";
 
-// $1 space, $2 name_ct, $3 deleted, $4 created_at_ms, $5 hlc, $6 origin.
+// $1 space, $2 name_ct, $3 deleted, $4 created_at_ms, $5 hlc, $6 origin. The name (and creation
+// time) is last-writer-wins; `deleted` only ever turns on (a rename concurrent with a delete
+// cannot bring the space back), which keeps the merge commutative and idempotent.
 inline constexpr char kMergeSpaceInfo[] =
-    "UPDATE spaces SET name_ct = $2, deleted = $3, created_at_ms = $4,"
-    "  info_hlc = $5, info_origin = $6"
+    "WITH newer AS (SELECT (info_hlc < $5 OR (info_hlc = $5 AND"
+    "  info_origin COLLATE \"C\" < $6::text)) AS n FROM spaces WHERE id = $1::uuid)"
+    " UPDATE spaces SET"
+    "  name_ct = CASE WHEN (SELECT n FROM newer) THEN $2 ELSE name_ct END,"
+    "  created_at_ms = CASE WHEN (SELECT n FROM newer) THEN $4 ELSE created_at_ms END,"
+    "  info_hlc = CASE WHEN (SELECT n FROM newer) THEN $5 ELSE info_hlc END,"
+    "  info_origin = CASE WHEN (SELECT n FROM newer) THEN $6 ELSE info_origin END,"
+    "  deleted = deleted OR $3"
     " WHERE id = $1::uuid AND NOT personal"
-    "   AND (info_hlc < $5 OR (info_hlc = $5 AND info_origin COLLATE \"C\" < $6::text))"
+    "   AND ((SELECT n FROM newer) OR ($3 AND NOT deleted))"
     " RETURNING id";
 
 // $1 space, $2 owner_id, $3 hlc, $4 origin.
@@ -239,7 +253,8 @@ inline constexpr char kMergeMember[] =
 inline constexpr char kMergeInvitation[] =
     "INSERT INTO space_invitations (id, space_id, inviter_id, invitee_id, role, state,"
     "  created_at_ms, expires_at_ms, hlc, origin)"
-    " VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " SELECT $1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10"
+    " WHERE NOT EXISTS (SELECT 1 FROM spaces WHERE id = $2::uuid AND personal)"
     " ON CONFLICT (id) DO UPDATE SET space_id = EXCLUDED.space_id,"
     "   inviter_id = EXCLUDED.inviter_id, invitee_id = EXCLUDED.invitee_id,"
     "   role = EXCLUDED.role, state = EXCLUDED.state, created_at_ms = EXCLUDED.created_at_ms,"

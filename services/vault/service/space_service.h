@@ -122,9 +122,12 @@ class SpaceService {
   // The invitation addressed to the caller, or NOT_FOUND.
   absl::StatusOr<repository::InvitationRow> OwnInvitation(const Caller& caller,
                                                           const std::string& invitation_id);
+  // `directory_down` is set once identity did not answer, so one request asks it at most once
+  // in vain.
   absl::StatusOr<InvitationInfo> Describe(const Caller& caller,
-                                          const repository::InvitationRow& row);
-  std::string Login(const Caller& caller, const std::string& user_id);
+                                          const repository::InvitationRow& row,
+                                          bool* directory_down);
+  std::string Login(const Caller& caller, const std::string& user_id, bool* directory_down);
   // A register write of `space_id` stamped now.
   repository::SpaceRegister Stamped(repository::SpaceRegister::Kind kind,
                                     const std::string& space_id);

@@ -115,6 +115,16 @@ void ChangeConsumer::Committed(const std::vector<repository::IncomingRevision>& 
                   {"claimed_origin", in.dead_letter->origin_shard},
                   {"error", in.dead_letter->error}});
     }
+    if (in.space_change) {
+      // Membership writes order after every register write seen, as records do.
+      const int64_t stamp =
+          static_cast<int64_t>(domain::HlcTimestamp::PhysicalMs(in.space_change->hlc));
+      if (stamp - now > options_.max_clock_skew.count()) {
+        metrics_.clock_skew_ignored.Increment();
+      } else {
+        hlc_.Observe(in.space_change->hlc);
+      }
+    }
     if (!in.merge) continue;
     const int64_t physical =
         static_cast<int64_t>(domain::HlcTimestamp::PhysicalMs(in.revision.stamp.hlc));

@@ -217,7 +217,9 @@ absl::StatusOr<BlobChunk> BlobChunkFromEvent(const v1::ChangeEvent& e) {
 }  // namespace
 
 std::string SpaceChangeKey(const repository::SpaceRegister& change) {
-  return "space|" + change.space_id + "|" + repository::RegisterKey(change);
+  // The origin is part of the key, so log compaction keeps every origin's last write of a
+  // register (whose merge decides), not just the last one in offset order.
+  return change.origin_shard + "|space|" + change.space_id + "|" + repository::RegisterKey(change);
 }
 
 std::string EncodeSpaceChangeEvent(const repository::SpaceRegister& r,
@@ -283,7 +285,12 @@ absl::StatusOr<repository::SpaceRegister> SpaceChangeFromEvent(const v1::ChangeE
   if (e.has_progress() || e.has_blob_chunk() || !e.record_id().empty()) {
     return absl::InvalidArgumentError("space change: carries a record, progress or chunk too");
   }
-  if (!domain::IsUuid(e.space_id()) || e.origin_shard().empty() || c.hlc().physical_ms() == 0) {
+  // A register names a shared space (a v4 id), never a personal one (v5), whatever a peer or
+  // a forger sends; its clock fits the 48 bits of an HLC's physical part.
+  if (!domain::IsUuid(e.space_id()) ||
+      !domain::IsSharedSpaceId(domain::CanonicalUuid(e.space_id())) || e.origin_shard().empty() ||
+      c.hlc().physical_ms() == 0 || c.hlc().physical_ms() >= (uint64_t{1} << 47) ||
+      c.hlc().logical() > 0xffff) {
     return absl::InvalidArgumentError("space change: bad space, origin or clock");
   }
   repository::SpaceRegister r;

@@ -68,7 +68,8 @@ std::string BlobChunkKey(const std::string& blob_id);
 // Serializes a chunk (a ChangeEvent with only `blob_chunk` and the header fields).
 std::string EncodeBlobChunkEvent(const BlobChunk& chunk, const std::string& event_id);
 
-// Kafka key of a register write of a shared space: "space|<space_id>|<register>" (V010).
+// Kafka key of a register write of a shared space: "<origin>|space|<space_id>|<register>"
+// (V010).
 std::string SpaceChangeKey(const repository::SpaceRegister& change);
 
 // Serializes a register write (a ChangeEvent with only `space_change` and the header fields).

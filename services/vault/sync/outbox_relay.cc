@@ -183,6 +183,11 @@ absl::StatusOr<int> OutboxRelay::PublishBlobs() {
       if (!s.ok()) failed = true;
     }
     absl::Status flushed = producer.Flush(options_.delivery_timeout);
+    if (!flushed.ok()) {
+      // Reports still outstanding would arrive later into this frame's counters: destroying the
+      // producer delivers them now (as failures), while the frame exists.
+      producer_.reset();
+    }
     if (!flushed.ok() || failed || acked != events) {
       return absl::UnavailableError("blob " + q.blob.blob_id + ": " +
                                     std::to_string(events - acked) + " chunk event(s) undelivered");
@@ -203,7 +208,14 @@ bool OutboxRelay::PublishSpaceChanges() {
     return false;
   }
   if (queued->empty()) return true;
-  std::vector<int64_t> delivered;
+  // Shared with the callbacks: a report may still arrive after a timed-out Flush, from a later
+  // Poll or Flush, when this frame is gone.
+  struct Reports {
+    std::mutex mu;
+    std::vector<int64_t> delivered;
+    bool failed = false;
+  };
+  auto reports = std::make_shared<Reports>();
   bool failed = false;
   for (const repository::SpaceOutboxEntry& e : *queued) {
     if (!e.read_error.ok()) {
@@ -223,12 +235,13 @@ bool OutboxRelay::PublishSpaceChanges() {
     kafka::ProducerRecord record =
         Signed(PartitionForSpace(e.change.space_id, partitions_), SpaceChangeKey(e.change),
                EncodeSpaceChangeEvent(e.change, domain::UuidV4FromBytes(crypto::RandomBytes(16))));
-    absl::Status s = producer_->Produce(
-        record, [&delivered, &failed, id = e.id](const kafka::DeliveryReport& r) {
+    absl::Status s =
+        producer_->Produce(record, [reports, id = e.id](const kafka::DeliveryReport& r) {
+          std::lock_guard<std::mutex> lock(reports->mu);
           if (r.status.ok()) {
-            delivered.push_back(id);
+            reports->delivered.push_back(id);
           } else {
-            failed = true;
+            reports->failed = true;
           }
         });
     if (!s.ok()) {
@@ -237,6 +250,12 @@ bool OutboxRelay::PublishSpaceChanges() {
     }
   }
   if (!producer_->Flush(options_.delivery_timeout).ok()) failed = true;
+  std::vector<int64_t> delivered;
+  {
+    std::lock_guard<std::mutex> lock(reports->mu);
+    delivered = reports->delivered;
+    failed = failed || reports->failed;
+  }
   metrics_.events_produced.Increment(static_cast<double>(delivered.size()));
   if (absl::Status s = store_.DeleteSpaceOutbox(delivered); !s.ok()) {
     log::Warn("cannot delete published space outbox rows", {{"status", s}});
@@ -282,7 +301,7 @@ void OutboxRelay::Round() {
     absl::StatusOr<int> published = PublishBlobs();
     if (!published.ok()) {
       log::Warn("outbox relay: blob not published, retrying", {{"status", published.status()}});
-      if (producer_->IsFatal()) producer_.reset();
+      if (producer_ && producer_->IsFatal()) producer_.reset();
       loop_.Sleep(kRetryPause);
       return;
     }
@@ -292,7 +311,7 @@ void OutboxRelay::Round() {
   }
   if (!PublishSpaceChanges()) {
     log::Warn("outbox relay: membership changes not all delivered, retrying");
-    if (producer_->IsFatal()) producer_.reset();
+    if (producer_ && producer_->IsFatal()) producer_.reset();
     loop_.Sleep(kRetryPause);
     return;
   }

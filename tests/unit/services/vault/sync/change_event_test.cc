@@ -7,6 +7,8 @@
 #include <set>
 
 #include "coffer/vault/v1/events.pb.h"
+#include "services/vault/domain/hlc.h"
+#include "services/vault/domain/ids.h"
 
 namespace coffer::vault::sync {
 namespace {
@@ -206,6 +208,41 @@ TEST(ChangeEventTest, RejectsNewerSchemasAndMalformedEvents) {
   EXPECT_TRUE(absl::IsInvalidArgument(DecodeChangeEvent(e.SerializeAsString()).status()));
 
   EXPECT_TRUE(absl::IsInvalidArgument(DecodeChangeEvent("\xff\xff\xff").status()));
+}
+
+// Membership registers travel intact, keyed by origin and register, and can never name a
+// personal space or carry a clock beyond 48 bits.
+TEST(SpaceChangeEventTest, RoundTripKeyAndRefusals) {
+  repository::SpaceRegister r;
+  r.kind = repository::SpaceRegister::Kind::kMember;
+  r.space_id = "7e0e5c1a-4a4e-4f2b-9a77-0d5a5c8a1f10";
+  r.hlc = domain::HlcTimestamp::Pack(1700000000123, 7);
+  r.origin_shard = "shard-a";
+  r.user_id = "bob";
+  r.member_role = "writer";
+  r.joined_at_ms = 1700000000000;
+  absl::StatusOr<TopicEvent> back = DecodeTopicEvent(EncodeSpaceChangeEvent(r, "e1"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->space_change.has_value());
+  EXPECT_EQ(*back->space_change, r);
+  EXPECT_EQ(SpaceChangeKey(r), "shard-a|space|" + r.space_id + "|member|bob");
+
+  repository::SpaceRegister personal = r;
+  personal.kind = repository::SpaceRegister::Kind::kOwner;
+  personal.owner_id = "attacker";
+  personal.space_id = domain::PersonalSpaceId("victim");
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(DecodeTopicEvent(EncodeSpaceChangeEvent(personal, "e2")).status()));
+
+  repository::SpaceRegister far = r;
+  far.hlc = domain::HlcTimestamp::Pack(uint64_t{1} << 47, 0);
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(DecodeTopicEvent(EncodeSpaceChangeEvent(far, "e3")).status()));
+
+  repository::SpaceRegister bad_role = r;
+  bad_role.member_role = "owner";
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(DecodeTopicEvent(EncodeSpaceChangeEvent(bad_role, "e4")).status()));
 }
 
 }  // namespace
