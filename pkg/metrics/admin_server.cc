@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "pkg/log/log.h"
+
 namespace coffer::metrics {
 
 AdminServer::AdminServer(AdminServerOptions options, std::shared_ptr<prometheus::Registry> registry)
@@ -51,7 +53,12 @@ std::pair<bool, std::string> AdminServer::Readiness() const {
   nlohmann::ordered_json failed = nlohmann::ordered_json::object();
   for (const auto& [name, check] : checks) {
     absl::Status status = check();
-    if (!status.ok()) failed[name] = status.ToString();
+    if (status.ok()) continue;
+    // The probe answers which check failed and its code only: the admin port is reachable by
+    // whatever can reach the pod, and error texts (database, broker) describe the inside. The
+    // whole status goes to the log.
+    failed[name] = std::string(absl::StatusCodeToString(status.code()));
+    log::Warn("readiness check failed", {{"check", name}, {"status", status}});
   }
   nlohmann::ordered_json body;
   if (failed.empty()) {

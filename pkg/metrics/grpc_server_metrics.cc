@@ -1,5 +1,6 @@
 #include "pkg/metrics/grpc_server_metrics.h"
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/support/interceptor.h>
 
 #include <chrono>
@@ -92,7 +93,21 @@ std::string StatusCodeName(grpc::StatusCode code) {
   }
 }
 
-GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry)
+namespace {
+
+// "/pkg.Service/Method" names a method of a service compiled into this binary.
+bool InGeneratedPool(std::string_view method) {
+  if (method.size() < 4 || method.front() != '/' || method.size() > 256) return false;
+  std::string full(method.substr(1));
+  const size_t slash = full.find('/');
+  if (slash == std::string::npos) return false;
+  full[slash] = '.';
+  return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full) != nullptr;
+}
+
+}  // namespace
+
+GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry, KnownMethod known_method)
     : requests_total(prometheus::BuildCounter()
                          .Name("coffer_grpc_server_requests_total")
                          .Help("gRPC calls finished by the server, by method and status code")
@@ -100,10 +115,11 @@ GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry)
       request_duration_seconds(prometheus::BuildHistogram()
                                    .Name("coffer_grpc_server_request_duration_seconds")
                                    .Help("Time from call start to status sent, by method")
-                                   .Register(registry)) {}
+                                   .Register(registry)),
+      known(known_method ? std::move(known_method) : KnownMethod(InGeneratedPool)) {}
 
 void GrpcServerMetrics::Record(std::string_view method, grpc::StatusCode code, double seconds) {
-  std::string m(method);
+  const std::string m = known(method) ? std::string(method) : std::string("unknown");
   requests_total.Add({{"method", m}, {"code", StatusCodeName(code)}}).Increment();
   request_duration_seconds.Add({{"method", m}}, DurationBuckets()).Observe(seconds);
 }

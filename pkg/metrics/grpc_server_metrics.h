@@ -21,6 +21,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,13 +33,20 @@ std::string StatusCodeName(grpc::StatusCode code);
 
 // The per-server metric families. One instance per server process.
 struct GrpcServerMetrics {
-  explicit GrpcServerMetrics(prometheus::Registry& registry);
+  // Whether a method path ("/pkg.Service/Method") is one this binary serves.
+  using KnownMethod = std::function<bool(std::string_view method)>;
 
-  // Counts one finished call and observes its duration.
+  // `known` defaults to the methods in the process's generated protobuf descriptor pool (every
+  // service compiled in), so a call to a made-up method name cannot add a label value.
+  explicit GrpcServerMetrics(prometheus::Registry& registry, KnownMethod known = {});
+
+  // Counts one finished call and observes its duration; an unknown method is labelled
+  // "unknown" (the series stay bounded whatever callers send).
   void Record(std::string_view method, grpc::StatusCode code, double seconds);
 
   prometheus::Family<prometheus::Counter>& requests_total;
   prometheus::Family<prometheus::Histogram>& request_duration_seconds;
+  KnownMethod known;
 };
 
 // Creates one interceptor per call; it measures from call start to the status being sent (or the

@@ -51,8 +51,38 @@ std::string ToLower(std::string s) {
   return s;
 }
 
+// What a JSON parse error may tell the caller: the field it concerns, never the value (it may
+// be a password or a card number) nor the parser's internal wording.
 std::string PbMessage(const pb::util::Status& s) {
-  return std::string(s.message().data(), s.message().size());
+  const std::string m(s.message().data(), s.message().size());
+  if (!m.empty() && m.front() == '(') {
+    const size_t close = m.find(')');
+    if (close != std::string::npos && close > 1 && close < 200) {
+      std::string field = m.substr(1, close - 1);
+      bool plain = true;
+      for (char c : field) {
+        plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                          c == '[' || c == ']');
+      }
+      if (plain) return field + ": not a valid value for this field";
+    }
+  }
+  // "<path>: <problem>" (e.g. "nope: Cannot find field."): the path is the caller's key, not a
+  // value, so it is named when it looks like one; the parser's wording is not passed on.
+  if (const size_t colon = m.find(": "); colon != std::string::npos && colon <= 200) {
+    const std::string path = m.substr(0, colon);
+    bool plain = !path.empty();
+    for (char c : path) {
+      plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                        c == '[' || c == ']');
+    }
+    if (plain) {
+      return path + (m.find("Cannot find field") != std::string::npos
+                         ? ": unknown field"
+                         : ": not a valid value for this field");
+    }
+  }
+  return "not valid JSON for this request";
 }
 
 // A field of `desc` by proto name or JSON (lowerCamel) name.
@@ -190,7 +220,7 @@ absl::Status SetMessageLeaf(pb::Message* msg, const pb::FieldDescriptor* field,
     pb::util::Status s = pb::util::JsonStringToMessage(nlohmann::json(value).dump(), sub);
     if (!s.ok()) {
       return absl::InvalidArgumentError(
-          fmt::format("parameter '{}': '{}' is not a valid {}", name, value, d->name()));
+          fmt::format("parameter '{}': not a valid {}", name, d->name()));
     }
     return absl::OkStatus();
   }

@@ -27,7 +27,9 @@ RateLimiter::Decision RateLimiter::Acquire(const std::string& key, Time now) {
         Refill(i->second, now);
         i = i->second.tokens >= limit_.burst ? buckets_.erase(i) : std::next(i);
       }
-      if (buckets_.size() >= max_keys_) return {};  // fail open, see header
+      // Every tracked key is in use: a new key waits until space frees up (never fail open,
+      // which would give an attacker with many addresses unlimited tries).
+      if (buckets_.size() >= max_keys_) return Decision{false, limit_.period};
     }
     it = buckets_.emplace(key, Bucket{static_cast<double>(limit_.burst), now}).first;
   }

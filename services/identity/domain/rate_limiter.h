@@ -11,8 +11,8 @@
 // bounds the damage while keeping the hot path free of database writes.
 //
 // Memory is bounded: when more than `max_keys` buckets exist, full buckets (equivalent to no
-// bucket) are dropped; if every bucket is in use, new keys are admitted without tracking until
-// space frees up (fail open rather than lock every user out).
+// bucket) are dropped; if every bucket is in use, new keys are refused (retry after one period)
+// until space frees up: the limiter never fails open (security audit M1).
 //
 // Threading: thread-safe (one mutex; the critical section is a hash lookup).
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -87,11 +88,20 @@ std::string PeerAddress(std::string_view peer) {
   }
   if (peer.substr(0, 5) == "ipv6:") {
     peer.remove_prefix(5);
+    // gRPC writes "[addr]:port", some versions URL-escaped as "%5Baddr%5D:port"; the key is the
+    // address alone, lowercased, so a new connection (a new port) never gets a fresh budget.
+    std::string_view addr = peer;
     if (!peer.empty() && peer.front() == '[') {
       const auto close = peer.find(']');
-      if (close != std::string_view::npos) return std::string(peer.substr(1, close - 1));
+      if (close != std::string_view::npos) addr = peer.substr(1, close - 1);
+    } else if (peer.size() > 3 && (peer.substr(0, 3) == "%5B" || peer.substr(0, 3) == "%5b")) {
+      auto close = peer.find("%5D");
+      if (close == std::string_view::npos) close = peer.find("%5d");
+      if (close != std::string_view::npos) addr = peer.substr(3, close - 3);
     }
-    return std::string(peer);
+    std::string out(addr);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
   }
   return std::string(peer);
 }

@@ -17,6 +17,7 @@ namespace coffer::metrics {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class AdminServerTest : public ::testing::Test {
  protected:
@@ -86,7 +87,9 @@ TEST_F(AdminServerTest, ReadyzReflectsEveryCheck) {
   EXPECT_EQ(res->status, 503);
   nlohmann::json body = nlohmann::json::parse(res->body);
   EXPECT_EQ(body["status"], "not ready");
-  EXPECT_EQ(body["failed"]["postgres"], "UNAVAILABLE: connection refused");
+  // The failed check and its code, never the error's text (it describes the inside).
+  EXPECT_EQ(body["failed"]["postgres"], "UNAVAILABLE");
+  EXPECT_EQ(res->body.find("connection refused"), std::string::npos);
   EXPECT_FALSE(body["failed"].contains("kafka"));
   EXPECT_EQ(server_->CheckReadiness().code(), absl::StatusCode::kUnavailable);
 
@@ -115,9 +118,24 @@ TEST_F(AdminServerTest, PortInUseIsUnavailable) {
   EXPECT_EQ(second.Start().status().code(), absl::StatusCode::kUnavailable);
 }
 
+// A call to a method this binary does not serve adds no label value of its own: anyone could
+// otherwise grow /metrics without bound (security audit, issue 17).
+TEST(GrpcServerMetrics, UnknownMethodsShareOneLabelValue) {
+  prometheus::Registry registry;
+  GrpcServerMetrics metrics(registry);  // known = the generated descriptor pool
+  for (int i = 0; i < 50; ++i) {
+    metrics.Record("/made.Up/M" + std::to_string(i), grpc::StatusCode::UNIMPLEMENTED, 0.001);
+  }
+  metrics.Record("not even a path", grpc::StatusCode::UNIMPLEMENTED, 0.001);
+  std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text, HasSubstr("coffer_grpc_server_requests_total{code=\"UNIMPLEMENTED\","
+                              "method=\"unknown\"} 51"));
+  EXPECT_THAT(text, Not(HasSubstr("made.Up")));
+}
+
 TEST(GrpcServerMetrics, RecordUsesMethodAndCodeLabels) {
   prometheus::Registry registry;
-  GrpcServerMetrics metrics(registry);
+  GrpcServerMetrics metrics(registry, [](std::string_view m) { return m == "/svc.S/Get"; });
   metrics.Record("/svc.S/Get", grpc::StatusCode::OK, 0.002);
   metrics.Record("/svc.S/Get", grpc::StatusCode::OK, 0.004);
   metrics.Record("/svc.S/Get", grpc::StatusCode::PERMISSION_DENIED, 0.001);

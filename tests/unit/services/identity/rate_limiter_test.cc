@@ -58,5 +58,18 @@ TEST(RateLimiterTest, MemoryIsBoundedByDroppingFullBuckets) {
   EXPECT_FALSE(limiter.Acquire("new", kT0 + seconds(10)).allowed);
 }
 
+TEST(RateLimiterTest, AFullTableRefusesNewKeysInsteadOfFailingOpen) {
+  RateLimiter limiter({2, seconds(10)}, /*max_keys=*/2);
+  EXPECT_TRUE(limiter.Acquire("a", kT0).allowed);
+  EXPECT_TRUE(limiter.Acquire("b", kT0).allowed);
+  // Both buckets are in use (not full): a third address is refused, not let through untracked.
+  for (int i = 0; i < 10; ++i) {
+    RateLimiter::Decision d = limiter.Acquire("c" + std::to_string(i), kT0 + seconds(1));
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.retry_after, seconds(10));
+  }
+  EXPECT_EQ(limiter.SizeForTest(), 2u);
+}
+
 }  // namespace
 }  // namespace coffer::identity

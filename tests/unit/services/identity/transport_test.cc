@@ -24,6 +24,10 @@ TEST(TransportTest, BearerToken) {
 TEST(TransportTest, PeerAddress) {
   EXPECT_EQ(PeerAddress("ipv4:127.0.0.1:5555"), "127.0.0.1");
   EXPECT_EQ(PeerAddress("ipv6:[::1]:5555"), "::1");
+  // gRPC 1.51 escapes the brackets: the port must still be dropped (security audit M1).
+  EXPECT_EQ(PeerAddress("ipv6:%5B::1%5D:5555"), "::1");
+  EXPECT_EQ(PeerAddress("ipv6:%5B2001:DB8::7%5D:40000"), "2001:db8::7");
+  EXPECT_EQ(PeerAddress("ipv6:%5B2001:db8::7%5D:40001"), PeerAddress("ipv6:[2001:DB8::7]:1"));
   EXPECT_EQ(PeerAddress("unix:/tmp/sock"), "unix:/tmp/sock");
 }
 
