@@ -358,7 +358,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   verifier_options.audience = config.audience;
   COFFER_ASSIGN_OR_RETURN(a.verifier, auth::TokenVerifier::Create(verifier_options, *a.jwks,
                                                                   *a.clock, a.introspector.get()));
-  a.authenticator = std::make_unique<transport::Authenticator>(*a.verifier, a.metrics.get());
+  a.authenticator = std::make_unique<transport::Authenticator>(*a.verifier, a.metrics.get(),
+                                                               config.required_scope);
   a.record_grpc =
       std::make_unique<transport::RecordGrpcService>(*a.authenticator, *a.record_service);
   // Invites by login and members' logins come from identity's public profiles, asked with the

@@ -35,6 +35,9 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
   parser.Add("jwks-url", &c->jwks_url, "JWKS URL of any OIDC issuer (instead of --identity-addr)");
   parser.Add("issuer", &c->issuer, "Expected token issuer (iss)");
   parser.Add("audience", &c->audience, "Expected token audience (aud)");
+  parser.Add("required-scope", &c->required_scope,
+             "Scope every token must carry (identity grants \"vault\" to users); vault.admin "
+             "tokens pass too; empty = any valid token");
   parser.Add("introspect", &c->introspect,
              "With --identity-addr: also ask identity's Introspect (answers cached 10 s) so "
              "logged-out or revoked tokens and deleted service accounts' tokens stop working");

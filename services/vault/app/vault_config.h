@@ -31,6 +31,7 @@ struct VaultConfig {
   std::string issuer = "coffer-identity";
   std::string audience = "coffer";
   bool introspect = true;
+  std::string required_scope = "vault";
   int history_retention = 100;
   int shutdown_grace_ms = 10000;
   // Shard sync (README "Sync"): empty bootstrap = this shard runs alone (no relay, no consumer).

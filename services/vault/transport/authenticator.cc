@@ -57,6 +57,12 @@ absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerCo
   caller.subject = token->claims.sub;
   caller.scopes = token->claims.scope;
   caller.bearer_token = std::string(value.substr(kBearer.size()));
+  if (!required_scope_.empty() && !caller.HasScope(required_scope_) &&
+      !caller.HasScope(service::kAdminScope)) {
+    if (metrics_ != nullptr) metrics_->AuthFailure("scope");
+    return absl::PermissionDeniedError("this token lacks the \"" + required_scope_ +
+                                       "\" scope the vault requires");
+  }
   return caller;
 }
 

@@ -4,6 +4,11 @@
 // Missing, malformed, expired or forged tokens are UNAUTHENTICATED; each failure is counted in
 // coffer_vault_auth_failures_total by reason. Tokens are never logged or echoed.
 //
+// Scope: a valid token must also carry `required_scope` (default "vault", which identity grants
+// to users; service accounts need it explicitly), or `vault.admin` for the admin RPCs, else
+// PERMISSION_DENIED (reason "scope"): a token minted for another service (identity's admin
+// token, `identity.admin identity.introspect`) cannot read vaults.
+//
 // Lifecycle: borrows the verifier (and metrics), which must outlive it. Threading: thread-safe.
 #pragma once
 
@@ -19,8 +24,10 @@ namespace coffer::vault::transport {
 
 class Authenticator {
  public:
-  Authenticator(auth::TokenVerifier& verifier, service::VaultMetrics* metrics)
-      : verifier_(verifier), metrics_(metrics) {}
+  // `required_scope` empty = any valid token.
+  Authenticator(auth::TokenVerifier& verifier, service::VaultMetrics* metrics,
+                std::string required_scope = "vault")
+      : verifier_(verifier), metrics_(metrics), required_scope_(std::move(required_scope)) {}
 
   absl::StatusOr<service::Caller> Authenticate(const grpc::ServerContext& context);
 
@@ -37,6 +44,7 @@ class Authenticator {
 
   auth::TokenVerifier& verifier_;
   service::VaultMetrics* metrics_;
+  const std::string required_scope_;
 };
 
 // The body of every handler: authenticate, run `fn(caller)` (decode, delegate, encode), map the

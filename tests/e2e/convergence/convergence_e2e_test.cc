@@ -355,6 +355,7 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     claims.exp = now + 3600;
     claims.jti = crypto::Base64UrlEncode(crypto::RandomBytes(12));
     claims.scope = std::move(scopes);
+    claims.scope.push_back("vault");  // the scope the vault requires of every token
     auto token = auth::SignJwt(claims, "conv-key", *key_);
     EXPECT_TRUE(token.ok()) << token.status();
     return token.value_or("");

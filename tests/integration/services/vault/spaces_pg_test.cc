@@ -65,6 +65,7 @@ class SpacesPgTest : public ::testing::Test {
     const int64_t now = time(nullptr);
     claims.iat = now;
     claims.exp = now + 3600;
+    claims.scope = {"vault"};
     auto token = auth::SignJwt(claims, "test-key", *key_);
     EXPECT_TRUE(token.ok());
     return token.value_or("");

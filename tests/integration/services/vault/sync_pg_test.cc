@@ -139,6 +139,7 @@ class VaultSyncPgTest : public ::testing::Test {
     claims.iat = now;
     claims.exp = now + expires_in_s;
     claims.scope = std::move(scopes);
+    claims.scope.push_back("vault");  // the scope the vault requires of every token
     auto token = auth::SignJwt(claims, "test-key", *key_);
     EXPECT_TRUE(token.ok());
     return token.value_or("");

@@ -83,6 +83,7 @@ class VaultGrpcPgTest : public ::testing::Test {
     claims.iat = now;
     claims.exp = now + exp_offset;
     claims.scope = std::move(scopes);
+    if (with_vault_scope_) claims.scope.push_back("vault");  // required of every token
     auto token = auth::SignJwt(claims, "test-key", key != nullptr ? *key : *key_);
     EXPECT_TRUE(token.ok());
     return token.value_or("");
@@ -195,6 +196,7 @@ class VaultGrpcPgTest : public ::testing::Test {
     return txn.exec(sql)[0][0].as<int64_t>();
   }
 
+  bool with_vault_scope_ = true;  // Token() adds the scope the vault requires
   std::unique_ptr<testing::PgTestDatabase> db_;
   std::optional<crypto::Ed25519PrivateKey> key_;
   auth::StaticJwksSource jwks_;
@@ -395,6 +397,16 @@ TEST_F(VaultGrpcPgTest, AuthenticationAndAdminScope) {
   ASSERT_TRUE(sync->Sync(Ctx(alice_).get(), pb::SyncRequest(), &sync_resp).ok());
   EXPECT_EQ(sync_resp.changes_size(), 1);
   EXPECT_FALSE(sync_resp.reset());
+  // A token minted for another service (identity's admin token) cannot read vaults: the vault
+  // requires its own scope (issue 17). vault.admin tokens pass for the admin RPCs.
+  with_vault_scope_ = false;
+  const std::string foreign = Token("alice", {"identity.admin", "identity.introspect"});
+  with_vault_scope_ = true;
+  pb::ListRecordsResponse foreign_list;
+  grpc::Status refused =
+      records_->ListRecords(Ctx(foreign).get(), pb::ListRecordsRequest(), &foreign_list);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("\"vault\" scope"), std::string::npos);
 }
 
 TEST_F(VaultGrpcPgTest, AnotherUserGetsNotFoundFromEveryRpc) {
