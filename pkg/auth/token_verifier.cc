@@ -85,7 +85,11 @@ absl::StatusOr<VerifiedToken> TokenVerifier::Verify(std::string_view token) {
       (!hit || now - entry->introspected_at >= options_.introspection_cache_ttl)) {
     ++introspections_;
     absl::StatusOr<bool> active = introspector_->IsActive(token);
-    const bool stale_ok = hit && entry->introspected_at != absl::InfinitePast() &&
+    // Only an outage keeps the last answer (identity down or too slow); any other failure,
+    // such as identity refusing the call, never extends a token's life.
+    const bool outage =
+        absl::IsUnavailable(active.status()) || absl::IsDeadlineExceeded(active.status());
+    const bool stale_ok = outage && hit && entry->introspected_at != absl::InfinitePast() &&
                           now - entry->introspected_at < options_.introspection_stale_if_error;
     if (!active.ok() && !stale_ok) {
       return status::Annotate(active.status(), "token introspection failed");

@@ -3,7 +3,8 @@
 //   GET /metrics  Prometheus text format of the registry
 //   GET /healthz  200 "ok" while the process can answer at all (liveness)
 //   GET /readyz   200 {"status":"ready"} when every readiness check passes, otherwise 503
-//                 {"status":"not ready","failed":{"<check>":"<status>"}} (readiness)
+//                 {"status":"not ready","failed":{"<check>":"<code>"}} (readiness; the
+//                 failed check's status code only, its message goes to the log)
 //
 // Why: orchestrators and Prometheus speak HTTP, not gRPC; keeping them on a separate port lets
 // operators firewall it apart from the API. Readiness checks are the service's own (database

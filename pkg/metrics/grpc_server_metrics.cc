@@ -95,14 +95,20 @@ std::string StatusCodeName(grpc::StatusCode code) {
 
 namespace {
 
-// "/pkg.Service/Method" names a method of a service compiled into this binary.
+// "/pkg.Service/Method" names, in canonical form, a method of a service compiled into this
+// binary (or one of gRPC's own services, whose descriptors are not in the protobuf pool).
 bool InGeneratedPool(std::string_view method) {
+  if (method == "/grpc.health.v1.Health/Check" || method == "/grpc.health.v1.Health/Watch" ||
+      method == "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo") {
+    return true;
+  }
   if (method.size() < 4 || method.front() != '/' || method.size() > 256) return false;
-  std::string full(method.substr(1));
-  const size_t slash = full.find('/');
-  if (slash == std::string::npos) return false;
-  full[slash] = '.';
-  return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full) != nullptr;
+  const size_t slash = method.rfind('/');
+  if (slash == 0) return false;
+  const std::string service(method.substr(1, slash - 1));
+  const google::protobuf::ServiceDescriptor* s =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+  return s != nullptr && s->FindMethodByName(std::string(method.substr(slash + 1))) != nullptr;
 }
 
 }  // namespace

@@ -122,8 +122,8 @@ absl::Status SetScalar(pb::Message* msg, const pb::FieldDescriptor* field, const
   const pb::Reflection* r = msg->GetReflection();
   bool rep = field->is_repeated();
   auto bad = [&](std::string_view what) {
-    return absl::InvalidArgumentError(
-        fmt::format("parameter '{}': '{}' is not {}", name, value, what));
+    // The value is never echoed (a query parameter may carry a secret); the parameter is named.
+    return absl::InvalidArgumentError(fmt::format("parameter '{}': not {}", name, what));
   };
   switch (field->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_INT32: {
@@ -570,14 +570,14 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
   }
   if (best == nullptr && allowed.empty()) {
     return ErrorResponse(
-        absl::NotFoundError(fmt::format("no route for {} {}", request.method, request.path)));
+        absl::NotFoundError(fmt::format("no route for {} on this path", request.method)));
   }
   if (best == nullptr) {
     std::string allow;
     for (const std::string& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
     HttpResponse res = ErrorResponse(
-        absl::UnimplementedError(fmt::format("method {} not allowed on {} (allowed: {})",
-                                             request.method, request.path, allow)),
+        absl::UnimplementedError(
+            fmt::format("method {} not allowed on this path (allowed: {})", request.method, allow)),
         405);
     res.headers.emplace_back("Allow", allow);
     return res;

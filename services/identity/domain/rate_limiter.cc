@@ -1,9 +1,26 @@
 #include "services/identity/domain/rate_limiter.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace coffer::identity {
+
+std::string AddressRateKey(std::string_view address) {
+  const std::string a(address);
+  unsigned char bytes[16];
+  if (inet_pton(AF_INET6, a.c_str(), bytes) != 1) return a;  // IPv4, unix:..., or not an address
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  char text[INET6_ADDRSTRLEN];
+  if (std::memcmp(bytes, kMapped, sizeof kMapped) == 0) {
+    return inet_ntop(AF_INET, bytes + 12, text, sizeof text) != nullptr ? std::string(text) : a;
+  }
+  std::memset(bytes + 8, 0, 8);
+  if (inet_ntop(AF_INET6, bytes, text, sizeof text) == nullptr) return a;
+  return std::string(text) + "/64";
+}
 
 RateLimiter::RateLimiter(RateLimit limit, std::size_t max_keys)
     : limit_(limit), max_keys_(std::max<std::size_t>(max_keys, 1)) {}
@@ -27,13 +44,22 @@ RateLimiter::Decision RateLimiter::Acquire(const std::string& key, Time now) {
         Refill(i->second, now);
         i = i->second.tokens >= limit_.burst ? buckets_.erase(i) : std::next(i);
       }
-      // Every tracked key is in use: a new key waits until space frees up (never fail open,
-      // which would give an attacker with many addresses unlimited tries).
-      if (buckets_.size() >= max_keys_) return Decision{false, limit_.period};
+      // Every tracked key is in use: new keys share the overflow bucket (never fail open, which
+      // would give an attacker with many addresses unlimited tries).
+      if (buckets_.size() >= max_keys_) {
+        if (!overflow_used_) {
+          overflow_ = Bucket{static_cast<double>(limit_.burst), now};
+          overflow_used_ = true;
+        }
+        return Take(overflow_, now);
+      }
     }
     it = buckets_.emplace(key, Bucket{static_cast<double>(limit_.burst), now}).first;
   }
-  Bucket& b = it->second;
+  return Take(it->second, now);
+}
+
+RateLimiter::Decision RateLimiter::Take(Bucket& b, Time now) const {
   Refill(b, now);
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;

@@ -11,8 +11,9 @@
 // bounds the damage while keeping the hot path free of database writes.
 //
 // Memory is bounded: when more than `max_keys` buckets exist, full buckets (equivalent to no
-// bucket) are dropped; if every bucket is in use, new keys are refused (retry after one period)
-// until space frees up: the limiter never fails open (security audit M1).
+// bucket) are dropped; if every bucket is in use, new keys share one overflow bucket (with the
+// same limit) until space frees up: the limiter never fails open (security audit M1), and an
+// attacker who fills the table slows newcomers instead of locking every one of them out.
 //
 // Threading: thread-safe (one mutex; the critical section is a hash lookup).
 #pragma once
@@ -21,9 +22,15 @@
 #include <cstddef>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace coffer::identity {
+
+// The rate-limit key of a client address: an IPv6 address counts by its /64 prefix (one host
+// usually holds a whole /64, and could use a new address per connection), an IPv4-mapped IPv6
+// address as the IPv4 address, anything else as it is.
+std::string AddressRateKey(std::string_view address);
 
 struct RateLimit {
   // Attempts allowed in a burst; 0 disables the limit.
@@ -55,8 +62,12 @@ class RateLimiter {
     double tokens = 0;
     Time updated;
   };
+  Bucket overflow_;  // shared by new keys while the table is full (guarded by mu_)
+  bool overflow_used_ = false;
   // Refills `b` up to `now`.
   void Refill(Bucket& b, Time now) const;
+  // Refills `b` and takes one attempt from it, or says how long to wait.
+  Decision Take(Bucket& b, Time now) const;
 
   const RateLimit limit_;
   const std::size_t max_keys_;

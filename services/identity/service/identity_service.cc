@@ -153,7 +153,8 @@ absl::StatusOr<std::string> IdentityService::Register(const RequestContext& ctx,
     if (metrics_) metrics_->registration_invalid_argument.Increment();
     return valid;
   }
-  absl::Status limited = CheckRateLimit(register_by_address_, "a:" + ctx.peer_address);
+  absl::Status limited =
+      CheckRateLimit(register_by_address_, "a:" + AddressRateKey(ctx.peer_address));
   if (limited.ok()) limited = CheckRateLimit(register_by_login_, "l:" + *normalized);
   if (!limited.ok()) {
     if (metrics_) metrics_->registration_rate_limited.Increment();
@@ -206,7 +207,7 @@ absl::StatusOr<IssuedTokens> IdentityService::Login(const RequestContext& ctx,
                 ctx.peer_address) != config_.trusted_forwarders.end()) {
     address = std::string(client_address);
   }
-  absl::Status limited = CheckRateLimit(login_by_address_, "a:" + address);
+  absl::Status limited = CheckRateLimit(login_by_address_, "a:" + AddressRateKey(address));
   if (limited.ok()) limited = CheckRateLimit(login_by_login_, "l:" + *normalized);
   if (!limited.ok()) {
     if (metrics_) metrics_->login_rate_limited.Increment();

@@ -33,7 +33,8 @@ absl::Status Authenticator::Fail(const absl::Status& status) {
   return status;
 }
 
-absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerContext& context) {
+absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerContext& context,
+                                                            bool admin_rpc) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
@@ -58,7 +59,7 @@ absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerCo
   caller.scopes = token->claims.scope;
   caller.bearer_token = std::string(value.substr(kBearer.size()));
   if (!required_scope_.empty() && !caller.HasScope(required_scope_) &&
-      !caller.HasScope(service::kAdminScope)) {
+      !(admin_rpc && caller.HasScope(service::kAdminScope))) {
     if (metrics_ != nullptr) metrics_->AuthFailure("scope");
     return absl::PermissionDeniedError("this token lacks the \"" + required_scope_ +
                                        "\" scope the vault requires");

@@ -5,7 +5,7 @@
 // coffer_vault_auth_failures_total by reason. Tokens are never logged or echoed.
 //
 // Scope: a valid token must also carry `required_scope` (default "vault", which identity grants
-// to users; service accounts need it explicitly), or `vault.admin` for the admin RPCs, else
+// to users; service accounts need it explicitly), or `vault.admin` on AdminService RPCs only, else
 // PERMISSION_DENIED (reason "scope"): a token minted for another service (identity's admin
 // token, `identity.admin identity.introspect`) cannot read vaults.
 //
@@ -29,7 +29,10 @@ class Authenticator {
                 std::string required_scope = "vault")
       : verifier_(verifier), metrics_(metrics), required_scope_(std::move(required_scope)) {}
 
-  absl::StatusOr<service::Caller> Authenticate(const grpc::ServerContext& context);
+  // `admin_rpc`: the call is an AdminService one, where a vault.admin token passes without the
+  // required scope (everywhere else the required scope is needed, whatever else a token has).
+  absl::StatusOr<service::Caller> Authenticate(const grpc::ServerContext& context,
+                                               bool admin_rpc = false);
 
   // Verifies an authenticated caller's token again (long-lived streams, e.g. Watch): OK while
   // it is still valid; UNAUTHENTICATED once it expired, or was revoked (with introspection,
@@ -52,6 +55,14 @@ class Authenticator {
 template <typename Fn>
 grpc::Status RunAuthenticated(Authenticator& auth, grpc::ServerContext* context, Fn&& fn) {
   absl::StatusOr<service::Caller> caller = auth.Authenticate(*context);
+  if (!caller.ok()) return status::ToGrpcStatus(caller.status());
+  return status::ToGrpcStatus(fn(*caller));
+}
+
+// RunAuthenticated for AdminService handlers (see Authenticate's `admin_rpc`).
+template <typename Fn>
+grpc::Status RunAuthenticatedAdmin(Authenticator& auth, grpc::ServerContext* context, Fn&& fn) {
+  absl::StatusOr<service::Caller> caller = auth.Authenticate(*context, /*admin_rpc=*/true);
   if (!caller.ok()) return status::ToGrpcStatus(caller.status());
   return status::ToGrpcStatus(fn(*caller));
 }

@@ -205,7 +205,7 @@ grpc::Status RecordGrpcService::GetOtpCode(grpc::ServerContext* ctx,
 grpc::Status AdminGrpcService::GetShardStatus(grpc::ServerContext* ctx,
                                               const v1::GetShardStatusRequest*,
                                               v1::GetShardStatusResponse* resp) {
-  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
+  return RunAuthenticatedAdmin(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
     resp->set_shard_id(status_.shard_id);
     resp->set_version(status_.version);
@@ -219,7 +219,7 @@ grpc::Status AdminGrpcService::GetShardStatus(grpc::ServerContext* ctx,
 grpc::Status AdminGrpcService::GetSpaceDigest(grpc::ServerContext* ctx,
                                               const v1::GetSpaceDigestRequest* req,
                                               v1::GetSpaceDigestResponse* resp) {
-  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
+  return RunAuthenticatedAdmin(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
     COFFER_ASSIGN_OR_RETURN(auto digest, records_.SpaceDigest(req->space_id()));
     // Membership is part of a space's state (DESIGN.md §3a): a shared space's digest covers
@@ -241,7 +241,7 @@ grpc::Status AdminGrpcService::GetSpaceDigest(grpc::ServerContext* ctx,
 grpc::Status AdminGrpcService::ExportSnapshot(
     grpc::ServerContext* ctx, const v1::ExportSnapshotRequest*,
     grpc::ServerWriter<v1::ExportSnapshotResponse>* writer) {
-  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
+  return RunAuthenticatedAdmin(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
     if (!status_.export_snapshot) {
       return absl::UnimplementedError("this shard has no snapshot source");
@@ -254,12 +254,12 @@ grpc::Status AdminGrpcService::ExportSnapshot(
 
 grpc::Status AdminGrpcService::Ping(grpc::ServerContext* ctx, const v1::PingRequest*,
                                     v1::PingResponse*) {
-  return RunAuthenticated(auth_, ctx, [](const Caller&) { return absl::OkStatus(); });
+  return RunAuthenticatedAdmin(auth_, ctx, [](const Caller&) { return absl::OkStatus(); });
 }
 
 grpc::Status AdminGrpcService::WithDeadLetters(
     grpc::ServerContext* ctx, const std::function<absl::Status(sync::DeadLetters&)>& fn) {
-  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
+  return RunAuthenticatedAdmin(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
     if (dead_letters_ == nullptr) {
       return absl::UnimplementedError("this shard does not replicate (no --kafka-bootstrap)");

@@ -69,6 +69,8 @@ grpc::Status SyncGrpcService::Watch(grpc::ServerContext* ctx, const v1::WatchReq
       }
       bool sent = false;
       for (;;) {
+        // Also before every page of a long catch-up (a slow reader stays in this loop).
+        if (absl::Status token = auth_.Reverify(caller); !token.ok()) return token;
         COFFER_ASSIGN_OR_RETURN(sync::FeedPage page, feed_.Page(space, cursor, 0));
         if (page.reset != sync::FeedReset::kNone) {
           v1::WatchResponse out;

@@ -278,7 +278,8 @@ TEST_F(RestGatewayTest, ForwardsAuthorizationAndRequestIdAsMetadata) {
 
 TEST_F(RestGatewayTest, UnknownRouteIs404) {
   std::string msg = ExpectError(client_->Get("/v2/nothing"), 404, 5);
-  EXPECT_THAT(msg, HasSubstr("no route for GET /v2/nothing"));
+  EXPECT_THAT(msg, HasSubstr("no route for GET"));
+  EXPECT_THAT(msg, Not(HasSubstr("/v2/nothing")));  // the path is not echoed
   ExpectError(client_->Get("/v1/items/x/y"), 404, 5);
   // The streaming method and the method without a rule have no route.
   ExpectError(client_->Get("/v1/items:stream"), 404, 5);
@@ -320,23 +321,26 @@ TEST_F(RestGatewayTest, BadQueryParametersAre400) {
     std::string target;
     std::string want;
   };
-  for (const Case& c : std::vector<Case>{
-           {"/v1/shelves/s/items/i?nope=1", "unknown query parameter 'nope'"},
-           {"/v1/shelves/s/items/i?pageSize=abc", "'pageSize': 'abc' is not a 32-bit integer"},
-           {"/v1/shelves/s/items/i?pageSize=99999999999", "is not a 32-bit integer"},
-           {"/v1/shelves/s/items/i?color=PURPLE", "is not a Color value"},
-           {"/v1/shelves/s/items/i?flag=maybe", "is not a boolean"},
-           {"/v1/shelves/s/items/i?pageSize=1&page_size=2", "given more than once"},
-           {"/v1/shelves/s/items/i?inner=x", "set its fields instead"},
-           {"/v1/shelves/s/items/i?labels.k=v", "unknown query parameter 'labels.k'"},
-           {"/v1/shelves/s/items/i?labels=v", "map fields are not supported"},
-           {"/v1/shelves/s/items/i?since=yesterday", "not a valid Timestamp"},
-           {"/v1/shelves/s/items?item.name=x", "names the body field"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"/v1/shelves/s/items/i?nope=1", "unknown query parameter 'nope'"},
+                         {"/v1/shelves/s/items/i?pageSize=abc", "'pageSize': not a 32-bit integer"},
+                         {"/v1/shelves/s/items/i?pageSize=99999999999", "not a 32-bit integer"},
+                         {"/v1/shelves/s/items/i?color=PURPLE", "not a Color value"},
+                         {"/v1/shelves/s/items/i?flag=maybe", "not a boolean"},
+                         {"/v1/shelves/s/items/i?pageSize=1&page_size=2", "given more than once"},
+                         {"/v1/shelves/s/items/i?inner=x", "set its fields instead"},
+                         {"/v1/shelves/s/items/i?labels.k=v", "unknown query parameter 'labels.k'"},
+                         {"/v1/shelves/s/items/i?labels=v", "map fields are not supported"},
+                         {"/v1/shelves/s/items/i?since=yesterday", "not a valid Timestamp"},
+                         {"/v1/shelves/s/items?item.name=x", "names the body field"}}) {
     auto res = c.target.find("/items?") != std::string::npos
                    ? client_->Post(c.target, "{}", "application/json")
                    : client_->Get(c.target);
     EXPECT_THAT(ExpectError(res, 400, 3), HasSubstr(c.want)) << c.target;
   }
+  // A rejected value is never echoed (a query parameter may carry a secret).
+  EXPECT_THAT(ExpectError(client_->Get("/v1/shelves/s/items/i?pageSize=secret4111"), 400, 3),
+              Not(HasSubstr("secret4111")));
 }
 
 TEST_F(RestGatewayTest, BodyAboveTheLimitIs413) {

@@ -58,17 +58,26 @@ TEST(RateLimiterTest, MemoryIsBoundedByDroppingFullBuckets) {
   EXPECT_FALSE(limiter.Acquire("new", kT0 + seconds(10)).allowed);
 }
 
-TEST(RateLimiterTest, AFullTableRefusesNewKeysInsteadOfFailingOpen) {
+TEST(RateLimiterTest, AFullTableSharesOneOverflowBucketInsteadOfFailingOpen) {
   RateLimiter limiter({2, seconds(10)}, /*max_keys=*/2);
   EXPECT_TRUE(limiter.Acquire("a", kT0).allowed);
   EXPECT_TRUE(limiter.Acquire("b", kT0).allowed);
-  // Both buckets are in use (not full): a third address is refused, not let through untracked.
-  for (int i = 0; i < 10; ++i) {
-    RateLimiter::Decision d = limiter.Acquire("c" + std::to_string(i), kT0 + seconds(1));
-    EXPECT_FALSE(d.allowed);
-    EXPECT_EQ(d.retry_after, seconds(10));
+  // Both buckets are in use: new addresses share one bucket of the same limit (2), so a flood of
+  // addresses gets 2 tries in all, not 2 each, and is not let through untracked.
+  EXPECT_TRUE(limiter.Acquire("c0", kT0 + seconds(1)).allowed);
+  EXPECT_TRUE(limiter.Acquire("c1", kT0 + seconds(1)).allowed);
+  for (int i = 2; i < 10; ++i) {
+    EXPECT_FALSE(limiter.Acquire("c" + std::to_string(i), kT0 + seconds(1)).allowed);
   }
   EXPECT_EQ(limiter.SizeForTest(), 2u);
+}
+
+TEST(RateLimiterTest, AddressKeysGroupIpv6ByPrefix) {
+  EXPECT_EQ(AddressRateKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AddressRateKey("2001:DB8:1:2::9"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AddressRateKey("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(AddressRateKey("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(AddressRateKey("unix:/tmp/sock"), "unix:/tmp/sock");
 }
 
 }  // namespace
