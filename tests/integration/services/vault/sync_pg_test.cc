@@ -709,8 +709,9 @@ TEST_F(VaultSyncPgTest, WatchOnBReceivesAChangeWrittenOnA) {
 // again on every wake-up, so the stream ends UNAUTHENTICATED once the token (with the verifier's
 // 30 s leeway) is no longer valid.
 TEST_F(VaultSyncPgTest, WatchEndsUnauthenticatedWhenItsTokenExpires) {
-  // Valid for about 2 more seconds: expired 28 s ago, inside the 30 s leeway.
-  const std::string short_lived = Token("alice", {}, -28);
+  // Valid for about 8 more seconds (expired 22 s ago, inside the 30 s leeway): long enough for
+  // the stream to start on a loaded machine, short enough to watch it end.
+  const std::string short_lived = Token("alice", {}, -22);
   auto ctx = Ctx(short_lived, 60);
   auto stream = b_.sync->Watch(ctx.get(), pb::WatchRequest());
   pb::WatchResponse msg;
