@@ -100,30 +100,7 @@ class CliE2eTest : public ::testing::Test {
     work_dir_ = new std::string(::mkdtemp(tmpl));
 
     int identity_port = 0;
-    identity_ = StartServer("identity",
-                            {COFFER_IDENTITY_BIN,
-                             "--grpc-addr",
-                             "127.0.0.1:0",
-                             "--admin-addr",
-                             "127.0.0.1:0",
-                             "--http-addr",
-                             "127.0.0.1:0",
-                             "--db-dsn",
-                             identity_db_->dsn(),
-                             "--kek",
-                             Kek(),
-                             "--argon2-ops-limit",
-                             "1",
-                             "--argon2-memory-kib",
-                             "8192",
-                             "--login-limit-per-address",
-                             "0",
-                             "--login-limit-per-login",
-                             "0",
-                             "--register-limit-per-address",
-                             "0",
-                             "--register-limit-per-login",
-                             "0"},
+    identity_ = StartServer("identity", e2e::TestIdentityArgv(identity_db_->dsn(), Kek()),
                             *work_dir_ + "/identity.log", &identity_port)
                     .release();
     if (identity_port == 0) {

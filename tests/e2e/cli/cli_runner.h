@@ -31,6 +31,35 @@ inline std::unique_ptr<testing::ChildProcess> StartServer(const std::string& nam
   return p;
 }
 
+// The command line of a test identity on loopback ports the kernel picks: Argon2 at its
+// cheapest and no login or register limits (the tests register many users quickly).
+// COFFER_IDENTITY_BIN is defined by the including target.
+inline std::vector<std::string> TestIdentityArgv(const std::string& dsn, const std::string& kek) {
+  return {COFFER_IDENTITY_BIN,
+          "--grpc-addr",
+          "127.0.0.1:0",
+          "--admin-addr",
+          "127.0.0.1:0",
+          "--http-addr",
+          "127.0.0.1:0",
+          "--db-dsn",
+          dsn,
+          "--kek",
+          kek,
+          "--argon2-ops-limit",
+          "1",
+          "--argon2-memory-kib",
+          "8192",
+          "--login-limit-per-address",
+          "0",
+          "--login-limit-per-login",
+          "0",
+          "--register-limit-per-address",
+          "0",
+          "--register-limit-per-login",
+          "0"};
+}
+
 struct CliResult {
   int exit_code = -1;
   std::string out;
