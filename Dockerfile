@@ -30,7 +30,7 @@ RUN set -eux; \
       build-essential cmake ninja-build pkg-config git ca-certificates \
       protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev \
       libpqxx-dev libpq-dev librdkafka-dev prometheus-cpp-dev libspdlog-dev libfmt-dev \
-      nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libssl-dev libsodium-dev zlib1g-dev \
+      nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libcli11-dev libssl-dev libsodium-dev zlib1g-dev \
       libgtest-dev libgmock-dev golang-github-gogo-googleapis-dev; \
     rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -81,7 +81,7 @@ RUN set -eux; \
     apt-get install -y --no-install-recommends \
       ca-certificates tini \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 \
-      libpqxx-6.4 libpq5 librdkafka1 libprometheus-cpp-core1.0 libcpp-httplib0.11 \
+      libpqxx-6.4 libpq5 librdkafka1 libprometheus-cpp-core1.0 libcpp-httplib0.11 libmicrohttpd12 \
       libspdlog1.10 libfmt9 libssl3 libsodium23; \
     rm -rf /var/lib/apt/lists/*; \
     groupadd --system --gid 10001 coffer; \

@@ -15,6 +15,7 @@ pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 # google/api/{annotations,http}.proto for the REST mapping (golang-github-gogo-googleapis-dev).

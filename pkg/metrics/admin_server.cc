@@ -1,10 +1,10 @@
 #include "pkg/metrics/admin_server.h"
 
-#include <httplib.h>
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <utility>
 #include <vector>
 
 #include "pkg/log/log.h"
@@ -12,37 +12,62 @@
 namespace coffer::metrics {
 
 AdminServer::AdminServer(AdminServerOptions options, std::shared_ptr<prometheus::Registry> registry)
-    : options_(std::move(options)),
-      registry_(std::move(registry)),
-      server_(std::make_unique<httplib::Server>()) {
-  // httplib's default also sets SO_REUSEPORT, which lets a second process bind the same port
-  // silently; a clash must fail Start() instead.
-  server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    prometheus::TextSerializer serializer;
-    res.set_content(serializer.Serialize(registry_->Collect()), "text/plain; version=0.0.4");
-  });
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok", "text/plain");
-  });
-  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    : options_(std::move(options)), registry_(std::move(registry)) {}
+
+http::HttpResponse AdminServer::Handle(const http::HttpRequest& request) const {
+  http::HttpResponse res;
+  if (request.method != "GET" && request.method != "HEAD") {
+    res.status = 405;
+    res.content_type = "text/plain";
+    res.headers.emplace_back("Allow", "GET, HEAD");
+    res.body = "method not allowed";
+    return res;
+  }
+  if (request.path == "/healthz") {
+    res.content_type = "text/plain";
+    res.body = "ok";
+  } else if (request.path == "/readyz") {
     auto [ready, body] = Readiness();
     res.status = ready ? 200 : 503;
-    res.set_content(body, "application/json");
-  });
+    res.body = std::move(body);
+  } else if (request.path == "/metrics") {
+    prometheus::TextSerializer serializer;
+    res.content_type = "text/plain; version=0.0.4";
+    res.body = serializer.Serialize(registry_->Collect());
+  } else {
+    res.status = 404;
+    res.content_type = "text/plain";
+    res.body = "not found";
+  }
+  return res;
 }
 
 AdminServer::~AdminServer() { Stop(); }
 
 void AdminServer::AddReadinessCheck(std::string name, std::function<absl::Status()> check) {
-  std::lock_guard<std::mutex> lock(mu_);
-  checks_[std::move(name)] = std::move(check);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    checks_[std::move(name)] = std::move(check);
+  }
+  // Not under mu_: Readiness() holds readiness_mu_ while RunChecks() takes mu_.
+  std::lock_guard<std::mutex> run_lock(readiness_mu_);
+  readiness_at_.reset();  // the next /readyz runs the new set
 }
 
 std::pair<bool, std::string> AdminServer::Readiness() const {
+  // Probes (and anyone who can reach the port) may ask often; the checks do I/O and log their
+  // failures, so one run answers every request for options_.readiness_cache.
+  std::lock_guard<std::mutex> run_lock(readiness_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (readiness_at_.has_value() && now - *readiness_at_ < options_.readiness_cache) {
+    return readiness_;
+  }
+  readiness_ = RunChecks();
+  readiness_at_ = now;
+  return readiness_;
+}
+
+std::pair<bool, std::string> AdminServer::RunChecks() const {
   std::map<std::string, std::function<absl::Status()>> checks;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -71,38 +96,39 @@ std::pair<bool, std::string> AdminServer::Readiness() const {
 }
 
 absl::Status AdminServer::CheckReadiness() const {
-  auto [ready, body] = Readiness();
+  auto [ready, body] = RunChecks();
   if (ready) return absl::OkStatus();
   return absl::UnavailableError(body);
 }
 
 absl::StatusOr<int> AdminServer::Start() {
-  if (started_) return absl::FailedPreconditionError("admin server already started");
-  int port = options_.port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(options_.host);
-    if (port <= 0) {
-      return absl::UnavailableError("admin server: cannot bind " + options_.host + ":0");
-    }
-  } else if (!server_->bind_to_port(options_.host, port)) {
-    return absl::UnavailableError("admin server: cannot bind " + options_.host + ":" +
-                                  std::to_string(port));
-  }
-  started_ = true;
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // httplib's stop() is a no-op until the accept loop runs; wait for it so Stop() always works.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  if (server_ != nullptr) return absl::FailedPreconditionError("admin server already started");
+  // /healthz answers on the event thread, so a slow /readyz or /metrics never delays liveness.
+  server_ = std::make_unique<http::HttpServer>(
+      http::HttpServerOptions{.host = options_.host,
+                              .port = options_.port,
+                              .event_threads = 1,
+                              .worker_threads = 2,
+                              .max_queued_requests = 64,
+                              .max_body_bytes = 0,
+                              .max_header_bytes = 16 * 1024,
+                              .max_connections = 1024,
+                              .max_connections_per_address = 256,
+                              .idle_timeout = std::chrono::seconds(15),
+                              .inline_paths = {"/healthz"},
+                              .tls_cert_file = options_.tls_cert_file,
+                              .tls_key_file = options_.tls_key_file,
+                              .name = "admin"},
+      [this](const http::HttpRequest& request) { return Handle(request); });
+  absl::StatusOr<int> port = server_->Start();
+  if (!port.ok()) server_.reset();
   return port;
 }
 
 void AdminServer::Stop() {
-  if (!started_) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  started_ = false;
+  if (server_ == nullptr) return;
+  server_->Stop();
+  server_.reset();
 }
 
 }  // namespace coffer::metrics

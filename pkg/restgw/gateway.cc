@@ -1,5 +1,6 @@
 #include "pkg/restgw/gateway.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
@@ -20,7 +21,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
 #include "google/api/annotations.pb.h"
 #include "google/api/http.pb.h"
 #include "pkg/status/status.h"
@@ -316,6 +319,31 @@ int HttpStatusFromCode(absl::StatusCode code) {
   }
 }
 
+std::string ClientAddress(const HttpRequest& request,
+                          const std::vector<std::string>& trusted_proxies) {
+  auto trusted = [&trusted_proxies](std::string_view a) {
+    return std::find(trusted_proxies.begin(), trusted_proxies.end(), a) != trusted_proxies.end();
+  };
+  auto is_ip = [](const std::string& a) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, a.c_str(), buf) == 1 || inet_pton(AF_INET6, a.c_str(), buf) == 1;
+  };
+  std::string address = request.peer;
+  if (!trusted(address)) return address;
+  // Walk X-Forwarded-For from the right: each trusted proxy appended the address it saw; the
+  // first untrusted one is the client. A malformed entry stops the walk at the last proxy.
+  const std::string_view forwarded = request.Header("X-Forwarded-For");
+  std::vector<std::string> hops =
+      absl::StrSplit(absl::string_view(forwarded.data(), forwarded.size()), ',');
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    std::string hop(absl::StripAsciiWhitespace(*it));
+    if (!is_ip(hop)) break;
+    address = hop;
+    if (!trusted(hop)) break;
+  }
+  return address;
+}
+
 HttpResponse ErrorResponse(const absl::Status& status, int http_status) {
   HttpResponse res;
   res.status = http_status != 0 ? http_status : HttpStatusFromCode(status.code());
@@ -325,29 +353,6 @@ HttpResponse ErrorResponse(const absl::Status& status, int http_status) {
   // Messages come from peers and may hold arbitrary bytes; never throw on bad UTF-8.
   res.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return res;
-}
-
-std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  auto decode = [](std::string_view s) {
-    std::string plus(s);
-    std::replace(plus.begin(), plus.end(), '+', ' ');
-    std::string decoded;
-    return PercentDecode(plus, &decoded) ? decoded : plus;
-  };
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t amp = query.find('&', start);
-    std::string_view part = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
-    if (!part.empty()) {
-      size_t eq = part.find('=');
-      out.emplace_back(decode(part.substr(0, eq)),
-                       eq == std::string_view::npos ? "" : decode(part.substr(eq + 1)));
-    }
-    if (amp == std::string_view::npos) break;
-    start = amp + 1;
-  }
-  return out;
 }
 
 RestGateway::RestGateway(std::shared_ptr<grpc::Channel> channel, RestGatewayOptions options)
@@ -598,6 +603,10 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
     }
     context.AddMetadata(name, *value);
   }
+  // The client's address for per-address limits in the service: the HTTP peer, or, behind a
+  // configured proxy, the address that proxy saw (never a client-supplied header otherwise).
+  const std::string client = ClientAddress(request, options_.trusted_proxies);
+  if (!client.empty()) context.AddMetadata(std::string(kClientAddressMetadata), client);
 
   const pb::Message* out_proto =
       pb::MessageFactory::generated_factory()->GetPrototype(best->method->output_type());

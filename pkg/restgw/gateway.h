@@ -36,6 +36,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pkg/http/server.h"
+#include "pkg/http/url.h"
 #include "pkg/restgw/path_template.h"
 
 namespace google::protobuf {
@@ -47,23 +49,11 @@ class MethodDescriptor;
 
 namespace coffer::restgw {
 
-// An HTTP request as the gateway needs it, independent of the HTTP library.
-struct HttpRequest {
-  std::string method;  // "GET", "POST", ... (case-insensitive)
-  std::string path;    // percent-encoded path, without the query string
-  // Decoded query parameters in order; a key may repeat (repeated fields).
-  std::vector<std::pair<std::string, std::string>> query;
-  // Header names are matched case-insensitively.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers, e.g. "Allow"
-  std::string body;
-};
+// Requests and responses are the HTTP listener's own types (pkg/http/server.h); `peer` is the
+// client's address, forwarded to the gRPC service as "x-forwarded-for" metadata.
+using http::HttpRequest;
+using http::HttpResponse;
+using http::ParseQueryString;
 
 struct RestGatewayOptions {
   // Deadline of each gRPC call made for a REST request.
@@ -72,6 +62,8 @@ struct RestGatewayOptions {
   size_t max_body_bytes = 4 * 1024 * 1024;
   // HTTP headers forwarded as gRPC metadata (lower-cased key), when present and printable ASCII.
   std::vector<std::string> forwarded_headers = {"authorization", "x-request-id"};
+  // HTTP peers (proxies, load balancers) whose X-Forwarded-For is believed; see ClientAddress().
+  std::vector<std::string> trusted_proxies;
   // Print fields holding default values (0, "", false, empty lists) in responses, so JSON
   // clients see every field of the swagger schema.
   bool always_print_primitive_fields = true;
@@ -85,15 +77,22 @@ struct RouteInfo {
   std::string body;         // "", "*" or a field name
 };
 
+// gRPC metadata carrying the REST client's address to the service (set by the gateway only; a
+// service believes it only on its in-process channel, see grpcx::ForwardedClientAddress).
+inline constexpr std::string_view kClientAddressMetadata = "x-forwarded-for";
+
+// The REST client's address: `request.peer`, or — when the peer is a trusted proxy — the
+// rightmost X-Forwarded-For entry that is not itself a trusted proxy. Never a value from a client
+// that is not a trusted proxy; malformed entries are ignored.
+std::string ClientAddress(const HttpRequest& request,
+                          const std::vector<std::string>& trusted_proxies);
+
 // The HTTP status google.api conventions give a gRPC code (NOT_FOUND → 404, ...).
 int HttpStatusFromCode(absl::StatusCode code);
 
 // A JSON error response for `status` ({"code","message","details"}), with `http_status`
 // or, when 0, HttpStatusFromCode(status.code()).
 HttpResponse ErrorResponse(const absl::Status& status, int http_status = 0);
-
-// Splits "a=1&b=x%20y" into decoded pairs ('+' is a space). Malformed escapes are kept as is.
-std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query);
 
 class RestGateway {
  public:

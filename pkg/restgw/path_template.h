@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pkg/http/url.h"
 
 namespace coffer::restgw {
 
@@ -67,7 +68,6 @@ class PathTemplate {
   std::vector<Variable> variables_;
 };
 
-// Percent-decodes `in` ("%2F" → "/"; '+' is kept). False on a malformed escape.
-bool PercentDecode(std::string_view in, std::string* out);
+using http::PercentDecode;
 
 }  // namespace coffer::restgw

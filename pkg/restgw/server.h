@@ -1,5 +1,6 @@
-// The HTTP listener of the REST gateway (cpp-httplib): every method and path goes to
-// RestGateway::Handle().
+// The HTTP listener of the REST gateway (pkg/http, libmicrohttpd): every method and path goes to
+// RestGateway::Handle(). Header, body, connection and idle limits are enforced before a request
+// reaches the gateway (pkg/http/server.h).
 //
 // Usage (a service's app, after its gRPC server started):
 //   auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_port),
@@ -10,34 +11,23 @@
 //   rest->Stop();  // before the gRPC server shuts down
 //
 // Lifecycle: construct -> Start() once -> Stop() (also run by the destructor).
-// Threading: requests are served on an internal pool of `threads` workers; Start() and Stop()
-// are called from one owner thread.
+// Threading: requests are served on the HTTP server's worker pool; Start() and Stop() are called
+// from one owner thread.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pkg/http/server.h"
 #include "pkg/restgw/gateway.h"
-
-namespace httplib {
-class Server;
-}  // namespace httplib
 
 namespace coffer::restgw {
 
-struct RestServerOptions {
-  std::string host = "0.0.0.0";
-  // 0 picks a free port; Start() returns the bound one.
-  int port = 8080;
-  // Worker threads serving requests (each blocks on its gRPC call).
-  int threads = 8;
-  // Idle keep-alive connections are closed after this long (also bounds Stop()).
-  std::chrono::seconds keep_alive_timeout{2};
-};
+// The listener's options; max_body_bytes is taken from the gateway's options.
+using RestServerOptions = http::HttpServerOptions;
 
 class RestServer {
  public:
@@ -58,8 +48,7 @@ class RestServer {
  private:
   RestServerOptions options_;
   std::shared_ptr<const RestGateway> gateway_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http::HttpServer> server_;
   int port_ = 0;
 };
 

@@ -1,4 +1,5 @@
-// The identity service's public HTTP endpoints (cpp-httplib), for clients that speak OAuth/OIDC
+// The identity service's public HTTP endpoints (pkg/http, libmicrohttpd, with its header, body,
+// connection and idle limits), for clients that speak OAuth/OIDC
 // over HTTP rather than gRPC:
 //
 //   GET  /.well-known/jwks.json               the JWKS (same keys as GetJwks)
@@ -10,19 +11,15 @@
 //
 // Lifecycle: construct, Start() once (serves on a background thread), Stop() (also run by the
 // destructor). The IdentityService must outlive the server. Threading: requests are handled on
-// cpp-httplib's worker threads; the handlers are stateless.
+// the HTTP server's worker threads; the handlers are stateless.
 #pragma once
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
+#include "pkg/http/server.h"
 #include "services/identity/service/identity_service.h"
-
-namespace httplib {
-class Server;
-}  // namespace httplib
 
 namespace coffer::identity {
 
@@ -30,8 +27,11 @@ struct IdentityHttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0 = any free port; Start() returns it
   // Base URL clients reach this server at ("https://id.example.com"), used for the URLs in the
-  // discovery document. Empty = "http://" + the request's Host header.
+  // discovery document. Empty = the request's scheme and Host header (answered no-store).
   std::string public_base_url;
+  // PEM files: HTTPS when both are set.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class IdentityHttpServer {
@@ -49,10 +49,13 @@ class IdentityHttpServer {
   void Stop();
 
  private:
+  http::HttpResponse Handle(const http::HttpRequest& req) const;
+  http::HttpResponse Discovery(const http::HttpRequest& req) const;
+  http::HttpResponse Introspect(const http::HttpRequest& req) const;
+
   IdentityService& service_;
   const IdentityHttpServerOptions options_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http::HttpServer> server_;
 };
 
 // Splits "Basic base64(id:secret)" into id and secret (each form-url-decoded, RFC 6749

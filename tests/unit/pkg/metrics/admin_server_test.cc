@@ -23,8 +23,10 @@ class AdminServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     registry_ = std::make_shared<prometheus::Registry>();
-    server_ = std::make_unique<AdminServer>(AdminServerOptions{.host = "127.0.0.1", .port = 0},
-                                            registry_);
+    server_ = std::make_unique<AdminServer>(
+        AdminServerOptions{
+            .host = "127.0.0.1", .port = 0, .readiness_cache = std::chrono::milliseconds(0)},
+        registry_);
     absl::StatusOr<int> port = server_->Start();
     ASSERT_TRUE(port.ok()) << port.status();
     ASSERT_GT(*port, 0);
@@ -63,6 +65,41 @@ TEST_F(AdminServerTest, MetricsServesRegistryAsPrometheusText) {
       "\",commit=\"" + std::string(coffer::version::GitCommit()) +
       "\",service=\"vault\",version=\"" + std::string(coffer::version::Version()) + "\"} 1";
   EXPECT_THAT(res->body, HasSubstr(build_info)) << res->body;
+}
+
+// Hammering /readyz runs the checks (database pings, failure logs) once per cache window; a
+// newly added check is run on the next request.
+TEST_F(AdminServerTest, ReadyzReusesOneCheckRunPerWindow) {
+  AdminServer cached(
+      AdminServerOptions{.host = "127.0.0.1", .port = 0, .readiness_cache = std::chrono::hours(1)},
+      registry_);
+  std::atomic<int> runs{0};
+  cached.AddReadinessCheck("db", [&] {
+    runs.fetch_add(1);
+    return absl::UnavailableError("down");
+  });
+  absl::StatusOr<int> port = cached.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  httplib::Client client("127.0.0.1", *port);
+  for (int i = 0; i < 20; ++i) {
+    auto res = client.Get("/readyz");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 503);
+  }
+  EXPECT_EQ(runs.load(), 1);
+  cached.AddReadinessCheck("kafka", [] { return absl::OkStatus(); });
+  ASSERT_TRUE(client.Get("/readyz"));
+  EXPECT_EQ(runs.load(), 2);
+}
+
+// Only GET/HEAD on the three paths; a body is refused before it is read.
+TEST_F(AdminServerTest, RefusesOtherMethodsPathsAndBodies) {
+  auto post = client_->Post("/metrics", "x", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_TRUE(post->status == 405 || post->status == 413) << post->status;
+  auto missing = client_->Get("/nope");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
 }
 
 TEST_F(AdminServerTest, ReadyzReflectsEveryCheck) {

@@ -99,6 +99,9 @@ class TestServiceImpl final : public t::TestService::Service {
     if (auto it = md.find("x-request-id"); it != md.end()) {
       out->set_request_id(std::string(it->second.data(), it->second.size()));
     }
+    if (auto it = md.find("x-forwarded-for"); it != md.end()) {
+      out->set_client_address(std::string(it->second.data(), it->second.size()));
+    }
   }
 };
 
@@ -274,6 +277,35 @@ TEST_F(RestGatewayTest, ForwardsAuthorizationAndRequestIdAsMetadata) {
   auto without = client_->Get("/v1/items:search");
   ASSERT_TRUE(without);
   EXPECT_EQ(BodyOf(without)["authorization"], "");
+}
+
+// The service learns the REST client's address from the gateway, never from the client's own
+// X-Forwarded-For (this gateway trusts no proxy).
+TEST_F(RestGatewayTest, ForwardsThePeerAddressNotTheClientsClaim) {
+  auto res = client_->Get("/v1/items:search", {{"X-Forwarded-For", "203.0.113.9"}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(BodyOf(res)["clientAddress"], "127.0.0.1");
+}
+
+TEST(ClientAddressTest, BelievesForwardedForOnlyFromTrustedProxies) {
+  HttpRequest direct;
+  direct.peer = "198.51.100.7";
+  direct.headers = {{"X-Forwarded-For", "203.0.113.9"}};
+  EXPECT_EQ(ClientAddress(direct, {"10.0.0.1"}), "198.51.100.7");
+
+  HttpRequest proxied;
+  proxied.peer = "10.0.0.1";
+  // A client claimed 192.0.2.1; the outer proxy 10.0.0.2 appended what it saw, then 10.0.0.1.
+  proxied.headers = {{"x-forwarded-for", "192.0.2.1, 203.0.113.9, 10.0.0.2"}};
+  EXPECT_EQ(ClientAddress(proxied, {"10.0.0.1", "10.0.0.2"}), "203.0.113.9");
+  // Garbage stops the walk at the last trusted hop; IPv6 literals pass.
+  proxied.headers = {{"X-Forwarded-For", "<script>, 10.0.0.2"}};
+  EXPECT_EQ(ClientAddress(proxied, {"10.0.0.1", "10.0.0.2"}), "10.0.0.2");
+  proxied.headers = {{"X-Forwarded-For", "2001:db8::1"}};
+  EXPECT_EQ(ClientAddress(proxied, {"10.0.0.1"}), "2001:db8::1");
+  proxied.headers = {};
+  EXPECT_EQ(ClientAddress(proxied, {"10.0.0.1"}), "10.0.0.1");
 }
 
 TEST_F(RestGatewayTest, UnknownRouteIs404) {
