@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_map>
 
 #include "absl/strings/numbers.h"
 #include "pkg/http/url.h"
@@ -34,6 +36,22 @@ std::string_view HttpRequest::Header(std::string_view name) const {
     }
   }
   return {};
+}
+
+std::string HttpRequest::HeaderList(std::string_view name) const {
+  std::string out;
+  for (const auto& [key, value] : headers) {
+    if (key.size() != name.size() ||
+        !std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      continue;
+    }
+    if (!out.empty()) out += ", ";
+    out += value;
+  }
+  return out;
 }
 
 HttpResponse JsonError(int http_status, int grpc_code, std::string_view message) {
@@ -79,6 +97,19 @@ std::string AddressText(const sockaddr* addr) {
   return text;
 }
 
+// Connections are file descriptors: a soft limit of 1024 (a common default) would let a few
+// hundred clients starve the database and Kafka clients of sockets. Raised once per process to
+// the hard limit, which orchestrators set high.
+void RaiseOpenFilesLimit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  });
+}
+
 // Keeps MHD from unescaping the path and query: the REST gateway needs the raw path ("%2F"
 // inside a variable is not a separator), and query values are decoded below.
 size_t NoUnescape(void*, MHD_Connection*, char* s) { return std::strlen(s); }
@@ -103,6 +134,8 @@ struct HttpServer::Exchange {
   HttpRequest request;
   bool answered = false;  // a response was queued (inline or by a worker)
   bool dispatched = false;
+  size_t charged = 0;            // body bytes charged against max_buffered_body_bytes
+  bool counted_address = false;  // counted in Impl::per_address
 };
 
 struct HttpServer::Impl {
@@ -119,20 +152,47 @@ struct HttpServer::Impl {
   std::condition_variable cv;
   std::deque<Exchange*> queue;  // guarded by mu
   int unfinished = 0;           // guarded by mu: dispatched requests MHD has not completed
-  bool stopping = false;        // guarded by mu
+  std::unordered_map<std::string, int> per_address;  // guarded by mu: requests in flight
+  bool stopping = false;                             // guarded by mu
   std::vector<std::thread> workers;
 
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> body_too_large{0};
   std::atomic<uint64_t> queue_full{0};
   std::atomic<int64_t> connections_open{0};
+  std::atomic<uint64_t> address_busy{0};
+  std::atomic<size_t> buffered{0};
+
+  // Charges `n` more body bytes to `exchange`; false when the shared budget has no room.
+  bool Charge(Exchange* exchange, size_t n) {
+    size_t now = buffered.load();
+    do {
+      if (now + n > options.max_buffered_body_bytes) return false;
+    } while (!buffered.compare_exchange_weak(now, now + n));
+    exchange->charged += n;
+    return true;
+  }
 
   MHD_Result OnRequest(MHD_Connection* connection, const char* url, const char* method,
-                       const char* upload_data, size_t* upload_data_size, void** con_cls);
+                       const char* upload_data, size_t* upload_data_size, void** con_cls) {
+    // An exception must not unwind through libmicrohttpd's C frames: close the connection.
+    try {
+      return Process(connection, url, method, upload_data, upload_data_size, con_cls);
+    } catch (const std::exception& e) {
+      log::Warn("http request failed", {{"server", options.name}, {"error", e.what()}});
+    } catch (...) {
+      log::Warn("http request failed", {{"server", options.name}});
+    }
+    return MHD_NO;
+  }
+  MHD_Result Process(MHD_Connection* connection, const char* url, const char* method,
+                     const char* upload_data, size_t* upload_data_size, void** con_cls);
   void WorkerLoop();
+  // Answers 503 + Retry-After (from the event thread).
+  MHD_Result Busy(Exchange* exchange);
   // Queues `response` on the exchange's connection (from the event thread, or from any thread
-  // while the connection is suspended).
-  static void Queue(Exchange* exchange, const HttpResponse& response);
+  // while the connection is suspended). False when MHD refused it (out of memory).
+  static bool Queue(Exchange* exchange, const HttpResponse& response);
   HttpResponse Run(const HttpRequest& request);
 };
 
@@ -149,10 +209,15 @@ void CompletedCallback(void*, MHD_Connection*, void** con_cls, MHD_RequestTermin
   auto* exchange = static_cast<HttpServer::Exchange*>(*con_cls);
   *con_cls = nullptr;
   if (exchange == nullptr) return;
-  if (exchange->dispatched) {
-    HttpServer::Impl* impl = exchange->impl;
+  HttpServer::Impl* impl = exchange->impl;
+  impl->buffered.fetch_sub(exchange->charged);
+  if (exchange->dispatched || exchange->counted_address) {
     std::lock_guard<std::mutex> lock(impl->mu);
-    --impl->unfinished;
+    if (exchange->dispatched) --impl->unfinished;
+    if (exchange->counted_address) {
+      auto it = impl->per_address.find(exchange->request.peer);
+      if (it != impl->per_address.end() && --it->second <= 0) impl->per_address.erase(it);
+    }
     impl->cv.notify_all();
   }
   delete exchange;
@@ -187,9 +252,10 @@ MHD_Result CollectArgument(void* cls, MHD_ValueKind, const char* key, const char
 
 }  // namespace
 
-void HttpServer::Impl::Queue(Exchange* exchange, const HttpResponse& response) {
+bool HttpServer::Impl::Queue(Exchange* exchange, const HttpResponse& response) {
   MHD_Response* r = MHD_create_response_from_buffer(
       response.body.size(), const_cast<char*>(response.body.data()), MHD_RESPMEM_MUST_COPY);
+  if (r == nullptr) return false;
   if (!response.content_type.empty()) {
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, response.content_type.c_str());
   }
@@ -197,9 +263,11 @@ void HttpServer::Impl::Queue(Exchange* exchange, const HttpResponse& response) {
     MHD_add_response_header(r, key.c_str(), value.c_str());
   }
   int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
-  MHD_queue_response(exchange->connection, static_cast<unsigned>(status), r);
+  const bool queued =
+      MHD_queue_response(exchange->connection, static_cast<unsigned>(status), r) == MHD_YES;
   MHD_destroy_response(r);
-  exchange->answered = true;
+  exchange->answered = queued;
+  return queued;
 }
 
 HttpResponse HttpServer::Impl::Run(const HttpRequest& request) {
@@ -214,9 +282,9 @@ HttpResponse HttpServer::Impl::Run(const HttpRequest& request) {
   return JsonError(500, 13, "internal error");
 }
 
-MHD_Result HttpServer::Impl::OnRequest(MHD_Connection* connection, const char* url,
-                                       const char* method, const char* upload_data,
-                                       size_t* upload_data_size, void** con_cls) {
+MHD_Result HttpServer::Impl::Process(MHD_Connection* connection, const char* url,
+                                     const char* method, const char* upload_data,
+                                     size_t* upload_data_size, void** con_cls) {
   auto* exchange = static_cast<Exchange*>(*con_cls);
   if (exchange == nullptr) {
     // Headers are in: build the request, refuse an announced oversize body before reading it.
@@ -232,32 +300,46 @@ MHD_Result HttpServer::Impl::OnRequest(MHD_Connection* connection, const char* u
     const MHD_ConnectionInfo* info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info != nullptr) req.peer = AddressText(info->client_addr);
-    req.tls = daemon != nullptr && !tls_cert.empty();
+    req.tls = !tls_cert.empty();  // written before the event threads start
     std::string_view length = req.Header("Content-Length");
     uint64_t announced = 0;
     if (!length.empty() &&
         absl::SimpleAtoi(absl::string_view(length.data(), length.size()), &announced) &&
         announced > options.max_body_bytes) {
       body_too_large.fetch_add(1);
-      Queue(exchange, JsonError(413, kResourceExhausted,
-                                fmt::format("request body exceeds the limit of {} bytes",
-                                            options.max_body_bytes)));
+      return Queue(exchange, JsonError(413, kResourceExhausted,
+                                       fmt::format("request body exceeds the limit of {} bytes",
+                                                   options.max_body_bytes)))
+                 ? MHD_YES
+                 : MHD_NO;
+    }
+    if (announced > 0) {
+      // The whole announced body is charged now, so memory is promised before it is used.
+      if (!Charge(exchange, static_cast<size_t>(announced))) return Busy(exchange);
+      req.body.reserve(static_cast<size_t>(announced));
     }
     return MHD_YES;
   }
-  if (exchange->answered || exchange->dispatched) {
+  if (exchange->answered) {
     // Body bytes after an early answer are discarded by MHD; nothing more to do.
     *upload_data_size = 0;
     return MHD_YES;
   }
+  if (exchange->dispatched) return MHD_NO;  // resumed without an answer: MHD could not queue it
   if (*upload_data_size > 0) {
-    if (exchange->request.body.size() + *upload_data_size > options.max_body_bytes) {
+    const size_t total = exchange->request.body.size() + *upload_data_size;
+    if (total > options.max_body_bytes) {
       // A chunked body (no Content-Length) passed the limit. MHD cannot answer in the middle of
       // an upload, so the connection is closed: the client sees a reset, the server keeps at
       // most max_body_bytes.
       body_too_large.fetch_add(1);
       log::Debug("http request body above the limit; connection closed",
                  {{"server", options.name}, {"limit", options.max_body_bytes}});
+      return MHD_NO;
+    }
+    if (total > exchange->charged && !Charge(exchange, total - exchange->charged)) {
+      // A chunked body and the shared budget is spent: this upload is cut off.
+      log::Debug("http body budget exhausted; connection closed", {{"server", options.name}});
       return MHD_NO;
     }
     exchange->request.body.append(upload_data, *upload_data_size);
@@ -268,23 +350,29 @@ MHD_Result HttpServer::Impl::OnRequest(MHD_Connection* connection, const char* u
   // The whole request is in.
   for (const std::string& path : options.inline_paths) {
     if (exchange->request.path == path) {
-      Queue(exchange, Run(exchange->request));
-      return MHD_YES;
+      return Queue(exchange, Run(exchange->request)) ? MHD_YES : MHD_NO;
     }
   }
   std::unique_lock<std::mutex> lock(mu);
   if (stopping) {
     lock.unlock();
-    Queue(exchange, JsonError(503, kUnavailable, "server is shutting down"));
-    return MHD_YES;
+    return Queue(exchange, JsonError(503, kUnavailable, "server is shutting down")) ? MHD_YES
+                                                                                    : MHD_NO;
   }
   if (static_cast<int>(queue.size()) >= options.max_queued_requests) {
     lock.unlock();
     queue_full.fetch_add(1);
-    HttpResponse busy = JsonError(503, kUnavailable, "server busy, retry later");
-    busy.headers.emplace_back("Retry-After", "1");
-    Queue(exchange, busy);
-    return MHD_YES;
+    return Busy(exchange);
+  }
+  if (options.max_requests_per_address > 0) {
+    int& in_flight = per_address[exchange->request.peer];
+    if (in_flight >= options.max_requests_per_address) {
+      lock.unlock();
+      address_busy.fetch_add(1);
+      return Busy(exchange);
+    }
+    ++in_flight;
+    exchange->counted_address = true;
   }
   exchange->dispatched = true;
   ++unfinished;
@@ -293,6 +381,12 @@ MHD_Result HttpServer::Impl::OnRequest(MHD_Connection* connection, const char* u
   lock.unlock();
   cv.notify_one();
   return MHD_YES;
+}
+
+MHD_Result HttpServer::Impl::Busy(Exchange* exchange) {
+  HttpResponse busy = JsonError(503, kUnavailable, "server busy, retry later");
+  busy.headers.emplace_back("Retry-After", "1");
+  return Queue(exchange, busy) ? MHD_YES : MHD_NO;
 }
 
 void HttpServer::Impl::WorkerLoop() {
@@ -326,6 +420,8 @@ HttpServerStats HttpServer::Stats() const {
   s.queue_full = impl_->queue_full.load();
   int64_t open = impl_->connections_open.load();
   s.connections_open = open > 0 ? static_cast<uint64_t>(open) : 0;
+  s.address_busy = impl_->address_busy.load();
+  s.buffered_body_bytes = impl_->buffered.load();
   std::lock_guard<std::mutex> lock(impl_->mu);
   s.queued = impl_->queue.size();
   return s;
@@ -384,6 +480,7 @@ absl::StatusOr<int> HttpServer::Start() {
     return absl::InvalidArgumentError(fmt::format("{}: port out of range", o.name));
   }
 
+  RaiseOpenFilesLimit();
   m.stopping = false;
   std::vector<MHD_OptionItem> options = {
       {MHD_OPTION_CONNECTION_LIMIT, std::max(1, o.max_connections), nullptr},

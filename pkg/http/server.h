@@ -50,6 +50,9 @@ struct HttpRequest {
 
   // The first header named `name` (case-insensitive), or empty.
   std::string_view Header(std::string_view name) const;
+  // Every header line named `name`, in order, joined with ", " (RFC 9110 §5.3), for list-valued
+  // headers a proxy may append as a separate line (X-Forwarded-For).
+  std::string HeaderList(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -69,14 +72,21 @@ struct HttpServerOptions {
   // Handler threads, and requests allowed to wait for one; beyond that 503 + Retry-After.
   int worker_threads = 8;
   int max_queued_requests = 256;
+  // Requests one client address may have waiting or running at once (0 = no limit); beyond it
+  // 503 + Retry-After, so one client cannot take every queue slot.
+  int max_requests_per_address = 32;
   // Largest request body (Content-Length or chunked); beyond it 413 / connection closed.
   size_t max_body_bytes = 1 << 20;
+  // Bodies of all requests being received or served, together (a Content-Length is charged
+  // when the headers arrive); beyond it 503 + Retry-After, or a chunked upload is cut off.
+  size_t max_buffered_body_bytes = 64u << 20;
   // Per-connection budget for the request line plus headers (and the read buffer); a request
   // whose head does not fit gets 414 or 431.
   size_t max_header_bytes = 32 * 1024;
   // Open connections in all, and from one client address (0 = no per-address limit).
-  int max_connections = 4096;
-  int max_connections_per_address = 256;
+  // (Start() raises the process's soft open-files limit to the hard one.)
+  int max_connections = 1024;
+  int max_connections_per_address = 128;
   // A connection with no traffic for this long is closed (also bounds keep-alive).
   std::chrono::seconds idle_timeout{15};
   // Paths answered on the event thread without queueing (liveness): their handler must not
@@ -91,11 +101,13 @@ struct HttpServerOptions {
 
 // Counters since Start(), for tests and metrics.
 struct HttpServerStats {
-  uint64_t requests = 0;          // handler calls
-  uint64_t body_too_large = 0;    // 413 answers and cut-off chunked bodies
-  uint64_t queue_full = 0;        // 503 answers because every worker was busy
-  uint64_t connections_open = 0;  // right now
-  uint64_t queued = 0;            // requests waiting for a worker right now
+  uint64_t requests = 0;             // handler calls
+  uint64_t body_too_large = 0;       // 413 answers and cut-off chunked bodies
+  uint64_t queue_full = 0;           // 503 answers because every worker was busy
+  uint64_t connections_open = 0;     // right now
+  uint64_t queued = 0;               // requests waiting for a worker right now
+  uint64_t address_busy = 0;         // 503 answers because the client had too many in flight
+  uint64_t buffered_body_bytes = 0;  // right now, charged against max_buffered_body_bytes
 };
 
 class HttpServer {

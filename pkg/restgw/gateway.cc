@@ -332,9 +332,9 @@ std::string ClientAddress(const HttpRequest& request,
   if (!trusted(address)) return address;
   // Walk X-Forwarded-For from the right: each trusted proxy appended the address it saw; the
   // first untrusted one is the client. A malformed entry stops the walk at the last proxy.
-  const std::string_view forwarded = request.Header("X-Forwarded-For");
-  std::vector<std::string> hops =
-      absl::StrSplit(absl::string_view(forwarded.data(), forwarded.size()), ',');
+  // All lines of the header: a proxy may append its own line rather than extend the first.
+  const std::string forwarded = request.HeaderList("X-Forwarded-For");
+  std::vector<std::string> hops = absl::StrSplit(forwarded, ',');
   for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
     std::string hop(absl::StripAsciiWhitespace(*it));
     if (!is_ip(hop)) break;
@@ -607,6 +607,7 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
   // configured proxy, the address that proxy saw (never a client-supplied header otherwise).
   const std::string client = ClientAddress(request, options_.trusted_proxies);
   if (!client.empty()) context.AddMetadata(std::string(kClientAddressMetadata), client);
+  for (const auto& [key, value] : options_.extra_metadata) context.AddMetadata(key, value);
 
   const pb::Message* out_proto =
       pb::MessageFactory::generated_factory()->GetPrototype(best->method->output_type());

@@ -62,6 +62,8 @@ struct RestGatewayOptions {
   size_t max_body_bytes = 4 * 1024 * 1024;
   // HTTP headers forwarded as gRPC metadata (lower-cased key), when present and printable ASCII.
   std::vector<std::string> forwarded_headers = {"authorization", "x-request-id"};
+  // Metadata added to every call (e.g. the in-process gateway's proof for the service).
+  std::vector<std::pair<std::string, std::string>> extra_metadata;
   // HTTP peers (proxies, load balancers) whose X-Forwarded-For is believed; see ClientAddress().
   std::vector<std::string> trusted_proxies;
   // Print fields holding default values (0, "", false, empty lists) in responses, so JSON

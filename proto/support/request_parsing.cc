@@ -20,7 +20,7 @@ constexpr int kMaxDepth = 32;
 // are answered with INVALID_ARGUMENT (above), so the line would only let any client write to the
 // log at will; it is dropped. Everything else protobuf logs still goes to stderr.
 void ProtobufLog(pb::LogLevel level, const char* filename, int line, const std::string& message) {
-  if (message.find("contains invalid UTF-8 data") != std::string::npos) return;
+  if (message.find("contains invalid UTF-8 data when parsing") != std::string::npos) return;
   static const char* const kLevels[] = {"INFO", "WARNING", "ERROR", "FATAL"};
   const char* name = level >= 0 && level <= 3 ? kLevels[level] : "?";
   std::fprintf(stderr, "[libprotobuf %s %s:%d] %s\n", name, filename, line, message.c_str());

@@ -316,6 +316,73 @@ TEST_F(HttpServerTest, FullQueueAnswers503) {
   EXPECT_THAT(second.get(), HasSubstr("GET /second"));
 }
 
+// One client cannot take every queue slot: its second request in flight is turned away while
+// other clients' requests still queue.
+TEST_F(HttpServerTest, RequestsInFlightPerAddressAreCapped) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> entered{0};
+  StartServer({.worker_threads = 1, .max_requests_per_address = 1}, [&](const HttpRequest& r) {
+    entered.fetch_add(1);
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+    return Echo(r);
+  });
+  auto first = std::async(std::launch::async, [this] {
+    RawClient c(port_);
+    c.Send("GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    return c.ReadAll();
+  });
+  ASSERT_TRUE(WaitFor([&] { return entered.load() == 1; }));
+  RawClient second(port_);
+  second.Send("GET /second HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  std::string answer = second.ReadAll();
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 503"));
+  EXPECT_THAT(answer, HasSubstr("Retry-After: 1"));
+  EXPECT_EQ(server_->Stats().address_busy, 1u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_THAT(first.get(), HasSubstr("GET /first"));
+  // The slot is free again once the first answer went out.
+  RawClient third(port_);
+  third.Send("GET /third HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_THAT(third.ReadAll(), HasSubstr("GET /third"));
+}
+
+// Bodies being received share one budget: clients that announce large bodies and then trickle
+// them cannot make the server promise unbounded memory.
+TEST_F(HttpServerTest, BufferedBodiesShareOneBudget) {
+  StartServer({.max_body_bytes = 80, .max_buffered_body_bytes = 100});
+  RawClient slow(port_);
+  ASSERT_TRUE(slow.Send("POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 80\r\n\r\n0123456789"));
+  ASSERT_TRUE(WaitFor([&] { return server_->Stats().buffered_body_bytes == 80; }));
+  RawClient refused(port_);
+  refused.Send("POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 80\r\nConnection: close\r\n\r\n");
+  std::string answer = refused.ReadAll();
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 503"));
+  EXPECT_THAT(answer, HasSubstr("Retry-After: 1"));
+  // A chunked body is cut off when the budget runs out.
+  RawClient chunked(port_);
+  chunked.Send(
+      "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "1e\r\n" +
+      std::string(30, 'x') + "\r\n");
+  EXPECT_TRUE(chunked.ClosedByPeer());
+  // The slow client finishes; its charge is released and the next large body is served.
+  ASSERT_TRUE(slow.Send(std::string(70, 'y')));
+  EXPECT_THAT(slow.ReadResponse(), HasSubstr("POST /a body=80"));
+  ASSERT_TRUE(WaitFor([&] { return server_->Stats().buffered_body_bytes == 0; }));
+  RawClient later(port_);
+  later.Send("POST /d HTTP/1.1\r\nHost: t\r\nContent-Length: 80\r\nConnection: close\r\n\r\n" +
+             std::string(80, 'z'));
+  EXPECT_THAT(later.ReadAll(), HasSubstr("POST /d body=80"));
+  EXPECT_EQ(server_->Stats().requests, 2u);
+}
+
 TEST_F(HttpServerTest, StopAnswersQueuedRequestsAndFinishesRunningOnes) {
   std::mutex mu;
   std::condition_variable cv;
@@ -386,6 +453,14 @@ TEST_F(HttpServerTest, SecondServerOnTheSamePortFails) {
   StartServer({});
   HttpServer second({.host = "127.0.0.1", .port = port_}, Echo);
   EXPECT_EQ(second.Start().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(HttpRequestTest, HeaderListJoinsEveryLine) {
+  HttpRequest r;
+  r.headers = {{"X-Forwarded-For", "a"}, {"Host", "h"}, {"x-forwarded-for", "b, c"}};
+  EXPECT_EQ(r.HeaderList("X-Forwarded-For"), "a, b, c");
+  EXPECT_EQ(r.Header("x-forwarded-for"), "a");
+  EXPECT_EQ(r.HeaderList("Missing"), "");
 }
 
 TEST(UrlTest, DecodesQueriesAndFormComponents) {

@@ -306,6 +306,9 @@ TEST(ClientAddressTest, BelievesForwardedForOnlyFromTrustedProxies) {
   EXPECT_EQ(ClientAddress(proxied, {"10.0.0.1"}), "2001:db8::1");
   proxied.headers = {};
   EXPECT_EQ(ClientAddress(proxied, {"10.0.0.1"}), "10.0.0.1");
+  // A proxy that appends its own header line: the client's line comes first and is not believed.
+  proxied.headers = {{"X-Forwarded-For", "203.0.113.66"}, {"X-Forwarded-For", "198.51.100.4"}};
+  EXPECT_EQ(ClientAddress(proxied, {"10.0.0.1"}), "198.51.100.4");
 }
 
 TEST_F(RestGatewayTest, UnknownRouteIs404) {
