@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pkg/crypto/hash.h"
+#include "pkg/log/log.h"
 #include "pkg/status/status.h"
 
 namespace coffer::auth {
@@ -10,6 +11,18 @@ namespace {
 
 absl::Status Reject(std::string_view reason) {
   return absl::UnauthenticatedError("invalid token: " + std::string(reason));
+}
+
+const log::Logger& Log() {
+  static const log::Logger logger("token_verifier");
+  return logger;
+}
+
+// A JWKS that cannot be had is an outage whatever the source said (a non-JSON body is the
+// issuer's or a proxy's fault, not the caller's): UNAVAILABLE, so clients retry.
+absl::Status AsOutage(const absl::Status& s) {
+  if (s.ok() || absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) return s;
+  return absl::UnavailableError(s.message());
 }
 
 }  // namespace
@@ -24,6 +37,8 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(TokenVerifi
   }
   if (options.leeway < absl::ZeroDuration() ||
       options.jwks_min_refetch_interval < absl::ZeroDuration() ||
+      options.jwks_unknown_kid_refetch_interval < absl::ZeroDuration() ||
+      options.jwks_negative_cache_ttl < absl::ZeroDuration() ||
       options.jwks_max_age < absl::ZeroDuration() || options.cache_ttl < absl::ZeroDuration() ||
       options.introspection_cache_ttl < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("token verifier: durations must not be negative");
@@ -41,6 +56,8 @@ TokenVerifier::Stats TokenVerifier::stats() const {
   s.cache_hits = cache_hits_.load();
   s.signature_checks = signature_checks_.load();
   s.jwks_fetches = jwks_fetches_.load();
+  s.jwks_fetch_failures = jwks_fetch_failures_.load();
+  s.negative_cache_hits = negative_cache_hits_.load();
   s.introspections = introspections_.load();
   s.stale_introspections = stale_introspections_.load();
   return s;
@@ -146,36 +163,72 @@ absl::StatusOr<VerifiedToken> TokenVerifier::VerifyUncached(std::string_view tok
 absl::StatusOr<crypto::Ed25519PublicKey> TokenVerifier::FindKey(const std::string& kid,
                                                                 absl::Time now) {
   bool known = false;
+  bool never_seen = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = keys_.find(kid);
     known = it != keys_.end();
     if (known && now - keys_fetched_at_ < options_.jwks_max_age) return it->second;
+    if (!known) {
+      never_seen = !NegativelyCached(kid, now);
+      if (!never_seen) ++negative_cache_hits_;
+    }
   }
-  // Unknown kid (rotation?) or stale keys: refetch if the rate limit allows.
-  const absl::Status fetched = MaybeRefetch(now, /*force=*/false);
+  // A kid never seen before (a rotation?) may be fetched at once, within the global floor; stale
+  // keys and kids a recent fetch did not have wait for the ordinary refetch interval.
+  const FetchOutcome outcome = MaybeRefetch(
+      now,
+      never_seen ? options_.jwks_unknown_kid_refetch_interval : options_.jwks_min_refetch_interval,
+      /*force=*/false, known ? std::string() : kid);
   absl::MutexLock lock(&mu_);
   auto it = keys_.find(kid);
   if (it != keys_.end()) return it->second;
-  if (!fetched.ok() && !known) {
+  if (!outcome.status.ok() && !known) {
     // We could not learn the key: an outage, not the caller's fault.
-    return status::Annotate(fetched, "fetching JWKS");
+    return status::Annotate(outcome.status, "fetching JWKS");
   }
   return Reject("unknown signing key");
 }
 
-absl::Status TokenVerifier::MaybeRefetch(absl::Time now, bool force) {
+bool TokenVerifier::NegativelyCached(const std::string& kid, absl::Time now) {
+  auto it = negative_.find(kid);
+  if (it == negative_.end()) return false;
+  if (now < it->second) return true;
+  negative_.erase(it);
+  return false;
+}
+
+void TokenVerifier::RememberUnknownKid(const std::string& kid, absl::Time now) {
+  if (options_.jwks_negative_cache_max_entries == 0 ||
+      options_.jwks_negative_cache_ttl <= absl::ZeroDuration()) {
+    return;
+  }
+  const absl::Time until = now + options_.jwks_negative_cache_ttl;
+  negative_[kid] = until;
+  negative_order_.emplace_back(kid, until);
+  // Forget the oldest entries past the bound; skip order entries superseded by a re-insert.
+  while (negative_.size() > options_.jwks_negative_cache_max_entries ||
+         negative_order_.size() > 2 * options_.jwks_negative_cache_max_entries) {
+    auto [old_kid, old_until] = std::move(negative_order_.front());
+    negative_order_.pop_front();
+    auto it = negative_.find(old_kid);
+    if (it != negative_.end() && it->second == old_until) negative_.erase(it);
+  }
+}
+
+TokenVerifier::FetchOutcome TokenVerifier::MaybeRefetch(absl::Time now, absl::Duration min_interval,
+                                                        bool force, const std::string& wanted_kid) {
   absl::MutexLock fetch_lock(&fetch_mu_);
   {
     absl::MutexLock lock(&mu_);
-    if (!force && now - last_fetch_attempt_ < options_.jwks_min_refetch_interval) {
-      return last_fetch_status_;  // rate limited: report how the last attempt went
+    if (!force && now - last_fetch_attempt_ < min_interval) {
+      return {last_fetch_status_, false};  // rate limited: report how the last attempt went
     }
     last_fetch_attempt_ = now;
   }
   ++jwks_fetches_;
   absl::StatusOr<JwkSet> set = jwks_.Fetch();
-  absl::Status result = set.status();
+  absl::Status result = AsOutage(set.status());
   std::map<std::string, crypto::Ed25519PublicKey, std::less<>> keys;
   if (set.ok()) {
     for (const Jwk& jwk : set->keys) {
@@ -183,17 +236,31 @@ absl::Status TokenVerifier::MaybeRefetch(absl::Time now, bool force) {
       auto key = jwk.PublicKey();
       if (key.ok()) keys.emplace(jwk.kid, *std::move(key));
     }
+    if (keys.empty()) {
+      // An issuer always publishes its signing key: an empty set is a fault (a broken proxy, a
+      // misconfigured URL), and taking it would reject every token.
+      result = absl::UnavailableError("the JWKS holds no usable key");
+    }
+  }
+  if (!result.ok()) {
+    ++jwks_fetch_failures_;
+    Log().Warn("JWKS fetch failed; keeping the last good keys", {{"status", result}});
   }
   absl::MutexLock lock(&mu_);
   last_fetch_status_ = result;
-  if (set.ok()) {
+  if (result.ok()) {
     keys_ = std::move(keys);
     keys_fetched_at_ = now;
+    if (!wanted_kid.empty() && keys_.find(wanted_kid) == keys_.end()) {
+      RememberUnknownKid(wanted_kid, now);
+    }
   }
-  return result;
+  return {result, true};
 }
 
-absl::Status TokenVerifier::RefreshKeys() { return MaybeRefetch(clock_.Now(), /*force=*/true); }
+absl::Status TokenVerifier::RefreshKeys() {
+  return MaybeRefetch(clock_.Now(), absl::ZeroDuration(), /*force=*/true, "").status;
+}
 
 void TokenVerifier::CacheInsert(const std::string& key, CacheEntry entry) {
   if (options_.cache_max_entries == 0) return;

@@ -7,12 +7,24 @@
 // still active. Every rejection is UNAUTHENTICATED "invalid token: <reason>", reasons being:
 //   malformed, unsupported alg, unknown signing key, bad signature, expired, not yet valid,
 //   wrong issuer, wrong audience, inactive (revoked).
-// A JWKS or introspection outage is not the caller's fault: it is reported with the source's
-// code (typically UNAVAILABLE) so clients retry rather than log in again.
+// A JWKS or introspection outage is not the caller's fault: an introspection outage keeps the
+// introspector's code (typically UNAVAILABLE); a JWKS that cannot be fetched or read (down,
+// non-JSON, malformed, no usable key) is UNAVAILABLE (DEADLINE_EXCEEDED stays as it is), so
+// clients retry rather than log in again.
 //
-// Keys: fetched lazily on first use, refetched when a token names an unknown kid or the keys are
-// older than jwks_max_age, at most once per jwks_min_refetch_interval (so a flood of tokens with
-// made-up kids cannot hammer the identity service). A failed refetch keeps the previous keys.
+// Keys: fetched lazily on first use and refetched:
+//   * when a token names a kid never seen before: at once, but such fetches are at least
+//     jwks_unknown_kid_refetch_interval apart overall (1 s: a flood of made-up kids costs the
+//     issuer one fetch per second at most). The issuer pre-publishes new keys (identity's
+//     --key-prepublication), so a real new kid is normally in any set fetched in the last minute,
+//     and so in the set a flood's own fetches bring in;
+//   * a kid that a successful fetch did not contain is remembered (negative cache, for
+//     jwks_negative_cache_ttl, bounded): tokens naming it again trigger no immediate fetch, only
+//     the ordinary one below, so one bogus kid cannot force a fetch storm;
+//   * when the keys are older than jwks_max_age, or for a negatively cached kid: at most once per
+//     jwks_min_refetch_interval since the last fetch of any kind.
+// A failed fetch, and a fetch whose set holds no usable key (empty or malformed), keeps the last
+// good keys (counted in Stats::jwks_fetch_failures and logged as a warning).
 //
 // Verified-token cache: keyed by SHA-256 of the token, holding the verified claims until
 // min(exp + leeway, insertion + cache_ttl); LRU-bounded by cache_max_entries. A hit skips
@@ -28,6 +40,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <map>
 #include <memory>
@@ -49,7 +62,14 @@ struct TokenVerifierOptions {
   std::string issuer;    // required: exact match of "iss"
   std::string audience;  // required: must be one of "aud"
   absl::Duration leeway = absl::Seconds(30);
+  // Fetches for stale keys or negatively cached kids are at least this far apart.
   absl::Duration jwks_min_refetch_interval = absl::Seconds(30);
+  // Fetches for kids never seen before are at least this far apart (a global floor).
+  absl::Duration jwks_unknown_kid_refetch_interval = absl::Seconds(1);
+  // How long a kid missing from a successful fetch is remembered as unknown, and how many such
+  // kids are remembered (the oldest is forgotten first).
+  absl::Duration jwks_negative_cache_ttl = absl::Minutes(5);
+  size_t jwks_negative_cache_max_entries = 4096;
   absl::Duration jwks_max_age = absl::Minutes(15);
   size_t cache_max_entries = 10000;  // 0 disables the verified-token cache
   absl::Duration cache_ttl = absl::Minutes(5);
@@ -83,6 +103,8 @@ class TokenVerifier {
     uint64_t cache_hits = 0;
     uint64_t signature_checks = 0;
     uint64_t jwks_fetches = 0;
+    uint64_t jwks_fetch_failures = 0;  // failed or no usable key; the last good keys were kept
+    uint64_t negative_cache_hits = 0;  // tokens naming a kid known to be unknown
     uint64_t introspections = 0;
     uint64_t stale_introspections = 0;  // answers kept while introspection failed
   };
@@ -117,9 +139,17 @@ class TokenVerifier {
 
   absl::StatusOr<VerifiedToken> VerifyUncached(std::string_view token, absl::Time now);
   absl::StatusOr<crypto::Ed25519PublicKey> FindKey(const std::string& kid, absl::Time now);
-  // Fetches if the rate limit allows (or `force`) and returns the fetch's result; when rate
-  // limited, returns the previous fetch's result instead.
-  absl::Status MaybeRefetch(absl::Time now, bool force);
+  struct FetchOutcome {
+    absl::Status status;   // this fetch's result, or the previous one's when rate limited
+    bool fetched = false;  // false = rate limited
+  };
+  // Fetches unless a fetch started less than `min_interval` ago (`force` ignores that). On a
+  // successful fetch that lacks `wanted_kid` (when not empty), remembers it as unknown.
+  FetchOutcome MaybeRefetch(absl::Time now, absl::Duration min_interval, bool force,
+                            const std::string& wanted_kid);
+  bool NegativelyCached(const std::string& kid, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RememberUnknownKid(const std::string& kid, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CacheInsert(const std::string& key, CacheEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const TokenVerifierOptions options_;
@@ -133,12 +163,18 @@ class TokenVerifier {
   absl::Time keys_fetched_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_fetch_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Status last_fetch_status_ ABSL_GUARDED_BY(mu_);
+  // Kids missing from a successful fetch → until when they count as unknown; plus the order they
+  // were remembered in, for the size bound (entries may be stale after a re-insert).
+  std::unordered_map<std::string, absl::Time> negative_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<std::string, absl::Time>> negative_order_ ABSL_GUARDED_BY(mu_);
   Lru lru_ ABSL_GUARDED_BY(mu_);  // front = most recently used cache key
   std::unordered_map<std::string, std::pair<CacheEntry, Lru::iterator>> cache_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> signature_checks_{0};
   std::atomic<uint64_t> jwks_fetches_{0};
+  std::atomic<uint64_t> jwks_fetch_failures_{0};
+  std::atomic<uint64_t> negative_cache_hits_{0};
   std::atomic<uint64_t> stale_introspections_{0};
   std::atomic<uint64_t> introspections_{0};
 };

@@ -6,10 +6,13 @@
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/impl/server_initializer.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -76,6 +79,71 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return content.str();
 }
 
+std::vector<std::pair<std::string, int>> ServerChannelArguments(const GrpcServerOptions& options) {
+  auto ms = [](std::chrono::milliseconds d) {
+    return static_cast<int>(std::min<int64_t>(d.count(), INT_MAX));
+  };
+  std::vector<std::pair<std::string, int>> args;
+  // With SO_REUSEPORT two servers could share a port silently; a clash must fail loudly.
+  args.emplace_back(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (options.max_concurrent_streams > 0) {
+    args.emplace_back(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  }
+  if (options.keepalive_time.count() > 0) {
+    args.emplace_back(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options.keepalive_time));
+    args.emplace_back(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options.keepalive_timeout));
+    // Also idle connections (no call) are pinged, and client pings on them are accepted.
+    args.emplace_back(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // Keep pinging while a call sends nothing (a stalled upload): by default gRPC stops after
+    // two pings without data, which would leave a half-open connection undetected.
+    args.emplace_back(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
+  if (options.min_client_ping_interval.count() > 0) {
+    args.emplace_back(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                      ms(options.min_client_ping_interval));
+  }
+  if (options.max_connection_idle.count() > 0) {
+    args.emplace_back(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options.max_connection_idle));
+  }
+  if (options.max_connection_age.count() > 0) {
+    args.emplace_back(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(options.max_connection_age));
+    if (options.max_connection_age_grace.count() > 0) {
+      args.emplace_back(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, ms(options.max_connection_age_grace));
+    }
+  }
+  return args;
+}
+
+absl::Status ValidateServerOptions(const GrpcServerOptions& options) {
+  auto fail = [](const std::string& what) {
+    return absl::InvalidArgumentError("gRPC server options: " + what);
+  };
+  if (options.sync_min_idle_threads < 1 ||
+      options.sync_max_idle_threads < options.sync_min_idle_threads) {
+    return fail("sync idle threads need 1 <= min <= max");
+  }
+  if (options.max_threads < 0) return fail("max_threads must be >= 0 (0 = unbounded)");
+  if (options.max_threads > 0 && options.max_threads <= options.sync_min_idle_threads) {
+    return fail("max_threads (" + std::to_string(options.max_threads) +
+                ") must exceed sync_min_idle_threads (" +
+                std::to_string(options.sync_min_idle_threads) + ")");
+  }
+  if (options.max_concurrent_streams < 0) return fail("max_concurrent_streams must be >= 0");
+  for (const auto& [name, value] :
+       {std::pair<const char*, std::chrono::milliseconds>{"keepalive_time", options.keepalive_time},
+        {"keepalive_timeout", options.keepalive_timeout},
+        {"min_client_ping_interval", options.min_client_ping_interval},
+        {"max_connection_idle", options.max_connection_idle},
+        {"max_connection_age", options.max_connection_age},
+        {"max_connection_age_grace", options.max_connection_age_grace}}) {
+    if (value.count() < 0) return fail(std::string(name) + " must be >= 0");
+  }
+  if (options.keepalive_time.count() > 0 && options.keepalive_timeout.count() < 1) {
+    return fail("keepalive_timeout must be > 0 when keepalive_time is set");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const GrpcServerOptions& options) {
   bool has_cert = !options.tls_cert_file.empty();
@@ -121,6 +189,7 @@ void GrpcServer::AddInterceptorFactory(
 
 absl::StatusOr<int> GrpcServer::Start() {
   if (server_ != nullptr) return absl::FailedPreconditionError("gRPC server already started");
+  if (absl::Status valid = ValidateServerOptions(options_); !valid.ok()) return valid;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(options_);
   if (!creds.ok()) return creds.status();
   EnableHealthAndReflection();
@@ -128,8 +197,14 @@ absl::StatusOr<int> GrpcServer::Start() {
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(options_.address, *creds, &selected_port);
-  // With SO_REUSEPORT two servers could share a port silently; a clash must fail loudly.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (const auto& [name, value] : ServerChannelArguments(options_)) {
+    builder.AddChannelArgument(name, value);
+  }
+  if (options_.max_threads > 0) {
+    grpc::ResourceQuota quota("coffer-grpc-server");
+    quota.SetMaxThreads(options_.max_threads);
+    builder.SetResourceQuota(quota);
+  }
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -54,7 +55,42 @@ struct GrpcServerOptions {
   // ~18 % of a loaded vault's CPU in the kernel). Keep this near the expected concurrency.
   int sync_min_idle_threads = 2;
   int sync_max_idle_threads = 64;
+
+  // ---- Bounds (security audit H5; README "Limits"). 0 turns a bound off. ----
+  // Most threads the sync server may run (grpc::ResourceQuota::SetMaxThreads). Each running sync
+  // call holds one, so at most max_threads - 1 calls run at once; a call beyond that is answered
+  // RESOURCE_EXHAUSTED at once (gRPC never queues it). Must exceed sync_min_idle_threads.
+  int max_threads = 1024;
+  // Calls one client connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS);
+  // a client queues further calls on that connection until one ends.
+  int max_concurrent_streams = 128;
+  // The server pings a connection after keepalive_time without activity (also while it has no
+  // call) and closes it when the ping is not acknowledged within keepalive_timeout: the calls
+  // of a client that vanished (half-open TCP) end, and their threads are freed.
+  std::chrono::milliseconds keepalive_time{60000};
+  std::chrono::milliseconds keepalive_timeout{20000};
+  // Pings a client may send without data at most this often; a client pinging more often is
+  // sent GOAWAY (too_many_pings) after two strikes. Client keepalives at this interval or longer
+  // are always accepted, with or without calls.
+  std::chrono::milliseconds min_client_ping_interval{10000};
+  // A connection without any call for this long is closed (GOAWAY; a client reconnects on its
+  // next call). Connections with a call open (a Watch stream) are never idle.
+  std::chrono::milliseconds max_connection_idle{600000};
+  // A connection older than this (+/-10 % jitter) gets GOAWAY: new calls go to a new connection
+  // (spreads clients over replicas). Calls still open then get max_connection_age_grace to end,
+  // and are cancelled after it; grace 0 = wait for them forever. Off by default: the CLI's and
+  // other clients' Watch streams do not reconnect by themselves.
+  std::chrono::milliseconds max_connection_age{0};
+  std::chrono::milliseconds max_connection_age_grace{0};
 };
+
+// The gRPC channel arguments GrpcServer::Start() sets from the bounds above (name -> value),
+// exposed for tests and for logging.
+std::vector<std::pair<std::string, int>> ServerChannelArguments(const GrpcServerOptions& options);
+
+// INVALID_ARGUMENT naming the field when an option is out of range (negative durations, or
+// max_threads not above sync_min_idle_threads: gRPC would abort the process at start).
+absl::Status ValidateServerOptions(const GrpcServerOptions& options);
 
 // Reads a whole file (certificates, keys). NOT_FOUND / PERMISSION_DENIED name the path.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
@@ -78,7 +114,8 @@ class GrpcServer {
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory);
 
   // Builds and starts the server with health and reflection. Returns the bound port;
-  // INVALID_ARGUMENT / NOT_FOUND for bad TLS files, UNAVAILABLE when the address cannot be bound
+  // INVALID_ARGUMENT for options out of range (ValidateServerOptions), INVALID_ARGUMENT /
+  // NOT_FOUND for bad TLS files, UNAVAILABLE when the address cannot be bound
   // (SO_REUSEPORT is off, so a port already in use is an error), FAILED_PRECONDITION if started.
   absl::StatusOr<int> Start();
 

@@ -22,8 +22,10 @@ struct PooledConnection {
 
 namespace {
 
-std::string DsnWithTimeout(const std::string& dsn, std::chrono::seconds timeout) {
-  return WithConnParam(dsn, "connect_timeout", std::to_string(timeout.count()));
+std::string FullDsn(const std::string& dsn, std::chrono::seconds timeout,
+                    const SessionSettings& session) {
+  return WithSessionSettings(WithConnParam(dsn, "connect_timeout", std::to_string(timeout.count())),
+                             session);
 }
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectRaw(const std::string& full_dsn) {
@@ -38,8 +40,9 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectRaw(const std::string& 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& dsn,
-                                                          std::chrono::seconds connect_timeout) {
-  return ConnectRaw(DsnWithTimeout(dsn, connect_timeout));
+                                                          std::chrono::seconds connect_timeout,
+                                                          const SessionSettings& session) {
+  return ConnectRaw(FullDsn(dsn, connect_timeout, session));
 }
 
 // ---- Lease ----
@@ -81,11 +84,19 @@ absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Create(
   if (config.connect_timeout.count() < 1) {
     return absl::InvalidArgumentError("postgres pool: connect timeout must be >= 1s");
   }
+  const SessionSettings& s = config.session;
+  if (s.keepalives_idle.count() < 0 || s.keepalives_interval.count() < 0 ||
+      s.keepalives_count < 0 || s.tcp_user_timeout.count() < 0 || s.statement_timeout.count() < 0 ||
+      s.idle_in_transaction_timeout.count() < 0) {
+    return absl::InvalidArgumentError(
+        "postgres pool: keepalive and timeout settings must be >= 0 (0 = server default)");
+  }
   return std::unique_ptr<ConnectionPool>(new ConnectionPool(std::move(config)));
 }
 
 ConnectionPool::ConnectionPool(ConnectionPoolConfig config)
-    : config_(std::move(config)), dsn_(DsnWithTimeout(config_.dsn, config_.connect_timeout)) {}
+    : config_(std::move(config)),
+      dsn_(FullDsn(config_.dsn, config_.connect_timeout, config_.session)) {}
 
 ConnectionPool::~ConnectionPool() {
   std::vector<std::unique_ptr<internal::PooledConnection>> idle;

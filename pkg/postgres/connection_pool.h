@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pkg/postgres/dsn.h"
 
 namespace coffer::postgres {
 
@@ -36,6 +37,9 @@ struct ConnectionPoolConfig {
   std::chrono::seconds connect_timeout{5};
   // How long Acquire() without an explicit deadline waits for a free connection.
   std::chrono::milliseconds acquire_timeout{5000};
+  // TCP keepalives, tcp_user_timeout, statement_timeout and idle_in_transaction_session_timeout
+  // of every connection (dsn.h); a value the DSN sets itself wins.
+  SessionSettings session;
 };
 
 namespace internal {
@@ -105,7 +109,7 @@ class ConnectionPool {
   void Return(std::unique_ptr<internal::PooledConnection> conn, bool broken);
 
   const ConnectionPoolConfig config_;
-  const std::string dsn_;  // config_.dsn with connect_timeout added
+  const std::string dsn_;  // config_.dsn with connect_timeout and the session settings added
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<internal::PooledConnection>> idle_;  // LIFO: hot connections first
@@ -113,8 +117,10 @@ class ConnectionPool {
 };
 
 // Opens one standalone connection (for example the LeaderLock's dedicated session), adding
-// connect_timeout to the DSN unless it sets one. UNAVAILABLE when the server cannot be reached.
+// connect_timeout and `session` (keepalives, timeouts) to the DSN where it does not set them.
+// UNAVAILABLE when the server cannot be reached.
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& dsn,
-                                                          std::chrono::seconds connect_timeout);
+                                                          std::chrono::seconds connect_timeout,
+                                                          const SessionSettings& session = {});
 
 }  // namespace coffer::postgres

@@ -40,7 +40,10 @@ class SessionLockGuard {
   ~SessionLockGuard() {
     try {
       pqxx::nontransaction txn(lease_.get());
-      if (txn.exec_params1("SELECT pg_advisory_unlock($1)", key_)[0].as<bool>()) return;
+      const bool unlocked = txn.exec_params1("SELECT pg_advisory_unlock($1)", key_)[0].as<bool>();
+      // Back to the connection's own statement_timeout before the pool lends it out again.
+      txn.exec("RESET statement_timeout");
+      if (unlocked) return;
     } catch (...) {
     }
     lease_.MarkBroken();
@@ -146,6 +149,10 @@ absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool,
   COFFER_ASSIGN_OR_RETURN(ConnectionPool::Lease lease, pool.Acquire());
   try {
     pqxx::nontransaction txn(lease.get());
+    // Waiting for another replica's run and a migration itself may outlast the pool's
+    // statement_timeout; the guard below restores it (or the connection is dropped).
+    txn.exec_params("SELECT set_config('statement_timeout', $1, false)",
+                    std::to_string(options.statement_timeout.count()));
     txn.exec_params("SELECT pg_advisory_lock($1)", options.lock_key);
   } catch (...) {
     lease.MarkBroken();

@@ -19,6 +19,7 @@
 // that refuse transactions (CREATE INDEX CONCURRENTLY, VACUUM) are not supported.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -58,6 +59,9 @@ struct MigrationOptions {
   std::string table = "schema_migrations";
   // Advisory lock serializing concurrent runs; advisory locks are per database.
   int64_t lock_key = 0x636f66666572;  // "coffer"
+  // statement_timeout of the run (waiting for another replica's run, then each migration), in
+  // place of the pool's (ConnectionPoolConfig::session); 0 = none. Restored afterwards.
+  std::chrono::milliseconds statement_timeout{0};
 };
 
 struct MigrationResult {

@@ -107,6 +107,15 @@ absl::Status Run(ConnectionPool& pool, IsolationLevel isolation, Mode mode, cons
 
 }  // namespace
 
+void SetLocalTimeouts(pqxx::transaction_base& txn, std::chrono::milliseconds statement_timeout,
+                      std::chrono::milliseconds idle_in_transaction_timeout) {
+  txn.exec_params(
+      "SELECT set_config('statement_timeout', $1, true),"
+      " set_config('idle_in_transaction_session_timeout', $2, true)",
+      std::to_string(statement_timeout.count()),
+      std::to_string(idle_in_transaction_timeout.count()));
+}
+
 std::chrono::microseconds RetryBackoff(const RetryPolicy& policy, int retry, std::mt19937_64& rng) {
   const double initial_us =
       std::chrono::duration_cast<std::chrono::microseconds>(policy.initial_backoff).count();

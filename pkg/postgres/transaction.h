@@ -86,6 +86,13 @@ enum class Statement { kIdempotent, kNotIdempotent };
 absl::Status RunSingleStatement(ConnectionPool& pool, Statement kind, const TransactionFn& fn,
                                 const RetryPolicy& policy = {});
 
+// For a transaction that legitimately outlasts the pool's limits (ConnectionPoolConfig::session),
+// e.g. a snapshot streamed to a slow peer: sets statement_timeout and
+// idle_in_transaction_session_timeout for the rest of `txn` only (SET LOCAL; 0 = none), in one
+// round trip. The connection's own values return at commit or rollback.
+void SetLocalTimeouts(pqxx::transaction_base& txn, std::chrono::milliseconds statement_timeout,
+                      std::chrono::milliseconds idle_in_transaction_timeout);
+
 // The backoff to sleep before retry `retry` (1-based) under `policy`, drawn from `rng`. Exposed
 // for tests.
 std::chrono::microseconds RetryBackoff(const RetryPolicy& policy, int retry, std::mt19937_64& rng);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/time/time.h"
+#include "pkg/crypto/random.h"
 #include "pkg/log/log.h"
 #include "pkg/metrics/build_info.h"
 #include "pkg/metrics/grpc_server_metrics.h"
@@ -65,6 +66,19 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   // of the new key that late); those tokens live access_token_ttl; allow clock leeway on top.
   schedule.retention = config.access_token_ttl + config.key_reload_interval + config.clock_leeway +
                        std::chrono::seconds(60);
+  // A rotated key is published this long before it signs: replicas load it within one reload
+  // interval, and verifiers (vaults) that fetched the JWKS meanwhile know it before its first
+  // token (README "Signing keys").
+  schedule.prepublication = config.key_prepublication;
+  if (config.key_prepublication.count() > 0 &&
+      config.key_prepublication <= config.key_reload_interval) {
+    Log().Warn(
+        "--key-prepublication is not longer than --key-reload-interval: a replica may sign with a "
+        "new key before another replica publishes it",
+        {{"key_prepublication_seconds", static_cast<int64_t>(config.key_prepublication.count())},
+         {"key_reload_interval_seconds",
+          static_cast<int64_t>(config.key_reload_interval.count())}});
+  }
   keys_ = std::make_unique<SigningKeyManager>(*signing_keys_, *keyring_, clock, schedule,
                                               config.key_reload_interval, metrics_.get());
   COFFER_RETURN_IF_ERROR(status::Annotate(keys_->Init(), "loading signing keys"));
@@ -74,7 +88,9 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   COFFER_RETURN_IF_ERROR(status::Annotate(service_->Bootstrap(), "bootstrapping"));
   purge_retention_ = config.clock_leeway + std::chrono::minutes(5);
 
-  grpc_service_ = std::make_unique<IdentityGrpcService>(*service_);
+  // The REST gateway's proof that it is this process's gateway (identity_grpc_service.h).
+  const std::string gateway_secret = crypto::RandomToken();
+  grpc_service_ = std::make_unique<IdentityGrpcService>(*service_, gateway_secret);
   grpcx::GrpcServerOptions grpc_options;
   grpc_options.address = config.grpc_addr;
   grpc_options.tls_cert_file = config.tls_cert_file;
@@ -98,8 +114,11 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   if (!config.http_addr.empty()) {
     COFFER_ASSIGN_OR_RETURN(auto http_addr, SplitHostPort(config.http_addr));
     http_server_ = std::make_unique<IdentityHttpServer>(
-        *service_,
-        IdentityHttpServerOptions{http_addr.first, http_addr.second, config.public_base_url});
+        *service_, IdentityHttpServerOptions{.host = http_addr.first,
+                                             .port = http_addr.second,
+                                             .public_base_url = config.public_base_url,
+                                             .tls_cert_file = config.tls_cert_file,
+                                             .tls_key_file = config.tls_key_file});
     COFFER_ASSIGN_OR_RETURN(http_port_, http_server_->Start());
   }
   if (!config.rest_addr.empty()) {
@@ -110,9 +129,17 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
     COFFER_ASSIGN_OR_RETURN(
         rest_server_,
         restgw::StartRestGateway(
-            restgw::RestServerOptions{.host = rest_addr.first, .port = rest_addr.second},
+            restgw::RestServerOptions{.host = rest_addr.first,
+                                      .port = rest_addr.second,
+                                      .tls_cert_file = config.tls_cert_file,
+                                      .tls_key_file = config.tls_key_file,
+                                      .name = "identity-rest"},
             {"coffer.identity.v1.IdentityService"},
-            grpc_server_->server()->InProcessChannel(channel_args)));
+            grpc_server_->server()->InProcessChannel(channel_args),
+            restgw::RestGatewayOptions{
+                .max_body_bytes = 64 * 1024,
+                .extra_metadata = {{std::string(kGatewaySecretMetadata), gateway_secret}},
+                .trusted_proxies = config.trusted_forwarders}));
     rest_port_ = rest_server_->port();
   }
 

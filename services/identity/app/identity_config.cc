@@ -52,6 +52,10 @@ void DeclareIdentityOptions(config::ConfigParser& p, IdentityConfig* c) {
   p.Add("key-reload-interval", &c->key_reload_interval,
         "How often a replica reloads signing keys made by other replicas")
       .Validate(InRange<std::chrono::seconds>(std::chrono::seconds(1), std::chrono::hours(1)));
+  p.Add("key-prepublication", &c->key_prepublication,
+        "How long a rotated signing key is published in the JWKS before it signs (0 = at once); "
+        "keep it above --key-reload-interval and the vaults' JWKS refetch interval (30s)")
+      .Validate(InRange<std::chrono::seconds>(std::chrono::seconds(0), std::chrono::hours(24)));
   p.Add("password-min-length", &c->password_min_length, "Minimum password length (characters)")
       .Validate(InRange(1, 1024));
   p.Add("password-max-bytes", &c->password_max_bytes, "Maximum password length (bytes)")
@@ -60,6 +64,15 @@ void DeclareIdentityOptions(config::ConfigParser& p, IdentityConfig* c) {
       .Validate(InRange<std::uint64_t>(1, 100));
   p.Add("argon2-memory-kib", &c->argon2_memory_kib, "Argon2id memory in KiB (libsodium memlimit)")
       .Validate(InRange<std::uint64_t>(8, 4 * 1024 * 1024));
+  p.Add("max-concurrent-password-hashes", &c->max_concurrent_password_hashes,
+        "Argon2id hashes/verifications run at once (each takes --argon2-memory-kib); more "
+        "logins wait for a slot")
+      .Validate(InRange(1, 1024));
+  p.Add("password-hash-queue-timeout", &c->password_hash_queue_timeout,
+        "How long a login or registration waits for an Argon2id slot before RESOURCE_EXHAUSTED "
+        "(0 = no wait)")
+      .Validate(InRange<std::chrono::milliseconds>(std::chrono::milliseconds(0),
+                                                   std::chrono::seconds(60)));
   p.Add("login-limit-per-login", &c->login_limit_per_login,
         "Login attempts per login name per rate-limit period (0 = unlimited)")
       .Validate(InRange(0, 1000000));
@@ -99,6 +112,8 @@ IdentityServiceConfig ToServiceConfig(const IdentityConfig& c) {
   s.password_policy.max_bytes = static_cast<std::size_t>(c.password_max_bytes);
   s.password_hash.ops_limit = c.argon2_ops_limit;
   s.password_hash.mem_limit = static_cast<std::size_t>(c.argon2_memory_kib) * 1024;
+  s.max_concurrent_password_hashes = c.max_concurrent_password_hashes;
+  s.password_hash_queue_timeout = c.password_hash_queue_timeout;
   s.login_per_login = {c.login_limit_per_login, c.rate_limit_period};
   s.login_per_address = {c.login_limit_per_address, c.rate_limit_period};
   s.register_per_login = {c.register_limit_per_login, c.rate_limit_period};

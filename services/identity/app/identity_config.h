@@ -43,12 +43,16 @@ struct IdentityConfig {
   std::vector<std::string> user_scopes = {"vault"};
   std::chrono::seconds key_rotation_interval{std::chrono::hours(24 * 30)};
   std::chrono::seconds key_reload_interval{30};
+  std::chrono::seconds key_prepublication{60};
 
   // Passwords.
   int password_min_length = 12;
   int password_max_bytes = 1024;
   std::uint64_t argon2_ops_limit = 2;
   std::uint64_t argon2_memory_kib = 64 * 1024;
+  // Argon2id concurrency bound: memory for hashing = slots × argon2_memory_kib.
+  int max_concurrent_password_hashes = 4;
+  std::chrono::milliseconds password_hash_queue_timeout{2000};
 
   // Rate limits: attempts per period, per key (0 disables).
   int login_limit_per_login = 10;

@@ -4,35 +4,64 @@
 
 namespace coffer::identity {
 
-const SigningKey* CurrentKey(const std::vector<SigningKey>& keys) {
+const SigningKey* CurrentKey(const std::vector<SigningKey>& keys, Time now) {
   const SigningKey* best = nullptr;
+  const SigningKey* earliest = nullptr;
   for (const auto& k : keys) {
-    if (best == nullptr || k.generation > best->generation) best = &k;
+    if (k.ActivatesAt() <= now && (best == nullptr || k.generation > best->generation)) best = &k;
+    if (earliest == nullptr || k.ActivatesAt() < earliest->ActivatesAt() ||
+        (k.ActivatesAt() == earliest->ActivatesAt() && k.generation < earliest->generation)) {
+      earliest = &k;
+    }
   }
-  return best;
+  return best != nullptr ? best : earliest;
+}
+
+const SigningKey* NextKey(const std::vector<SigningKey>& keys, Time now) {
+  const SigningKey* current = CurrentKey(keys, now);
+  if (current == nullptr) return nullptr;
+  const SigningKey* next = nullptr;
+  for (const auto& k : keys) {
+    if (k.generation > current->generation &&
+        (next == nullptr || k.generation > next->generation)) {
+      next = &k;
+    }
+  }
+  return next;
 }
 
 bool RotationDue(const std::vector<SigningKey>& keys, const KeySchedule& schedule, Time now) {
-  const SigningKey* current = CurrentKey(keys);
+  const SigningKey* current = CurrentKey(keys, now);
   if (current == nullptr) return true;
   if (schedule.rotation_interval.count() <= 0) return false;
-  return now - current->created_at >= schedule.rotation_interval;
+  if (NextKey(keys, now) != nullptr) return false;  // a rotation is already under way
+  return now + schedule.prepublication >= current->ActivatesAt() + schedule.rotation_interval;
 }
 
-std::vector<SigningKey> PublishedKeys(const std::vector<SigningKey>& keys,
-                                      const KeySchedule& schedule, Time now) {
+Time ActivationTimeForNewKey(const KeySchedule& schedule, Time now, bool first) {
+  return first ? now : now + schedule.prepublication;
+}
+
+std::vector<PublishedKey> PublishedKeys(const std::vector<SigningKey>& keys,
+                                        const KeySchedule& schedule, Time now) {
+  const SigningKey* current = CurrentKey(keys, now);
+  if (current == nullptr) return {};
   std::vector<SigningKey> sorted = keys;
   std::sort(sorted.begin(), sorted.end(),
-            [](const SigningKey& a, const SigningKey& b) { return a.generation > b.generation; });
-  std::vector<SigningKey> out;
-  for (std::size_t i = 0; i < sorted.size(); ++i) {
-    if (i == 0) {
-      out.push_back(sorted[i]);  // the current key is always published
-      continue;
+            [](const SigningKey& a, const SigningKey& b) { return a.generation < b.generation; });
+  std::vector<PublishedKey> out;
+  out.push_back(PublishedKey{*current, KeyState::kCurrent});
+  for (const auto& k : sorted) {
+    if (k.generation > current->generation) out.push_back(PublishedKey{k, KeyState::kNext});
+  }
+  for (std::size_t i = sorted.size(); i-- > 0;) {
+    if (sorted[i].generation >= current->generation) continue;
+    // sorted[i + 1] exists (current is newer) and is the successor of sorted[i]: sorted[i]
+    // stopped signing when it activated.
+    const Time superseded_at = sorted[i + 1].ActivatesAt();
+    if (now < superseded_at + schedule.retention) {
+      out.push_back(PublishedKey{sorted[i], KeyState::kRetired});
     }
-    // sorted[i - 1] is the successor of sorted[i]: sorted[i] stopped signing when it was created.
-    const Time superseded_at = sorted[i - 1].created_at;
-    if (now < superseded_at + schedule.retention) out.push_back(sorted[i]);
   }
   return out;
 }

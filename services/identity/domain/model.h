@@ -52,12 +52,20 @@ struct RefreshToken {
 };
 
 // An Ed25519 signing key. The private key is stored only sealed under the KEK.
+//
+// A key is published (in the JWKS) from `created_at` and signs from `activates_at` on: a rotated
+// key is pre-published so that verifiers can learn it before the first token carries its kid
+// (see KeySchedule). Every replica reads the same stored times, so they agree on the switch.
 struct SigningKey {
   std::string kid;
   std::int64_t generation = 0;     // 1, 2, ...; unique: concurrent rotations race on it
   std::string public_key;          // raw 32 bytes
   std::string sealed_private_key;  // AES-256-GCM under the KEK (pkg/crypto Keyring)
   Time created_at;
+  // When the key starts signing; nullopt = at creation (rows written before migration V003).
+  std::optional<Time> activates_at;
+
+  Time ActivatesAt() const { return activates_at.value_or(created_at); }
 };
 
 }  // namespace coffer::identity

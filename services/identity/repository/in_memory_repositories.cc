@@ -194,17 +194,20 @@ absl::StatusOr<bool> InMemorySigningKeyRepository::Insert(const SigningKey& key)
   for (const auto& [gen, k] : by_generation_) {
     if (k.kid == key.kid) return false;
   }
-  by_generation_.emplace(key.generation, key);
+  SigningKey stored = key;
+  stored.activates_at = key.ActivatesAt();  // as PostgreSQL returns it
+  by_generation_.emplace(key.generation, std::move(stored));
   return true;
 }
 
 absl::Status InMemorySigningKeyRepository::DeleteSupersededBefore(Time before) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = by_generation_.begin(); it != by_generation_.end();) {
-    auto next = std::next(it);
-    it = (next != by_generation_.end() && next->second.created_at < before)
-             ? by_generation_.erase(it)
-             : next;
+    bool superseded = false;
+    for (auto n = std::next(it); n != by_generation_.end(); ++n) {
+      if (n->second.ActivatesAt() < before) superseded = true;
+    }
+    it = superseded ? by_generation_.erase(it) : std::next(it);
   }
   return absl::OkStatus();
 }

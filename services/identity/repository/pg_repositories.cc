@@ -250,6 +250,7 @@ absl::StatusOr<std::vector<SigningKey>> PgSigningKeyRepository::List() {
     k.public_key = BytesOf(row[2]);
     k.sealed_private_key = BytesOf(row[3]);
     k.created_at = FromMicros(row[4].as<std::int64_t>());
+    k.activates_at = FromMicros(row[5].as<std::int64_t>());
     out.push_back(std::move(k));
   }
   return out;
@@ -258,7 +259,8 @@ absl::StatusOr<std::vector<SigningKey>> PgSigningKeyRepository::List() {
 absl::StatusOr<bool> PgSigningKeyRepository::Insert(const SigningKey& key) {
   COFFER_ASSIGN_OR_RETURN(
       auto r, Exec(pool_, "inserting signing key", sql::kInsertSigningKey, key.kid, key.generation,
-                   Bytes(key.public_key), Bytes(key.sealed_private_key), ToMicros(key.created_at)));
+                   Bytes(key.public_key), Bytes(key.sealed_private_key), ToMicros(key.created_at),
+                   ToMicros(key.ActivatesAt())));
   return !r.empty();
 }
 

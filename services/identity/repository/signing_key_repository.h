@@ -20,13 +20,14 @@ class SigningKeyRepository {
  public:
   virtual ~SigningKeyRepository() = default;
 
-  // Every stored key, in ascending generation.
+  // Every stored key, in ascending generation, with activates_at always set (a stored NULL is
+  // returned as created_at).
   virtual absl::StatusOr<std::vector<SigningKey>> List() = 0;
 
   // Stores `key` unless its generation (or kid) is taken. Returns whether it was stored.
   virtual absl::StatusOr<bool> Insert(const SigningKey& key) = 0;
 
-  // Deletes keys superseded before `before` by a newer generation (no longer published).
+  // Deletes keys superseded before `before`, i.e. some newer generation activated before it.
   virtual absl::Status DeleteSupersededBefore(Time before) = 0;
 };
 

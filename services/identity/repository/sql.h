@@ -146,21 +146,26 @@ SELECT (SELECT count(*) FROM access), (SELECT count(*) FROM refresh))sql";
 
 // ---- signing keys ----
 
+// A NULL activates_at (rows from before V003 or from older replicas) means "at creation".
 inline constexpr char kListSigningKeys[] = R"sql(
-SELECT kid, generation, public_key, sealed_private_key, id_us(created_at)
+SELECT kid, generation, public_key, sealed_private_key, id_us(created_at),
+       id_us(COALESCE(activates_at, created_at))
 FROM signing_keys ORDER BY generation)sql";
 
-// $1 kid, $2 generation, $3 public key, $4 sealed private key, $5 now. No row = lost the race.
+// $1 kid, $2 generation, $3 public key, $4 sealed private key, $5 now, $6 activation time.
+// No row = lost the race.
 inline constexpr char kInsertSigningKey[] = R"sql(
-INSERT INTO signing_keys (kid, generation, public_key, sealed_private_key, created_at)
-VALUES ($1, $2, $3, $4, id_ts($5))
+INSERT INTO signing_keys (kid, generation, public_key, sealed_private_key, created_at,
+                          activates_at)
+VALUES ($1, $2, $3, $4, id_ts($5), id_ts($6))
 ON CONFLICT DO NOTHING
 RETURNING kid)sql";
 
-// $1 cut-off: deletes keys whose successor was created before it.
+// $1 cut-off: deletes keys whose successor (any newer generation) activated before it.
 inline constexpr char kDeleteSupersededSigningKeys[] = R"sql(
 DELETE FROM signing_keys k
 WHERE EXISTS (SELECT 1 FROM signing_keys n
-              WHERE n.generation > k.generation AND n.created_at < id_ts($1)))sql";
+              WHERE n.generation > k.generation
+                AND COALESCE(n.activates_at, n.created_at) < id_ts($1)))sql";
 
 }  // namespace coffer::identity::sql

@@ -10,6 +10,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 namespace coffer::identity {
@@ -23,6 +24,7 @@ struct IdentityMetrics {
   prometheus::Counter& login_invalid_credentials;
   prometheus::Counter& login_rate_limited;
   prometheus::Counter& login_invalid_argument;
+  prometheus::Counter& login_overloaded;  // no Argon2id slot free in time
   prometheus::Counter& login_error;
 
   // coffer_identity_registrations_total{result}
@@ -31,6 +33,7 @@ struct IdentityMetrics {
   prometheus::Counter& registration_already_exists;
   prometheus::Counter& registration_invalid_argument;
   prometheus::Counter& registration_rate_limited;
+  prometheus::Counter& registration_overloaded;
   prometheus::Counter& registration_error;
 
   // coffer_identity_tokens_issued_total{grant}
@@ -58,6 +61,13 @@ struct IdentityMetrics {
   prometheus::Counter& key_rotation_initial;
   prometheus::Counter& key_rotation_scheduled;
   prometheus::Counter& key_rotation_manual;
+
+  // Argon2id concurrency bound (PasswordHasher):
+  // coffer_identity_password_hashes_in_flight, coffer_identity_password_hashes_waiting,
+  // coffer_identity_password_hash_refusals_total.
+  prometheus::Gauge& password_hashes_in_flight;
+  prometheus::Gauge& password_hashes_waiting;
+  prometheus::Counter& password_hash_refusals;
 };
 
 }  // namespace coffer::identity

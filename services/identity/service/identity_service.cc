@@ -87,7 +87,10 @@ IdentityService::IdentityService(IdentityServiceConfig config, UserRepository& u
       login_by_address_(config_.login_per_address),
       register_by_login_(config_.register_per_login),
       register_by_address_(config_.register_per_address),
-      lookup_by_subject_(config_.lookup_per_subject) {}
+      lookup_by_subject_(config_.lookup_per_subject),
+      hasher_(PasswordHasherOptions{config_.password_hash, config_.max_concurrent_password_hashes,
+                                    config_.password_hash_queue_timeout},
+              metrics) {}
 
 SysTime IdentityService::Now() const { return absl::ToChronoTime(clock_.Now()); }
 
@@ -101,11 +104,16 @@ absl::Status IdentityService::Bootstrap() {
     return absl::InvalidArgumentError(
         fmt::format("password max length must be at most {} bytes", kMaxPasswordBytes));
   }
+  if (config_.max_concurrent_password_hashes < 1) {
+    return absl::InvalidArgumentError("max concurrent password hashes must be at least 1");
+  }
+  if (config_.password_hash_queue_timeout.count() < 0) {
+    return absl::InvalidArgumentError("password hash queue timeout must not be negative");
+  }
   COFFER_ASSIGN_OR_RETURN(auto user_scopes, NormalizeScopes(config_.user_scopes));
   (void)user_scopes;
   // The dummy hash uses the configured parameters, so it costs what a real verification costs.
-  COFFER_ASSIGN_OR_RETURN(dummy_password_hash_,
-                          crypto::HashPassword(crypto::RandomToken(16), config_.password_hash));
+  COFFER_ASSIGN_OR_RETURN(dummy_password_hash_, hasher_.Hash(crypto::RandomToken(16)));
 
   if (config_.bootstrap_admin_client_id.empty() && config_.bootstrap_admin_client_secret.empty()) {
     return absl::OkStatus();
@@ -139,6 +147,14 @@ absl::Status IdentityService::CheckRateLimit(RateLimiter& limiter, const std::st
   return s;
 }
 
+absl::Status IdentityService::Overloaded(std::string_view what) {
+  constexpr int kRetryAfterSeconds = 1;
+  absl::Status s = absl::ResourceExhaustedError(
+      fmt::format("too many {} in progress; retry after {}s", what, kRetryAfterSeconds));
+  s.SetPayload(kRetryAfterPayloadUrl, absl::Cord(std::to_string(kRetryAfterSeconds)));
+  return s;
+}
+
 // ---- accounts and sessions ----
 
 absl::StatusOr<std::string> IdentityService::Register(const RequestContext& ctx,
@@ -160,7 +176,15 @@ absl::StatusOr<std::string> IdentityService::Register(const RequestContext& ctx,
     if (metrics_) metrics_->registration_rate_limited.Increment();
     return limited;
   }
-  auto hash = crypto::HashPassword(password, config_.password_hash);
+  // RunInSlot rather than hasher_.Hash: "no slot in time" (overloaded, retry) must not be
+  // confused with libsodium failing to allocate (also RESOURCE_EXHAUSTED, an error).
+  absl::StatusOr<std::string> hash;
+  absl::Status slot =
+      hasher_.RunInSlot([&] { hash = crypto::HashPassword(password, config_.password_hash); });
+  if (!slot.ok()) {
+    if (metrics_) metrics_->registration_overloaded.Increment();
+    return Overloaded("registrations");
+  }
   if (!hash.ok()) {
     if (metrics_) metrics_->registration_error.Increment();
     return hash.status();
@@ -220,19 +244,29 @@ absl::StatusOr<IssuedTokens> IdentityService::Login(const RequestContext& ctx,
       if (metrics_) metrics_->login_error.Increment();
       return user.status();
     }
-    // Same work and same answer as a wrong password: existence of the login stays secret.
-    (void)crypto::VerifyPassword(dummy_password_hash_, password);
+    // Same work and same answer as a wrong password: existence of the login stays secret. The
+    // dummy verification takes a slot like a real one (it costs the same memory).
+    if (!hasher_.Verify(dummy_password_hash_, password).ok()) {
+      if (metrics_) metrics_->login_overloaded.Increment();
+      return Overloaded("logins");
+    }
     if (metrics_) metrics_->login_invalid_credentials.Increment();
     return absl::UnauthenticatedError(kInvalidCredentials);
   }
-  if (!crypto::VerifyPassword(user->password_hash, password)) {
+  absl::StatusOr<bool> matches = hasher_.Verify(user->password_hash, password);
+  if (!matches.ok()) {
+    if (metrics_) metrics_->login_overloaded.Increment();
+    return Overloaded("logins");
+  }
+  if (!*matches) {
     if (metrics_) metrics_->login_invalid_credentials.Increment();
     return absl::UnauthenticatedError(kInvalidCredentials);
   }
-  if (crypto::NeedsRehash(user->password_hash, config_.password_hash)) {
+  if (hasher_.NeedsRehash(user->password_hash)) {
     // The cost parameters were raised since this hash was made: upgrade it while we hold the
-    // password. Failure is harmless (the old hash still verifies), so it is only logged.
-    auto rehashed = crypto::HashPassword(password, config_.password_hash);
+    // password. Failure is harmless (the old hash still verifies), so it is only logged; that
+    // includes finding every Argon2id slot busy (the next login tries again).
+    auto rehashed = hasher_.Hash(password);
     absl::Status s = rehashed.status();
     if (s.ok()) s = users_.UpdatePasswordHash(user->id, user->password_hash, *rehashed).status();
     if (!s.ok()) Log().Warn("password rehash failed", {{"user_id", user->id}, {"status", s}});

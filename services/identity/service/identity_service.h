@@ -5,6 +5,9 @@
 // Security rules enforced here (see README "Threat model"):
 //   * a failed login says the same thing whether or not the login exists, and runs one
 //     Argon2id verification either way (against a dummy hash) so timing does not tell either;
+//   * every Argon2id hash and verification runs in one of a few slots (PasswordHasher), so
+//     concurrent logins cannot exhaust memory; with every slot busy past a short wait, Login and
+//     Register answer RESOURCE_EXHAUSTED "too many ... in progress; retry after 1s";
 //   * Login and Register are rate limited per login and per client address, LookupUser per
 //     caller (it is the one way to test whether a login exists);
 //   * refresh tokens are single-use; presenting a used one revokes its whole family;
@@ -34,6 +37,7 @@
 #include "services/identity/repository/session_repository.h"
 #include "services/identity/repository/user_repository.h"
 #include "services/identity/service/identity_metrics.h"
+#include "services/identity/service/password_hasher.h"
 #include "services/identity/service/signing_key_manager.h"
 
 namespace coffer::identity {
@@ -49,6 +53,10 @@ struct IdentityServiceConfig {
   std::vector<std::string> user_scopes = {"vault"};
   PasswordPolicy password_policy;
   crypto::PasswordHashParams password_hash;
+  // Argon2id computations allowed at once (each takes password_hash.mem_limit bytes), and how
+  // long a request waits for a free slot before RESOURCE_EXHAUSTED.
+  int max_concurrent_password_hashes = 4;
+  std::chrono::milliseconds password_hash_queue_timeout{2000};
   RateLimit login_per_login{10, std::chrono::seconds(60)};
   RateLimit login_per_address{30, std::chrono::seconds(60)};
   RateLimit register_per_login{5, std::chrono::seconds(60)};
@@ -128,8 +136,9 @@ struct UserProfile {
   Time created_at;
 };
 
-// Attached to RESOURCE_EXHAUSTED statuses from rate limiting: payload value = the retry delay in
-// whole seconds, as decimal text. The gRPC transport turns it into google.rpc.RetryInfo.
+// Attached to RESOURCE_EXHAUSTED statuses from rate limiting and from a full Argon2id queue:
+// payload value = the retry delay in whole seconds, as decimal text. The gRPC transport turns it
+// into google.rpc.RetryInfo.
 inline constexpr char kRetryAfterPayloadUrl[] = "coffer.identity/retry-after-seconds";
 
 class IdentityService {
@@ -185,6 +194,9 @@ class IdentityService {
 
   const IdentityServiceConfig& config() const { return config_; }
 
+  // The Argon2id slots every password hash and verification runs in (metrics, tests).
+  PasswordHasher& password_hasher() { return hasher_; }
+
  private:
   struct VerifiedAccessToken;
 
@@ -198,6 +210,8 @@ class IdentityService {
                                               std::chrono::system_clock::time_point now);
   absl::StatusOr<IssuedTokens> StartSession(const User& user);
   absl::Status CheckRateLimit(RateLimiter& limiter, const std::string& key);
+  // The caller-facing form of a full Argon2id queue (`what`: "logins", "registrations").
+  static absl::Status Overloaded(std::string_view what);
   std::chrono::system_clock::time_point Now() const;
 
   const IdentityServiceConfig config_;
@@ -213,6 +227,7 @@ class IdentityService {
   RateLimiter register_by_login_;
   RateLimiter register_by_address_;
   RateLimiter lookup_by_subject_;
+  PasswordHasher hasher_;
   // A valid Argon2id hash of a random password, verified when the login does not exist so that
   // the answer takes as long as for a wrong password.
   std::string dummy_password_hash_;

@@ -16,9 +16,7 @@ namespace {
 // another purpose or another kid.
 constexpr char kSealContext[] = "coffer.identity.signing-key.v1";
 
-std::chrono::system_clock::time_point Now(const auth::Clock& clock) {
-  return absl::ToChronoTime(clock.Now());
-}
+Time Now(const auth::Clock& clock) { return absl::ToChronoTime(clock.Now()); }
 
 const log::Logger& Log() {
   static const log::Logger logger("signing_keys");
@@ -48,17 +46,22 @@ std::string SigningKeyManager::Thumbprint(std::string_view raw_public_key) {
 absl::Status SigningKeyManager::Init() {
   std::lock_guard<std::mutex> lock(mu_);
   COFFER_RETURN_IF_ERROR(ReloadLocked());
-  if (CurrentLocked() == nullptr) {
-    // First start against this database. Replicas starting together race on generation 1.
-    COFFER_ASSIGN_OR_RETURN(bool created, CreateNextKeyLocked());
+  if (keys_.empty()) {
+    // First start against this database: the first key signs at once (no verifier can hold a
+    // token it fails to check). Replicas starting together race on generation 1.
+    COFFER_ASSIGN_OR_RETURN(bool created, CreateNextKeyLocked(/*first=*/true));
     if (created && metrics_ != nullptr) metrics_->key_rotation_initial.Increment();
     COFFER_RETURN_IF_ERROR(ReloadLocked());
   }
-  const CachedKey* current = CurrentLocked();
-  if (current == nullptr || !current->private_key) {
-    // A misconfigured KEK must not make this replica mint a key the others cannot open.
+  const Time now = Now(clock_);
+  const CachedKey* current = CurrentLocked(now);
+  const CachedKey* next = NextLocked(now);
+  if (current == nullptr || !current->private_key || (next != nullptr && !next->private_key)) {
+    // A misconfigured KEK must not make this replica mint a key the others cannot use, nor run
+    // until the next key activates and only then fail.
     return absl::FailedPreconditionError(
-        "the current signing key cannot be opened with the configured KEK (was a KEK removed?)");
+        "the current or next signing key cannot be opened with the configured KEK (was a KEK "
+        "removed?)");
   }
   initialized_ = true;
   return absl::OkStatus();
@@ -68,11 +71,8 @@ absl::Status SigningKeyManager::Tick() {
   std::lock_guard<std::mutex> lock(mu_);
   const auto now = Now(clock_);
   if (now - loaded_at_ >= reload_interval_) COFFER_RETURN_IF_ERROR(ReloadLocked());
-  std::vector<SigningKey> stored;
-  stored.reserve(keys_.size());
-  for (const auto& k : keys_) stored.push_back(k.stored);
-  if (RotationDue(stored, schedule_, now)) {
-    COFFER_ASSIGN_OR_RETURN(bool created, CreateNextKeyLocked());
+  if (RotationDue(StoredLocked(), schedule_, now)) {
+    COFFER_ASSIGN_OR_RETURN(bool created, CreateNextKeyLocked(/*first=*/keys_.empty()));
     if (created && metrics_ != nullptr) metrics_->key_rotation_scheduled.Increment();
     COFFER_RETURN_IF_ERROR(ReloadLocked());
   }
@@ -86,18 +86,23 @@ absl::Status SigningKeyManager::Tick() {
 absl::StatusOr<std::string> SigningKeyManager::Rotate() {
   std::lock_guard<std::mutex> lock(mu_);
   COFFER_RETURN_IF_ERROR(ReloadLocked());  // rotate from the newest generation any replica made
-  COFFER_ASSIGN_OR_RETURN(bool created, CreateNextKeyLocked());
+  if (const CachedKey* next = NextLocked(Now(clock_))) return next->stored.kid;
+  COFFER_ASSIGN_OR_RETURN(bool created, CreateNextKeyLocked(/*first=*/keys_.empty()));
   if (created && metrics_ != nullptr) metrics_->key_rotation_manual.Increment();
   COFFER_RETURN_IF_ERROR(ReloadLocked());
-  const CachedKey* current = CurrentLocked();
-  if (current == nullptr) return absl::InternalError("no signing key after rotation");
-  return current->stored.kid;
+  // The key that signs next: the new key while it is pre-published, or (prepublication 0) the
+  // current key, which it already is.
+  const Time now = Now(clock_);
+  const CachedKey* next = NextLocked(now);
+  if (next == nullptr) next = CurrentLocked(now);
+  if (next == nullptr) return absl::InternalError("no signing key after rotation");
+  return next->stored.kid;
 }
 
 absl::StatusOr<SigningKeyManager::Signer> SigningKeyManager::CurrentSigner() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!initialized_) return absl::FailedPreconditionError("signing keys are not loaded");
-  const CachedKey* current = CurrentLocked();
+  const CachedKey* current = CurrentLocked(Now(clock_));
   if (current == nullptr || !current->private_key) {
     return absl::FailedPreconditionError("no usable signing key");
   }
@@ -108,14 +113,8 @@ absl::StatusOr<crypto::Ed25519PublicKey> SigningKeyManager::PublicKey(std::strin
   std::lock_guard<std::mutex> lock(mu_);
   const auto now = Now(clock_);
   auto find = [&]() -> const CachedKey* {
-    std::vector<SigningKey> stored;
-    for (const auto& k : keys_) stored.push_back(k.stored);
-    for (const auto& p : identity::PublishedKeys(stored, schedule_, now)) {
-      if (p.kid == kid) {
-        for (const auto& k : keys_) {
-          if (k.stored.kid == kid) return &k;
-        }
-      }
+    for (const auto& p : identity::PublishedKeys(StoredLocked(), schedule_, now)) {
+      if (p.key.kid == kid) return CachedByKid(kid);
     }
     return nullptr;
   };
@@ -132,11 +131,9 @@ absl::StatusOr<crypto::Ed25519PublicKey> SigningKeyManager::PublicKey(std::strin
 
 std::vector<SigningKeyManager::PublicKeyInfo> SigningKeyManager::PublishedKeys() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<SigningKey> stored;
-  for (const auto& k : keys_) stored.push_back(k.stored);
   std::vector<PublicKeyInfo> out;
-  for (const auto& k : identity::PublishedKeys(stored, schedule_, Now(clock_))) {
-    out.push_back(PublicKeyInfo{k.kid, k.public_key});
+  for (const auto& p : identity::PublishedKeys(StoredLocked(), schedule_, Now(clock_))) {
+    out.push_back(PublicKeyInfo{p.key.kid, p.key.public_key, p.state, p.key.ActivatesAt()});
   }
   return out;
 }
@@ -168,26 +165,52 @@ absl::Status SigningKeyManager::ReloadLocked() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> SigningKeyManager::CreateNextKeyLocked() {
-  const CachedKey* current = CurrentLocked();
+absl::StatusOr<bool> SigningKeyManager::CreateNextKeyLocked(bool first) {
   COFFER_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey key, crypto::Ed25519PrivateKey::Generate());
+  const Time now = Now(clock_);
   SigningKey k;
   k.public_key = key.PublicKey().Raw();
   k.kid = Thumbprint(k.public_key);
-  k.generation = current == nullptr ? 1 : current->stored.generation + 1;
-  k.created_at = Now(clock_);
+  k.generation = keys_.empty() ? 1 : keys_.back().stored.generation + 1;
+  k.created_at = now;
+  k.activates_at = ActivationTimeForNewKey(schedule_, now, first);
   COFFER_ASSIGN_OR_RETURN(k.sealed_private_key,
                           crypto::SealWithKeyring(keyring_, kSealContext, key.Seed(), k.kid));
   COFFER_ASSIGN_OR_RETURN(bool inserted, repository_.Insert(k));
   if (inserted) {
-    Log().Info("signing key created",
-               {{"kid", k.kid}, {"generation", static_cast<int64_t>(k.generation)}});
+    const auto delay =
+        std::chrono::duration_cast<std::chrono::seconds>(k.ActivatesAt() - now).count();
+    Log().Info("signing key created", {{"kid", k.kid},
+                                       {"generation", static_cast<int64_t>(k.generation)},
+                                       {"signs_in_seconds", static_cast<int64_t>(delay)}});
   }
   return inserted;
 }
 
-const SigningKeyManager::CachedKey* SigningKeyManager::CurrentLocked() const {
-  return keys_.empty() ? nullptr : &keys_.back();
+std::vector<SigningKey> SigningKeyManager::StoredLocked() const {
+  std::vector<SigningKey> stored;
+  stored.reserve(keys_.size());
+  for (const auto& k : keys_) stored.push_back(k.stored);
+  return stored;
+}
+
+const SigningKeyManager::CachedKey* SigningKeyManager::CachedByKid(std::string_view kid) const {
+  for (const auto& k : keys_) {
+    if (k.stored.kid == kid) return &k;
+  }
+  return nullptr;
+}
+
+const SigningKeyManager::CachedKey* SigningKeyManager::CurrentLocked(Time now) const {
+  const std::vector<SigningKey> stored = StoredLocked();
+  const SigningKey* current = CurrentKey(stored, now);
+  return current == nullptr ? nullptr : CachedByKid(current->kid);
+}
+
+const SigningKeyManager::CachedKey* SigningKeyManager::NextLocked(Time now) const {
+  const std::vector<SigningKey> stored = StoredLocked();
+  const SigningKey* next = NextKey(stored, now);
+  return next == nullptr ? nullptr : CachedByKid(next->kid);
 }
 
 }  // namespace coffer::identity

@@ -2,11 +2,19 @@
 // KEK, rotates them on schedule and on demand, and answers "which key signs now" and "which
 // public keys are published".
 //
+// Pre-publication (KeySchedule): a rotation creates the next key, which is published at once but
+// signs only from its stored activation time (creation + prepublication) on. Every replica reads
+// that time from the database, so all switch at the same instant without talking to each other;
+// the switch needs no reload, only the clock. The first key of a fresh installation signs at
+// once.
+//
 // Multi-replica behaviour: keys live in the database; every replica caches them and reloads every
 // `reload_interval` (and on an unknown kid, at most once per second). Rotation inserts generation
-// current+1, which is unique: when several replicas rotate at once, one insert wins and every
-// replica reloads and uses the winner's key (see SigningKeyRepository). A replica may keep signing
-// with the previous key until its next reload, which KeySchedule::retention must cover.
+// newest+1, which is unique: when several replicas rotate at once, one insert wins and every
+// replica reloads and uses the winner's key (see SigningKeyRepository). A replica that has not
+// reloaded since the next key was created does not know it; with prepublication longer than
+// reload_interval every replica has loaded it before it activates. Otherwise a replica may keep
+// signing with the previous key until its next reload, which KeySchedule::retention covers.
 //
 // Lifecycle: construct, call Init() once (loads keys, creating the first one if there is none),
 // then call Tick() periodically from one maintenance thread. Threading: every method is
@@ -40,10 +48,12 @@ class SigningKeyManager {
     crypto::Ed25519PrivateKey key;
   };
 
-  // One published key, as the JWKS shows it.
+  // One published key, as the JWKS shows it (plus what it is doing, which the JWKS omits).
   struct PublicKeyInfo {
     std::string kid;
     std::string raw_public_key;  // 32 bytes
+    KeyState state = KeyState::kCurrent;
+    Time activates_at;
   };
 
   // `metrics` may be null (tests). All references must outlive the manager.
@@ -58,8 +68,10 @@ class SigningKeyManager {
   // current key is older than the rotation interval, and deletes keys nobody can need anymore.
   absl::Status Tick();
 
-  // Creates a new key now and makes it current; returns its kid (the winner's kid if another
-  // replica rotated at the same instant).
+  // Starts a rotation: creates the next key, published at once and signing from now +
+  // prepublication on (at once when prepublication is 0). Returns the kid of the key that signs
+  // next. When a next key already exists (an earlier call, the schedule, or another replica
+  // rotating at the same instant), returns that key's kid instead of creating another.
   absl::StatusOr<std::string> Rotate();
 
   // The key to sign new tokens with. FAILED_PRECONDITION before Init().
@@ -69,7 +81,8 @@ class SigningKeyManager {
   // NOT_FOUND otherwise.
   absl::StatusOr<crypto::Ed25519PublicKey> PublicKey(std::string_view kid);
 
-  // Published keys, current first.
+  // Published keys: current first, then the next key (if a rotation is under way), then
+  // retired keys whose tokens may still be valid.
   std::vector<PublicKeyInfo> PublishedKeys();
 
   // The RFC 7638 JWK thumbprint of an Ed25519 public key; used as the kid.
@@ -83,9 +96,13 @@ class SigningKeyManager {
   };
 
   absl::Status ReloadLocked();
-  // Inserts generation current+1; false when another replica won the race.
-  absl::StatusOr<bool> CreateNextKeyLocked();
-  const CachedKey* CurrentLocked() const;
+  // Inserts generation newest+1, activating at once when `first`, else after prepublication;
+  // false when another replica won the race.
+  absl::StatusOr<bool> CreateNextKeyLocked(bool first);
+  const CachedKey* CurrentLocked(Time now) const;
+  const CachedKey* NextLocked(Time now) const;
+  const CachedKey* CachedByKid(std::string_view kid) const;
+  std::vector<SigningKey> StoredLocked() const;
 
   SigningKeyRepository& repository_;
   const crypto::Keyring& keyring_;

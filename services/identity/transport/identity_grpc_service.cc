@@ -8,23 +8,13 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "pkg/crypto/hash.h"
 #include "pkg/grpcx/server.h"
 #include "pkg/log/log.h"
 #include "pkg/status/status.h"
 
 namespace coffer::identity {
 namespace {
-
-RequestContext ContextOf(const grpc::ServerContext& context) {
-  RequestContext ctx;
-  const auto& md = context.client_metadata();
-  auto it = md.find("authorization");
-  if (it != md.end()) {
-    ctx.bearer_token = BearerToken(std::string_view(it->second.data(), it->second.size()));
-  }
-  ctx.peer_address = PeerAddress(context.peer());
-  return ctx;
-}
 
 google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
@@ -49,6 +39,28 @@ void FillTokens(const IssuedTokens& t, v1::TokenPair* out) {
 }
 
 }  // namespace
+
+RequestContext IdentityGrpcService::ContextOf(const grpc::ServerContext& context) const {
+  RequestContext ctx;
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  if (it != md.end()) {
+    ctx.bearer_token = BearerToken(std::string_view(it->second.data(), it->second.size()));
+  }
+  ctx.peer_address = PeerAddress(context.peer());
+  // The REST gateway runs in this process and calls through the in-process channel; it proves
+  // that with the process's gateway secret and passes the HTTP client's address. Without the
+  // secret, "x-forwarded-for" is just a client's claim and is ignored.
+  auto secret = md.find(std::string(kGatewaySecretMetadata));
+  auto forwarded = md.find("x-forwarded-for");
+  if (!gateway_secret_.empty() && secret != md.end() && forwarded != md.end() &&
+      forwarded->second.size() <= 64 &&
+      crypto::ConstantTimeEquals(std::string_view(secret->second.data(), secret->second.size()),
+                                 gateway_secret_)) {
+    ctx.peer_address = std::string(forwarded->second.data(), forwarded->second.size());
+  }
+  return ctx;
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   grpc::Status plain = status::ToGrpcStatus(status);

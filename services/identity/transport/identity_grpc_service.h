@@ -8,6 +8,8 @@
 #include <grpcpp/server_context.h>
 
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "coffer/identity/v1/identity.grpc.pb.h"
@@ -27,9 +29,15 @@ std::string BearerToken(std::string_view authorization);
 // "ipv6:[::1]:5000"; the whole string for other forms (unix sockets, in-process).
 std::string PeerAddress(std::string_view peer);
 
+// Metadata with which the in-process REST gateway proves it is the gateway (a random secret the
+// app gives both at start-up); only then is its "x-forwarded-for" the caller's address.
+inline constexpr std::string_view kGatewaySecretMetadata = "x-coffer-gateway";
+
 class IdentityGrpcService final : public coffer::identity::v1::IdentityService::Service {
  public:
-  explicit IdentityGrpcService(IdentityService& service) : service_(service) {}
+  // `gateway_secret`: the in-process REST gateway's proof (see ContextOf); empty = no gateway.
+  explicit IdentityGrpcService(IdentityService& service, std::string gateway_secret = "")
+      : service_(service), gateway_secret_(std::move(gateway_secret)) {}
 
   grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;
@@ -68,7 +76,12 @@ class IdentityGrpcService final : public coffer::identity::v1::IdentityService::
                        v1::GetUserResponse* response) override;
 
  private:
+  // Bearer token and client address of a call (the REST client's address when the in-process
+  // gateway vouches for it).
+  RequestContext ContextOf(const grpc::ServerContext& context) const;
+
   IdentityService& service_;
+  const std::string gateway_secret_;
 };
 
 }  // namespace coffer::identity

@@ -4,8 +4,10 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <charconv>
 #include <utility>
 
+#include "pkg/log/log.h"
 #include "pkg/status/status.h"
 
 namespace coffer::vault::app {
@@ -24,12 +26,18 @@ absl::StatusOr<auth::JwkSet> IdentityJwksSource::Fetch() {
   for (const auto& k : resp.keys()) {
     set.keys.push_back(auth::Jwk{k.kty(), k.crv(), k.x(), k.kid(), k.use(), k.alg()});
   }
-  if (set.keys.empty() && !resp.json().empty()) return auth::JwkSet::FromJson(resp.json());
+  if (set.keys.empty() && !resp.json().empty()) {
+    auto parsed = auth::JwkSet::FromJson(resp.json());
+    // A malformed document is identity's fault, not the caller's: an outage.
+    if (!parsed.ok())
+      return absl::UnavailableError("JWKS from identity: " + parsed.status().ToString());
+    return parsed;
+  }
   return set;
 }
 
 absl::StatusOr<std::unique_ptr<HttpJwksSource>> HttpJwksSource::Create(
-    const std::string& url, std::chrono::milliseconds timeout) {
+    const std::string& url, std::chrono::milliseconds timeout, std::size_t max_body_bytes) {
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) {
     return absl::InvalidArgumentError("jwks-url: expected http(s)://host[:port]/path");
@@ -42,7 +50,11 @@ absl::StatusOr<std::unique_ptr<HttpJwksSource>> HttpJwksSource::Create(
   std::string origin = path_start == std::string::npos ? url : url.substr(0, path_start);
   std::string path = path_start == std::string::npos ? "/" : url.substr(path_start);
   if (origin.size() <= scheme_end + 3) return absl::InvalidArgumentError("jwks-url: no host");
-  return std::unique_ptr<HttpJwksSource>(new HttpJwksSource(origin, path, timeout));
+  if (max_body_bytes == 0) return absl::InvalidArgumentError("jwks-url: body limit must be > 0");
+  if (scheme == "http") {
+    log::Warn("the JWKS URL is plain http: token-signing keys could be replaced in transit");
+  }
+  return std::unique_ptr<HttpJwksSource>(new HttpJwksSource(origin, path, timeout, max_body_bytes));
 }
 
 absl::StatusOr<auth::JwkSet> HttpJwksSource::Fetch() {
@@ -51,15 +63,57 @@ absl::StatusOr<auth::JwkSet> HttpJwksSource::Fetch() {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout_ - seconds);
   client.set_connection_timeout(seconds.count(), micros.count());
   client.set_read_timeout(seconds.count(), micros.count());
-  client.set_follow_location(true);
-  httplib::Result result = client.Get(path_.c_str());
+  // Never follow a redirect: it could go from https to http, or anywhere else.
+  client.set_follow_location(false);
+  int status = 0;
+  bool too_large = false;
+  std::string body;
+  const httplib::Headers headers = {{"Accept", "application/jwk-set+json, application/json"}};
+  httplib::Result result = client.Get(
+      path_, headers,
+      [&](const httplib::Response& response) {
+        status = response.status;
+        if (status != 200) return false;  // nothing of the body is needed
+        // Refuse a declared oversized body before reading it; the receiver below bounds the
+        // bytes actually read (chunked bodies, lying headers).
+        const std::string length = response.get_header_value("Content-Length");
+        unsigned long long declared = 0;
+        auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
+        if (!length.empty() && ec == std::errc() && end == length.data() + length.size() &&
+            declared > max_body_bytes_) {
+          too_large = true;
+          return false;
+        }
+        return true;
+      },
+      [&](const char* data, size_t length) {
+        if (body.size() + length > max_body_bytes_) {
+          too_large = true;
+          return false;
+        }
+        body.append(data, length);
+        return true;
+      });
+  if (too_large) {
+    return absl::UnavailableError("fetching JWKS: the response exceeds " +
+                                  std::to_string(max_body_bytes_) + " bytes");
+  }
+  if (status >= 300 && status < 400) {
+    return absl::UnavailableError("fetching JWKS: HTTP " + std::to_string(status) +
+                                  " redirect; redirects are not followed (configure the final "
+                                  "URL)");
+  }
+  if (status != 0 && status != 200) {
+    return absl::UnavailableError("fetching JWKS: HTTP " + std::to_string(status));
+  }
   if (!result) {
     return absl::UnavailableError("fetching JWKS: " + httplib::to_string(result.error()));
   }
-  if (result->status != 200) {
-    return absl::UnavailableError("fetching JWKS: HTTP " + std::to_string(result->status));
-  }
-  return auth::JwkSet::FromJson(result->body);
+  auto set = auth::JwkSet::FromJson(body);
+  // Not JSON, or no "keys" array: the issuer's (or a proxy's) fault, so an outage.
+  if (!set.ok())
+    return absl::UnavailableError("fetching JWKS: " + std::string(set.status().message()));
+  return set;
 }
 
 absl::StatusOr<bool> IdentityIntrospector::IsActive(std::string_view token) {

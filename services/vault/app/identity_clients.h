@@ -1,6 +1,7 @@
 // Where the vault gets token-verification material (DESIGN.md §6):
 //   IdentityJwksSource        the identity service's GetJwks over gRPC;
-//   HttpJwksSource            any OIDC provider's JWKS URL (http or https) via cpp-httplib;
+//   HttpJwksSource            any OIDC provider's JWKS URL (https, or http inside a trusted
+//                             network) via cpp-httplib: no redirects followed, body capped;
 //   IdentityIntrospector      the identity service's Introspect, so revoked tokens stop working
 //                             (pkg/auth's TokenVerifier caches answers briefly). The call is
 //                             authenticated with the token being introspected.
@@ -46,22 +47,40 @@ class IdentityJwksSource final : public auth::JwksSource {
   std::chrono::milliseconds timeout_;
 };
 
+// A JWKS over HTTP(S). Fetch() sends one GET to the configured URL and
+//   * never follows a redirect (a 3xx is an error: a redirect could downgrade https to http or
+//     point anywhere; configure the final URL);
+//   * reads at most `max_body_bytes` (1 MiB; a JWKS is a few hundred bytes per key), refusing a
+//     larger Content-Length before reading and aborting a longer body;
+//   * answers UNAVAILABLE for every failure: unreachable, timeout, non-200, too large, not JSON,
+//     no "keys" array. (pkg/auth TokenVerifier keeps the last good keys on any failure and also
+//     when the set holds no usable key.)
+// The URL is fixed at construction; a plain http:// URL is accepted (in-cluster issuers) with a
+// warning, since the keys could then be replaced in transit.
 class HttpJwksSource final : public auth::JwksSource {
  public:
+  static constexpr std::size_t kDefaultMaxBodyBytes = 1024 * 1024;
+
   // `url` like "https://issuer.example/.well-known/jwks.json". INVALID_ARGUMENT when it is not
-  // an http(s) URL.
-  static absl::StatusOr<std::unique_ptr<HttpJwksSource>> Create(const std::string& url,
-                                                                std::chrono::milliseconds timeout);
+  // an http(s) URL with a host.
+  static absl::StatusOr<std::unique_ptr<HttpJwksSource>> Create(
+      const std::string& url, std::chrono::milliseconds timeout,
+      std::size_t max_body_bytes = kDefaultMaxBodyBytes);
 
   absl::StatusOr<auth::JwkSet> Fetch() override;
 
  private:
-  HttpJwksSource(std::string origin, std::string path, std::chrono::milliseconds timeout)
-      : origin_(std::move(origin)), path_(std::move(path)), timeout_(timeout) {}
+  HttpJwksSource(std::string origin, std::string path, std::chrono::milliseconds timeout,
+                 std::size_t max_body_bytes)
+      : origin_(std::move(origin)),
+        path_(std::move(path)),
+        timeout_(timeout),
+        max_body_bytes_(max_body_bytes) {}
 
   std::string origin_;  // scheme://host[:port]
   std::string path_;
   std::chrono::milliseconds timeout_;
+  std::size_t max_body_bytes_;
 };
 
 class IdentityIntrospector final : public auth::Introspector {

@@ -10,6 +10,7 @@
 #include "pkg/crypto/keyring.h"
 #include "pkg/crypto/random.h"
 #include "pkg/grpcx/channel.h"
+#include "pkg/grpcx/idle_watchdog.h"
 #include "pkg/grpcx/server.h"
 #include "pkg/log/log.h"
 #include "pkg/metrics/admin_server.h"
@@ -48,6 +49,7 @@
 #include "services/vault/transport/file_grpc_service.h"
 #include "services/vault/transport/grpc_services.h"
 #include "services/vault/transport/space_grpc_service.h"
+#include "services/vault/transport/stream_limiter.h"
 #include "services/vault/transport/sync_grpc_service.h"
 
 namespace coffer::vault::app {
@@ -109,6 +111,10 @@ struct VaultApp::Impl {
   std::unique_ptr<sync::SyncMetrics> sync_metrics;
   std::unique_ptr<sync::ChangeNotifier> notifier;
   std::unique_ptr<sync::ChangeFeed> feed;
+  // Caps and idle timeouts of long-lived calls; before the services that use them.
+  std::unique_ptr<transport::StreamMetrics> stream_metrics;
+  std::unique_ptr<transport::StreamLimiter> watch_streams, uploads, downloads;
+  std::unique_ptr<grpcx::IdleWatchdog> watchdog;
   std::unique_ptr<transport::SyncGrpcService> sync_grpc;
   std::unique_ptr<sync::OutboxRelay> relay;        // null when the shard runs alone
   std::unique_ptr<sync::ChangeConsumer> consumer;  // null when the shard runs alone
@@ -284,11 +290,15 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   postgres::ConnectionPoolConfig pool_config;
   pool_config.dsn = config.db_dsn;
   pool_config.size = config.db_pool_size;
+  pool_config.session.statement_timeout = std::chrono::milliseconds(config.db_statement_timeout_ms);
+  pool_config.session.idle_in_transaction_timeout =
+      std::chrono::milliseconds(config.db_idle_in_transaction_timeout_ms);
   COFFER_ASSIGN_OR_RETURN(a.pool, postgres::ConnectionPool::Create(pool_config));
   a.records = std::make_unique<repository::PgRecordRepository>(*a.pool);
   // Wakes Watch streams and the relay after commits, here and on the other replicas (no NOTIFY
   // inside write transactions: see migrations/V003__notify_off_commit_path.sql).
-  a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn);
+  a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn, std::chrono::milliseconds(2),
+                                                      pool_config.session);
   sync::ChangeNotifier* notifier = a.notifier.get();
   a.records->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.spaces = std::make_unique<repository::PgSpaceRepository>(*a.pool);
@@ -371,16 +381,35 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.space_grpc = std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.space_service);
   a.blobs->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.file_service = std::make_unique<service::FileService>(
-      service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes}, *a.blobs,
-      *a.access, *a.record_service, *a.keyring, NowMs);
-  a.file_grpc = std::make_unique<transport::FileGrpcService>(*a.authenticator, *a.file_service);
+      service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes,
+                                 config.max_upload_buffer_bytes_per_user},
+      *a.blobs, *a.access, *a.record_service, *a.keyring, NowMs, a.registry.get());
+  a.stream_metrics = std::make_unique<transport::StreamMetrics>(*a.registry);
+  a.watch_streams = std::make_unique<transport::StreamLimiter>(
+      transport::StreamLimiter::Options{"watch", "Watch streams", config.max_watch_streams_per_user,
+                                        config.max_watch_streams},
+      a.stream_metrics.get());
+  a.uploads = std::make_unique<transport::StreamLimiter>(
+      transport::StreamLimiter::Options{"upload", "file uploads", config.max_uploads_per_user,
+                                        config.max_uploads},
+      a.stream_metrics.get());
+  a.downloads = std::make_unique<transport::StreamLimiter>(
+      transport::StreamLimiter::Options{"download", "file downloads", config.max_downloads_per_user,
+                                        config.max_downloads},
+      a.stream_metrics.get());
+  a.watchdog = std::make_unique<grpcx::IdleWatchdog>();
+  a.file_grpc = std::make_unique<transport::FileGrpcService>(
+      *a.authenticator, *a.file_service,
+      transport::FileStreamBounds{a.uploads.get(), a.downloads.get(), a.watchdog.get(),
+                                  std::chrono::milliseconds(config.file_stream_idle_timeout_ms)});
   // Shard sync (sync/): change feed always; relay and consumer only with Kafka configured.
   a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool);
   a.sync_repo->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.sync_metrics = std::make_unique<sync::SyncMetrics>(*a.registry);
   a.feed = std::make_unique<sync::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
   a.sync_grpc = std::make_unique<transport::SyncGrpcService>(
-      *a.authenticator, *a.feed, *a.notifier, std::chrono::milliseconds(config.watch_heartbeat_ms));
+      *a.authenticator, *a.feed, *a.notifier, std::chrono::milliseconds(config.watch_heartbeat_ms),
+      *a.watch_streams);
   if (!config.kafka_bootstrap.empty()) {
     kafka::ClientConfig client;
     client.bootstrap_servers = config.kafka_bootstrap;
@@ -462,6 +491,17 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   server_options.tls_key_file = config.tls_key_file;
   server_options.tls_client_ca_file = config.tls_client_ca_file;
   server_options.shutdown_grace = std::chrono::milliseconds(config.shutdown_grace_ms);
+  server_options.max_threads = config.grpc_max_threads;
+  server_options.max_concurrent_streams = config.grpc_max_concurrent_streams;
+  server_options.keepalive_time = std::chrono::milliseconds(config.grpc_keepalive_time_ms);
+  server_options.keepalive_timeout = std::chrono::milliseconds(config.grpc_keepalive_timeout_ms);
+  server_options.min_client_ping_interval =
+      std::chrono::milliseconds(config.grpc_min_client_ping_interval_ms);
+  server_options.max_connection_idle =
+      std::chrono::milliseconds(config.grpc_max_connection_idle_ms);
+  server_options.max_connection_age = std::chrono::milliseconds(config.grpc_max_connection_age_ms);
+  server_options.max_connection_age_grace =
+      std::chrono::milliseconds(config.grpc_max_connection_age_grace_ms);
   a.grpc_server = std::make_unique<grpcx::GrpcServer>(server_options);
   a.grpc_server->RegisterService(a.record_grpc.get());
   a.grpc_server->RegisterService(a.space_grpc.get());
@@ -525,12 +565,15 @@ absl::Status VaultApp::Start() {
     grpc::ChannelArguments channel_args;
     COFFER_ASSIGN_OR_RETURN(
         a.rest_server,
-        restgw::StartRestGateway(
-            restgw::RestServerOptions{.host = rest_addr.first, .port = rest_addr.second},
-            {"coffer.vault.v1.RecordService", "coffer.vault.v1.SyncService",
-             "coffer.vault.v1.SpaceService", "coffer.vault.v1.AdminService",
-             "coffer.vault.v1.FileService"},
-            a.grpc_server->server()->InProcessChannel(channel_args)));
+        restgw::StartRestGateway(restgw::RestServerOptions{.host = rest_addr.first,
+                                                           .port = rest_addr.second,
+                                                           .tls_cert_file = a.config.tls_cert_file,
+                                                           .tls_key_file = a.config.tls_key_file,
+                                                           .name = "vault-rest"},
+                                 {"coffer.vault.v1.RecordService", "coffer.vault.v1.SyncService",
+                                  "coffer.vault.v1.SpaceService", "coffer.vault.v1.AdminService",
+                                  "coffer.vault.v1.FileService"},
+                                 a.grpc_server->server()->InProcessChannel(channel_args)));
     a.rest_port = a.rest_server->port();
   }
   a.started = true;

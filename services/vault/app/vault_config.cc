@@ -4,6 +4,12 @@
 #include <sstream>
 
 namespace coffer::vault::app {
+namespace {
+
+// gRPC threads the stream caps must leave for unary calls (and gRPC's idle pollers).
+constexpr int64_t kThreadsForOtherCalls = 64;
+
+}  // namespace
 
 void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
   parser.Add("grpc-addr", &c->grpc_addr, "gRPC listen address host:port (port 0 = any free port)");
@@ -109,6 +115,93 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
            "it (further uploads get RESOURCE_EXHAUSTED until it frees up)")
       .Validate(config::InRange(int64_t{1} << 20, int64_t{64} << 30));
   parser
+      .Add("max-upload-buffer-bytes-per-user", &c->max_upload_buffer_bytes_per_user,
+           "File content one user's uploads may hold in memory together on this replica (0 = "
+           "the larger of a quarter of --max-upload-buffer-bytes and --max-file-bytes); further "
+           "chunks of that user get RESOURCE_EXHAUSTED, other users' uploads go on")
+      .Validate(config::InRange(int64_t{0}, int64_t{64} << 30));
+  parser
+      .Add("max-watch-streams-per-user", &c->max_watch_streams_per_user,
+           "SyncService.Watch streams one user may have open on this replica (more are refused "
+           "RESOURCE_EXHAUSTED at once)")
+      .Validate(config::InRange(1, 10000));
+  parser
+      .Add("max-watch-streams", &c->max_watch_streams,
+           "SyncService.Watch streams all users may have open on this replica")
+      .Validate(config::InRange(1, 100000));
+  parser
+      .Add("max-uploads-per-user", &c->max_uploads_per_user,
+           "FileService.UploadFile calls one user may have open on this replica")
+      .Validate(config::InRange(1, 10000));
+  parser
+      .Add("max-uploads", &c->max_uploads,
+           "FileService.UploadFile calls all users may have open on this replica")
+      .Validate(config::InRange(1, 100000));
+  parser
+      .Add("max-downloads-per-user", &c->max_downloads_per_user,
+           "FileService.DownloadFile calls one user may have open on this replica")
+      .Validate(config::InRange(1, 10000));
+  parser
+      .Add("max-downloads", &c->max_downloads,
+           "FileService.DownloadFile calls all users may have open on this replica")
+      .Validate(config::InRange(1, 100000));
+  parser
+      .Add("file-stream-idle-timeout-ms", &c->file_stream_idle_timeout_ms,
+           "An upload that receives no message, or a download whose client accepts no data, for "
+           "this long is ended with DEADLINE_EXCEEDED and its memory released")
+      .Validate(config::InRange(100, 3600000));
+  parser
+      .Add("grpc-max-threads", &c->grpc_max_threads,
+           "Most threads the gRPC server runs; each open call holds one, and a call beyond that "
+           "is refused RESOURCE_EXHAUSTED at once (0 = unbounded)")
+      .Validate(config::InRange(0, 100000));
+  parser
+      .Add("grpc-max-concurrent-streams", &c->grpc_max_concurrent_streams,
+           "Calls one client connection may have open at once (HTTP/2 "
+           "MAX_CONCURRENT_STREAMS; 0 = gRPC's default, unbounded)")
+      .Validate(config::InRange(0, 100000));
+  parser
+      .Add("grpc-keepalive-time-ms", &c->grpc_keepalive_time_ms,
+           "The server pings a connection after this long without activity; with "
+           "--grpc-keepalive-timeout-ms it closes connections of clients that vanished (0 = off)")
+      .Validate(config::InRange(0, 86400000));
+  parser
+      .Add("grpc-keepalive-timeout-ms", &c->grpc_keepalive_timeout_ms,
+           "How long the server waits for a keepalive ping's answer before closing the "
+           "connection")
+      .Validate(config::InRange(1, 3600000));
+  parser
+      .Add("grpc-min-client-ping-interval-ms", &c->grpc_min_client_ping_interval_ms,
+           "Shortest interval at which clients may send keepalive pings; more often gets the "
+           "connection closed (too_many_pings)")
+      .Validate(config::InRange(0, 86400000));
+  parser
+      .Add("grpc-max-connection-idle-ms", &c->grpc_max_connection_idle_ms,
+           "A client connection without any open call for this long is closed (clients "
+           "reconnect on their next call; 0 = never)")
+      .Validate(config::InRange(0, 86400000));
+  parser
+      .Add("grpc-max-connection-age-ms", &c->grpc_max_connection_age_ms,
+           "A client connection older than this is asked to reconnect for new calls (spreads "
+           "clients over replicas; 0 = never)")
+      .Validate(config::InRange(0, 604800000));
+  parser
+      .Add("grpc-max-connection-age-grace-ms", &c->grpc_max_connection_age_grace_ms,
+           "After --grpc-max-connection-age-ms, how long calls still open on the old connection "
+           "may run before they are cancelled (0 = until they end; Watch streams never do)")
+      .Validate(config::InRange(0, 604800000));
+  parser
+      .Add("db-statement-timeout-ms", &c->db_statement_timeout_ms,
+           "PostgreSQL statement_timeout of every connection: a longer statement fails "
+           "DEADLINE_EXCEEDED (0 = the server's setting; a DSN options='-c statement_timeout=...' "
+           "wins)")
+      .Validate(config::InRange(0, 86400000));
+  parser
+      .Add("db-idle-in-transaction-timeout-ms", &c->db_idle_in_transaction_timeout_ms,
+           "PostgreSQL idle_in_transaction_session_timeout of every connection: the server ends "
+           "a session whose transaction sat idle this long (0 = the server's setting)")
+      .Validate(config::InRange(0, 86400000));
+  parser
       .Add("watch-heartbeat-ms", &c->watch_heartbeat_ms,
            "Heartbeat interval of idle SyncService.Watch streams")
       .Validate(config::InRange(100, 3600000));
@@ -140,6 +233,15 @@ absl::Status ValidateVaultConfig(const VaultConfig& c) {
   if (!c.bootstrap_peer.empty() && (c.bootstrap_token_file.empty() || c.kafka_bootstrap.empty())) {
     return absl::InvalidArgumentError(
         "--bootstrap-peer needs --bootstrap-token-file and --kafka-bootstrap");
+  }
+  // Long-lived streams each hold a gRPC thread: together they must leave threads for every
+  // other call, or a full set of Watch streams would refuse everybody's unary calls.
+  const int64_t streams = int64_t{c.max_watch_streams} + c.max_uploads + c.max_downloads;
+  if (c.grpc_max_threads > 0 && streams + kThreadsForOtherCalls > c.grpc_max_threads) {
+    return absl::InvalidArgumentError(
+        "--max-watch-streams + --max-uploads + --max-downloads (" + std::to_string(streams) +
+        ") must leave at least " + std::to_string(kThreadsForOtherCalls) +
+        " of --grpc-max-threads (" + std::to_string(c.grpc_max_threads) + ") for other calls");
   }
   return absl::OkStatus();
 }

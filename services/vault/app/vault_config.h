@@ -58,6 +58,29 @@ struct VaultConfig {
   int watch_heartbeat_ms = 15000;
   int64_t max_file_bytes = int64_t{64} << 20;
   int64_t max_upload_buffer_bytes = int64_t{256} << 20;
+  int64_t max_upload_buffer_bytes_per_user = 0;  // 0 = max(a quarter of the budget, a file)
+  // Long-lived calls (README "Limits"): caps per user (token subject) and per replica, and the
+  // idle timeout of a stalled upload / download.
+  int max_watch_streams_per_user = 8;
+  int max_watch_streams = 512;
+  int max_uploads_per_user = 4;
+  int max_uploads = 64;
+  int max_downloads_per_user = 8;
+  int max_downloads = 64;
+  int file_stream_idle_timeout_ms = 30000;
+  // gRPC server bounds (pkg/grpcx GrpcServerOptions).
+  int grpc_max_threads = 1024;
+  int grpc_max_concurrent_streams = 128;
+  int grpc_keepalive_time_ms = 60000;
+  int grpc_keepalive_timeout_ms = 20000;
+  int grpc_min_client_ping_interval_ms = 10000;
+  int grpc_max_connection_idle_ms = 600000;
+  int grpc_max_connection_age_ms = 0;  // 0 = no age limit
+  int grpc_max_connection_age_grace_ms = 0;
+  // PostgreSQL session limits of every connection (pkg/postgres SessionSettings); a value the
+  // DSN sets itself wins. Keepalives: set keepalives_* / tcp_user_timeout in the DSN to change.
+  int db_statement_timeout_ms = 30000;
+  int db_idle_in_transaction_timeout_ms = 60000;
   // Bootstrap of a new (empty) shard from a peer's snapshot (README "Bootstrap").
   std::string bootstrap_peer;        // gRPC address of another shard; empty = none
   std::string bootstrap_token_file;  // bearer token with scope vault.admin (secret: the file)
@@ -69,7 +92,8 @@ struct VaultConfig {
 void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* config);
 
 // Cross-field checks after parsing: one KEK source, one token source, introspection needs
-// identity. INVALID_ARGUMENT naming the flags.
+// identity, the stream caps leave gRPC threads for other calls. INVALID_ARGUMENT naming the
+// flags.
 absl::Status ValidateVaultConfig(const VaultConfig& config);
 
 // librdkafka properties of the --kafka-security-* / --kafka-ssl-* / --kafka-sasl-* flags (empty

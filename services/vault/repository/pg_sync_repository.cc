@@ -480,6 +480,9 @@ absl::Status PgSyncRepository::ExportSnapshot(
   constexpr size_t kChunk = 64;
   return postgres::RunInReadOnlyTransaction(
       pool_, IsolationLevel::kRepeatableRead, [&](pqxx::transaction_base& txn) -> absl::Status {
+        // The export streams to a peer at the peer's pace from one snapshot: no per-statement
+        // limit, and the transaction may sit idle while the peer applies a chunk (bounded).
+        postgres::SetLocalTimeouts(txn, std::chrono::milliseconds(0), std::chrono::minutes(10));
         SnapshotHeader h;
         for (const auto& row : postgres::ExecPrepared(txn, sql::kSelectOffsets)) {
           h.positions[row[0].as<int32_t>()] = row[1].as<int64_t>();

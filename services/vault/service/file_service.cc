@@ -1,5 +1,6 @@
 #include "services/vault/service/file_service.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "pkg/crypto/encoding.h"
@@ -7,6 +8,7 @@
 #include "services/vault/domain/ids.h"
 #include "services/vault/domain/validation.h"
 #include "services/vault/service/record_cipher.h"
+#include "services/vault/service/retry_after.h"
 
 namespace coffer::vault::service {
 namespace {
@@ -84,15 +86,87 @@ absl::Status ValidateMetadata(UploadMetadata& m, int64_t max_file_bytes) {
 
 }  // namespace
 
+int64_t EffectivePerUserBufferBytes(const FileServiceConfig& config) {
+  const int64_t share = config.max_buffered_bytes_per_user > 0
+                            ? config.max_buffered_bytes_per_user
+                            : std::max(config.max_buffered_bytes / 4, config.max_file_bytes);
+  return std::min(share, config.max_buffered_bytes);
+}
+
 FileService::FileService(FileServiceConfig config, repository::BlobRepository& blobs,
                          SpaceAccess& access, RecordService& records,
-                         const crypto::Keyring& keyring, WallClockMs now_ms)
+                         const crypto::Keyring& keyring, WallClockMs now_ms,
+                         prometheus::Registry* registry)
     : config_(config),
       blobs_(blobs),
       access_(access),
       records_(records),
       keyring_(keyring),
-      now_ms_(std::move(now_ms)) {}
+      now_ms_(std::move(now_ms)),
+      per_user_limit_(EffectivePerUserBufferBytes(config_)) {
+  if (registry != nullptr) {
+    buffered_gauge_ = &prometheus::BuildGauge()
+                           .Name("coffer_vault_upload_buffer_bytes")
+                           .Help("File content uploads in progress hold in memory on this replica")
+                           .Register(*registry)
+                           .Add({});
+    auto& refused = prometheus::BuildCounter()
+                        .Name("coffer_vault_upload_buffer_refused_total")
+                        .Help(
+                            "Upload chunks refused RESOURCE_EXHAUSTED by the upload buffer "
+                            "budget, by limit (user: the user's share; replica: all uploads)")
+                        .Register(*registry);
+    refused_user_ = &refused.Add({{"limit", "user"}});
+    refused_replica_ = &refused.Add({{"limit", "replica"}});
+  }
+}
+
+absl::Status FileService::Reserve(const std::string& subject, int64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (buffered_ + bytes > config_.max_buffered_bytes) {
+    if (refused_replica_ != nullptr) refused_replica_->Increment();
+    return WithRetryAfter(
+        absl::ResourceExhaustedError("the server holds too much upload data right now (limit " +
+                                     std::to_string(config_.max_buffered_bytes) +
+                                     " bytes for all uploads); retry the upload later"),
+        std::chrono::seconds(5));
+  }
+  auto it = buffered_by_user_.find(subject);
+  const int64_t mine = it == buffered_by_user_.end() ? 0 : it->second;
+  if (mine + bytes > per_user_limit_) {
+    if (refused_user_ != nullptr) refused_user_->Increment();
+    return WithRetryAfter(
+        absl::ResourceExhaustedError("your uploads in progress would hold more than " +
+                                     std::to_string(per_user_limit_) +
+                                     " bytes on this server (the limit per user); finish or "
+                                     "cancel one, then retry"),
+        std::chrono::seconds(5));
+  }
+  buffered_ += bytes;
+  buffered_by_user_[subject] = mine + bytes;
+  if (buffered_gauge_ != nullptr) buffered_gauge_->Set(static_cast<double>(buffered_));
+  return absl::OkStatus();
+}
+
+void FileService::Release(const std::string& subject, int64_t bytes) {
+  if (bytes == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  buffered_ -= bytes;
+  auto it = buffered_by_user_.find(subject);
+  if (it != buffered_by_user_.end() && (it->second -= bytes) <= 0) buffered_by_user_.erase(it);
+  if (buffered_gauge_ != nullptr) buffered_gauge_->Set(static_cast<double>(buffered_));
+}
+
+int64_t FileService::buffered_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return buffered_;
+}
+
+int64_t FileService::buffered_bytes(const std::string& subject) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = buffered_by_user_.find(subject);
+  return it == buffered_by_user_.end() ? 0 : it->second;
+}
 
 absl::StatusOr<std::string> FileService::BlobId(const std::string& space_id,
                                                 const std::string& sha256_hex) {
@@ -135,6 +209,11 @@ absl::StatusOr<std::unique_ptr<FileService::Upload>> FileService::BeginUpload(co
     }
     // The same content, stored before (maybe under another name): that blob is the answer.
     COFFER_ASSIGN_OR_RETURN(info, OpenInfo(*existing));
+  } else if (meta.size_bytes > per_user_limit_) {
+    // It could never be buffered whole: say so now, not after the client sent the limit.
+    return absl::ResourceExhaustedError("metadata.size_bytes: larger than this server's limit of " +
+                                        std::to_string(per_user_limit_) +
+                                        " bytes of uploads in progress per user");
   }
   return std::unique_ptr<Upload>(
       new Upload(*this, caller, std::move(meta), std::move(info), existing.has_value()));
@@ -148,7 +227,7 @@ FileService::Upload::Upload(FileService& owner, Caller caller, UploadMetadata me
       info_(std::move(info)),
       exists_(exists) {}
 
-FileService::Upload::~Upload() { owner_.buffered_.fetch_sub(reserved_); }
+FileService::Upload::~Upload() { owner_.Release(caller_.subject, reserved_); }
 
 absl::Status FileService::Upload::AddChunk(std::string_view chunk) {
   if (chunk.empty() || chunk.size() > kMaxChunkBytes) {
@@ -162,11 +241,7 @@ absl::Status FileService::Upload::AddChunk(std::string_view chunk) {
   received_ += static_cast<int64_t>(chunk.size());
   if (exists_) return absl::OkStatus();
   const auto need = static_cast<int64_t>(chunk.size());
-  if (owner_.buffered_.fetch_add(need) + need > owner_.config_.max_buffered_bytes) {
-    owner_.buffered_.fetch_sub(need);
-    return absl::ResourceExhaustedError(
-        "the server holds too much upload data right now; retry the upload later");
-  }
+  COFFER_RETURN_IF_ERROR(owner_.Reserve(caller_.subject, need));
   reserved_ += need;
   // Stored chunks are exactly 256 KiB except the last, whatever sizes the client sent, so the
   // chunk count follows from the size alone.

@@ -17,8 +17,14 @@
 // or space, or a size or chunk count altered in the database, fails to open (DATA_LOSS).
 //
 // Memory: content is held until Finish() seals and stores it. Each upload is bounded by
-// max_file_bytes, all uploads of the process together by max_buffered_bytes; past that an upload is
-// refused with RESOURCE_EXHAUSTED rather than letting concurrent uploads exhaust memory.
+// max_file_bytes, all uploads of the process together by max_buffered_bytes, and all uploads of
+// one user (token subject) together by their share of it (max_buffered_bytes_per_user, security
+// audit M6: one user's stalled uploads cannot take the budget from everybody else). Past a bound
+// the chunk is refused with RESOURCE_EXHAUSTED (with a retry hint, service/retry_after.h) rather
+// than letting concurrent uploads exhaust memory. The content is released when the Upload is
+// destroyed (finished, failed, cancelled, or ended by the transport's idle timeout).
+// Metric: coffer_vault_upload_buffer_bytes (content held now) and
+// coffer_vault_upload_buffer_refused_total{limit="user"|"replica"}.
 //
 // Blobs travel to the other shards through the outbox relay (repository/pg_blob_repository.h,
 // services/vault/README.md "Files"); until they arrive, another shard answers NOT_FOUND.
@@ -27,12 +33,17 @@
 // thread-safe; one Upload is used by one thread at a time.
 #pragma once
 
-#include <atomic>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -53,7 +64,14 @@ struct FileServiceConfig {
   int64_t max_file_bytes = int64_t{64} << 20;
   // Bytes all in-progress uploads of this process may hold together.
   int64_t max_buffered_bytes = int64_t{256} << 20;
+  // Bytes all in-progress uploads of one user may hold together; 0 = the larger of a quarter of
+  // max_buffered_bytes and max_file_bytes (so one file of the largest size always fits), at most
+  // max_buffered_bytes.
+  int64_t max_buffered_bytes_per_user = 0;
 };
+
+// The per-user share FileService applies for `config` (see max_buffered_bytes_per_user).
+int64_t EffectivePerUserBufferBytes(const FileServiceConfig& config);
 
 struct UploadMetadata {
   std::string space_id;  // empty = personal space, or the record's space when record_id is set
@@ -92,7 +110,8 @@ class FileService {
     Upload& operator=(const Upload&) = delete;
 
     // The next chunk of content. INVALID_ARGUMENT for an empty or oversized chunk or content
-    // beyond the declared size; RESOURCE_EXHAUSTED when the process holds too much upload data.
+    // beyond the declared size; RESOURCE_EXHAUSTED when the process, or this user's uploads,
+    // hold too much upload data.
     absl::Status AddChunk(std::string_view chunk);
     // Checks and stores (see the file comment). Call once, after the last chunk.
     absl::StatusOr<UploadResult> Finish();
@@ -108,12 +127,14 @@ class FileService {
     const bool exists_;  // the space already holds this content: hash, but keep nothing
     crypto::Sha256Stream sha_;
     int64_t received_ = 0;
-    int64_t reserved_ = 0;                   // bytes counted against max_buffered_bytes
+    int64_t reserved_ = 0;  // bytes counted against max_buffered_bytes (and the user's share)
     std::vector<std::string> plain_chunks_;  // re-cut to 256 KiB, sealed by Finish()
   };
 
+  // `registry` (may be null) receives the upload buffer metrics.
   FileService(FileServiceConfig config, repository::BlobRepository& blobs, SpaceAccess& access,
-              RecordService& records, const crypto::Keyring& keyring, WallClockMs now_ms);
+              RecordService& records, const crypto::Keyring& keyring, WallClockMs now_ms,
+              prometheus::Registry* registry = nullptr);
 
   absl::StatusOr<std::unique_ptr<Upload>> BeginUpload(const Caller& caller, UploadMetadata meta);
   // The blob's description (reader role in its space; NOT_FOUND otherwise).
@@ -123,7 +144,16 @@ class FileService {
 
   const FileServiceConfig& config() const { return config_; }
 
+  // Upload content held now, in total and by one user.
+  int64_t buffered_bytes() const;
+  int64_t buffered_bytes(const std::string& subject) const;
+
  private:
+  // Counts `bytes` more for `subject` against both bounds, or RESOURCE_EXHAUSTED naming the one
+  // that would be exceeded.
+  absl::Status Reserve(const std::string& subject, int64_t bytes);
+  void Release(const std::string& subject, int64_t bytes);
+
   absl::StatusOr<std::string> BlobId(const std::string& space_id, const std::string& sha256_hex);
   absl::StatusOr<FileInfo> OpenInfo(const repository::StoredBlob& blob) const;
 
@@ -133,7 +163,13 @@ class FileService {
   RecordService& records_;
   const crypto::Keyring& keyring_;
   const WallClockMs now_ms_;
-  std::atomic<int64_t> buffered_{0};
+  const int64_t per_user_limit_;
+  prometheus::Gauge* buffered_gauge_ = nullptr;
+  prometheus::Counter* refused_user_ = nullptr;
+  prometheus::Counter* refused_replica_ = nullptr;
+  mutable std::mutex mu_;
+  int64_t buffered_ = 0;                                       // guarded by mu_
+  std::unordered_map<std::string, int64_t> buffered_by_user_;  // > 0 only; guarded by mu_
 };
 
 }  // namespace coffer::vault::service

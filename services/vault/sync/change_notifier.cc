@@ -43,6 +43,8 @@ void ChangeNotifier::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
     pending_.clear();
+    // Under the lock: spaces_ may gain nodes concurrently.
+    for (auto& [id, space] : spaces_) space.cv.notify_all();
   }
   cv_.notify_all();
   publish_cv_.notify_all();
@@ -51,31 +53,36 @@ void ChangeNotifier::Stop() {
 }
 
 void ChangeNotifier::Publish(const std::string& space_id) {
+  Space* space = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ++generations_[space_id];
+    space = &spaces_[space_id];
+    ++space->generation;
     ++any_generation_;
+    if (space->waiting == 0) space = nullptr;
     // Also before Start(): the publisher sends it once started. Stop() clears the queue.
     pending_.insert(space_id);
   }
+  if (space != nullptr) space->cv.notify_all();  // only this space's watchers
   cv_.notify_all();
   publish_cv_.notify_one();
 }
 
 uint64_t ChangeNotifier::Generation(const std::string& space_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = generations_.find(space_id);
-  return it == generations_.end() ? 0 : it->second;
+  auto it = spaces_.find(space_id);
+  return it == spaces_.end() ? 0 : it->second.generation;
 }
 
 bool ChangeNotifier::WaitForChange(const std::string& space_id, uint64_t seen,
                                    std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] {
-    if (stop_) return true;
-    auto it = generations_.find(space_id);
-    return it != generations_.end() && it->second != seen;
-  }) && !stop_;
+  Space& space = spaces_[space_id];
+  ++space.waiting;
+  const bool woken =
+      space.cv.wait_for(lock, timeout, [&] { return stop_ || space.generation != seen; });
+  --space.waiting;
+  return woken && !stop_;
 }
 
 uint64_t ChangeNotifier::AnyGeneration() {
@@ -89,18 +96,22 @@ bool ChangeNotifier::WaitForAnyChange(uint64_t seen, std::chrono::milliseconds t
 }
 
 void ChangeNotifier::Bump(const std::string& space_id) {
+  Space* space = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ++generations_[space_id];
+    space = &spaces_[space_id];
+    ++space->generation;
     ++any_generation_;
+    if (space->waiting == 0) space = nullptr;
   }
+  if (space != nullptr) space->cv.notify_all();
   cv_.notify_all();
 }
 
 void ChangeNotifier::RunListener() {
   while (!stop_) {
     absl::StatusOr<std::unique_ptr<pqxx::connection>> conn =
-        postgres::Connect(dsn_, std::chrono::seconds(5));
+        postgres::Connect(dsn_, std::chrono::seconds(5), session_);
     if (!conn.ok()) {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_.load(); });
@@ -132,7 +143,7 @@ void ChangeNotifier::RunPublisher() {
     }
     if (!conn) {
       absl::StatusOr<std::unique_ptr<pqxx::connection>> c =
-          postgres::Connect(dsn_, std::chrono::seconds(5));
+          postgres::Connect(dsn_, std::chrono::seconds(5), session_);
       if (!c.ok()) {
         // Dropped: the other replicas' watchers and relay still poll.
         log::Warn("change notifier: cannot connect to publish notifications",

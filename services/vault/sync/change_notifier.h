@@ -19,6 +19,14 @@
 // cursor and the relay reads the outbox, so a lost notification (session broken, process killed
 // between commit and publish) costs at most one heartbeat / poll interval: both also poll.
 //
+// Wake-ups are per space (security audit H5): each space that has waiters has a condition
+// variable of its own, so a commit wakes only the Watch streams of its space (and the relay),
+// not every stream of the replica.
+//
+// Both sessions get the pool's keepalives and timeouts (`session`, pkg/postgres dsn.h): a
+// LISTEN session whose server vanished is noticed by TCP keepalive and reopened. Waiting for
+// notifications is not a statement, so statement_timeout never ends it.
+//
 // Lifecycle: Start() spawns the listener and publisher threads; Stop() wakes every waiter and
 // ends them (queued, unsent notifications are dropped). Publish() before Start() queues for the
 // publisher. Threading: every public function from any thread.
@@ -34,6 +42,8 @@
 #include <string>
 #include <thread>
 
+#include "pkg/postgres/dsn.h"
+
 namespace coffer::vault::sync {
 
 class ChangeNotifier {
@@ -42,8 +52,9 @@ class ChangeNotifier {
   static constexpr char kChannel[] = "coffer_vault_changes";
 
   explicit ChangeNotifier(std::string db_dsn,
-                          std::chrono::milliseconds batch_window = std::chrono::milliseconds(2))
-      : dsn_(std::move(db_dsn)), batch_window_(batch_window) {}
+                          std::chrono::milliseconds batch_window = std::chrono::milliseconds(2),
+                          postgres::SessionSettings session = {})
+      : dsn_(std::move(db_dsn)), batch_window_(batch_window), session_(session) {}
   ~ChangeNotifier();
 
   void Start();
@@ -69,15 +80,24 @@ class ChangeNotifier {
   void RunPublisher();
   void Bump(const std::string& space_id);
 
+  // One space's generation and the Watch streams waiting for it to change. Map nodes are never
+  // erased, so a reference stays valid after the lock is released.
+  struct Space {
+    uint64_t generation = 0;
+    int waiting = 0;             // threads in WaitForChange on this space
+    std::condition_variable cv;  // those threads (generation changed or stop)
+  };
+
   const std::string dsn_;
   const std::chrono::milliseconds batch_window_;
+  const postgres::SessionSettings session_;
   std::atomic<bool> stop_{false};
   // Backend pid of the publisher's session (0 while none): its echoes are ignored.
   std::atomic<int> publisher_pid_{0};
   std::mutex mu_;
-  std::condition_variable cv_;          // waiters (generations changed or stop)
+  std::condition_variable cv_;          // WaitForAnyChange (any generation changed or stop)
   std::condition_variable publish_cv_;  // publisher (pending_ non-empty or stop)
-  std::map<std::string, uint64_t> generations_;
+  std::map<std::string, Space> spaces_;
   uint64_t any_generation_ = 0;
   std::set<std::string> pending_;
   std::thread listener_;

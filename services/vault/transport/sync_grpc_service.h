@@ -7,6 +7,9 @@
 // when the client cancels, the server shuts down, or the cursor needs a reset (WatchReset, last
 // message).
 //
+// Each Watch holds a slot of `watch_streams` (StreamLimiter: per user and per replica) for its
+// whole life; past either cap it is refused at once with RESOURCE_EXHAUSTED and a retry hint.
+//
 // Lifecycle: borrows its collaborators. Threading: gRPC calls handlers concurrently.
 #pragma once
 
@@ -16,14 +19,19 @@
 #include "services/vault/sync/change_feed.h"
 #include "services/vault/sync/change_notifier.h"
 #include "services/vault/transport/authenticator.h"
+#include "services/vault/transport/stream_limiter.h"
 
 namespace coffer::vault::transport {
 
 class SyncGrpcService final : public v1::SyncService::Service {
  public:
   SyncGrpcService(Authenticator& auth, sync::ChangeFeed& feed, sync::ChangeNotifier& notifier,
-                  std::chrono::milliseconds heartbeat_interval)
-      : auth_(auth), feed_(feed), notifier_(notifier), heartbeat_(heartbeat_interval) {}
+                  std::chrono::milliseconds heartbeat_interval, StreamLimiter& watch_streams)
+      : auth_(auth),
+        feed_(feed),
+        notifier_(notifier),
+        heartbeat_(heartbeat_interval),
+        watch_streams_(watch_streams) {}
 
   grpc::Status Sync(grpc::ServerContext* ctx, const v1::SyncRequest* req,
                     v1::SyncResponse* resp) override;
@@ -35,6 +43,7 @@ class SyncGrpcService final : public v1::SyncService::Service {
   sync::ChangeFeed& feed_;
   sync::ChangeNotifier& notifier_;
   const std::chrono::milliseconds heartbeat_;
+  StreamLimiter& watch_streams_;
 };
 
 }  // namespace coffer::vault::transport

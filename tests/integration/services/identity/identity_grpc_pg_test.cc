@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -369,6 +370,26 @@ TEST_F(IdentityGrpcPgTest, KeyRotationKeepsBothKeysValidDuringOverlap) {
       stub_->RotateSigningKey(Ctx(AdminToken()).get(), v1::RotateSigningKeyRequest(), &rotated)
           .ok());
   EXPECT_NE(rotated.kid(), old_kid);
+
+  // Pre-publication (--key-prepublication, 60 s): the next key is in the JWKS at once, over HTTP
+  // and gRPC, but tokens are still signed by the old key until its activation time.
+  auto prepublished = auth::JwkSet::FromJson(HttpJwks());
+  ASSERT_TRUE(prepublished.ok());
+  ASSERT_EQ(prepublished->keys.size(), 2u);
+  EXPECT_EQ(prepublished->keys[0].kid, old_kid);  // current key first
+  EXPECT_EQ(prepublished->keys[1].kid, rotated.kid());
+  v1::GetJwksResponse grpc_jwks;
+  ASSERT_TRUE(stub_->GetJwks(Ctx().get(), {}, &grpc_jwks).ok());
+  ASSERT_EQ(grpc_jwks.keys_size(), 2);
+  EXPECT_EQ(grpc_jwks.keys(1).kid(), rotated.kid());
+  const v1::TokenPair waiting_token = Login("dave");
+  EXPECT_EQ(auth::DecodeUnverified(waiting_token.access_token())->kid, old_kid);
+  // A second rotation request meanwhile answers the same next key.
+  v1::RotateSigningKeyResponse again;
+  ASSERT_TRUE(stub_->RotateSigningKey(Ctx(AdminToken()).get(), {}, &again).ok());
+  EXPECT_EQ(again.kid(), rotated.kid());
+
+  clock_.Advance(absl::Seconds(60));
   const v1::TokenPair new_token = Login("dave");
   EXPECT_EQ(auth::DecodeUnverified(new_token.access_token())->kid, rotated.kid());
 
@@ -406,12 +427,86 @@ TEST_F(IdentityGrpcPgTest, SecondReplicaSharesKeysAndSeesRotations) {
   ASSERT_TRUE(Register("erin").ok());
   v1::RotateSigningKeyResponse rotated;
   ASSERT_TRUE(stub_->RotateSigningKey(Ctx(AdminToken()).get(), {}, &rotated).ok());
+  clock_.Advance(absl::Seconds(60));  // the pre-published key signs from now on
   const v1::TokenPair t = Login("erin");
+  ASSERT_EQ(auth::DecodeUnverified(t.access_token())->kid, rotated.kid());
   clock_.Advance(absl::Seconds(2));
   v1::WhoAmIResponse who;
   grpc::Status s = stub2->WhoAmI(Ctx(t.access_token()).get(), {}, &who);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(who.login(), "erin");
+}
+
+// H6: Argon2id is bounded per replica. A replica allowing 2 at once holds both slots with two
+// real Logins (a test hook inside the slot waits on a gate); further concurrent Logins, for known
+// and unknown logins alike, wait the queue timeout and get RESOURCE_EXHAUSTED with a retry delay.
+// Once the gate opens the two held Logins finish normally.
+TEST_F(IdentityGrpcPgTest, ConcurrentLoginsBeyondTheArgon2LimitGetResourceExhausted) {
+  ASSERT_TRUE(Register("mallory").ok());
+  IdentityConfig limited = config_;
+  limited.max_concurrent_password_hashes = 2;
+  limited.password_hash_queue_timeout = std::chrono::milliseconds(200);
+  limited.rest_addr = "";
+  COFFER_ASSERT_OK_AND_ASSIGN(auto replica, IdentityApp::Start(limited, clock_));
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(replica->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::IdentityService::NewStub(channel);
+  PasswordHasher& hasher = replica->service().password_hasher();
+  std::promise<void> open;
+  std::shared_future<void> opened = open.get_future().share();
+  hasher.SetSlotHookForTest([opened] { opened.wait(); });
+
+  auto login = [&](const std::string& name) {
+    v1::LoginRequest req;
+    req.set_login(name);
+    req.set_password(kPassword);
+    v1::LoginResponse resp;
+    return stub->Login(Ctx().get(), req, &resp);
+  };
+  grpc::Status held_known, held_unknown;
+  std::thread first([&] { held_known = login("mallory"); });
+  std::thread second([&] { held_unknown = login("nobody-at-all"); });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (hasher.stats().in_flight < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(hasher.stats().in_flight, 2);
+
+  constexpr int kExtra = 4;
+  std::vector<grpc::Status> extra(kExtra);
+  std::vector<std::thread> extra_threads;
+  for (int i = 0; i < kExtra; ++i) {
+    extra_threads.emplace_back(
+        [&, i] { extra[i] = login(i % 2 == 0 ? "mallory" : "nobody-" + std::to_string(i)); });
+  }
+  for (auto& t : extra_threads) t.join();
+  for (const grpc::Status& s : extra) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("too many logins in progress; retry after 1s"));
+    google::rpc::Status details;
+    ASSERT_TRUE(details.ParseFromString(s.error_details()));
+    ASSERT_EQ(details.details_size(), 1);
+    google::rpc::RetryInfo retry;
+    ASSERT_TRUE(details.details(0).UnpackTo(&retry));
+    EXPECT_EQ(retry.retry_delay().seconds(), 1);
+  }
+
+  open.set_value();
+  first.join();
+  second.join();
+  EXPECT_TRUE(held_known.ok()) << held_known.error_message();
+  EXPECT_EQ(held_unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(hasher.stats().max_in_flight, 2);
+  EXPECT_EQ(hasher.stats().refused, static_cast<std::uint64_t>(kExtra));
+
+  httplib::Client admin("127.0.0.1", replica->admin_port());
+  auto res = admin.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_THAT(res->body, HasSubstr("coffer_identity_password_hash_refusals_total 4"));
+  EXPECT_THAT(res->body, HasSubstr("coffer_identity_logins_total{result=\"overloaded\"} 4"));
+  EXPECT_THAT(res->body, HasSubstr("coffer_identity_password_hashes_in_flight 0"));
+  hasher.SetSlotHookForTest(nullptr);
+  EXPECT_TRUE(login("mallory").ok());
 }
 
 TEST_F(IdentityGrpcPgTest, RefreshTokenReuseRevokesTheFamily) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <pqxx/nontransaction>
 #include <thread>
 #include <vector>
 
@@ -294,6 +296,48 @@ TEST_F(IdentityRepositoriesPgTest, SigningKeyGenerationsAreRaceSafe) {
   COFFER_ASSERT_OK_AND_ASSIGN(auto left, keys_->List());
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].generation, 2);
+}
+
+// V003: a key's activation time is stored and read back; rows without one (written before the
+// migration, or by an older replica during a rolling upgrade) read as activating at creation; a
+// key counts as superseded from its successor's activation, not its creation.
+TEST_F(IdentityRepositoriesPgTest, SigningKeyActivationTimes) {
+  SigningKey first{"a", 1, std::string(32, 'p'), std::string(60, 's'), kT0, std::nullopt};
+  ASSERT_THAT(keys_->Insert(first), IsOk());
+  // As an older binary inserts: no activates_at column in its statement.
+  {
+    COFFER_ASSERT_OK_AND_ASSIGN(auto lease, pool_->Acquire());
+    pqxx::nontransaction tx(*lease);
+    tx.exec(
+        "INSERT INTO signing_keys (kid, generation, public_key, sealed_private_key, created_at) "
+        "VALUES ('b', 2, '\\x00', '\\x00', id_ts(" +
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                           (kT0 + std::chrono::hours(1)).time_since_epoch())
+                           .count()) +
+        "))");
+  }
+  const Time created = kT0 + std::chrono::hours(2);
+  const Time activates = created + std::chrono::seconds(60);
+  ASSERT_THAT(keys_->Insert(SigningKey{"c", 3, std::string(32, 'p'), std::string(60, 's'), created,
+                                       activates}),
+              IsOk());
+  COFFER_ASSERT_OK_AND_ASSIGN(auto all, keys_->List());
+  ASSERT_EQ(all.size(), 3u);
+  ASSERT_TRUE(all[0].activates_at.has_value());
+  EXPECT_EQ(*all[0].activates_at, kT0);
+  ASSERT_TRUE(all[1].activates_at.has_value());
+  EXPECT_EQ(*all[1].activates_at, kT0 + std::chrono::hours(1));
+  ASSERT_TRUE(all[2].activates_at.has_value());
+  EXPECT_EQ(*all[2].activates_at, activates);
+  // Key b was created before this cut-off but its successor c activates only after it.
+  ASSERT_THAT(keys_->DeleteSupersededBefore(created + std::chrono::seconds(30)), IsOk());
+  COFFER_ASSERT_OK_AND_ASSIGN(auto kept, keys_->List());
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].kid, "b");
+  ASSERT_THAT(keys_->DeleteSupersededBefore(activates + std::chrono::seconds(1)), IsOk());
+  COFFER_ASSERT_OK_AND_ASSIGN(auto last, keys_->List());
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].kid, "c");
 }
 
 }  // namespace

@@ -214,39 +214,199 @@ TEST_F(TokenVerifierTest, MalformedTokens) {
                  "no \"kid\"");
 }
 
-TEST_F(TokenVerifierTest, UnknownKidRefetchesOnceWithinRateLimit) {
+// A kid never seen before (a rotation) is fetched at once, not only after the 30 s refetch
+// interval: one fetch, then the token verifies.
+TEST_F(TokenVerifierTest, NewKidFetchesOnceAndIsAccepted) {
   TokenVerifierOptions o = Options();
   o.jwks_min_refetch_interval = absl::Seconds(30);
+  o.jwks_unknown_kid_refetch_interval = absl::Seconds(1);
   auto verifier = MakeVerifier(o);
   ASSERT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
   ASSERT_EQ(source_.fetch_count(), 1);
 
-  // k2 is published after the verifier cached the set; the first k2 token is within the rate
-  // limit window of the initial fetch, so no refetch yet.
-  JwkSet both;
-  both.keys = {Jwk::FromPublicKey("k1", k1_.PublicKey()),
-               Jwk::FromPublicKey("k2", k2_.PublicKey())};
-  source_.Set(both);
+  // The issuer publishes k2 (pre-published, then signing). Two seconds after the last fetch,
+  // well inside the 30 s interval, the first k2 token fetches and verifies.
+  source_.Set(JwkSet{
+      {Jwk::FromPublicKey("k1", k1_.PublicKey()), Jwk::FromPublicKey("k2", k2_.PublicKey())}});
+  clock_.Advance(absl::Seconds(2));
+  Claims c = ValidClaims();
+  auto result = verifier->Verify(Sign(c, "k2"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->kid, "k2");
+  EXPECT_EQ(source_.fetch_count(), 2);
+  // Known now: further k2 tokens need no fetch.
+  c.jti = "another";
+  EXPECT_TRUE(verifier->Verify(Sign(c, "k2")).ok());
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims(), "k1")).ok());
+  EXPECT_EQ(source_.fetch_count(), 2);
+}
+
+// Fetches for never-seen kids are at least jwks_unknown_kid_refetch_interval apart overall;
+// concurrent or back-to-back requests inside the floor share the last fetch.
+TEST_F(TokenVerifierTest, NewKidFetchesRespectTheGlobalFloor) {
+  TokenVerifierOptions o = Options();
+  o.jwks_unknown_kid_refetch_interval = absl::Seconds(1);
+  auto verifier = MakeVerifier(o);
+  ASSERT_TRUE(verifier->RefreshKeys().ok());  // at t0
+  ASSERT_EQ(source_.fetch_count(), 1);
+  // k2 appears at the issuer right after our fetch: inside the floor the token is refused
+  // without a fetch (and k2 is not remembered as unknown: no fetch ever missed it).
+  source_.Set(JwkSet{
+      {Jwk::FromPublicKey("k1", k1_.PublicKey()), Jwk::FromPublicKey("k2", k2_.PublicKey())}});
   ExpectRejected(verifier->Verify(Sign(ValidClaims(), "k2")), "unknown signing key");
   EXPECT_EQ(source_.fetch_count(), 1);
-
-  clock_.Advance(absl::Seconds(31));
-  ASSERT_TRUE(verifier->Verify(Sign(ValidClaims(), "k2")).ok());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims(), "k2")).ok());
   EXPECT_EQ(source_.fetch_count(), 2);
+}
 
-  // A token naming a kid nobody publishes: exactly one refetch, then rate limited.
-  clock_.Advance(absl::Seconds(31));
-  Claims c = ValidClaims();
-  const std::string bogus = Forge(json{{"alg", "EdDSA"}, {"kid", "k9"}}, *ClaimsToJson(c),
-                                  [&](const std::string& in) { return k1_.Sign(in); });
-  for (int i = 0; i < 5; ++i) {
-    ExpectRejected(verifier->Verify(bogus), "unknown signing key");
+// A made-up kid costs one fetch, then is remembered as unknown: repeating it triggers no fetch
+// until the ordinary 30 s interval has passed. It does not use up anything a real new kid needs:
+// a real kid published meanwhile is fetched at once.
+TEST_F(TokenVerifierTest, BogusKidsAreNegativelyCachedAndDoNotBlockARealNewKid) {
+  TokenVerifierOptions o = Options();
+  o.jwks_min_refetch_interval = absl::Seconds(30);
+  o.jwks_unknown_kid_refetch_interval = absl::Seconds(1);
+  o.jwks_negative_cache_ttl = absl::Minutes(5);
+  auto verifier = MakeVerifier(o);
+  ASSERT_TRUE(verifier->RefreshKeys().ok());
+  const json payload = *ClaimsToJson(ValidClaims());
+  auto bogus = [&](const std::string& kid) {
+    return Forge(json{{"alg", "EdDSA"}, {"kid", kid}}, payload,
+                 [&](const std::string& in) { return k1_.Sign(in); });
+  };
+
+  clock_.Advance(absl::Seconds(1));
+  ExpectRejected(verifier->Verify(bogus("k9")), "unknown signing key");
+  EXPECT_EQ(source_.fetch_count(), 2);
+  for (int i = 0; i < 20; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ExpectRejected(verifier->Verify(bogus("k9")), "unknown signing key");
   }
+  EXPECT_EQ(source_.fetch_count(), 2);  // 20 s of k9 tokens: no fetch
+  EXPECT_EQ(verifier->stats().negative_cache_hits, 20u);
+
+  // The issuer rotates to k2: its first token is fetched for at once, although the last fetch
+  // (for k9) was 20 s ago and the 30 s interval has not passed.
+  source_.Set(JwkSet{
+      {Jwk::FromPublicKey("k1", k1_.PublicKey()), Jwk::FromPublicKey("k2", k2_.PublicKey())}});
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims(), "k2")).ok());
   EXPECT_EQ(source_.fetch_count(), 3);
-  EXPECT_EQ(verifier->stats().jwks_fetches, 3u);
+
+  // 30 s after the last fetch, k9 is looked up once more (the ordinary refetch), then waits again.
   clock_.Advance(absl::Seconds(30));
-  ExpectRejected(verifier->Verify(bogus), "unknown signing key");
+  ExpectRejected(verifier->Verify(bogus("k9")), "unknown signing key");
+  ExpectRejected(verifier->Verify(bogus("k9")), "unknown signing key");
   EXPECT_EQ(source_.fetch_count(), 4);
+}
+
+// A flood of distinct made-up kids costs at most one fetch per second, and the flood's own
+// fetches bring in a key the issuer pre-published, so the real new kid verifies without a fetch
+// of its own.
+TEST_F(TokenVerifierTest, FloodOfDistinctBogusKidsIsBoundedToOneFetchPerSecond) {
+  TokenVerifierOptions o = Options();
+  o.jwks_unknown_kid_refetch_interval = absl::Seconds(1);
+  auto verifier = MakeVerifier(o);
+  ASSERT_TRUE(verifier->RefreshKeys().ok());
+  const json payload = *ClaimsToJson(ValidClaims());
+  int next_kid = 0;
+  auto bogus = [&] {
+    return Forge(json{{"alg", "EdDSA"}, {"kid", "bogus-" + std::to_string(next_kid++)}}, payload,
+                 [&](const std::string& in) { return k1_.Sign(in); });
+  };
+  for (int second = 1; second <= 10; ++second) {
+    clock_.Advance(absl::Seconds(1));
+    for (int i = 0; i < 50; ++i) ExpectRejected(verifier->Verify(bogus()), "unknown signing key");
+    EXPECT_EQ(source_.fetch_count(), 1 + second);
+    if (second == 5) {
+      // The issuer pre-publishes k2 while the flood goes on.
+      source_.Set(JwkSet{
+          {Jwk::FromPublicKey("k1", k1_.PublicKey()), Jwk::FromPublicKey("k2", k2_.PublicKey())}});
+    }
+  }
+  const int64_t before = source_.fetch_count();
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims(), "k2")).ok());
+  EXPECT_EQ(source_.fetch_count(), before);
+}
+
+TEST_F(TokenVerifierTest, NegativeCacheIsBoundedAndExpires) {
+  TokenVerifierOptions o = Options();
+  o.jwks_min_refetch_interval = absl::Hours(1);  // only never-seen kids fetch here
+  o.jwks_unknown_kid_refetch_interval = absl::Seconds(1);
+  o.jwks_negative_cache_ttl = absl::Minutes(5);
+  o.jwks_negative_cache_max_entries = 2;
+  auto verifier = MakeVerifier(o);
+  ASSERT_TRUE(verifier->RefreshKeys().ok());
+  const json payload = *ClaimsToJson(ValidClaims());
+  auto bogus = [&](const std::string& kid) {
+    return Forge(json{{"alg", "EdDSA"}, {"kid", kid}}, payload,
+                 [&](const std::string& in) { return k1_.Sign(in); });
+  };
+  for (const char* kid : {"a", "b", "c"}) {
+    clock_.Advance(absl::Seconds(1));
+    ExpectRejected(verifier->Verify(bogus(kid)), "unknown signing key");
+  }
+  EXPECT_EQ(source_.fetch_count(), 4);
+  clock_.Advance(absl::Seconds(1));
+  ExpectRejected(verifier->Verify(bogus("c")), "unknown signing key");  // remembered
+  ExpectRejected(verifier->Verify(bogus("b")), "unknown signing key");  // remembered
+  EXPECT_EQ(source_.fetch_count(), 4);
+  ExpectRejected(verifier->Verify(bogus("a")), "unknown signing key");  // forgotten: fetches
+  EXPECT_EQ(source_.fetch_count(), 5);
+  // After the TTL a remembered kid counts as new again.
+  clock_.Advance(absl::Minutes(5));
+  ExpectRejected(verifier->Verify(bogus("a")), "unknown signing key");
+  EXPECT_EQ(source_.fetch_count(), 6);
+}
+
+TEST_F(TokenVerifierTest, StaleKeysRefetchAtMostOncePerInterval) {
+  TokenVerifierOptions o = Options();
+  o.cache_max_entries = 0;
+  o.jwks_max_age = absl::Minutes(1);
+  o.jwks_min_refetch_interval = absl::Seconds(30);
+  auto verifier = MakeVerifier(o);
+  ASSERT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+  source_.SetError(absl::UnavailableError("identity down"));
+  clock_.Advance(absl::Minutes(2));
+  // Stale keys, failing refetch: the known key still verifies, one fetch per 30 s.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+  EXPECT_EQ(source_.fetch_count(), 2);
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+  EXPECT_EQ(source_.fetch_count(), 3);
+  EXPECT_EQ(verifier->stats().jwks_fetch_failures, 2u);
+}
+
+// An empty or unusable set is a fault of the issuer (or a proxy): the last good keys stay.
+TEST_F(TokenVerifierTest, EmptyOrUnusableJwksKeepsTheLastGoodKeys) {
+  TokenVerifierOptions o = Options();
+  o.cache_max_entries = 0;
+  o.jwks_max_age = absl::Minutes(1);
+  auto verifier = MakeVerifier(o);
+  ASSERT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+  Jwk no_kid = Jwk::FromPublicKey("", k2_.PublicKey());
+  for (const JwkSet& bad : {JwkSet{}, JwkSet{{no_kid}}}) {
+    source_.Set(bad);
+    clock_.Advance(absl::Minutes(2));
+    EXPECT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+    EXPECT_EQ(verifier->RefreshKeys().code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(verifier->Verify(Sign(ValidClaims())).ok());
+  }
+  EXPECT_EQ(verifier->stats().jwks_fetch_failures, 4u);
+}
+
+// Whatever code a JwksSource reports for a set it could not read (a JSON parser says
+// INVALID_ARGUMENT), the caller sees an outage: UNAVAILABLE.
+TEST_F(TokenVerifierTest, UnreadableJwksIsUnavailableNotInvalidArgument) {
+  source_.SetError(absl::InvalidArgumentError("JWKS is not a JSON object"));
+  auto verifier = MakeVerifier();
+  auto result = verifier->Verify(Sign(ValidClaims()));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("not a JSON object"));
+  source_.SetError(absl::DeadlineExceededError("slow"));
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_EQ(verifier->Verify(Sign(ValidClaims())).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST_F(TokenVerifierTest, KeyRotationBothKeysValidThenOldRemoved) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "services/identity/domain/key_schedule.h"
@@ -154,38 +155,97 @@ TEST(RefreshTokenTest, Classification) {
   EXPECT_FALSE(LooksLikeRefreshToken("eyJ.a.b"));
 }
 
-SigningKey Key(std::int64_t gen, Time created) {
+SigningKey Key(std::int64_t gen, Time created, std::optional<Time> activates = std::nullopt) {
   SigningKey k;
   k.kid = "k" + std::to_string(gen);
   k.generation = gen;
   k.created_at = created;
+  k.activates_at = activates;
   return k;
 }
 
 TEST(KeyScheduleTest, RotationDue) {
   KeySchedule s;
   s.rotation_interval = hours(24);
+  s.prepublication = seconds(0);
   EXPECT_TRUE(RotationDue({}, s, kT0));
   std::vector<SigningKey> keys = {Key(1, kT0)};
   EXPECT_FALSE(RotationDue(keys, s, kT0 + hours(23)));
   EXPECT_TRUE(RotationDue(keys, s, kT0 + hours(24)));
   s.rotation_interval = seconds(0);
   EXPECT_FALSE(RotationDue(keys, s, kT0 + hours(1000)));
-  EXPECT_EQ(CurrentKey({Key(2, kT0), Key(3, kT0), Key(1, kT0)})->generation, 3);
+  EXPECT_EQ(CurrentKey({Key(2, kT0), Key(3, kT0), Key(1, kT0)}, kT0)->generation, 3);
+}
+
+// With pre-publication the next key is created `prepublication` before the current key reaches
+// the rotation age, so that it activates on time; while it waits, no second key is made.
+TEST(KeyScheduleTest, RotationDueEarlyByThePrepublicationPeriod) {
+  KeySchedule s;
+  s.rotation_interval = hours(24);
+  s.prepublication = seconds(60);
+  std::vector<SigningKey> keys = {Key(1, kT0)};
+  EXPECT_FALSE(RotationDue(keys, s, kT0 + hours(24) - seconds(61)));
+  EXPECT_TRUE(RotationDue(keys, s, kT0 + hours(24) - seconds(60)));
+  const Time created = kT0 + hours(24) - seconds(60);
+  EXPECT_EQ(ActivationTimeForNewKey(s, created, /*first=*/false), kT0 + hours(24));
+  EXPECT_EQ(ActivationTimeForNewKey(s, created, /*first=*/true), created);
+  keys.push_back(Key(2, created, kT0 + hours(24)));
+  EXPECT_FALSE(RotationDue(keys, s, created));
+  EXPECT_FALSE(RotationDue(keys, s, kT0 + hours(24) - seconds(1)));
+  // Key 2 signs from its activation; its own rotation is due a day later, less a minute.
+  EXPECT_FALSE(RotationDue(keys, s, kT0 + hours(48) - seconds(61)));
+  EXPECT_TRUE(RotationDue(keys, s, kT0 + hours(48) - seconds(60)));
+}
+
+TEST(KeyScheduleTest, NextKeySignsOnlyFromItsActivationTime) {
+  const Time activation = kT0 + hours(1) + seconds(60);
+  std::vector<SigningKey> keys = {Key(1, kT0), Key(2, kT0 + hours(1), activation)};
+  EXPECT_EQ(CurrentKey(keys, activation - seconds(1))->kid, "k1");
+  EXPECT_EQ(NextKey(keys, activation - seconds(1))->kid, "k2");
+  EXPECT_EQ(CurrentKey(keys, activation)->kid, "k2");
+  EXPECT_EQ(NextKey(keys, activation), nullptr);
+  // A replica whose clock runs behind the first key's creation still signs with it.
+  EXPECT_EQ(CurrentKey({Key(1, kT0)}, kT0 - seconds(5))->kid, "k1");
+  EXPECT_EQ(CurrentKey({}, kT0), nullptr);
+}
+
+TEST(KeyScheduleTest, NextKeyIsPublishedBeforeItSigns) {
+  KeySchedule s;
+  s.retention = minutes(20);
+  const Time activation = kT0 + hours(1) + seconds(60);
+  std::vector<SigningKey> keys = {Key(1, kT0), Key(2, kT0 + hours(1), activation)};
+  auto at = [&](Time now) {
+    std::vector<std::string> out;
+    for (const auto& p : PublishedKeys(keys, s, now)) {
+      const char* state = p.state == KeyState::kCurrent ? "current"
+                          : p.state == KeyState::kNext  ? "next"
+                                                        : "retired";
+      out.push_back(p.key.kid + ":" + state);
+    }
+    return out;
+  };
+  EXPECT_THAT(at(kT0 + hours(1)), ElementsAre("k1:current", "k2:next"));
+  EXPECT_THAT(at(activation - seconds(1)), ElementsAre("k1:current", "k2:next"));
+  // Key 1 is superseded when key 2 activates, not when key 2 was created.
+  EXPECT_THAT(at(activation), ElementsAre("k2:current", "k1:retired"));
+  EXPECT_THAT(at(activation + minutes(20) - seconds(1)), ElementsAre("k2:current", "k1:retired"));
+  EXPECT_THAT(at(activation + minutes(20)), ElementsAre("k2:current"));
 }
 
 TEST(KeyScheduleTest, SupersededKeysStayPublishedForRetention) {
   KeySchedule s;
   s.retention = minutes(20);
-  std::vector<SigningKey> keys = {Key(1, kT0), Key(2, kT0 + hours(1)), Key(3, kT0 + hours(2))};
-  // Key 1 was superseded at T0+1h: published until T0+1h20m. Key 2 until T0+2h20m.
+  // Keys without a stored activation time (rows from before V003) sign from their creation.
+  std::vector<SigningKey> keys = {Key(1, kT0), Key(2, kT0 + hours(1))};
   auto at = [&](Time now) {
     std::vector<std::string> kids;
-    for (const auto& k : PublishedKeys(keys, s, now)) kids.push_back(k.kid);
+    for (const auto& k : PublishedKeys(keys, s, now)) kids.push_back(k.key.kid);
     return kids;
   };
-  EXPECT_THAT(at(kT0 + hours(1) + minutes(19)), ElementsAre("k3", "k2", "k1"));
-  EXPECT_THAT(at(kT0 + hours(1) + minutes(20)), ElementsAre("k3", "k2"));
+  // Key 1 was superseded at T0+1h: published until T0+1h20m. Key 2 until T0+2h20m.
+  EXPECT_THAT(at(kT0 + hours(1) + minutes(19)), ElementsAre("k2", "k1"));
+  EXPECT_THAT(at(kT0 + hours(1) + minutes(20)), ElementsAre("k2"));
+  keys.push_back(Key(3, kT0 + hours(2)));
   EXPECT_THAT(at(kT0 + hours(2)), ElementsAre("k3", "k2"));
   EXPECT_THAT(at(kT0 + hours(2) + minutes(19)), ElementsAre("k3", "k2"));
   EXPECT_THAT(at(kT0 + hours(2) + minutes(20)), ElementsAre("k3"));

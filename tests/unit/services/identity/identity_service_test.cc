@@ -4,9 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/time/time.h"
 #include "pkg/auth/jwt.h"
@@ -196,6 +199,50 @@ TEST_F(IdentityServiceTest, RegisterIsRateLimitedPerAddress) {
   EXPECT_THAT(service_->Register(Peer(), "reg10", kPassword),
               StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_THAT(users_.FindByLogin("reg10"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Every Argon2id use waits for a slot: with all slots held (here by a test thread), Login (known
+// and unknown logins alike, the latter's dummy verification included) and Register give up after
+// the queue timeout with RESOURCE_EXHAUSTED and a retry delay, and change nothing.
+TEST_F(IdentityServiceTest, LoginAndRegisterAreRefusedWhileEveryArgon2SlotIsBusy) {
+  IdentityServiceConfig config = FastConfig();
+  config.max_concurrent_password_hashes = 1;
+  config.password_hash_queue_timeout = std::chrono::milliseconds(20);
+  Build(config);
+  RegisterUser("trent");
+
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread holder([&] {
+    EXPECT_THAT(service_->password_hasher().RunInSlot([&] { released.wait(); }), IsOk());
+  });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (service_->password_hasher().stats().in_flight != 1 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(service_->password_hasher().stats().in_flight, 1);
+
+  for (const char* login : {"trent", "nobody-here"}) {
+    auto refused = service_->Login(Peer(), login, kPassword, "");
+    EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted,
+                                  HasSubstr("too many logins in progress; retry after 1s")))
+        << login;
+    auto payload = refused.status().GetPayload(kRetryAfterPayloadUrl);
+    ASSERT_TRUE(payload.has_value());
+    EXPECT_EQ(std::string(*payload), "1");
+  }
+  EXPECT_THAT(service_->Register(Peer(), "victor", kPassword),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("too many registrations in progress")));
+  EXPECT_THAT(users_.FindByLogin("victor"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(service_->password_hasher().stats().refused, 3u);
+
+  release.set_value();
+  holder.join();
+  LoginUser("trent");
+  RegisterUser("victor");
+  EXPECT_EQ(service_->password_hasher().stats().max_in_flight, 1);
 }
 
 TEST_F(IdentityServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
@@ -430,6 +477,12 @@ TEST_F(IdentityServiceTest, RotationKeepsOldTokensValidDuringOverlap) {
   auto admin = AdminToken();
   auto new_kid = service_->RotateSigningKey(Bearer(admin));
   ASSERT_THAT(new_kid, IsOk());
+  // The new key is published at once but signs only after the pre-publication period (60 s).
+  EXPECT_EQ(service_->GetJwks().keys.size(), 2u);
+  const IssuedTokens meanwhile = LoginUser("peggy");
+  EXPECT_EQ(auth::DecodeUnverified(meanwhile.access_token)->kid,
+            auth::DecodeUnverified(before.access_token)->kid);
+  clock_.Advance(absl::Seconds(60));
   const IssuedTokens after = LoginUser("peggy");
   EXPECT_EQ(auth::DecodeUnverified(after.access_token)->kid, *new_kid);
   EXPECT_NE(auth::DecodeUnverified(before.access_token)->kid, *new_kid);

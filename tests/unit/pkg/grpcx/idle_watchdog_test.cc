@@ -1,0 +1,188 @@
+// IdleWatchdog: deterministic expiry (driven by Expire with a time of the test's choosing), its
+// own thread, and a real stalled client stream ended with the status the handler chose.
+#include "pkg/grpcx/idle_watchdog.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/client_context.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "grpcx_test.grpc.pb.h"
+#include "pkg/grpcx/channel.h"
+#include "pkg/grpcx/server.h"
+
+namespace coffer::grpcx {
+namespace {
+
+namespace pb = ::coffer::test::grpcx;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+using Clock = IdleWatchdog::Clock;
+
+TEST(IdleWatchdogTest, FiresArmedGuardsPastTheirDeadlineOnce) {
+  IdleWatchdog watchdog(/*run_thread=*/false);
+  int a = 0;
+  int b = 0;
+  int c = 0;
+  IdleWatchdog::Guard ga = watchdog.Track([&] { ++a; });
+  IdleWatchdog::Guard gb = watchdog.Track([&] { ++b; });
+  IdleWatchdog::Guard gc = watchdog.Track([&] { ++c; });  // never armed
+  ga.Arm(100ms);
+  gb.Arm(1h);
+  EXPECT_EQ(watchdog.tracked(), 3);
+  EXPECT_EQ(watchdog.armed(), 2);
+  const auto now = Clock::now();
+  EXPECT_EQ(watchdog.Expire(now + 1min), 1);
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 0);
+  EXPECT_TRUE(ga.fired());
+  EXPECT_FALSE(gb.fired());
+  EXPECT_EQ(watchdog.Expire(now + 2h), 1);
+  EXPECT_EQ(b, 1);
+  ga.Arm(1ms);  // a fired guard never fires again
+  EXPECT_EQ(watchdog.Expire(now + 3h), 0);
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(c, 0);
+}
+
+TEST(IdleWatchdogTest, DisarmedOrReArmedGuardDoesNotFireEarly) {
+  IdleWatchdog watchdog(/*run_thread=*/false);
+  int fired = 0;
+  IdleWatchdog::Guard g = watchdog.Track([&] { ++fired; });
+  g.Arm(1ms);
+  g.Disarm();
+  EXPECT_EQ(watchdog.Expire(Clock::now() + 1h), 0);
+  g.Arm(1ms);
+  g.Arm(1h);  // progress: the deadline moves
+  EXPECT_EQ(watchdog.Expire(Clock::now() + 1min), 0);
+  EXPECT_EQ(watchdog.Expire(Clock::now() + 2h), 1);
+  EXPECT_EQ(fired, 1);
+}
+
+TEST(IdleWatchdogTest, DestroyedGuardIsForgottenAndMovedGuardKeepsItsEntry) {
+  IdleWatchdog watchdog(/*run_thread=*/false);
+  int fired = 0;
+  {
+    IdleWatchdog::Guard g = watchdog.Track([&] { ++fired; });
+    g.Arm(1ms);
+  }
+  EXPECT_EQ(watchdog.tracked(), 0);
+  EXPECT_EQ(watchdog.Expire(Clock::now() + 1h), 0);
+
+  IdleWatchdog::Guard first = watchdog.Track([&] { ++fired; });
+  IdleWatchdog::Guard moved = std::move(first);
+  moved.Arm(1ms);
+  EXPECT_EQ(watchdog.tracked(), 1);
+  EXPECT_EQ(watchdog.Expire(Clock::now() + 1h), 1);
+  EXPECT_TRUE(moved.fired());
+  EXPECT_EQ(fired, 1);
+}
+
+// The watchdog's thread sleeps until the earliest deadline, and is woken when a guard is armed
+// with an earlier one than it sleeps for.
+TEST(IdleWatchdogTest, ItsThreadFiresByItselfAtTheEarliestDeadline) {
+  IdleWatchdog watchdog;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fired = false;
+  IdleWatchdog::Guard late = watchdog.Track([] {});
+  late.Arm(1h);  // the thread now sleeps for an hour
+  IdleWatchdog::Guard soon = watchdog.Track([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    fired = true;
+    cv.notify_all();
+  });
+  soon.Arm(20ms);
+  std::unique_lock<std::mutex> lock(mu);
+  EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return fired; }));
+  EXPECT_TRUE(soon.fired());
+  EXPECT_FALSE(late.fired());
+}
+
+// A client-streaming handler that waits for messages under the watchdog.
+class CollectService final : public pb::Echo::Service {
+ public:
+  CollectService(IdleWatchdog& watchdog, std::chrono::milliseconds timeout)
+      : watchdog_(watchdog), timeout_(timeout) {}
+
+  grpc::Status Collect(grpc::ServerContext* context, grpc::ServerReader<pb::EchoRequest>* reader,
+                       pb::EchoResponse* response) override {
+    IdleWatchdog::Guard idle = watchdog_.Track(
+        CancelCallWith(context, grpc::StatusCode::DEADLINE_EXCEEDED, "no message in time"));
+    pb::EchoRequest msg;
+    std::string joined;
+    for (;;) {
+      idle.Arm(timeout_);
+      const bool got = reader->Read(&msg);
+      idle.Disarm();
+      if (!got) break;
+      joined += msg.message();
+    }
+    if (idle.fired())
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no message in time");
+    response->set_message(joined);
+    return grpc::Status::OK;
+  }
+
+ private:
+  IdleWatchdog& watchdog_;
+  const std::chrono::milliseconds timeout_;
+};
+
+class StalledStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GrpcServerOptions options;
+    options.address = "127.0.0.1:0";
+    server_ = std::make_unique<GrpcServer>(options);
+    server_->RegisterService(&service_);
+    ASSERT_TRUE(server_->Start().ok());
+    auto channel = MakeChannel("127.0.0.1:" + std::to_string(server_->port()));
+    ASSERT_TRUE(channel.ok());
+    stub_ = pb::Echo::NewStub(*channel);
+  }
+
+  IdleWatchdog watchdog_;
+  CollectService service_{watchdog_, 1000ms};
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<pb::Echo::Stub> stub_;
+};
+
+// The client sends one message and then nothing, without half-closing: the watchdog ends the
+// call, the blocked Read returns, and the client gets the handler's status and message.
+TEST_F(StalledStreamTest, StalledClientGetsDeadlineExceededWithoutDoingAnything) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 60s);
+  pb::EchoResponse response;
+  auto writer = stub_->Collect(&context, &response);
+  pb::EchoRequest msg;
+  msg.set_message("first");
+  ASSERT_TRUE(writer->Write(msg));
+  // No WritesDone: Finish waits for the server's verdict.
+  grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("no message in time"));
+  EXPECT_EQ(watchdog_.tracked(), 0) << "the handler returned and dropped its guard";
+}
+
+TEST_F(StalledStreamTest, StreamThatKeepsSendingCompletes) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 60s);
+  pb::EchoResponse response;
+  auto writer = stub_->Collect(&context, &response);
+  pb::EchoRequest msg;
+  for (const char* part : {"a", "b", "c"}) {
+    msg.set_message(part);
+    ASSERT_TRUE(writer->Write(msg));
+  }
+  ASSERT_TRUE(writer->WritesDone());
+  grpc::Status status = writer->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.message(), "abc");
+}
+
+}  // namespace
+}  // namespace coffer::grpcx

@@ -1,0 +1,62 @@
+// ChangeNotifier's in-process wake-ups (no database: the notifier is not started, Publish works
+// without it): per-space generations and waiters, and Stop() waking every waiter.
+#include "services/vault/sync/change_notifier.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+
+namespace coffer::vault::sync {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ChangeNotifierTest, AWaiterWakesWhenItsSpaceChanges) {
+  ChangeNotifier notifier("");
+  const uint64_t seen = notifier.Generation("space-a");
+  auto woken =
+      std::async(std::launch::async, [&] { return notifier.WaitForChange("space-a", seen, 30s); });
+  notifier.Publish("space-a");
+  EXPECT_TRUE(woken.get());
+  EXPECT_EQ(notifier.Generation("space-a"), seen + 1);
+}
+
+TEST(ChangeNotifierTest, OtherSpacesChangesDoNotCountForASpace) {
+  ChangeNotifier notifier("");
+  const uint64_t seen_a = notifier.Generation("space-a");
+  const uint64_t any = notifier.AnyGeneration();
+  notifier.Publish("space-b");
+  notifier.Publish("space-b");
+  EXPECT_EQ(notifier.Generation("space-a"), seen_a);
+  EXPECT_EQ(notifier.Generation("space-b"), 2u);
+  EXPECT_EQ(notifier.AnyGeneration(), any + 2);
+  // Space A did not change: its waiter sees no change (deterministic: B changed before).
+  EXPECT_FALSE(notifier.WaitForChange("space-a", seen_a, 10ms));
+  // A generation already past `seen` returns at once.
+  EXPECT_TRUE(notifier.WaitForChange("space-b", 0, 30s));
+  EXPECT_TRUE(notifier.WaitForAnyChange(any, 30s));
+}
+
+TEST(ChangeNotifierTest, StopWakesTheWaitersOfEverySpace) {
+  ChangeNotifier notifier("");
+  auto a = std::async(std::launch::async, [&] {
+    return notifier.WaitForChange("space-a", notifier.Generation("space-a"), 60s);
+  });
+  auto b = std::async(std::launch::async, [&] {
+    return notifier.WaitForChange("space-b", notifier.Generation("space-b"), 60s);
+  });
+  auto any = std::async(std::launch::async,
+                        [&] { return notifier.WaitForAnyChange(notifier.AnyGeneration(), 60s); });
+  notifier.Stop();
+  // Each returns false (stopped, not changed) long before its 60 s.
+  EXPECT_EQ(a.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(b.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(any.wait_for(30s), std::future_status::ready);
+  EXPECT_FALSE(a.get());
+  EXPECT_FALSE(b.get());
+  EXPECT_FALSE(any.get());
+}
+
+}  // namespace
+}  // namespace coffer::vault::sync
