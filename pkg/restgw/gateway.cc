@@ -19,6 +19,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -26,6 +27,8 @@
 #include "absl/strings/str_split.h"
 #include "google/api/annotations.pb.h"
 #include "google/api/http.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "pkg/status/status.h"
 
 namespace coffer::restgw {
@@ -317,6 +320,21 @@ int HttpStatusFromCode(absl::StatusCode code) {
     default:  // UNKNOWN, INTERNAL, DATA_LOSS and anything new
       return 500;
   }
+}
+
+std::optional<int64_t> RetryAfterSeconds(const grpc::Status& status) {
+  if (status.error_details().empty()) return std::nullopt;
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return std::nullopt;
+  for (const auto& any : details.details()) {
+    google::rpc::RetryInfo retry;
+    if (!any.UnpackTo(&retry)) continue;
+    const int64_t seconds = retry.retry_delay().seconds();
+    const bool partial = retry.retry_delay().nanos() > 0;
+    if (seconds < 0 || seconds > 86400) return std::nullopt;
+    return std::max<int64_t>(1, seconds + (partial ? 1 : 0));
+  }
+  return std::nullopt;
 }
 
 std::string ClientAddress(const HttpRequest& request,
@@ -617,7 +635,14 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
   stub.UnaryCall(&context, best->grpc_method, grpc::StubOptions(), grpc_request->get(),
                  response.get(), [&done](grpc::Status s) { done.set_value(std::move(s)); });
   grpc::Status result = done.get_future().get();
-  if (!result.ok()) return ErrorResponse(status::FromGrpcStatus(result));
+  if (!result.ok()) {
+    HttpResponse error = ErrorResponse(status::FromGrpcStatus(result));
+    // A service's google.rpc.RetryInfo (rate limits, caps) becomes Retry-After for HTTP clients.
+    if (std::optional<int64_t> seconds = RetryAfterSeconds(result)) {
+      error.headers.emplace_back("Retry-After", std::to_string(*seconds));
+    }
+    return error;
+  }
 
   pb::util::JsonPrintOptions print;
   print.preserve_proto_field_names = false;

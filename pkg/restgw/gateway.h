@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,6 +89,10 @@ inline constexpr std::string_view kClientAddressMetadata = "x-forwarded-for";
 // that is not a trusted proxy; malformed entries are ignored.
 std::string ClientAddress(const HttpRequest& request,
                           const std::vector<std::string>& trusted_proxies);
+
+// The Retry-After (whole seconds, at least 1) for a gRPC error carrying google.rpc.RetryInfo in
+// its details, if any.
+std::optional<int64_t> RetryAfterSeconds(const grpc::Status& status);
 
 // The HTTP status google.api conventions give a gRPC code (NOT_FOUND → 404, ...).
 int HttpStatusFromCode(absl::StatusCode code);

@@ -24,6 +24,8 @@
 #include "coffer/vault/v1/spaces.pb.h"
 #include "coffer/vault/v1/sync.pb.h"
 #include "coffer/vault/v1/vault.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "pkg/grpcx/server.h"
 #include "pkg/restgw/server.h"
 #include "restgw_test.grpc.pb.h"
@@ -86,6 +88,17 @@ class TestServiceImpl final : public t::TestService::Service {
   grpc::Status Fail(grpc::ServerContext*, const t::FailRequest* req, t::Echo*) override {
     if (req->sleep_ms() > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(req->sleep_ms()));
+    if (req->retry_after_ms() > 0) {
+      google::rpc::RetryInfo retry;
+      retry.mutable_retry_delay()->set_seconds(req->retry_after_ms() / 1000);
+      retry.mutable_retry_delay()->set_nanos((req->retry_after_ms() % 1000) * 1000000);
+      google::rpc::Status details;
+      details.set_code(req->code());
+      details.set_message(req->message());
+      details.add_details()->PackFrom(retry);
+      return grpc::Status(static_cast<grpc::StatusCode>(req->code()), req->message(),
+                          details.SerializeAsString());
+    }
     return grpc::Status(static_cast<grpc::StatusCode>(req->code()), req->message());
   }
 
@@ -286,6 +299,18 @@ TEST_F(RestGatewayTest, ForwardsThePeerAddressNotTheClientsClaim) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(BodyOf(res)["clientAddress"], "127.0.0.1");
+}
+
+// A service's RetryInfo reaches HTTP clients as Retry-After (rounded up to whole seconds).
+TEST_F(RestGatewayTest, RetryInfoBecomesRetryAfter) {
+  auto res = client_->Post("/v1/fail", R"({"code":8,"message":"slow down","retryAfterMs":1500})",
+                           "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 429);
+  EXPECT_EQ(res->get_header_value("Retry-After"), "2");
+  auto plain = client_->Post("/v1/fail", R"({"code":8,"message":"no hint"})", "application/json");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_header("Retry-After"));
 }
 
 TEST(ClientAddressTest, BelievesForwardedForOnlyFromTrustedProxies) {
