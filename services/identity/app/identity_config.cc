@@ -92,7 +92,8 @@ void DeclareIdentityOptions(config::ConfigParser& p, IdentityConfig* c) {
         "Time in which an exhausted rate-limit bucket refills")
       .Validate(InRange<std::chrono::seconds>(std::chrono::seconds(1), std::chrono::hours(24)));
   p.Add("trusted-forwarders", &c->trusted_forwarders,
-        "Peer IPs (e.g. a REST gateway) whose LoginRequest.client_address is trusted");
+        "Peer IPs (front ends, proxies) whose LoginRequest.client_address is trusted; the REST "
+        "gateway also believes X-Forwarded-For only from these HTTP peers");
   p.Add("bootstrap-admin-client-id", &c->bootstrap_admin_client_id,
         "Client id of an admin service account created at start if absent");
   p.Add("bootstrap-admin-client-secret", &c->bootstrap_admin_client_secret,
