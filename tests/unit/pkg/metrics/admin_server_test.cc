@@ -1,13 +1,20 @@
 #include "pkg/metrics/admin_server.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <prometheus/counter.h>
 #include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "pkg/metrics/build_info.h"
 #include "pkg/metrics/grpc_server_metrics.h"
@@ -90,6 +97,40 @@ TEST_F(AdminServerTest, ReadyzReusesOneCheckRunPerWindow) {
   cached.AddReadinessCheck("kafka", [] { return absl::OkStatus(); });
   ASSERT_TRUE(client.Get("/readyz"));
   EXPECT_EQ(runs.load(), 2);
+}
+
+// Slowloris against the admin port: 200 clients that never finish their request head hold no
+// thread, so a liveness probe is still answered (the figure is printed, not asserted).
+TEST_F(AdminServerTest, HealthzAnswersWhile200SlowClientsAreConnected) {
+  std::vector<int> slow;
+  for (int i = 0; i < 200; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const std::string partial = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+    ASSERT_EQ(send(fd, partial.data(), partial.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(partial.size()));
+    slow.push_back(fd);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  httplib::Client probe("127.0.0.1", port_);
+  probe.set_read_timeout(std::chrono::seconds(30));
+  auto res = probe.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  std::cout << "/healthz answered in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
+            << " ms with 200 slow clients connected\n";
+  // They were all still connected: each takes one more header line.
+  for (int fd : slow) {
+    EXPECT_EQ(send(fd, "1\r\n", 3, MSG_NOSIGNAL), 3);
+    close(fd);
+  }
 }
 
 // Only GET/HEAD on the three paths; a body is refused before it is read.
