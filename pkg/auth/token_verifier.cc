@@ -174,11 +174,14 @@ absl::StatusOr<crypto::Ed25519PublicKey> TokenVerifier::FindKey(const std::strin
       if (!never_seen) ++negative_cache_hits_;
     }
   }
-  // A kid never seen before (a rotation?) may be fetched at once, within the global floor; stale
-  // keys and kids a recent fetch did not have wait for the ordinary refetch interval.
+  // A kid we do not hold (a rotation?) may be fetched at once, within the global floor (one
+  // fetch per jwks_unknown_kid_refetch_interval for the whole process, however many bogus kids
+  // arrive); stale keys wait for the ordinary refetch interval. A kid a recent fetch did not have
+  // (negatively cached) obeys the same floor: making it wait longer would refuse a real new key
+  // that an attacker named before every issuer replica had loaded it.
+  (void)never_seen;
   const FetchOutcome outcome = MaybeRefetch(
-      now,
-      never_seen ? options_.jwks_unknown_kid_refetch_interval : options_.jwks_min_refetch_interval,
+      now, known ? options_.jwks_min_refetch_interval : options_.jwks_unknown_kid_refetch_interval,
       /*force=*/false, known ? std::string() : kid);
   absl::MutexLock lock(&mu_);
   auto it = keys_.find(kid);
@@ -216,11 +219,23 @@ void TokenVerifier::RememberUnknownKid(const std::string& kid, absl::Time now) {
   }
 }
 
-TokenVerifier::FetchOutcome TokenVerifier::MaybeRefetch(absl::Time now, absl::Duration min_interval,
-                                                        bool force, const std::string& wanted_kid) {
-  absl::MutexLock fetch_lock(&fetch_mu_);
+TokenVerifier::FetchOutcome TokenVerifier::MaybeRefetch(absl::Time /*now*/,
+                                                        absl::Duration min_interval, bool force,
+                                                        const std::string& wanted_kid) {
+  uint64_t seen_generation;
   {
     absl::MutexLock lock(&mu_);
+    seen_generation = fetch_generation_;
+  }
+  absl::MutexLock fetch_lock(&fetch_mu_);
+  // The clock is read after waiting for fetch_mu_: the caller's own `now` may be older than the
+  // fetch that just finished.
+  const absl::Time now = clock_.Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (!force && fetch_generation_ != seen_generation) {
+      return {last_fetch_status_, false};  // a fetch finished while we waited: use its keys
+    }
     if (!force && now - last_fetch_attempt_ < min_interval) {
       return {last_fetch_status_, false};  // rate limited: report how the last attempt went
     }
@@ -248,6 +263,7 @@ TokenVerifier::FetchOutcome TokenVerifier::MaybeRefetch(absl::Time now, absl::Du
   }
   absl::MutexLock lock(&mu_);
   last_fetch_status_ = result;
+  ++fetch_generation_;
   if (result.ok()) {
     keys_ = std::move(keys);
     keys_fetched_at_ = now;

@@ -13,16 +13,17 @@
 // clients retry rather than log in again.
 //
 // Keys: fetched lazily on first use and refetched:
-//   * when a token names a kid never seen before: at once, but such fetches are at least
+//   * when a token names a kid we do not hold: at once, but such fetches are at least
 //     jwks_unknown_kid_refetch_interval apart overall (1 s: a flood of made-up kids costs the
-//     issuer one fetch per second at most). The issuer pre-publishes new keys (identity's
-//     --key-prepublication), so a real new kid is normally in any set fetched in the last minute,
-//     and so in the set a flood's own fetches bring in;
-//   * a kid that a successful fetch did not contain is remembered (negative cache, for
-//     jwks_negative_cache_ttl, bounded): tokens naming it again trigger no immediate fetch, only
-//     the ordinary one below, so one bogus kid cannot force a fetch storm;
-//   * when the keys are older than jwks_max_age, or for a negatively cached kid: at most once per
-//     jwks_min_refetch_interval since the last fetch of any kind.
+//     issuer one fetch per second at most, and a real new kid waits at most that second). The
+//     issuer pre-publishes new keys (identity's --key-prepublication), so a real new kid is
+//     normally in any set fetched in the last minute;
+//   * when the keys are older than jwks_max_age: at most once per jwks_min_refetch_interval.
+// Single flight: a caller that waited while another fetch ran uses that fetch's result instead of
+// fetching again, so a slow issuer never makes fetches queue up behind each other. Kids missing
+// from a successful fetch are remembered (bounded, jwks_negative_cache_ttl) for
+// Stats::negative_cache_hits only; they obey the same 1 s floor (waiting longer would refuse a
+// real new key an attacker named before every issuer replica had loaded it).
 // A failed fetch, and a fetch whose set holds no usable key (empty or malformed), keeps the last
 // good keys (counted in Stats::jwks_fetch_failures and logged as a warning).
 //
@@ -62,12 +63,12 @@ struct TokenVerifierOptions {
   std::string issuer;    // required: exact match of "iss"
   std::string audience;  // required: must be one of "aud"
   absl::Duration leeway = absl::Seconds(30);
-  // Fetches for stale keys or negatively cached kids are at least this far apart.
+  // Fetches for stale keys are at least this far apart.
   absl::Duration jwks_min_refetch_interval = absl::Seconds(30);
-  // Fetches for kids never seen before are at least this far apart (a global floor).
+  // Fetches for kids we do not hold are at least this far apart (a global floor).
   absl::Duration jwks_unknown_kid_refetch_interval = absl::Seconds(1);
-  // How long a kid missing from a successful fetch is remembered as unknown, and how many such
-  // kids are remembered (the oldest is forgotten first).
+  // How long a kid missing from a successful fetch is remembered as unknown (counted in
+  // Stats::negative_cache_hits), and how many such kids are remembered (oldest forgotten first).
   absl::Duration jwks_negative_cache_ttl = absl::Minutes(5);
   size_t jwks_negative_cache_max_entries = 4096;
   absl::Duration jwks_max_age = absl::Minutes(15);
@@ -163,6 +164,9 @@ class TokenVerifier {
   absl::Time keys_fetched_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_fetch_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Status last_fetch_status_ ABSL_GUARDED_BY(mu_);
+  // Completed fetches; a caller that waited for fetch_mu_ while one completed uses its result
+  // instead of fetching again (single flight: waiting callers never queue fetches).
+  uint64_t fetch_generation_ ABSL_GUARDED_BY(mu_) = 0;
   // Kids missing from a successful fetch → until when they count as unknown; plus the order they
   // were remembered in, for the size bound (entries may be stale after a re-insert).
   std::unordered_map<std::string, absl::Time> negative_ ABSL_GUARDED_BY(mu_);

@@ -81,7 +81,7 @@ struct RouteInfo {
 };
 
 // gRPC metadata carrying the REST client's address to the service (set by the gateway only; a
-// service believes it only on its in-process channel, see grpcx::ForwardedClientAddress).
+// service believes it only from its in-process gateway, see identity_grpc_service.h).
 inline constexpr std::string_view kClientAddressMetadata = "x-forwarded-for";
 
 // The REST client's address: `request.peer`, or — when the peer is a trusted proxy — the

@@ -70,11 +70,15 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   // interval, and verifiers (vaults) that fetched the JWKS meanwhile know it before its first
   // token (README "Signing keys").
   schedule.prepublication = config.key_prepublication;
-  if (config.key_prepublication.count() > 0 &&
-      config.key_prepublication <= config.key_reload_interval) {
+  // Replicas load keys every key_reload_interval, checked by the maintenance loop (at most
+  // every 10 s), so a replica may learn of a new key that much later.
+  const auto worst_load_lag =
+      config.key_reload_interval +
+      std::min<std::chrono::seconds>(config.key_reload_interval, std::chrono::seconds(10));
+  if (config.key_prepublication.count() > 0 && config.key_prepublication <= worst_load_lag) {
     Log().Warn(
-        "--key-prepublication is not longer than --key-reload-interval: a replica may sign with a "
-        "new key before another replica publishes it",
+        "--key-prepublication is not longer than --key-reload-interval plus the maintenance "
+        "period: a replica may sign with a new key before another replica publishes it",
         {{"key_prepublication_seconds", static_cast<int64_t>(config.key_prepublication.count())},
          {"key_reload_interval_seconds",
           static_cast<int64_t>(config.key_reload_interval.count())}});

@@ -54,7 +54,8 @@ void DeclareIdentityOptions(config::ConfigParser& p, IdentityConfig* c) {
       .Validate(InRange<std::chrono::seconds>(std::chrono::seconds(1), std::chrono::hours(1)));
   p.Add("key-prepublication", &c->key_prepublication,
         "How long a rotated signing key is published in the JWKS before it signs (0 = at once); "
-        "keep it above --key-reload-interval and the vaults' JWKS refetch interval (30s)")
+        "keep it above --key-reload-interval plus the maintenance period (up to 10s), so every "
+        "replica serves the key before its first token")
       .Validate(InRange<std::chrono::seconds>(std::chrono::seconds(0), std::chrono::hours(24)));
   p.Add("password-min-length", &c->password_min_length, "Minimum password length (characters)")
       .Validate(InRange(1, 1024));

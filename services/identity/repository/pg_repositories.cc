@@ -10,6 +10,7 @@
 
 #include "pkg/postgres/errors.h"
 #include "pkg/postgres/prepared.h"
+#include "pkg/postgres/transaction.h"
 #include "pkg/status/status.h"
 #include "services/identity/domain/scopes.h"
 #include "services/identity/domain/validation.h"
@@ -234,7 +235,15 @@ absl::StatusOr<bool> PgSessionRepository::IsAccessTokenRevoked(std::string_view 
 }
 
 absl::Status PgSessionRepository::PurgeExpired(Time before) {
-  return Exec(pool_, "purging expired tokens", sql::kPurgeExpired, ToMicros(before)).status();
+  // A backlog of expired sessions may take one DELETE longer than the pool's statement timeout;
+  // cancelled, it would be retried and cancelled forever. It gets 10 minutes.
+  return postgres::RunInTransaction(
+      pool_, postgres::IsolationLevel::kReadCommitted,
+      [&](pqxx::transaction_base& txn) -> absl::Status {
+        postgres::SetLocalTimeouts(txn, std::chrono::minutes(10), std::chrono::minutes(1));
+        postgres::ExecPrepared(txn, sql::kPurgeExpired, ToMicros(before));
+        return absl::OkStatus();
+      });
 }
 
 // ---- signing keys ----

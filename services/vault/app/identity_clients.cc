@@ -67,7 +67,10 @@ absl::StatusOr<auth::JwkSet> HttpJwksSource::Fetch() {
   client.set_follow_location(false);
   int status = 0;
   bool too_large = false;
+  bool too_slow = false;
   std::string body;
+  // The read timeout is per read; a server trickling bytes is cut off at the overall deadline.
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
   const httplib::Headers headers = {{"Accept", "application/jwk-set+json, application/json"}};
   httplib::Result result = client.Get(
       path_, headers,
@@ -91,9 +94,16 @@ absl::StatusOr<auth::JwkSet> HttpJwksSource::Fetch() {
           too_large = true;
           return false;
         }
+        if (std::chrono::steady_clock::now() > deadline) {
+          too_slow = true;
+          return false;
+        }
         body.append(data, length);
         return true;
       });
+  if (too_slow) {
+    return absl::DeadlineExceededError("fetching JWKS: the response took longer than the timeout");
+  }
   if (too_large) {
     return absl::UnavailableError("fetching JWKS: the response exceeds " +
                                   std::to_string(max_body_bytes_) + " bytes");

@@ -462,9 +462,12 @@ absl::StatusOr<std::vector<ShardProgressRow>> PgSyncRepository::ListProgress() {
 
 absl::StatusOr<int64_t> PgSyncRepository::CollectTombstones(int64_t written_before_ms) {
   int64_t n = 0;
-  // Not idempotent in what it reports, but safe to repeat: a retry collects what is left.
-  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
-      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+  // Not idempotent in what it reports, but safe to repeat: a retry collects what is left. One
+  // DELETE over a backlog (after a shard was away) may outlast the pool's statement timeout, and
+  // a cancelled run would be repeated forever: it gets 10 minutes.
+  COFFER_RETURN_IF_ERROR(postgres::RunInTransaction(
+      pool_, IsolationLevel::kReadCommitted, [&](pqxx::transaction_base& txn) -> absl::Status {
+        postgres::SetLocalTimeouts(txn, std::chrono::minutes(10), std::chrono::minutes(1));
         n = postgres::ExecPrepared1(txn, sql::kCollectTombstones, written_before_ms)[0]
                 .as<int64_t>();
         return absl::OkStatus();
