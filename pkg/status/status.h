@@ -6,6 +6,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -36,6 +38,18 @@ namespace coffer::status {
 // Converts an absl::Status to the grpc::Status sent on the wire. Codes map one to one; the
 // message is passed as is (callers must never put secrets in messages).
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// A retry hint for limits that free up by themselves (rate limits, caps, budgets): attached to
+// `status` as a payload, turned into google.rpc.RetryInfo by ToGrpcStatusWithRetryInfo, and into
+// Retry-After by the REST gateway.
+absl::Status WithRetryAfter(absl::Status status, std::chrono::seconds delay);
+
+// The WithRetryAfter hint of `status`, if any.
+std::optional<std::chrono::seconds> RetryAfter(const absl::Status& status);
+
+// ToGrpcStatus, plus a google.rpc.Status with RetryInfo in the details ("grpc-status-details-bin")
+// when `status` carries a WithRetryAfter hint.
+grpc::Status ToGrpcStatusWithRetryInfo(const absl::Status& status);
 
 // Converts a grpc::Status received from a peer into an absl::Status.
 absl::Status FromGrpcStatus(const grpc::Status& status);

@@ -141,18 +141,17 @@ absl::Status IdentityService::Bootstrap() {
 absl::Status IdentityService::CheckRateLimit(RateLimiter& limiter, const std::string& key) {
   RateLimiter::Decision d = limiter.Acquire(key, Now());
   if (d.allowed) return absl::OkStatus();
-  absl::Status s = absl::ResourceExhaustedError(
-      fmt::format("too many attempts; retry after {}s", d.retry_after.count()));
-  s.SetPayload(kRetryAfterPayloadUrl, absl::Cord(std::to_string(d.retry_after.count())));
-  return s;
+  return status::WithRetryAfter(absl::ResourceExhaustedError(fmt::format(
+                                    "too many attempts; retry after {}s", d.retry_after.count())),
+                                std::chrono::seconds(d.retry_after.count()));
 }
 
 absl::Status IdentityService::Overloaded(std::string_view what) {
   constexpr int kRetryAfterSeconds = 1;
-  absl::Status s = absl::ResourceExhaustedError(
-      fmt::format("too many {} in progress; retry after {}s", what, kRetryAfterSeconds));
-  s.SetPayload(kRetryAfterPayloadUrl, absl::Cord(std::to_string(kRetryAfterSeconds)));
-  return s;
+  return status::WithRetryAfter(
+      absl::ResourceExhaustedError(
+          fmt::format("too many {} in progress; retry after {}s", what, kRetryAfterSeconds)),
+      std::chrono::seconds(kRetryAfterSeconds));
 }
 
 // ---- accounts and sessions ----

@@ -136,11 +136,6 @@ struct UserProfile {
   Time created_at;
 };
 
-// Attached to RESOURCE_EXHAUSTED statuses from rate limiting and from a full Argon2id queue:
-// payload value = the retry delay in whole seconds, as decimal text. The gRPC transport turns it
-// into google.rpc.RetryInfo.
-inline constexpr char kRetryAfterPayloadUrl[] = "coffer.identity/retry-after-seconds";
-
 class IdentityService {
  public:
   // `metrics` may be null (unit tests).

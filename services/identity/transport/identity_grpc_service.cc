@@ -63,20 +63,7 @@ RequestContext IdentityGrpcService::ContextOf(const grpc::ServerContext& context
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
-  grpc::Status plain = status::ToGrpcStatus(status);
-  if (!absl::IsResourceExhausted(status)) return plain;
-  auto retry = status.GetPayload(kRetryAfterPayloadUrl);
-  if (!retry) return plain;
-  const std::string text(*retry);
-  long long seconds = 0;
-  std::from_chars(text.data(), text.data() + text.size(), seconds);
-  google::rpc::RetryInfo info;
-  info.mutable_retry_delay()->set_seconds(seconds);
-  google::rpc::Status details;
-  details.set_code(static_cast<int>(status.code()));
-  details.set_message(std::string(status.message()));
-  details.add_details()->PackFrom(info);
-  return grpc::Status(plain.error_code(), plain.error_message(), details.SerializeAsString());
+  return status::ToGrpcStatusWithRetryInfo(status);
 }
 
 std::string BearerToken(std::string_view authorization) {

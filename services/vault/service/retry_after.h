@@ -7,15 +7,10 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "pkg/status/status.h"
 
 namespace coffer::vault::service {
 
-// Payload value = the retry delay in whole seconds, as decimal text.
-inline constexpr char kRetryAfterPayloadUrl[] = "coffer.vault/retry-after-seconds";
-
-inline absl::Status WithRetryAfter(absl::Status status, std::chrono::seconds delay) {
-  status.SetPayload(kRetryAfterPayloadUrl, absl::Cord(std::to_string(delay.count())));
-  return status;
-}
+using status::WithRetryAfter;
 
 }  // namespace coffer::vault::service

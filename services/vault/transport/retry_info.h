@@ -1,4 +1,4 @@
-// ToGrpcStatus that keeps a retry hint: a status carrying service::kRetryAfterPayloadUrl becomes a
+// ToGrpcStatus that keeps a retry hint: a status carrying a status::WithRetryAfter hint becomes a
 // gRPC status with google.rpc.RetryInfo (retry_delay) in its details ("grpc-status-details-bin"),
 // which gRPC clients and grpcurl read; every other status maps as status::ToGrpcStatus does.
 #pragma once

@@ -15,6 +15,7 @@
 #include "pkg/auth/jwt.h"
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/keyring.h"
+#include "pkg/status/status.h"
 #include "pkg/testing/status_matchers.h"
 #include "services/identity/domain/scopes.h"
 #include "services/identity/domain/validation.h"
@@ -172,9 +173,9 @@ TEST_F(IdentityServiceTest, LoginIsRateLimitedPerLoginWithRetryInfo) {
   }
   auto limited = service_->Login(Peer("10.2.0.1"), "erin", kPassword, "");
   EXPECT_THAT(limited, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry after 6s")));
-  auto payload = limited.status().GetPayload(kRetryAfterPayloadUrl);
-  ASSERT_TRUE(payload.has_value());
-  EXPECT_EQ(std::string(*payload), "6");
+  auto retry = status::RetryAfter(limited.status());
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->count(), 6);
   clock_.Advance(absl::Seconds(6));
   EXPECT_THAT(service_->Login(Peer("10.2.0.1"), "erin", kPassword, ""), IsOk());
 }
@@ -228,9 +229,9 @@ TEST_F(IdentityServiceTest, LoginAndRegisterAreRefusedWhileEveryArgon2SlotIsBusy
     EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted,
                                   HasSubstr("too many logins in progress; retry after 1s")))
         << login;
-    auto payload = refused.status().GetPayload(kRetryAfterPayloadUrl);
-    ASSERT_TRUE(payload.has_value());
-    EXPECT_EQ(std::string(*payload), "1");
+    auto retry = status::RetryAfter(refused.status());
+    ASSERT_TRUE(retry.has_value());
+    EXPECT_EQ(retry->count(), 1);
   }
   EXPECT_THAT(service_->Register(Peer(), "victor", kPassword),
               StatusIs(absl::StatusCode::kResourceExhausted,
@@ -580,9 +581,9 @@ TEST_F(IdentityServiceTest, LookupUserIsRateLimitedPerCaller) {
   EXPECT_THAT(limited,
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry after 20s")));
   EXPECT_THAT(std::string(limited.status().message()), Not(HasSubstr("frank")));
-  auto payload = limited.status().GetPayload(kRetryAfterPayloadUrl);
-  ASSERT_TRUE(payload.has_value());
-  EXPECT_EQ(std::string(*payload), "20");
+  auto retry = status::RetryAfter(limited.status());
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->count(), 20);
   // Per subject: a new token of the same user does not reset it, another user is unaffected.
   EXPECT_THAT(service_->LookupUser(Bearer(LoginUser("erin").access_token), "frank"),
               StatusIs(absl::StatusCode::kResourceExhausted));

@@ -6,6 +6,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "pkg/crypto/encoding.h"
+#include "pkg/status/status.h"
 #include "services/identity/app/identity_config.h"
 #include "services/identity/transport/http_server.h"
 #include "services/identity/transport/identity_grpc_service.h"
@@ -42,8 +43,8 @@ TEST(TransportTest, BasicAuth) {
 }
 
 TEST(TransportTest, RateLimitStatusCarriesRetryInfo) {
-  absl::Status s = absl::ResourceExhaustedError("too many attempts; retry after 7s");
-  s.SetPayload(kRetryAfterPayloadUrl, absl::Cord("7"));
+  absl::Status s = status::WithRetryAfter(
+      absl::ResourceExhaustedError("too many attempts; retry after 7s"), std::chrono::seconds(7));
   grpc::Status g = ToGrpcStatus(s);
   EXPECT_EQ(g.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(g.error_message(), "too many attempts; retry after 7s");

@@ -10,6 +10,7 @@
 
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/hash.h"
+#include "pkg/status/status.h"
 #include "pkg/testing/status_matchers.h"
 #include "services/vault/repository/in_memory_repositories.h"
 #include "services/vault/service/file_service.h"
@@ -117,7 +118,7 @@ TEST_F(FileServiceBudgetTest, OneUsersStalledUploadsCannotStarveAnotherUser) {
   absl::Status more = stalled[0]->AddChunk(chunk_);
   EXPECT_THAT(more,
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("(the limit per user)")));
-  EXPECT_TRUE(more.GetPayload(kRetryAfterPayloadUrl).has_value());
+  EXPECT_TRUE(status::RetryAfter(more).has_value());
 
   // Bob stores a file of the largest size meanwhile.
   const std::string content(1 * kMiB, 'b');
@@ -146,7 +147,7 @@ TEST_F(FileServiceBudgetTest, TheReplicaBudgetStillBoundsAllUsersTogether) {
   absl::Status full = b->AddChunk(chunk_);
   EXPECT_THAT(full, StatusIs(absl::StatusCode::kResourceExhausted,
                              HasSubstr("the server holds too much upload data right now")));
-  EXPECT_TRUE(full.GetPayload(kRetryAfterPayloadUrl).has_value());
+  EXPECT_TRUE(status::RetryAfter(full).has_value());
   a.reset();
   EXPECT_THAT(b->AddChunk(chunk_), IsOk());
   EXPECT_EQ(files->buffered_bytes(), 512 * kKiB);

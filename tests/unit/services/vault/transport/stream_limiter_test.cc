@@ -14,6 +14,7 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "pkg/status/status.h"
 #include "pkg/testing/status_matchers.h"
 #include "services/vault/service/retry_after.h"
 #include "services/vault/transport/retry_info.h"
@@ -39,7 +40,7 @@ TEST(StreamLimiterTest, CapsOneUserWithoutTouchingOthersAndFreesOnRelease) {
   EXPECT_THAT(a3.status(), StatusIs(absl::StatusCode::kResourceExhausted,
                                     HasSubstr("too many Watch streams open for this user "
                                               "(limit 2 per user on this server)")));
-  EXPECT_TRUE(a3.status().GetPayload(service::kRetryAfterPayloadUrl).has_value());
+  EXPECT_TRUE(status::RetryAfter(a3.status()).has_value());
   auto b1 = limiter.Acquire("bob");
   EXPECT_TRUE(b1.ok());
   EXPECT_EQ(limiter.open(), 3);
