@@ -121,6 +121,33 @@ HttpResponse Echo(const HttpRequest& r) {
   return res;
 }
 
+// A handler that blocks until Open(): lets a test hold workers busy and count who got in.
+class Gate {
+ public:
+  Handler Blocking() {
+    return [this](const HttpRequest& r) {
+      entered_.fetch_add(1);
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return open_; });
+      return Echo(r);
+    };
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  int entered() const { return entered_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  std::atomic<int> entered_{0};
+};
+
 class HttpServerTest : public ::testing::Test {
  protected:
   void StartServer(HttpServerOptions options, Handler handler = Echo) {
@@ -282,16 +309,8 @@ TEST_F(HttpServerTest, ConnectionsPerAddressAreCapped) {
 
 // Every worker busy and the queue full: 503 with Retry-After at once, not a hang.
 TEST_F(HttpServerTest, FullQueueAnswers503) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  std::atomic<int> entered{0};
-  StartServer({.worker_threads = 1, .max_queued_requests = 1}, [&](const HttpRequest& r) {
-    entered.fetch_add(1);
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return release; });
-    return Echo(r);
-  });
+  Gate gate;
+  StartServer({.worker_threads = 1, .max_queued_requests = 1}, gate.Blocking());
   auto get = [this](const char* path) {
     return std::async(std::launch::async, [this, path] {
       RawClient c(port_);
@@ -300,18 +319,14 @@ TEST_F(HttpServerTest, FullQueueAnswers503) {
     });
   };
   auto first = get("/first");
-  ASSERT_TRUE(WaitFor([&] { return entered.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return gate.entered() == 1; }));
   auto second = get("/second");
   ASSERT_TRUE(WaitFor([&] { return server_->Stats().queued == 1; }));
   std::string third = get("/third").get();
   EXPECT_THAT(third, StartsWith("HTTP/1.1 503"));
   EXPECT_THAT(third, HasSubstr("Retry-After: 1"));
   EXPECT_EQ(server_->Stats().queue_full, 1u);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.Open();
   EXPECT_THAT(first.get(), HasSubstr("GET /first"));
   EXPECT_THAT(second.get(), HasSubstr("GET /second"));
 }
@@ -319,33 +334,21 @@ TEST_F(HttpServerTest, FullQueueAnswers503) {
 // One client cannot take every queue slot: its second request in flight is turned away while
 // other clients' requests still queue.
 TEST_F(HttpServerTest, RequestsInFlightPerAddressAreCapped) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  std::atomic<int> entered{0};
-  StartServer({.worker_threads = 1, .max_requests_per_address = 1}, [&](const HttpRequest& r) {
-    entered.fetch_add(1);
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return release; });
-    return Echo(r);
-  });
+  Gate gate;
+  StartServer({.worker_threads = 1, .max_requests_per_address = 1}, gate.Blocking());
   auto first = std::async(std::launch::async, [this] {
     RawClient c(port_);
     c.Send("GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     return c.ReadAll();
   });
-  ASSERT_TRUE(WaitFor([&] { return entered.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return gate.entered() == 1; }));
   RawClient second(port_);
   second.Send("GET /second HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   std::string answer = second.ReadAll();
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 503"));
   EXPECT_THAT(answer, HasSubstr("Retry-After: 1"));
   EXPECT_EQ(server_->Stats().address_busy, 1u);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.Open();
   EXPECT_THAT(first.get(), HasSubstr("GET /first"));
   // The slot is free again once the first answer went out.
   RawClient third(port_);
@@ -384,16 +387,8 @@ TEST_F(HttpServerTest, BufferedBodiesShareOneBudget) {
 }
 
 TEST_F(HttpServerTest, StopAnswersQueuedRequestsAndFinishesRunningOnes) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  std::atomic<int> entered{0};
-  StartServer({.worker_threads = 1}, [&](const HttpRequest& r) {
-    entered.fetch_add(1);
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return release; });
-    return Echo(r);
-  });
+  Gate gate;
+  StartServer({.worker_threads = 1}, gate.Blocking());
   auto get = [this](const char* path) {
     return std::async(std::launch::async, [this, path] {
       RawClient c(port_);
@@ -402,19 +397,15 @@ TEST_F(HttpServerTest, StopAnswersQueuedRequestsAndFinishesRunningOnes) {
     });
   };
   auto running = get("/running");
-  ASSERT_TRUE(WaitFor([&] { return entered.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return gate.entered() == 1; }));
   auto queued = get("/queued");
   ASSERT_TRUE(WaitFor([&] { return server_->Stats().queued == 1; }));
   auto stopped = std::async(std::launch::async, [this] { server_->Stop(); });
   EXPECT_THAT(queued.get(), StartsWith("HTTP/1.1 503"));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.Open();
   stopped.get();
   EXPECT_THAT(running.get(), HasSubstr("GET /running"));
-  EXPECT_EQ(entered.load(), 1);
+  EXPECT_EQ(gate.entered(), 1);
 }
 
 TEST_F(HttpServerTest, ServesHttpsWithConfiguredCertificate) {
