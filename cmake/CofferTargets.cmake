@@ -8,6 +8,16 @@ if(COFFER_SANITIZE)
   list(APPEND COFFER_EXTRA_FLAGS -fsanitize=address,undefined -fno-omit-frame-pointer)
   list(APPEND COFFER_EXTRA_LINK -fsanitize=address,undefined)
 endif()
+if(COFFER_FUZZ)
+  # The libFuzzer build (tests/fuzz/README.md): every Coffer library gets coverage feedback for
+  # the fuzzer and ASan + UBSan; any UB report aborts the run so libFuzzer records the input.
+  list(APPEND COFFER_EXTRA_FLAGS -fsanitize=fuzzer-no-link,address,undefined
+       -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  list(APPEND COFFER_EXTRA_LINK -fsanitize=address,undefined)
+  # clang does not know gcc's -Wshadow=local; warnings stay on but are not errors here (the gcc
+  # build is the one that enforces them).
+  set(COFFER_WARNINGS -Wall -Wextra -Wno-unknown-warning-option -Wno-missing-field-initializers)
+endif()
 if(COFFER_COVERAGE)
   list(APPEND COFFER_EXTRA_FLAGS --coverage -O0)
   list(APPEND COFFER_EXTRA_LINK --coverage)

@@ -43,6 +43,24 @@ TEST(EncodingTest, DecodersAreStrict) {
   EXPECT_FALSE(Base64Decode("Zm9v\n").ok());
 }
 
+// libsodium 1.0.18 decodes bytes >= 0x80 as if they were alphabet characters; a token with such
+// a byte would be a second spelling of the same bytes (found by tests/fuzz/jwt).
+TEST(EncodingTest, DecodersRejectBytesOutsideAsciiThatLibsodiumWouldMapIntoTheAlphabet) {
+  for (const std::string& text : {std::string("ey\x93"
+                                              "9"),
+                                  std::string("\xff\xff\xff\xff"),
+                                  std::string("AQ\xff"
+                                              "A"),
+                                  std::string("ab\x80"
+                                              "d")}) {
+    EXPECT_FALSE(Base64UrlDecode(text).ok());
+    EXPECT_FALSE(Base64Decode(text).ok());
+  }
+  EXPECT_FALSE(Base64Decode("ey\x93=").ok());
+  EXPECT_FALSE(Base64UrlDecode("eyJ9 ").ok());
+  EXPECT_EQ(Base64UrlDecode("eyJ9").value(), "{\"}");
+}
+
 TEST(EncodingTest, HexRoundTripAndErrors) {
   EXPECT_EQ(HexEncode(std::string("\x00\x01\xab\xff", 4)), "0001abff");
   EXPECT_EQ(*HexDecode("0001ABff"), std::string("\x00\x01\xab\xff", 4));
