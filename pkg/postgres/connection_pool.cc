@@ -145,8 +145,10 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(Clock::time_point 
       }
       return Lease(this, std::move(conn).value());
     }
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-        open_ >= config_.size) {
+    ++waiting_;
+    const std::cv_status waited = cv_.wait_until(lock, deadline);
+    --waiting_;
+    if (waited == std::cv_status::timeout && idle_.empty() && open_ >= config_.size) {
       return absl::UnavailableError("postgres pool exhausted: all " + std::to_string(config_.size) +
                                     " connections stayed in use until the deadline");
     }
@@ -185,6 +187,7 @@ ConnectionPool::Stats ConnectionPool::GetStats() const {
   stats.open = open_;
   stats.idle = static_cast<int>(idle_.size());
   stats.in_use = open_ - stats.idle;
+  stats.waiting = waiting_;
   return stats;
 }
 

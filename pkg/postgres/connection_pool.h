@@ -78,10 +78,11 @@ class ConnectionPool {
   };
 
   struct Stats {
-    int size = 0;    // configured maximum
-    int open = 0;    // open connections, idle or lent out
-    int idle = 0;    // open and waiting in the pool
-    int in_use = 0;  // lent out
+    int size = 0;     // configured maximum
+    int open = 0;     // open connections, idle or lent out
+    int idle = 0;     // open and waiting in the pool
+    int in_use = 0;   // lent out
+    int waiting = 0;  // Acquire calls waiting for a connection to be returned, right now
   };
 
   // INVALID_ARGUMENT for an empty DSN or a size < 1. Does not connect.
@@ -114,6 +115,7 @@ class ConnectionPool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<internal::PooledConnection>> idle_;  // LIFO: hot connections first
   int open_ = 0;
+  int waiting_ = 0;  // Acquire calls blocked on cv_
 };
 
 // Opens one standalone connection (for example the LeaderLock's dedicated session), adding

@@ -92,7 +92,17 @@ uint64_t ChangeNotifier::AnyGeneration() {
 
 bool ChangeNotifier::WaitForAnyChange(uint64_t seen, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return stop_ || any_generation_ != seen; }) && !stop_;
+  ++any_waiting_;
+  const bool woken = cv_.wait_for(lock, timeout, [&] { return stop_ || any_generation_ != seen; });
+  --any_waiting_;
+  return woken && !stop_;
+}
+
+int ChangeNotifier::waiters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = any_waiting_;
+  for (const auto& [id, space] : spaces_) n += space.waiting;
+  return n;
 }
 
 void ChangeNotifier::Bump(const std::string& space_id) {

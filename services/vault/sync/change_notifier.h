@@ -75,6 +75,9 @@ class ChangeNotifier {
   // Like WaitForChange, for any space. Returns false at once once Stop() was called.
   bool WaitForAnyChange(uint64_t seen, std::chrono::milliseconds timeout);
 
+  // Threads inside WaitForChange or WaitForAnyChange right now (lets tests see a waiter waiting).
+  int waiters();
+
  private:
   void RunListener();
   void RunPublisher();
@@ -99,6 +102,7 @@ class ChangeNotifier {
   std::condition_variable publish_cv_;  // publisher (pending_ non-empty or stop)
   std::map<std::string, Space> spaces_;
   uint64_t any_generation_ = 0;
+  int any_waiting_ = 0;  // threads in WaitForAnyChange
   std::set<std::string> pending_;
   std::thread listener_;
   std::thread publisher_;

@@ -74,6 +74,8 @@ SyncMetrics::SyncMetrics(prometheus::Registry& r)
                                "Progress markers this shard published (to every partition)")),
       tombstones_collected(Counter(r, "coffer_vault_tombstones_collected_total",
                                    "Purged records dropped behind the GC horizon")),
+      gc_rounds(Counter(r, "coffer_vault_gc_rounds_total",
+                        "Tombstone GC rounds that completed (collecting something or not)")),
       registered_shards(Gauge(r, "coffer_vault_gc_registered_shards",
                               "Shards whose progress markers this shard has read")),
       replication_joined(Gauge(r, "coffer_vault_replication_joined",

@@ -53,6 +53,7 @@ struct SyncMetrics {
   prometheus::Histogram& replication_delay;   // coffer_vault_replication_delay_seconds
   prometheus::Counter& progress_markers;      // coffer_vault_progress_markers_published_total
   prometheus::Counter& tombstones_collected;  // coffer_vault_tombstones_collected_total
+  prometheus::Counter& gc_rounds;             // coffer_vault_gc_rounds_total (shows GC runs)
   prometheus::Gauge& registered_shards;       // coffer_vault_gc_registered_shards
   prometheus::Gauge& replication_joined;      // coffer_vault_replication_joined (1 = joined)
 };

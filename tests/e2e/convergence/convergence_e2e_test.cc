@@ -381,7 +381,8 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     };
     const size_t before = count();
     if (!broker_->WriteLine(command)) return false;
-    return Eventually([&] { return count() > before; }, 10s);
+    // A condition wait: generous, it only costs time when the broker never answers.
+    return Eventually([&] { return count() > before; }, 60s);
   }
 
   static pb::Record Credential(const std::string& value) {

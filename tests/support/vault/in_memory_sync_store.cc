@@ -10,7 +10,7 @@ namespace coffer::vault::testing {
 using repository::StoredRevision;
 
 #define COFFER_FAKE_DOWN() \
-  if (down_) return *down_
+  if (down_) return ++down_refusals_, *down_
 
 int64_t InMemorySyncStore::AddOutbox(const StoredRevision& revision) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -142,6 +142,11 @@ std::vector<repository::ShardProgressRow> InMemorySyncStore::progress() const {
 int InMemorySyncStore::apply_calls() const {
   std::lock_guard<std::mutex> lock(mu_);
   return apply_calls_;
+}
+
+int InMemorySyncStore::down_refusals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return down_refusals_;
 }
 
 size_t InMemorySyncStore::incoming_blob_chunks(const std::string& blob_id) const {

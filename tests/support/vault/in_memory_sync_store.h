@@ -59,7 +59,8 @@ class InMemorySyncStore final : public repository::OutboxStore,
   std::vector<repository::DeadLetter> dead_letters() const;
   std::map<int32_t, int64_t> offsets() const;
   std::vector<repository::ShardProgressRow> progress() const;
-  int apply_calls() const;  // ApplyBatch calls, failed ones included
+  int apply_calls() const;    // ApplyBatch calls, failed ones included
+  int down_refusals() const;  // calls answered with the SetDown error
   size_t space_outbox_size() const;
   // Register writes received (ApplyBatch), in order.
   std::vector<repository::SpaceRegister> received_space_changes() const;
@@ -148,6 +149,7 @@ class InMemorySyncStore final : public repository::OutboxStore,
   std::vector<repository::SpaceRegister>
       received_space_changes_;  // per space: greatest change_seq collected
   int apply_calls_ = 0;
+  int down_refusals_ = 0;
 };
 
 // Leadership decided in process: of the Leadership objects made by one arbiter, at most one

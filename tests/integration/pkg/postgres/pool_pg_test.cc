@@ -69,21 +69,32 @@ TEST_F(PoolPgTest, ExhaustedPoolIsUnavailableAfterTheDeadline) {
   const auto waited = Clock::now() - start;
   EXPECT_THAT(second, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("exhausted")));
   EXPECT_GE(waited, std::chrono::milliseconds(300));
-  EXPECT_LT(waited, std::chrono::seconds(3));
+  // It gave up at its deadline rather than waiting for the held lease (never returned here);
+  // the bound only has to tell those apart, so it is generous for a loaded machine.
+  EXPECT_LT(waited, std::chrono::seconds(30));
+  EXPECT_EQ(pool->GetStats().waiting, 0);
 }
 
 TEST_F(PoolPgTest, WaiterGetsTheReturnedConnection) {
   COFFER_ASSERT_OK_AND_ASSIGN(auto pool, db_->NewPool(1));
   COFFER_ASSERT_OK_AND_ASSIGN(auto held, pool->Acquire());
   const int pid = held->backendpid();
-  std::thread releaser([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ConnectionPool::Lease gone = std::move(held);  // returned when `gone` dies
+  std::thread waiter([&] {
+    absl::StatusOr<ConnectionPool::Lease> next =
+        pool->Acquire(Clock::now() + std::chrono::seconds(60));
+    ASSERT_THAT(next, IsOk());
+    EXPECT_EQ(next->get().backendpid(), pid);  // reused, not reopened
   });
-  auto next = pool->Acquire(Clock::now() + std::chrono::seconds(10));
-  releaser.join();
-  ASSERT_THAT(next, IsOk());
-  EXPECT_EQ(next->get().backendpid(), pid);  // reused, not reopened
+  // Return the connection only once the waiter really waits for it (else it would just find it
+  // idle, and the hand-over to a waiter would not be tested).
+  const auto give_up = Clock::now() + std::chrono::seconds(60);
+  while (pool->GetStats().waiting < 1 && Clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(pool->GetStats().waiting, 1);
+  { ConnectionPool::Lease gone = std::move(held); }  // returned when `gone` dies
+  waiter.join();
+  EXPECT_EQ(pool->GetStats().waiting, 0);
 }
 
 TEST_F(PoolPgTest, NeverLendsMoreThanSize) {

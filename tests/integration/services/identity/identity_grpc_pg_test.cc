@@ -99,6 +99,9 @@ class IdentityGrpcPgTest : public ::testing::Test {
     config_.bootstrap_admin_client_id = kAdminId;
     config_.bootstrap_admin_client_secret = kAdminSecret;
     config_.db_pool_size = 16;
+    // Concurrent Register/Login tests queue for the Argon2 slots: only the test of the queue
+    // timeout (its own config) may see a refusal, not a loaded machine.
+    config_.password_hash_queue_timeout = std::chrono::seconds(60);
     StartApp();
   }
 

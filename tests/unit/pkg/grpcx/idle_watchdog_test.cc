@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "grpcx_test.grpc.pb.h"
 #include "pkg/grpcx/channel.h"
@@ -134,6 +135,9 @@ class CollectService final : public pb::Echo::Service {
 
 class StalledStreamTest : public ::testing::Test {
  protected:
+  explicit StalledStreamTest(std::chrono::milliseconds idle_timeout = 1000ms)
+      : service_(watchdog_, idle_timeout) {}
+
   void SetUp() override {
     GrpcServerOptions options;
     options.address = "127.0.0.1:0";
@@ -146,13 +150,13 @@ class StalledStreamTest : public ::testing::Test {
   }
 
   IdleWatchdog watchdog_;
-  CollectService service_{watchdog_, 1000ms};
+  CollectService service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<pb::Echo::Stub> stub_;
 };
 
 // The client sends one message and then nothing, without half-closing: the watchdog ends the
-// call, the blocked Read returns, and the client gets the handler's status and message.
+// call with the status and message the handler chose, and the blocked Read returns.
 TEST_F(StalledStreamTest, StalledClientGetsDeadlineExceededWithoutDoingAnything) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 60s);
@@ -165,10 +169,24 @@ TEST_F(StalledStreamTest, StalledClientGetsDeadlineExceededWithoutDoingAnything)
   grpc::Status status = writer->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("no message in time"));
-  EXPECT_EQ(watchdog_.tracked(), 0) << "the handler returned and dropped its guard";
+  // The watchdog's cancellation sends that status itself, so the client may have it before the
+  // handler's Read returned: wait (at most 30 s) for the handler to return and drop its guard.
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (watchdog_.tracked() != 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(watchdog_.tracked(), 0) << "the handler never returned and dropped its guard";
 }
 
-TEST_F(StalledStreamTest, StreamThatKeepsSendingCompletes) {
+// A healthy stream under the watchdog: the guard armed around every Read never fires. Its idle
+// timeout is generous (a loaded machine may pause the client between two messages for longer
+// than the stalled test's second).
+class SendingStreamTest : public StalledStreamTest {
+ protected:
+  SendingStreamTest() : StalledStreamTest(30s) {}
+};
+
+TEST_F(SendingStreamTest, StreamThatKeepsSendingCompletes) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 60s);
   pb::EchoResponse response;

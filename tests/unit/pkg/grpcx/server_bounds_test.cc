@@ -180,9 +180,11 @@ TEST(ServerBoundsTest, CallsBeyondTheThreadQuotaAreRefusedAtOnce) {
   echo.Open();
   for (std::thread& t : callers) t.join();
   for (const grpc::Status& s : results) EXPECT_TRUE(s.ok()) << s.error_message();
-  // The threads go back to polling: calls are served again.
+  // The threads go back to polling: calls are served again (retried for up to 60 s: the freed
+  // threads return to the quota on their own schedule).
   bool served = false;
-  for (int attempt = 0; attempt < 200 && !served; ++attempt) {
+  for (auto give_up = std::chrono::steady_clock::now() + 60s;
+       !served && std::chrono::steady_clock::now() < give_up;) {
     served = Call(channel, quick).ok();
     if (!served) std::this_thread::sleep_for(50ms);
   }
@@ -201,11 +203,13 @@ TEST(ServerBoundsTest, IdleConnectionIsClosedAndTheClientReconnects) {
   auto channel = Loopback(server.port());
   pb::EchoRequest quick;
   quick.set_message("hi");
-  ASSERT_TRUE(Call(channel, quick).ok());
-  ASSERT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
-  // The server's GOAWAY moves the channel out of READY (without a call of ours).
-  EXPECT_TRUE(
-      channel->WaitForStateChange(GRPC_CHANNEL_READY, std::chrono::system_clock::now() + 30s));
+  ASSERT_TRUE(Call(channel, quick).ok());  // the channel was READY: a call went through
+  // The server's GOAWAY moves the channel out of READY (without a call of ours). On a loaded
+  // machine the 200 ms may already have passed, so READY is not asserted first.
+  if (channel->GetState(false) == GRPC_CHANNEL_READY) {
+    EXPECT_TRUE(
+        channel->WaitForStateChange(GRPC_CHANNEL_READY, std::chrono::system_clock::now() + 60s));
+  }
   EXPECT_NE(channel->GetState(false), GRPC_CHANNEL_READY);
   EXPECT_TRUE(Call(channel, quick).ok());
 }

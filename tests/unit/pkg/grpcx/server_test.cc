@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
@@ -37,9 +38,11 @@ class EchoService final : public pb::Echo::Service {
  public:
   grpc::Status Echo(grpc::ServerContext* context, const pb::EchoRequest* request,
                     pb::EchoResponse* response) override {
+    entered_.fetch_add(1);
     if (request->delay_ms() > 0) std::this_thread::sleep_for(request->delay_ms() * 1ms);
     if (request->wait_for_cancel()) {
-      auto give_up = std::chrono::steady_clock::now() + 10s;
+      // Longer than CallEcho's 20 s deadline: only a cancellation ends the wait early.
+      auto give_up = std::chrono::steady_clock::now() + 60s;
       while (!context->IsCancelled() && std::chrono::steady_clock::now() < give_up) {
         std::this_thread::sleep_for(5ms);
       }
@@ -52,6 +55,19 @@ class EchoService final : public pb::Echo::Service {
     response->set_request_id(RequestIdFrom(*context));
     return grpc::Status::OK;
   }
+
+  // Waits (at most 60 s) until `n` calls have reached the handler; false on timeout.
+  bool WaitEntered(int n) {
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (entered_.load() < n) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
+
+ private:
+  std::atomic<int> entered_{0};
 };
 
 std::shared_ptr<grpc::Channel> Loopback(int port) {
@@ -65,7 +81,7 @@ HealthCheckResponse::ServingStatus CheckHealth(const std::shared_ptr<grpc::Chann
                                                const std::string& service,
                                                grpc::Status* rpc = nullptr) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  context.set_deadline(std::chrono::system_clock::now() + 30s);
   HealthCheckRequest request;
   request.set_service(service);
   HealthCheckResponse response;
@@ -133,7 +149,7 @@ TEST_F(GrpcServerTest, ShutdownReportsNotServingToWatchersFirst) {
   auto server = Start({.shutdown_grace = 300ms});
   auto channel = Loopback(server->port());
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  context.set_deadline(std::chrono::system_clock::now() + 60s);
   auto watch = Health::NewStub(channel)->Watch(&context, HealthCheckRequest());
   HealthCheckResponse response;
   ASSERT_TRUE(watch->Read(&response));
@@ -153,7 +169,7 @@ TEST_F(GrpcServerTest, ShutdownReportsNotServingToWatchersFirst) {
 }
 
 TEST_F(GrpcServerTest, ShutdownDrainsInFlightCalls) {
-  auto server = Start({.shutdown_grace = 10s});
+  auto server = Start({.shutdown_grace = 60s});
   auto channel = Loopback(server->port());
   grpc::Status in_flight;
   pb::EchoResponse response;
@@ -163,14 +179,15 @@ TEST_F(GrpcServerTest, ShutdownDrainsInFlightCalls) {
     request.set_delay_ms(500);
     in_flight = CallEcho(channel, request, &response);
   });
-  std::this_thread::sleep_for(150ms);  // let the call reach the handler
+  EXPECT_TRUE(echo_.WaitEntered(1)) << "the call never reached the handler";
   auto start = std::chrono::steady_clock::now();
   server->Shutdown();
   auto took = std::chrono::steady_clock::now() - start;
   caller.join();
   EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
   EXPECT_EQ(response.message(), "slow");
-  EXPECT_LT(took, 5s);  // returned when the call finished, not at the grace deadline
+  // Returned when the call finished (500 ms), not at the 60 s grace deadline.
+  EXPECT_LT(took, 30s);
 }
 
 TEST_F(GrpcServerTest, ShutdownCancelsCallsPastGrace) {
@@ -182,14 +199,16 @@ TEST_F(GrpcServerTest, ShutdownCancelsCallsPastGrace) {
     request.set_wait_for_cancel(true);
     in_flight = CallEcho(channel, request);
   });
-  std::this_thread::sleep_for(150ms);
+  EXPECT_TRUE(echo_.WaitEntered(1)) << "the call never reached the handler";
   auto start = std::chrono::steady_clock::now();
   server->Shutdown();
   auto took = std::chrono::steady_clock::now() - start;
   caller.join();
   EXPECT_FALSE(in_flight.ok());
-  EXPECT_GE(took, 150ms);
-  EXPECT_LT(took, 5s);
+  EXPECT_GE(took, 150ms);  // the running call had (most of) its 200 ms grace period
+  // Cancelled at the grace deadline: without that, the handler would have waited for the call's
+  // own 20 s deadline.
+  EXPECT_LT(took, 15s);
   server->Shutdown();  // idempotent
 }
 
@@ -213,7 +232,7 @@ TEST_F(GrpcServerTest, ReflectionListsServices) {
   grpc::internal::RpcMethod method("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
                                    grpc::internal::RpcMethod::BIDI_STREAMING, channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  context.set_deadline(std::chrono::system_clock::now() + 30s);
   std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
       grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
           channel.get(), method, &context));

@@ -17,7 +17,7 @@ TEST(ShutdownSignals, WaiterReceivesProcessDirectedSignals) {
     std::future<int> received =
         std::async(std::launch::async, [] { return WaitForShutdownSignal(); });
     ASSERT_EQ(kill(getpid(), sig), 0);
-    ASSERT_EQ(received.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    ASSERT_EQ(received.wait_for(std::chrono::seconds(60)), std::future_status::ready);
     EXPECT_EQ(received.get(), sig);
   }
 }

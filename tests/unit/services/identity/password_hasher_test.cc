@@ -75,9 +75,11 @@ TEST(PasswordHasherTest, AtMostNRunAtOnceAndTheOthersWaitForASlot) {
       if (hasher.RunInSlot([&] { gate.Work(); }).ok()) ++ok;
     });
   }
+  // in_flight counts a slot before its work starts: wait for the work too (gate.running()), or
+  // the last slot holder may not have reached the gate yet.
   ASSERT_TRUE(WaitUntil([&] {
     const auto s = hasher.stats();
-    return s.in_flight == kSlots && s.waiting == kCallers - kSlots;
+    return s.in_flight == kSlots && s.waiting == kCallers - kSlots && gate.running() == kSlots;
   }));
   EXPECT_EQ(gate.running(), kSlots);
   gate.Open();

@@ -57,7 +57,11 @@ TEST_F(ChangeConsumerTest, ConcurrentRevisionsBecomeSiblingsAndReplayChangesNoth
   Publish(a);  // replayed
   auto consumer = MakeConsumer();
   consumer->Start();
-  ASSERT_TRUE(WaitUntil([&] { return StoredNext() == 3; }));
+  // The metrics count a batch after its commit: wait until they account for all three events.
+  ASSERT_TRUE(WaitUntil([&] {
+    return StoredNext() == 3 &&
+           metrics_->merges_applied.Value() + metrics_->merges_unchanged.Value() == 3;
+  }));
   std::optional<repository::StoredRecord> r = store_.Record(kSpaceA, RecordId("r1"));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->siblings.size(), 1u);
@@ -72,7 +76,13 @@ TEST_F(ChangeConsumerTest, ForgedAndGarbageEventsAreQuarantinedAndTheNextValidOn
   Publish(Revision("shard-a", "valid"));
   auto consumer = MakeConsumer();
   consumer->Start();
-  ASSERT_TRUE(WaitUntil([&] { return StoredNext() == 3; }));
+  // Dead letters are counted after their batch committed: wait for the count too.
+  ASSERT_TRUE(WaitUntil([&] {
+    return StoredNext() == 3 &&
+           metrics_->events_quarantined.Add({{"kind", "mac"}}).Value() +
+                   metrics_->events_quarantined.Add({{"kind", "decode"}}).Value() ==
+               2;
+  }));
   EXPECT_FALSE(store_.Record(kSpaceA, RecordId("forged")).has_value());
   EXPECT_TRUE(store_.Record(kSpaceA, RecordId("valid")).has_value());
   std::vector<repository::DeadLetter> letters = store_.dead_letters();
@@ -132,13 +142,17 @@ TEST_F(ChangeConsumerTest, ManyMergeFailuresInARowStallInsteadOfQuarantiningTheT
   for (int i = 0; i < 25; ++i) Publish(Revision("shard-a", "r" + std::to_string(i)));
   auto consumer = MakeConsumer();
   consumer->Start();
-  ASSERT_TRUE(WaitUntil([&] { return !consumer->stall_reason().empty(); }));
+  // The gauge is set just after the reason: wait for both.
+  ASSERT_TRUE(WaitUntil([&] {
+    return !consumer->stall_reason().empty() && metrics_->consumer_stalled.Value() == 1;
+  }));
   EXPECT_NE(consumer->stall_reason().find("in a row"), std::string::npos);
   EXPECT_EQ(store_.dead_letters().size(), 20u);
   EXPECT_EQ(metrics_->consumer_stalled.Value(), 1);
-  // Fixed (e.g. a migration rolled out): it resumes and applies the rest.
+  // Fixed (e.g. a migration rolled out): it resumes and applies the rest. The stall is cleared
+  // just after the batch that succeeded committed (its offsets): wait for both.
   store_.SetMergeFault(nullptr);
-  ASSERT_TRUE(WaitUntil([&] { return StoredNext() == 25; }));
+  ASSERT_TRUE(WaitUntil([&] { return StoredNext() == 25 && consumer->stall_reason().empty(); }));
   EXPECT_EQ(consumer->stall_reason(), "");
   EXPECT_EQ(store_.dead_letters().size(), 20u);
 }
@@ -154,7 +168,9 @@ TEST_F(ChangeConsumerTest, GateOpensOnceOwnProgressMarkersCameBackOnEveryPartiti
   ASSERT_TRUE(WaitUntil([&] { return store_.progress().size() == 2u; }));
   EXPECT_FALSE(gate.is_open());
   Produce(kPartitions - 1, ProgressKey("shard-b"), EncodeProgressMarker(marker, "m"));
-  ASSERT_TRUE(WaitUntil([&] { return gate.is_open(); }));
+  // The gauge is set just after the gate opens: wait for both.
+  ASSERT_TRUE(
+      WaitUntil([&] { return gate.is_open() && metrics_->replication_joined.Value() == 1; }));
   EXPECT_EQ(metrics_->replication_joined.Value(), 1);
 }
 

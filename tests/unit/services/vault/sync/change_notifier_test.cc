@@ -6,17 +6,30 @@
 
 #include <chrono>
 #include <future>
+#include <thread>
 
 namespace coffer::vault::sync {
 namespace {
 
 using namespace std::chrono_literals;
 
+// Polls until `n` threads wait in the notifier (at most 60 s): a wake-up is only tested when the
+// waiter really waits, not when it starts after the event and returns at once.
+bool WaitForWaiters(ChangeNotifier& notifier, int n) {
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (notifier.waiters() < n) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
 TEST(ChangeNotifierTest, AWaiterWakesWhenItsSpaceChanges) {
   ChangeNotifier notifier("");
   const uint64_t seen = notifier.Generation("space-a");
   auto woken =
-      std::async(std::launch::async, [&] { return notifier.WaitForChange("space-a", seen, 30s); });
+      std::async(std::launch::async, [&] { return notifier.WaitForChange("space-a", seen, 60s); });
+  ASSERT_TRUE(WaitForWaiters(notifier, 1));
   notifier.Publish("space-a");
   EXPECT_TRUE(woken.get());
   EXPECT_EQ(notifier.Generation("space-a"), seen + 1);
@@ -48,6 +61,7 @@ TEST(ChangeNotifierTest, StopWakesTheWaitersOfEverySpace) {
   });
   auto any = std::async(std::launch::async,
                         [&] { return notifier.WaitForAnyChange(notifier.AnyGeneration(), 60s); });
+  ASSERT_TRUE(WaitForWaiters(notifier, 3));
   notifier.Stop();
   // Each returns false (stopped, not changed) long before its 60 s.
   EXPECT_EQ(a.wait_for(30s), std::future_status::ready);

@@ -51,7 +51,11 @@ TEST_F(OutboxRelayTest, RowKafkaRefusesForItsSizeIsDeadLetteredAndTheRowsBehindI
   // max.message.bytes.
   auto relay = MakeRelay({{"message.max.bytes", "4096"}});
   relay->Start();
-  ASSERT_TRUE(WaitUntil([&] { return store_.outbox_size() == 0; }));
+  // The dead letter is counted just after the row moved: wait for both.
+  ASSERT_TRUE(WaitUntil([&] {
+    return store_.outbox_size() == 0 &&
+           metrics_->relay_dead_letters.Add({{"kind", "too_large"}}).Value() >= 1;
+  }));
   std::vector<repository::DeadLetter> letters = store_.dead_letters();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].direction, "out");
@@ -82,8 +86,8 @@ TEST_F(OutboxRelayTest, RowsWaitWhileTheDatabaseIsDownAndLeaveOnceItIsBack) {
   store_.AddOutbox(Revision("shard-a", "r1"));
   auto relay = MakeRelay();
   relay->Start();
-  // The relay led and tried: it reads the outbox and fails.
-  ASSERT_TRUE(WaitUntil([&] { return relay->is_leader(); }));
+  // The relay led and tried: its reads failed (proof it ran, not merely that it had not yet).
+  ASSERT_TRUE(WaitUntil([&] { return relay->is_leader() && store_.down_refusals() >= 2; }));
   EXPECT_EQ(store_.outbox_size(), 1u);
   store_.SetDown(std::nullopt);
   ASSERT_TRUE(WaitUntil([&] { return store_.outbox_size() == 0; }));
