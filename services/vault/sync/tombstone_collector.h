@@ -5,9 +5,9 @@
 // Every `interval` the leader asks the store to drop the lone purge tombstones whose event every
 // registered shard has settled past (the horizon: the least settled offset per partition over
 // the progress markers the consumer stored) and that were last written more than `min_age` ago,
-// and counts them (coffer_vault_tombstones_collected_total). It also reports how many shards
-// are registered (coffer_vault_gc_registered_shards). A failed round is logged and retried at
-// the next interval.
+// and counts them (coffer_vault_tombstones_collected_total) and the rounds that ran
+// (coffer_vault_gc_rounds_total). It also reports how many shards are registered
+// (coffer_vault_gc_registered_shards). A failed round is logged and retried at the next interval.
 //
 // Lifecycle: Start() spawns the thread; Stop() (or the destructor) ends it promptly.
 #pragma once

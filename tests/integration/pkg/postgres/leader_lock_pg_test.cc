@@ -32,8 +32,9 @@ class LeaderLockPgTest : public ::testing::Test {
   int KillLockHolders() {
     pqxx::connection admin(db_->cluster_dsn());
     pqxx::result killed = pqxx::nontransaction(admin).exec_params(
-        "SELECT pg_terminate_backend(l.pid, 60000) FROM pg_locks l JOIN pg_database d"
-        " ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = $1",
+        "SELECT pg_terminate_backend(s.pid, 60000) FROM (SELECT DISTINCT l.pid FROM pg_locks l"
+        " JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted"
+        " AND d.datname = $1) s",
         db_->name());
     for (const pqxx::row& r : killed) EXPECT_TRUE(r[0].as<bool>()) << "a holder outlived 60 s";
     return static_cast<int>(killed.size());

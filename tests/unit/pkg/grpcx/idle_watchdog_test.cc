@@ -160,6 +160,9 @@ class StalledStreamTest : public ::testing::Test {
 TEST_F(StalledStreamTest, StalledClientGetsDeadlineExceededWithoutDoingAnything) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 60s);
+  // Headers travel with the first message: the server's 1 s guard starts when the call arrives,
+  // and a loaded client pausing between opening the call and writing must not look like a stall.
+  context.set_initial_metadata_corked(true);
   pb::EchoResponse response;
   auto writer = stub_->Collect(&context, &response);
   pb::EchoRequest msg;

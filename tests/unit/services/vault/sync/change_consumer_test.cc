@@ -57,10 +57,12 @@ TEST_F(ChangeConsumerTest, ConcurrentRevisionsBecomeSiblingsAndReplayChangesNoth
   Publish(a);  // replayed
   auto consumer = MakeConsumer();
   consumer->Start();
-  // The metrics count a batch after its commit: wait until they account for all three events.
+  // The metrics count a batch after its commit, one counter after another: wait until they
+  // account for all three events, the conflict (counted last) included.
   ASSERT_TRUE(WaitUntil([&] {
     return StoredNext() == 3 &&
-           metrics_->merges_applied.Value() + metrics_->merges_unchanged.Value() == 3;
+           metrics_->merges_applied.Value() + metrics_->merges_unchanged.Value() == 3 &&
+           metrics_->conflicts_created.Value() == 1;
   }));
   std::optional<repository::StoredRecord> r = store_.Record(kSpaceA, RecordId("r1"));
   ASSERT_TRUE(r.has_value());
