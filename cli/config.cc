@@ -10,13 +10,17 @@ namespace {
 
 // First non-empty of flag, env var, config file value, default.
 std::string Pick(const std::string& flag, const std::optional<std::string>& env,
-                 const nlohmann::json& file, const char* key, const std::string& fallback) {
+                 const std::string& file, const std::string& fallback) {
   if (!flag.empty()) return flag;
   if (env) return *env;
-  if (file.contains(key) && file[key].is_string() && !file[key].get<std::string>().empty()) {
-    return file[key].get<std::string>();
-  }
+  if (!file.empty()) return file;
   return fallback;
+}
+
+// A string member of config.json, or "" when absent or of another type.
+std::string StringMember(const nlohmann::json& file, const char* key) {
+  auto it = file.find(key);
+  return it != file.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 }  // namespace
@@ -44,24 +48,32 @@ absl::StatusOr<ClientConfig> ResolveConfig(const ConfigFlags& flags, const EnvLo
   if (!dir.ok()) return dir.status();
   config.config_dir = *dir;
 
-  nlohmann::json file = nlohmann::json::object();
+  ConfigFile file;
   const std::string path = config.config_dir + "/config.json";
   std::ifstream in(path);
   if (in) {
     std::stringstream text;
     text << in.rdbuf();
-    file = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-    if (file.is_discarded() || !file.is_object()) {
-      return absl::InvalidArgumentError(path + " is not a JSON object; fix or remove it");
-    }
+    absl::StatusOr<ConfigFile> parsed = ParseConfigFile(text.str(), path);
+    if (!parsed.ok()) return parsed.status();
+    file = *std::move(parsed);
   }
-  config.identity_addr = Pick(flags.identity_addr, env("COFFER_IDENTITY_ADDR"), file,
-                              "identity_addr", kDefaultIdentityAddr);
+  config.identity_addr = Pick(flags.identity_addr, env("COFFER_IDENTITY_ADDR"), file.identity_addr,
+                              kDefaultIdentityAddr);
   config.vault_addr =
-      Pick(flags.vault_addr, env("COFFER_VAULT_ADDR"), file, "vault_addr", kDefaultVaultAddr);
-  config.ca_file = Pick(flags.ca_file, env("COFFER_CA_FILE"), file, "ca_file", "");
-  config.default_output = Pick("", env("COFFER_OUTPUT"), file, "output", "table");
+      Pick(flags.vault_addr, env("COFFER_VAULT_ADDR"), file.vault_addr, kDefaultVaultAddr);
+  config.ca_file = Pick(flags.ca_file, env("COFFER_CA_FILE"), file.ca_file, "");
+  config.default_output = Pick("", env("COFFER_OUTPUT"), file.output, "table");
   return config;
+}
+
+absl::StatusOr<ConfigFile> ParseConfigFile(std::string_view text, const std::string& path) {
+  const nlohmann::json file = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (file.is_discarded() || !file.is_object()) {
+    return absl::InvalidArgumentError(path + " is not a JSON object; fix or remove it");
+  }
+  return ConfigFile{StringMember(file, "identity_addr"), StringMember(file, "vault_addr"),
+                    StringMember(file, "ca_file"), StringMember(file, "output")};
 }
 
 }  // namespace coffer::cli

@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -43,6 +44,21 @@ struct ClientConfig {
   std::string ca_file;         // empty = plaintext
   std::string default_output;  // "table" unless config.json says "output": "json"
 };
+
+// What <config dir>/config.json sets: its string members "identity_addr", "vault_addr",
+// "ca_file" and "output" ("" = not set; other members and other types are ignored).
+struct ConfigFile {
+  std::string identity_addr;
+  std::string vault_addr;
+  std::string ca_file;
+  std::string output;
+
+  bool operator==(const ConfigFile&) const = default;
+};
+
+// Parses config.json's text (extracted from ResolveConfig for tests and fuzzing); `path` names the
+// file in errors. INVALID_ARGUMENT when it is not a JSON object.
+absl::StatusOr<ConfigFile> ParseConfigFile(std::string_view text, const std::string& path);
 
 // The config directory per the precedence above; INVALID_ARGUMENT when none can be determined
 // (no HOME).

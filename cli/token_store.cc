@@ -5,10 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
+
+#include "pkg/status/status.h"
 
 namespace coffer::cli {
 namespace {
@@ -112,24 +116,16 @@ absl::StatusOr<std::optional<StoredTokens>> TokenStore::Load() const {
   if (!in) return Errno("cannot read", file);
   std::stringstream text;
   text << in.rdbuf();
-  nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object() || !json.contains("access_token") ||
-      !json["access_token"].is_string()) {
-    return absl::InvalidArgumentError(file + " is corrupt; run `coffer login` again");
-  }
-  StoredTokens tokens;
-  tokens.identity_addr = json.value("identity_addr", "");
-  tokens.login = json.value("login", "");
-  tokens.access_token = json.value("access_token", "");
-  tokens.refresh_token = json.value("refresh_token", "");
-  tokens.access_expires_at = json.value("access_expires_at", int64_t{0});
-  tokens.refresh_expires_at = json.value("refresh_expires_at", int64_t{0});
-  tokens.scope = json.value("scope", "");
+  COFFER_ASSIGN_OR_RETURN(StoredTokens tokens, ParseTokens(text.str(), file));
   return std::optional<StoredTokens>(std::move(tokens));
 }
 
 absl::Status TokenStore::Save(const StoredTokens& tokens) const {
   if (absl::Status st = EnsurePrivateDir(dir_); !st.ok()) return st;
+  return WritePrivateFile(path(), SerializeTokens(tokens));
+}
+
+std::string SerializeTokens(const StoredTokens& tokens) {
   nlohmann::json json{{"identity_addr", tokens.identity_addr},
                       {"login", tokens.login},
                       {"access_token", tokens.access_token},
@@ -137,7 +133,43 @@ absl::Status TokenStore::Save(const StoredTokens& tokens) const {
                       {"access_expires_at", tokens.access_expires_at},
                       {"refresh_expires_at", tokens.refresh_expires_at},
                       {"scope", tokens.scope}};
-  return WritePrivateFile(path(), json.dump(2) + "\n");
+  return json.dump(2) + "\n";
+}
+
+absl::StatusOr<StoredTokens> ParseTokens(std::string_view text, const std::string& file) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("access_token") ||
+      !json["access_token"].is_string()) {
+    return absl::InvalidArgumentError(file + " is corrupt; run `coffer login` again");
+  }
+  // Each member is checked before it is read: json.value() throws on another type (which ended
+  // the CLI), and a float read as int64_t is undefined when out of range. Errors name the field,
+  // never its value.
+  auto corrupt = [&file](const char* field, const char* what) {
+    return absl::InvalidArgumentError(file + ": \"" + field + "\" is not " + what +
+                                      "; run `coffer login` again");
+  };
+  StoredTokens tokens;
+  for (auto [field, out] :
+       {std::pair{"identity_addr", &tokens.identity_addr}, std::pair{"login", &tokens.login},
+        std::pair{"access_token", &tokens.access_token},
+        std::pair{"refresh_token", &tokens.refresh_token}, std::pair{"scope", &tokens.scope}}) {
+    auto it = json.find(field);
+    if (it == json.end()) continue;
+    if (!it->is_string()) return corrupt(field, "a string");
+    *out = it->get<std::string>();
+  }
+  for (auto [field, out] : {std::pair{"access_expires_at", &tokens.access_expires_at},
+                            std::pair{"refresh_expires_at", &tokens.refresh_expires_at}}) {
+    auto it = json.find(field);
+    if (it == json.end()) continue;
+    const bool fits =
+        it->is_number_integer() &&
+        (!it->is_number_unsigned() || it->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
+    if (!fits) return corrupt(field, "an integer");
+    *out = it->get<int64_t>();
+  }
+  return tokens;
 }
 
 absl::Status TokenStore::Clear() const {

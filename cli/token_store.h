@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,7 +27,15 @@ struct StoredTokens {
   int64_t access_expires_at = 0;   // Unix seconds
   int64_t refresh_expires_at = 0;  // Unix seconds; 0 = unknown
   std::string scope;
+
+  bool operator==(const StoredTokens&) const = default;
 };
+
+// The text of tokens.json (what Save() writes) and its parser (what Load() reads; `file` names it
+// in errors). Pure; extracted from Load/Save for tests and fuzzing. INVALID_ARGUMENT when the
+// text is corrupt, naming the file and the field, never a value.
+std::string SerializeTokens(const StoredTokens& tokens);
+absl::StatusOr<StoredTokens> ParseTokens(std::string_view text, const std::string& file);
 
 class TokenStore {
  public:

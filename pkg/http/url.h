@@ -12,6 +12,11 @@ namespace coffer::http {
 // Percent-decodes `in` ("%2F" → "/"; '+' is kept). False on a malformed escape.
 bool PercentDecode(std::string_view in, std::string* out);
 
+// Percent-encodes every byte except RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~) and
+// those in `keep` (e.g. "/" for a multi-segment path variable), with uppercase hex;
+// PercentDecode undoes it.
+std::string PercentEncode(std::string_view in, std::string_view keep = {});
+
 // Decodes one application/x-www-form-urlencoded component ('+' is a space); a malformed escape
 // leaves the text as is.
 std::string FormDecode(std::string_view in);

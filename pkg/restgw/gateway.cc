@@ -5,6 +5,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/stubs/common.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -89,6 +90,21 @@ std::string PbMessage(const pb::util::Status& s) {
     }
   }
   return "not valid JSON for this request";
+}
+
+// A string field's text (query parameter, path variable) must be UTF-8: protobuf refuses
+// anything else when the service parses the request, and its JSON printer cannot print it. Same
+// check as protobuf's own.
+bool IsValidUtf8(const std::string& s) {
+  return s.size() <= static_cast<size_t>(std::numeric_limits<int>::max()) &&
+         pb::internal::IsStructurallyValidUTF8(s.data(), static_cast<int>(s.size()));
+}
+
+// Client text that an error message names (an unknown parameter, the method): cut to 64 bytes
+// so a huge one is not sent back (each invalid UTF-8 byte also grows to 3 in the JSON body).
+std::string Echo(std::string_view text) {
+  constexpr size_t kMax = 64;
+  return text.size() <= kMax ? std::string(text) : std::string(text.substr(0, kMax)) + "...";
 }
 
 // A field of `desc` by proto name or JSON (lowerCamel) name.
@@ -198,6 +214,8 @@ absl::Status SetScalar(pb::Message* msg, const pb::FieldDescriptor* field, const
         if (!absl::Base64Unescape(value, &v) && !absl::WebSafeBase64Unescape(value, &v)) {
           return bad("base64");
         }
+      } else if (!IsValidUtf8(value)) {
+        return bad("valid UTF-8");
       }
       rep ? r->AddString(msg, field, std::move(v)) : r->SetString(msg, field, std::move(v));
       break;
@@ -223,6 +241,11 @@ absl::Status SetMessageLeaf(pb::Message* msg, const pb::FieldDescriptor* field,
   if (d->full_name() == "google.protobuf.Timestamp" ||
       d->full_name() == "google.protobuf.Duration" ||
       d->full_name() == "google.protobuf.FieldMask") {
+    // (Also keeps nlohmann's dump() below from throwing on bad UTF-8.)
+    if (!IsValidUtf8(value)) {
+      return absl::InvalidArgumentError(
+          fmt::format("parameter '{}': not a valid {}", name, d->name()));
+    }
     pb::util::Status s = pb::util::JsonStringToMessage(nlohmann::json(value).dump(), sub);
     if (!s.ok()) {
       return absl::InvalidArgumentError(
@@ -373,6 +396,19 @@ HttpResponse ErrorResponse(const absl::Status& status, int http_status) {
   return res;
 }
 
+pb::util::JsonParseOptions RequestJsonParseOptions() {
+  pb::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  return options;
+}
+
+pb::util::JsonPrintOptions ResponseJsonPrintOptions(const RestGatewayOptions& options) {
+  pb::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = false;
+  print.always_print_primitive_fields = options.always_print_primitive_fields;
+  return print;
+}
+
 RestGateway::RestGateway(std::shared_ptr<grpc::Channel> channel, RestGatewayOptions options)
     : channel_(std::move(channel)), options_(std::move(options)) {
   for (std::string& h : options_.forwarded_headers) h = ToLower(h);
@@ -485,8 +521,7 @@ absl::StatusOr<std::unique_ptr<pb::Message>> RestGateway::BuildRequest(
     return absl::InternalError(fmt::format("no generated type for {}", input->full_name()));
   }
   std::unique_ptr<pb::Message> msg(prototype->New());
-  pb::util::JsonParseOptions json_options;
-  json_options.ignore_unknown_fields = false;
+  const pb::util::JsonParseOptions json_options = RequestJsonParseOptions();
 
   // 1. The body. Parsing replaces the message, so it comes before path and query values.
   bool has_body = request.body.find_first_not_of(" \t\r\n") != std::string::npos;
@@ -526,7 +561,7 @@ absl::StatusOr<std::unique_ptr<pb::Message>> RestGateway::BuildRequest(
       absl::StatusOr<std::vector<const pb::FieldDescriptor*>> chain =
           ResolveFieldPath(input, parts, /*proto_names_only=*/false);
       if (!chain.ok()) {
-        return absl::InvalidArgumentError(fmt::format("unknown query parameter '{}'", key));
+        return absl::InvalidArgumentError(fmt::format("unknown query parameter '{}'", Echo(key)));
       }
       if (route.body_field != nullptr && chain->front() == route.body_field) {
         return absl::InvalidArgumentError(
@@ -563,7 +598,8 @@ absl::StatusOr<std::unique_ptr<pb::Message>> RestGateway::BuildRequest(
   return msg;
 }
 
-HttpResponse RestGateway::Handle(const HttpRequest& request) const {
+std::variant<MappedRequest, HttpResponse> RestGateway::MapRequest(
+    const HttpRequest& request) const {
   if (request.body.size() > options_.max_body_bytes) {
     return ErrorResponse(absl::ResourceExhaustedError(
                              fmt::format("request body of {} bytes exceeds the limit of {} bytes",
@@ -593,14 +629,14 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
   }
   if (best == nullptr && allowed.empty()) {
     return ErrorResponse(
-        absl::NotFoundError(fmt::format("no route for {} on this path", request.method)));
+        absl::NotFoundError(fmt::format("no route for {} on this path", Echo(request.method))));
   }
   if (best == nullptr) {
     std::string allow;
     for (const std::string& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
     HttpResponse res = ErrorResponse(
-        absl::UnimplementedError(
-            fmt::format("method {} not allowed on this path (allowed: {})", request.method, allow)),
+        absl::UnimplementedError(fmt::format("method {} not allowed on this path (allowed: {})",
+                                             Echo(request.method), allow)),
         405);
     res.headers.emplace_back("Allow", allow);
     return res;
@@ -609,6 +645,14 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
   absl::StatusOr<std::unique_ptr<pb::Message>> grpc_request =
       BuildRequest(*best, best_bindings, request);
   if (!grpc_request.ok()) return ErrorResponse(grpc_request.status());
+  return MappedRequest{best->method, best->grpc_method, best->path.text(), std::move(best_bindings),
+                       *std::move(grpc_request)};
+}
+
+HttpResponse RestGateway::Handle(const HttpRequest& request) const {
+  std::variant<MappedRequest, HttpResponse> mapped = MapRequest(request);
+  if (HttpResponse* error = std::get_if<HttpResponse>(&mapped)) return std::move(*error);
+  MappedRequest& call = std::get<MappedRequest>(mapped);
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
@@ -628,11 +672,11 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
   for (const auto& [key, value] : options_.extra_metadata) context.AddMetadata(key, value);
 
   const pb::Message* out_proto =
-      pb::MessageFactory::generated_factory()->GetPrototype(best->method->output_type());
+      pb::MessageFactory::generated_factory()->GetPrototype(call.method->output_type());
   std::unique_ptr<pb::Message> response(out_proto->New());
   grpc::TemplatedGenericStub<pb::Message, pb::Message> stub(channel_);
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, best->grpc_method, grpc::StubOptions(), grpc_request->get(),
+  stub.UnaryCall(&context, call.grpc_method, grpc::StubOptions(), call.message.get(),
                  response.get(), [&done](grpc::Status s) { done.set_value(std::move(s)); });
   grpc::Status result = done.get_future().get();
   if (!result.ok()) {
@@ -644,11 +688,9 @@ HttpResponse RestGateway::Handle(const HttpRequest& request) const {
     return error;
   }
 
-  pb::util::JsonPrintOptions print;
-  print.preserve_proto_field_names = false;
-  print.always_print_primitive_fields = options_.always_print_primitive_fields;
   HttpResponse res;
-  pb::util::Status s = pb::util::MessageToJsonString(*response, &res.body, print);
+  pb::util::Status s =
+      pb::util::MessageToJsonString(*response, &res.body, ResponseJsonPrintOptions(options_));
   if (!s.ok()) {
     return ErrorResponse(
         absl::InternalError(fmt::format("rendering the response: {}", PbMessage(s))));

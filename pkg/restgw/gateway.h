@@ -25,6 +25,7 @@
 // Threading: Handle() is const and thread-safe; call it from any number of HTTP worker threads.
 #pragma once
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/channel.h>
 
 #include <chrono>
@@ -33,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -101,6 +103,22 @@ int HttpStatusFromCode(absl::StatusCode code);
 // or, when 0, HttpStatusFromCode(status.code()).
 HttpResponse ErrorResponse(const absl::Status& status, int http_status = 0);
 
+// The protobuf JSON options the gateway parses request bodies with (unknown fields rejected) and
+// prints responses with (lowerCamel names; default values per `options`).
+google::protobuf::util::JsonParseOptions RequestJsonParseOptions();
+google::protobuf::util::JsonPrintOptions ResponseJsonPrintOptions(
+    const RestGatewayOptions& options);
+
+// A REST request mapped to its gRPC call (RestGateway::MapRequest): the method, the path
+// variables its route bound, and the request message.
+struct MappedRequest {
+  const google::protobuf::MethodDescriptor* method = nullptr;
+  std::string grpc_method;  // "/coffer.vault.v1.RecordService/GetRecord"
+  std::string path;         // the matched route's template
+  std::vector<PathBinding> bindings;
+  std::unique_ptr<google::protobuf::Message> message;
+};
+
 class RestGateway {
  public:
   // Builds routes for `services` (full names, e.g. "coffer.vault.v1.RecordService") calling
@@ -117,6 +135,11 @@ class RestGateway {
   // Serves one request: route, build the gRPC request, call, render JSON. Never fails: every
   // error is an HTTP error response.
   HttpResponse Handle(const HttpRequest& request) const;
+
+  // The part of Handle() before the call (extracted for tests and fuzzing; no behaviour of its
+  // own): body limit, routing and the request message, or the error response Handle() returns
+  // instead (413, 404, 405 with "Allow", 400). Pure; thread-safe.
+  std::variant<MappedRequest, HttpResponse> MapRequest(const HttpRequest& request) const;
 
   // Every route, in declaration order.
   std::vector<RouteInfo> routes() const;

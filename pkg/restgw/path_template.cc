@@ -31,6 +31,32 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
+// Percent-decodes a segment of a multi-segment variable: google.api.http leaves "%2F" and
+// "%2f" as sent there, so a '/' in the value is always a segment boundary of the path.
+bool DecodeKeepingSlash(std::string_view raw, std::string* out) {
+  out->clear();
+  size_t start = 0;
+  std::string part;
+  while (start <= raw.size()) {
+    size_t slash = std::string_view::npos;
+    for (size_t i = start; i + 2 < raw.size(); ++i) {
+      if (raw[i] == '%' && raw[i + 1] == '2' && (raw[i + 2] == 'F' || raw[i + 2] == 'f')) {
+        slash = i;
+        break;
+      }
+    }
+    if (!PercentDecode(raw.substr(start, slash == std::string_view::npos ? slash : slash - start),
+                       &part)) {
+      return false;
+    }
+    *out += part;
+    if (slash == std::string_view::npos) break;
+    out->append(raw.substr(slash, 3));
+    start = slash + 3;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<PathTemplate> PathTemplate::Parse(const std::string& text) {
@@ -155,10 +181,19 @@ bool PathTemplate::Match(std::string_view path, std::vector<PathBinding>* bindin
   bindings->clear();
   for (const Variable& var : variables_) {
     size_t end = (multi && var.end == segments_.size()) ? raw.size() : var.end;
+    // "{id}" binds its segment fully decoded ("a%2Fb" → "a/b"); "{name=spaces/*}" and
+    // "{name=**}" keep "%2F" (google.api.http), so their '/'s are the path's own.
+    const bool multi_segment = var.end - var.begin > 1 || segments_[var.begin].kind == Kind::kMulti;
     std::string value;
+    std::string segment;
     for (size_t i = var.begin; i < end; ++i) {
       if (i > var.begin) value.push_back('/');
-      value += decoded[i];
+      if (multi_segment) {
+        if (!DecodeKeepingSlash(raw[i], &segment)) return false;
+        value += segment;
+      } else {
+        value += decoded[i];
+      }
     }
     bindings->push_back({var.field_path, std::move(value)});
   }

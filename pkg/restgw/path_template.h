@@ -23,7 +23,8 @@
 namespace coffer::restgw {
 
 // One variable bound while matching: the proto field path ("record.id" → {"record", "id"}) and
-// its percent-decoded value (several segments are joined with '/').
+// its percent-decoded value (several segments are joined with '/'; in a multi-segment variable
+// such as "{name=spaces/*}" or "{name=**}", "%2F" stays as sent, as google.api.http specifies).
 struct PathBinding {
   std::vector<std::string> field_path;
   std::string value;

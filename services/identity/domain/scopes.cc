@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fmt/format.h"
+#include "pkg/crypto/encoding.h"
 
 namespace coffer::identity {
 namespace {
@@ -114,6 +115,20 @@ absl::Status ValidateServiceAccountName(std::string_view name) {
 
 absl::Status ValidateClientId(std::string_view client_id) {
   return ValidateName("client_id", client_id);
+}
+
+std::string EncodeServiceAccountPageToken(std::string_view last_name) {
+  return crypto::Base64UrlEncode(last_name);
+}
+
+absl::StatusOr<std::string> DecodeServiceAccountPageToken(std::string_view token) {
+  auto decoded = token.size() <= kMaxPageTokenBytes
+                     ? crypto::Base64UrlDecode(token)
+                     : absl::StatusOr<std::string>(absl::InvalidArgumentError(""));
+  if (!decoded.ok() || ValidateServiceAccountName(*decoded).ok() == false) {
+    return absl::InvalidArgumentError("page_token is invalid");
+  }
+  return decoded;
 }
 
 }  // namespace coffer::identity

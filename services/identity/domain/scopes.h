@@ -51,4 +51,13 @@ absl::Status ValidateServiceAccountName(std::string_view name);
 // admin's configured id both satisfy it).
 absl::Status ValidateClientId(std::string_view client_id);
 
+// ListServiceAccounts' page token: base64url (no padding) of the name the previous page ended
+// with (pages are in name order). Extracted from IdentityService::ListServiceAccounts.
+std::string EncodeServiceAccountPageToken(std::string_view last_name);
+// The name in a page token. INVALID_ARGUMENT "page_token is invalid" (never echoing it) unless
+// `token` is what EncodeServiceAccountPageToken gives for a valid service account name: at most
+// kMaxPageTokenBytes, canonical base64url, and the name passes ValidateServiceAccountName.
+inline constexpr std::size_t kMaxPageTokenBytes = 256;
+absl::StatusOr<std::string> DecodeServiceAccountPageToken(std::string_view token);
+
 }  // namespace coffer::identity

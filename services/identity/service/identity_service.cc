@@ -28,7 +28,6 @@ constexpr char kInvalidClient[] = "invalid client credentials";
 constexpr std::size_t kMaxClientSecretBytes = 256;
 constexpr std::size_t kMaxScopeStringBytes = 4096;
 constexpr std::size_t kMaxAddressBytes = 128;
-constexpr std::size_t kMaxPageTokenBytes = 256;
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
@@ -608,19 +607,13 @@ absl::StatusOr<ServiceAccountPage> IdentityService::ListServiceAccounts(
   const int size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
   std::string after;
   if (!page_token.empty()) {
-    auto decoded = page_token.size() <= kMaxPageTokenBytes
-                       ? crypto::Base64UrlDecode(page_token)
-                       : absl::StatusOr<std::string>(absl::InvalidArgumentError(""));
-    if (!decoded.ok() || ValidateServiceAccountName(*decoded).ok() == false) {
-      return absl::InvalidArgumentError("page_token is invalid");
-    }
-    after = *std::move(decoded);
+    COFFER_ASSIGN_OR_RETURN(after, DecodeServiceAccountPageToken(page_token));
   }
   COFFER_ASSIGN_OR_RETURN(auto accounts, accounts_.List(after, static_cast<std::size_t>(size) + 1));
   ServiceAccountPage page;
   if (accounts.size() > static_cast<std::size_t>(size)) {
     accounts.resize(static_cast<std::size_t>(size));
-    page.next_page_token = crypto::Base64UrlEncode(accounts.back().name);
+    page.next_page_token = EncodeServiceAccountPageToken(accounts.back().name);
   }
   page.accounts = std::move(accounts);
   return page;

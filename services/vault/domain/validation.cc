@@ -12,31 +12,45 @@ namespace {
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
 
-// Rejects strings that are not valid UTF-8 (PostgreSQL, JSON and protobuf all require it).
+}  // namespace
+
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    size_t extra;
     if (c < 0x80) {
-      extra = 0;
-    } else if ((c >> 5) == 0x6) {
+      ++i;
+      continue;
+    }
+    // The lead byte gives the length and the range of the second byte (RFC 3629 §4): no
+    // overlong forms (C0, C1, E0 80-9F, F0 80-8F), no surrogates (ED A0-BF), nothing above
+    // U+10FFFF (F4 90-BF, F5-FF).
+    size_t extra;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
       extra = 1;
-    } else if ((c >> 4) == 0xE) {
+    } else if (c >= 0xe0 && c <= 0xef) {
       extra = 2;
-    } else if ((c >> 3) == 0x1E) {
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
       extra = 3;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
     } else {
       return false;
     }
-    if (i + extra >= s.size() && extra > 0) return false;
+    if (s.size() - i <= extra) return false;
     for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+      auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b >> 6) != 0x2) return false;
     }
     i += extra + 1;
   }
   return true;
 }
+
+namespace {
 
 absl::Status CheckString(std::string_view field, const std::string& value, size_t max) {
   if (value.size() > max) {

@@ -49,6 +49,10 @@ absl::Status ValidateAndNormalize(RecordContent& content, std::string_view prefi
 // exceed Limits::kMaxSealedRecord (the record could not replicate).
 absl::Status CheckReplicableSize(size_t sealed_bytes);
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF), what
+// PostgreSQL, JSON (nlohmann) and protobuf all require of text.
+bool ValidUtf8(std::string_view s);
+
 // Luhn (mod 10) check over a string of decimal digits.
 bool LuhnValid(std::string_view digits);
 // ISO 6166 ISIN: 2 letters, 9 alphanumerics, 1 check digit (Luhn over the letter-expanded code).

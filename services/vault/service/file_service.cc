@@ -48,8 +48,9 @@ bool HasControl(std::string_view s) {
   return false;
 }
 
-// Validates and normalises upload metadata (field names as in UploadFileMetadata).
-absl::Status ValidateMetadata(UploadMetadata& m, int64_t max_file_bytes) {
+}  // namespace
+
+absl::Status ValidateUploadMetadata(UploadMetadata& m, int64_t max_file_bytes) {
   if (!m.space_id.empty() && !domain::IsUuid(m.space_id)) {
     return domain::FieldError("metadata.space_id", "not a UUID");
   }
@@ -67,9 +68,16 @@ absl::Status ValidateMetadata(UploadMetadata& m, int64_t max_file_bytes) {
     return domain::FieldError("metadata.file_name",
                               "a bare file name: no directory part, no control characters");
   }
+  // Text, as the record the upload attaches to (a FileRef) and the sealed description require.
+  if (!domain::ValidUtf8(m.file_name)) {
+    return domain::FieldError("metadata.file_name", "not valid UTF-8");
+  }
   if (m.content_type.size() > kMaxContentType || HasControl(m.content_type)) {
     return domain::FieldError("metadata.content_type",
                               "at most 255 bytes without control characters");
+  }
+  if (!domain::ValidUtf8(m.content_type)) {
+    return domain::FieldError("metadata.content_type", "not valid UTF-8");
   }
   if (m.content_type.empty()) m.content_type = kDefaultContentType;
   for (char& c : m.sha256_hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -83,8 +91,6 @@ absl::Status ValidateMetadata(UploadMetadata& m, int64_t max_file_bytes) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 int64_t EffectivePerUserBufferBytes(const FileServiceConfig& config) {
   const int64_t share = config.max_buffered_bytes_per_user > 0
@@ -177,7 +183,7 @@ absl::StatusOr<std::string> FileService::BlobId(const std::string& space_id,
 
 absl::StatusOr<std::unique_ptr<FileService::Upload>> FileService::BeginUpload(const Caller& caller,
                                                                               UploadMetadata meta) {
-  COFFER_RETURN_IF_ERROR(ValidateMetadata(meta, config_.max_file_bytes));
+  COFFER_RETURN_IF_ERROR(ValidateUploadMetadata(meta, config_.max_file_bytes));
   std::string space;
   if (!meta.record_id.empty()) {
     meta.record_id = domain::CanonicalUuid(meta.record_id);

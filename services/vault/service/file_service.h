@@ -83,6 +83,13 @@ struct UploadMetadata {
   std::string sha256_hex;
 };
 
+// Validates and normalises an upload's metadata (field names as in UploadFileMetadata), the first
+// check of BeginUpload: INVALID_ARGUMENT "metadata.<field>: ..." for a malformed field,
+// RESOURCE_EXHAUSTED "metadata.size_bytes: ..." above `max_file_bytes`; no message repeats a
+// value. File name and content type must be UTF-8 (the FileRef the upload attaches is validated
+// as a record). Fills in the default content type and lower-cases sha256_hex.
+absl::Status ValidateUploadMetadata(UploadMetadata& meta, int64_t max_file_bytes);
+
 struct FileInfo {
   std::string blob_id;
   std::string space_id;

@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/numbers.h"
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/hash.h"
 #include "pkg/status/status.h"
@@ -55,6 +56,36 @@ int64_t PhysicalMs(uint64_t hlc) {
 }
 
 }  // namespace
+
+std::string EncodeNamePosition(const std::string& name, const std::string& record_id) {
+  return name + std::string(1, '\0') + record_id;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> DecodeNamePosition(const std::string& plain) {
+  size_t sep = plain.find('\0');
+  if (sep == std::string::npos) return domain::FieldError("page_token", "malformed");
+  return std::make_pair(plain.substr(0, sep), plain.substr(sep + 1));
+}
+
+std::string EncodeHistoryPosition(const repository::HistoryCursor& position) {
+  return std::to_string(position.version) + "|" + std::to_string(position.hlc) + "|" +
+         position.origin_shard;
+}
+
+absl::StatusOr<repository::HistoryCursor> DecodeHistoryPosition(const std::string& plain) {
+  repository::HistoryCursor c;
+  size_t a = plain.find('|');
+  size_t b = plain.find('|', a == std::string::npos ? a : a + 1);
+  if (a == std::string::npos || b == std::string::npos) {
+    return domain::FieldError("page_token", "malformed");
+  }
+  if (!absl::SimpleAtoi(plain.substr(0, a), &c.version) ||
+      !absl::SimpleAtoi(plain.substr(a + 1, b - a - 1), &c.hlc)) {
+    return domain::FieldError("page_token", "malformed");
+  }
+  c.origin_shard = plain.substr(b + 1);
+  return c;
+}
 
 RecordService::RecordService(RecordServiceConfig config, repository::RecordRepository& records,
                              SpaceAccess& access, const RecordCipher& cipher, domain::Hlc& hlc,
@@ -343,9 +374,7 @@ absl::StatusOr<Page<Revision>> RecordService::FilterAndPage(
   if (!page_token.empty()) {
     COFFER_ASSIGN_OR_RETURN(std::string plain,
                             cipher_.OpenToken(space_id, token_purpose, page_token));
-    size_t sep = plain.find('\0');
-    if (sep == std::string::npos) return domain::FieldError("page_token", "malformed");
-    after.emplace(plain.substr(0, sep), plain.substr(sep + 1));
+    COFFER_ASSIGN_OR_RETURN(after, DecodeNamePosition(plain));
   }
   std::vector<Revision> matching;
   for (const StoredRecord& record : heads) {
@@ -366,7 +395,7 @@ absl::StatusOr<Page<Revision>> RecordService::FilterAndPage(
     COFFER_ASSIGN_OR_RETURN(
         page.next_page_token,
         cipher_.SealToken(space_id, token_purpose,
-                          last.content.name + std::string(1, '\0') + last.record_id));
+                          EncodeNamePosition(last.content.name, last.record_id)));
   }
   page.items = std::move(matching);
   return page;
@@ -437,16 +466,7 @@ absl::StatusOr<Page<Revision>> RecordService::ListVersions(const Caller& caller,
   std::optional<repository::HistoryCursor> after;
   if (!page_token.empty()) {
     COFFER_ASSIGN_OR_RETURN(std::string plain, cipher_.OpenToken(space, purpose, page_token));
-    repository::HistoryCursor c;
-    size_t a = plain.find('|');
-    size_t b = plain.find('|', a == std::string::npos ? a : a + 1);
-    if (a == std::string::npos || b == std::string::npos) {
-      return domain::FieldError("page_token", "malformed");
-    }
-    c.version = std::stoll(plain.substr(0, a));
-    c.hlc = std::stoull(plain.substr(a + 1, b - a - 1));
-    c.origin_shard = plain.substr(b + 1);
-    after = c;
+    COFFER_ASSIGN_OR_RETURN(after, DecodeHistoryPosition(plain));
   }
   COFFER_ASSIGN_OR_RETURN(std::vector<StoredRevision> history,
                           records_.ListHistory(space, record.head.record_id, after, size + 1));
@@ -459,9 +479,9 @@ absl::StatusOr<Page<Revision>> RecordService::ListVersions(const Caller& caller,
     const Revision& last = page.items.back();
     COFFER_ASSIGN_OR_RETURN(
         page.next_page_token,
-        cipher_.SealToken(space, purpose,
-                          std::to_string(last.stamp.version) + "|" +
-                              std::to_string(last.stamp.hlc) + "|" + last.stamp.origin_shard));
+        cipher_.SealToken(
+            space, purpose,
+            EncodeHistoryPosition({last.stamp.version, last.stamp.hlc, last.stamp.origin_shard})));
   }
   return page;
 }

@@ -71,6 +71,19 @@ struct Page {
   std::string next_page_token;  // empty on the last page
 };
 
+// The plaintext of a List, Search or ListConflicts page token (sealed by RecordCipher::SealToken):
+// the (name, record id) of the last record returned, separated by a NUL byte (names hold no
+// control characters). Public so tests/fuzz/page_token checks the code RecordService uses.
+std::string EncodeNamePosition(const std::string& name, const std::string& record_id);
+// INVALID_ARGUMENT "page_token: malformed" when `plain` has no separator.
+absl::StatusOr<std::pair<std::string, std::string>> DecodeNamePosition(const std::string& plain);
+
+// The plaintext of a ListVersions page token: "<version>|<hlc>|<origin_shard>" of the last
+// revision returned.
+std::string EncodeHistoryPosition(const repository::HistoryCursor& position);
+// INVALID_ARGUMENT "page_token: malformed" when `plain` is not of that form.
+absl::StatusOr<repository::HistoryCursor> DecodeHistoryPosition(const std::string& plain);
+
 struct OtpCodeResult {
   std::string code;
   int seconds_remaining = 0;  // TOTP

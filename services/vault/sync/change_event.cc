@@ -1,6 +1,12 @@
 #include "services/vault/sync/change_event.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <limits>
+
 #include "coffer/vault/v1/events.pb.h"
+#include "pkg/status/status.h"
 #include "services/vault/domain/hlc.h"
 #include "services/vault/domain/ids.h"
 #include "services/vault/domain/validation.h"
@@ -32,8 +38,32 @@ void SetTime(int64_t ms, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
 }
 
-int64_t TimeMs(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000 + t.nanos() / 1000000;
+// The event's bytes with map entries (vector counters, settled offsets) in key order: protobuf
+// writes maps in hash order otherwise, which differs between two copies of one event.
+std::string Serialize(const v1::ChangeEvent& e) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    e.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+// Reads `t` as milliseconds since the epoch into `*ms`. INVALID_ARGUMENT only where the
+// milliseconds would not fit in int64 (|seconds| beyond ~292 million years) or nanos is a second
+// or more: every time a shard can write (SetTime of a wall clock or of an HLC's 48-bit physical
+// part, far beyond year 9999) reads back exactly, so no peer refuses what a shard published.
+absl::Status TimeMs(const google::protobuf::Timestamp& t, int64_t* ms) {
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1000 - 1;
+  constexpr int32_t kNanosPerSecond = 1000000000;
+  if (t.seconds() < -kMaxSeconds || t.seconds() > kMaxSeconds || t.nanos() <= -kNanosPerSecond ||
+      t.nanos() >= kNanosPerSecond) {
+    return absl::InvalidArgumentError("change event: timestamp out of range");
+  }
+  *ms = t.seconds() * 1000 + t.nanos() / 1000000;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -78,7 +108,7 @@ std::string EncodeChangeEvent(const repository::StoredRevision& r, const std::st
   e.set_key_id(r.key_id);
   SetTime(r.created_at_ms, e.mutable_create_time());
   SetTime(r.updated_at_ms, e.mutable_update_time());
-  return e.SerializeAsString();
+  return Serialize(e);
 }
 
 namespace {
@@ -111,6 +141,11 @@ absl::StatusOr<repository::StoredRevision> RevisionFromEvent(const v1::ChangeEve
   }
   r.stamp.version = static_cast<int64_t>(e.version());
   for (const auto& [shard, counter] : e.vector().counters()) r.stamp.vector.Set(shard, counter);
+  // An HLC holds 48 bits of milliseconds and 16 of counter; more would be cut off silently.
+  if (e.hlc().physical_ms() > domain::HlcTimestamp::kMaxPhysicalMs ||
+      e.hlc().logical() > domain::HlcTimestamp::kLogicalMask) {
+    return absl::InvalidArgumentError("change event: hlc beyond 48 + 16 bits");
+  }
   r.stamp.hlc = domain::HlcTimestamp::Pack(e.hlc().physical_ms(), e.hlc().logical());
   r.stamp.origin_shard = e.origin_shard();
   if (r.stamp.vector.Get(r.stamp.origin_shard) == 0) {
@@ -129,8 +164,8 @@ absl::StatusOr<repository::StoredRevision> RevisionFromEvent(const v1::ChangeEve
       return absl::InvalidArgumentError("change event: malformed encrypted_content");
     }
   }
-  r.created_at_ms = TimeMs(e.create_time());
-  r.updated_at_ms = TimeMs(e.update_time());
+  COFFER_RETURN_IF_ERROR(TimeMs(e.create_time(), &r.created_at_ms));
+  COFFER_RETURN_IF_ERROR(TimeMs(e.update_time(), &r.updated_at_ms));
   return r;
 }
 
@@ -153,7 +188,7 @@ std::string EncodeProgressMarker(const ProgressMarker& marker, const std::string
   e.set_origin_shard(marker.shard_id);
   auto* offsets = e.mutable_progress()->mutable_settled_offsets();
   for (const auto& [partition, offset] : marker.settled_offsets) (*offsets)[partition] = offset;
-  return e.SerializeAsString();
+  return Serialize(e);
 }
 
 std::string BlobChunkKey(const std::string& blob_id) { return "blob|" + blob_id; }
@@ -176,7 +211,7 @@ std::string EncodeBlobChunkEvent(const BlobChunk& chunk, const std::string& even
   c->set_key_id(chunk.blob.key_id);
   SetTime(chunk.blob.created_at_ms, c->mutable_create_time());
   c->set_sealed_info(chunk.blob.info_ct);
-  return e.SerializeAsString();
+  return Serialize(e);
 }
 
 namespace {
@@ -208,7 +243,7 @@ absl::StatusOr<BlobChunk> BlobChunkFromEvent(const v1::ChangeEvent& e) {
   out.blob.chunk_count = static_cast<int>(c.chunk_count());
   out.blob.key_id = c.key_id();
   out.blob.info_ct = c.sealed_info();
-  out.blob.created_at_ms = TimeMs(c.create_time());
+  COFFER_RETURN_IF_ERROR(TimeMs(c.create_time(), &out.blob.created_at_ms));
   out.index = static_cast<int>(c.chunk_index());
   out.chunk_ct = c.encrypted_chunk();
   return out;
@@ -258,7 +293,7 @@ std::string EncodeSpaceChangeEvent(const repository::SpaceRegister& r,
       break;
     }
   }
-  return e.SerializeAsString();
+  return Serialize(e);
 }
 
 namespace {
@@ -303,7 +338,7 @@ absl::StatusOr<repository::SpaceRegister> SpaceChangeFromEvent(const v1::ChangeE
       r.kind = Kind::kInfo;
       r.name_ct = c.info().name_ct();
       r.deleted = c.info().deleted();
-      r.created_at_ms = TimeMs(c.info().create_time());
+      COFFER_RETURN_IF_ERROR(TimeMs(c.info().create_time(), &r.created_at_ms));
       if (r.name_ct.empty() || r.name_ct.size() > kMaxNameCt) {
         return absl::InvalidArgumentError("space change: bad sealed name");
       }
@@ -317,7 +352,7 @@ absl::StatusOr<repository::SpaceRegister> SpaceChangeFromEvent(const v1::ChangeE
       r.kind = Kind::kMember;
       r.user_id = c.member().user_id();
       r.member_role = c.member().role();
-      r.joined_at_ms = TimeMs(c.member().join_time());
+      COFFER_RETURN_IF_ERROR(TimeMs(c.member().join_time(), &r.joined_at_ms));
       if (!IsUserId(r.user_id) || !OneOf(r.member_role, {"reader", "writer", "admin", "removed"})) {
         return absl::InvalidArgumentError("space change: bad member or role");
       }
@@ -338,8 +373,8 @@ absl::StatusOr<repository::SpaceRegister> SpaceChangeFromEvent(const v1::ChangeE
       row.invitee_id = i.invitee_id();
       row.role = *role;
       row.state = i.state();
-      row.created_at_ms = TimeMs(i.create_time());
-      row.expires_at_ms = TimeMs(i.expire_time());
+      COFFER_RETURN_IF_ERROR(TimeMs(i.create_time(), &row.created_at_ms));
+      COFFER_RETURN_IF_ERROR(TimeMs(i.expire_time(), &row.expires_at_ms));
       break;
     }
     default:

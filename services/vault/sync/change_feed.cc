@@ -1,31 +1,38 @@
 #include "services/vault/sync/change_feed.h"
 
+#include <limits>
+
 #include "pkg/crypto/encoding.h"
 #include "pkg/status/status.h"
 
 namespace coffer::vault::sync {
 namespace {
 
-// c1|shard|space|seq (before tombstone GC) or c2|shard|space|seq|gc_floor, where gc_floor is the
-// space's GC floor when the cursor was issued (README "Tombstone GC").
-struct Cursor {
-  std::string shard;
-  std::string space;
-  int64_t seq = 0;
-  int64_t gc_floor = 0;
-};
-
+// A position as EncodeFeedCursor writes it: decimal digits without sign, blanks or leading zeros,
+// at most INT64_MAX, so one position has one spelling.
 bool ParseNonNegative(const std::string& text, int64_t* out) {
-  try {
-    size_t used = 0;
-    *out = std::stoll(text, &used);
-    return used == text.size() && *out >= 0;
-  } catch (const std::exception&) {
-    return false;
+  if (text.empty() || text.size() > 19 || (text.size() > 1 && text[0] == '0')) return false;
+  uint64_t value = 0;  // 19 digits fit
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(ch - '0');
   }
+  if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+  *out = static_cast<int64_t>(value);
+  return true;
 }
 
-absl::StatusOr<Cursor> DecodeCursor(const std::string& text) {
+}  // namespace
+
+// c1|shard|space|seq (before tombstone GC) or c2|shard|space|seq|gc_floor, where gc_floor is the
+// space's GC floor when the cursor was issued (README "Tombstone GC").
+std::string EncodeFeedCursor(const std::string& shard_id, const std::string& space_id,
+                             int64_t change_seq, int64_t gc_floor) {
+  return crypto::Base64UrlEncode("c2|" + shard_id + "|" + space_id + "|" +
+                                 std::to_string(change_seq) + "|" + std::to_string(gc_floor));
+}
+
+absl::StatusOr<FeedCursor> DecodeFeedCursor(const std::string& text) {
   absl::StatusOr<std::string> raw = crypto::Base64UrlDecode(text);
   if (!raw.ok()) return absl::InvalidArgumentError("cursor: malformed");
   std::vector<std::string> parts;
@@ -39,19 +46,24 @@ absl::StatusOr<Cursor> DecodeCursor(const std::string& text) {
   const bool v1 = parts.size() == 4 && parts[0] == "c1";
   const bool v2 = parts.size() == 5 && parts[0] == "c2";
   if ((!v1 && !v2) || parts[1].empty()) return absl::InvalidArgumentError("cursor: malformed");
-  Cursor c{parts[1], parts[2], 0, 0};
+  FeedCursor c{parts[1], parts[2], 0, 0};
   if (!ParseNonNegative(parts[3], &c.seq) || (v2 && !ParseNonNegative(parts[4], &c.gc_floor))) {
     return absl::InvalidArgumentError("cursor: malformed");
   }
   return c;
 }
 
-}  // namespace
+absl::StatusOr<FeedReset> CheckFeedCursor(const FeedCursor& cursor, const std::string& shard_id,
+                                          const std::string& space_id) {
+  if (cursor.shard != shard_id) return FeedReset::kForeignShard;
+  if (cursor.space != space_id)
+    return absl::InvalidArgumentError("cursor: issued for another space");
+  return FeedReset::kNone;
+}
 
 std::string ChangeFeed::EncodeCursor(const std::string& space_id, int64_t change_seq,
                                      int64_t gc_floor) const {
-  return crypto::Base64UrlEncode("c2|" + shard_id_ + "|" + space_id + "|" +
-                                 std::to_string(change_seq) + "|" + std::to_string(gc_floor));
+  return EncodeFeedCursor(shard_id_, space_id, change_seq, gc_floor);
 }
 
 absl::StatusOr<std::string> ChangeFeed::ResolveSpace(const service::Caller& caller,
@@ -67,12 +79,9 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
   int64_t after = 0;
   int64_t cursor_floor = 0;  // the GC floor the cursor was issued under
   if (!cursor.empty()) {
-    COFFER_ASSIGN_OR_RETURN(Cursor c, DecodeCursor(cursor));
-    if (c.shard != shard_id_) {
-      page.reset = FeedReset::kForeignShard;
-      return page;
-    }
-    if (c.space != space_id) return absl::InvalidArgumentError("cursor: issued for another space");
+    COFFER_ASSIGN_OR_RETURN(FeedCursor c, DecodeFeedCursor(cursor));
+    COFFER_ASSIGN_OR_RETURN(page.reset, CheckFeedCursor(c, shard_id_, space_id));
+    if (page.reset != FeedReset::kNone) return page;
     COFFER_ASSIGN_OR_RETURN(int64_t last, repo_.LastChangeSeq());
     // Beyond what this database handed out (a replaced database): re-read the space.
     if (c.seq > last) {

@@ -31,6 +31,27 @@ namespace coffer::vault::sync {
 
 enum class FeedReset { kNone, kForeignShard, kExpired };
 
+// A decoded cursor (format above): c1 cursors decode with gc_floor 0.
+struct FeedCursor {
+  std::string shard;
+  std::string space;
+  int64_t seq = 0;
+  int64_t gc_floor = 0;
+};
+
+// The cursor codec ChangeFeed uses, public so tests/fuzz/sync_cursor checks the same code.
+std::string EncodeFeedCursor(const std::string& shard_id, const std::string& space_id,
+                             int64_t change_seq, int64_t gc_floor);
+// INVALID_ARGUMENT "cursor: malformed" for anything EncodeFeedCursor (or the c1 form) did not
+// produce.
+absl::StatusOr<FeedCursor> DecodeFeedCursor(const std::string& text);
+
+// What a decoded cursor means for a page of `space_id` on shard `shard_id` (the check Page makes
+// before reading): kForeignShard when another shard issued it, INVALID_ARGUMENT "cursor: ..." when
+// it was issued for another space, kNone when it may be used.
+absl::StatusOr<FeedReset> CheckFeedCursor(const FeedCursor& cursor, const std::string& shard_id,
+                                          const std::string& space_id);
+
 struct FeedChange {
   domain::Revision record;  // the head now; sibling_count set
   std::string cursor;       // position just after this change

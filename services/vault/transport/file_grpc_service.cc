@@ -50,20 +50,8 @@ grpc::Status FileGrpcService::UploadFile(grpc::ServerContext* ctx,
           return absl::InvalidArgumentError(
               "metadata: must be the first message, before any chunk");
         }
-        const v1::UploadFileMetadata& m = msg.metadata();
-        service::UploadMetadata meta;
-        meta.space_id = m.space_id();
-        meta.record_id = m.record_id();
-        if (m.expected_version() > static_cast<uint64_t>(INT64_MAX) ||
-            m.size_bytes() > static_cast<uint64_t>(INT64_MAX)) {
-          return absl::InvalidArgumentError(
-              "metadata: expected_version or size_bytes out of range");
-        }
-        meta.expected_version = static_cast<int64_t>(m.expected_version());
-        meta.file_name = m.file_name();
-        meta.content_type = m.content_type();
-        meta.size_bytes = static_cast<int64_t>(m.size_bytes());
-        meta.sha256_hex = m.sha256_hex();
+        COFFER_ASSIGN_OR_RETURN(service::UploadMetadata meta,
+                                UploadMetadataFromProto(msg.metadata()));
         COFFER_ASSIGN_OR_RETURN(std::unique_ptr<service::FileService::Upload> upload,
                                 files_.BeginUpload(caller, std::move(meta)));
         while (read(&msg)) {

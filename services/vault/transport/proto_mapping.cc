@@ -194,6 +194,22 @@ void SpaceToProto(const service::SpaceInfo& space, v1::Space* out) {
   *out->mutable_create_time() = FromMs(space.created_at_ms);
 }
 
+absl::StatusOr<service::UploadMetadata> UploadMetadataFromProto(const v1::UploadFileMetadata& m) {
+  service::UploadMetadata meta;
+  meta.space_id = m.space_id();
+  meta.record_id = m.record_id();
+  if (m.expected_version() > static_cast<uint64_t>(INT64_MAX) ||
+      m.size_bytes() > static_cast<uint64_t>(INT64_MAX)) {
+    return absl::InvalidArgumentError("metadata: expected_version or size_bytes out of range");
+  }
+  meta.expected_version = static_cast<int64_t>(m.expected_version());
+  meta.file_name = m.file_name();
+  meta.content_type = m.content_type();
+  meta.size_bytes = static_cast<int64_t>(m.size_bytes());
+  meta.sha256_hex = m.sha256_hex();
+  return meta;
+}
+
 void FileInfoToProto(const service::FileInfo& info, v1::FileInfo* out) {
   out->set_blob_id(info.blob_id);
   out->set_space_id(info.space_id);

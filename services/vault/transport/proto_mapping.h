@@ -30,6 +30,10 @@ void RevisionToProto(const domain::Revision& revision, v1::Record* out);
 
 void SpaceToProto(const service::SpaceInfo& space, v1::Space* out);
 
+// The metadata of an upload's first message, as FileService::BeginUpload takes it.
+// INVALID_ARGUMENT when expected_version or size_bytes does not fit an int64.
+absl::StatusOr<service::UploadMetadata> UploadMetadataFromProto(const v1::UploadFileMetadata& m);
+
 void FileInfoToProto(const service::FileInfo& info, v1::FileInfo* out);
 
 }  // namespace coffer::vault::transport

@@ -180,6 +180,10 @@ grpc::Status SpaceGrpcService::InviteMember(grpc::ServerContext* ctx,
     if (req->ttl().seconds() < 0 || req->ttl().nanos() < 0) {
       return absl::InvalidArgumentError("ttl: must not be negative");
     }
+    // Checked before converting: seconds near INT64_MAX would overflow the milliseconds (UB).
+    if (req->ttl().seconds() > int64_t{365} * 24 * 3600) {
+      return absl::InvalidArgumentError("ttl: must be between 0 (7 days) and 30 days");
+    }
     const int64_t ttl_ms = google::protobuf::util::TimeUtil::DurationToMilliseconds(req->ttl());
     COFFER_ASSIGN_OR_RETURN(service::InvitationInfo invitation,
                             spaces_.Invite(caller, req->space_id(), invitee, role, ttl_ms));

@@ -85,5 +85,18 @@ TEST_F(ConfigTest, MalformedConfigFileIsAnError) {
   EXPECT_NE(std::string(config.status().message()).find("config.json"), std::string::npos);
 }
 
+TEST(ParseConfigFileTest, KeepsStringMembersAndNamesTheFileOnError) {
+  auto file = ParseConfigFile(
+      R"({"identity_addr":"id:1","vault_addr":7100,"output":null,"ca_file":"","x":{}})",
+      "/c/config.json");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(*file, (ConfigFile{.identity_addr = "id:1"}));
+  for (const std::string text : {"[]", "{", "", "\xff"}) {
+    auto bad = ParseConfigFile(text, "/c/config.json");
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(bad.status().message(), "/c/config.json is not a JSON object; fix or remove it");
+  }
+}
+
 }  // namespace
 }  // namespace coffer::cli

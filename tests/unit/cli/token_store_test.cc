@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 namespace coffer::cli {
 namespace {
@@ -108,6 +110,49 @@ TEST_F(TokenStoreTest, CorruptFileIsInvalidArgument) {
   ASSERT_TRUE(store.Save(Sample()).ok());
   ASSERT_TRUE(WritePrivateFile(store.path(), "garbage").ok());
   EXPECT_EQ(store.Load().status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Found by tests/fuzz/cli_files (regress-tokens-wrong-type, regress-tokens-expiry-float):
+// json.value() threw on a member of another type, so a hand-edited or truncated-then-merged
+// tokens.json ended every command with an uncaught exception; a huge float expiry was an
+// out-of-range float-to-int conversion.
+TEST_F(TokenStoreTest, WrongMemberTypesAreInvalidArgumentNamingTheField) {
+  TokenStore store(dir_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  struct Case {
+    std::string text;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"access_token":"secret-a","login":5})", "\"login\" is not a string"},
+           {R"({"access_token":"secret-a","scope":null})", "\"scope\" is not a string"},
+           {R"({"access_token":"secret-a","refresh_token":["secret-r"]})",
+            "\"refresh_token\" is not a string"},
+           {R"({"access_token":"secret-a","access_expires_at":"1700000000"})",
+            "\"access_expires_at\" is not an integer"},
+           {R"({"access_token":"secret-a","access_expires_at":1.5e300})",
+            "\"access_expires_at\" is not an integer"},
+           {R"({"access_token":"secret-a","refresh_expires_at":18446744073709551615})",
+            "\"refresh_expires_at\" is not an integer"}}) {
+    ASSERT_TRUE(WritePrivateFile(store.path(), c.text).ok());
+    auto loaded = store.Load();
+    ASSERT_FALSE(loaded.ok()) << c.text;
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
+    const std::string message(loaded.status().message());
+    EXPECT_NE(message.find(store.path()), std::string::npos) << message;
+    EXPECT_NE(message.find(c.want), std::string::npos) << message;
+    EXPECT_EQ(message.find("secret"), std::string::npos) << message;
+  }
+  // Integers of any sign in range still load; unknown members are ignored.
+  auto parsed = ParseTokens(
+      R"({"access_token":"a","access_expires_at":-5,"refresh_expires_at":9223372036854775807,"x":1})",
+      "tokens.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->access_expires_at, -5);
+  EXPECT_EQ(parsed->refresh_expires_at, INT64_MAX);
+  auto again = ParseTokens(SerializeTokens(*parsed), "tokens.json");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *parsed);
 }
 
 TEST_F(TokenStoreTest, ClearRemovesSessionAndIsIdempotent) {

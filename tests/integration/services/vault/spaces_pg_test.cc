@@ -357,6 +357,9 @@ TEST_F(SpacesPgTest, InvitationsAreAcceptedOnceAndOnlyByTheirInvitee) {
             StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Invite("alice", space, "carol", pb::ROLE_READER, nullptr, 31 * 24 * 3600).error_code(),
             StatusCode::INVALID_ARGUMENT);
+  // Seconds whose milliseconds would overflow int64 are refused before any arithmetic (UBSan).
+  EXPECT_EQ(Invite("alice", space, "carol", pb::ROLE_READER, nullptr, INT64_MAX).error_code(),
+            StatusCode::INVALID_ARGUMENT);
   // Someone else cannot see or accept it; the invitee can, once.
   EXPECT_EQ(Accept("carol", id).error_code(), StatusCode::NOT_FOUND);
   ASSERT_TRUE(Accept("bob", id).ok());

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "coffer/identity/v1/identity.pb.h"
 #include "coffer/vault/v1/admin.pb.h"
@@ -403,6 +404,88 @@ TEST_F(RestGatewayTest, BadQueryParametersAre400) {
               Not(HasSubstr("secret4111")));
 }
 
+// Found by tests/fuzz/rest_json (regress-query-invalid-utf8): a query parameter or path
+// variable that is not UTF-8 went into a string field, which protobuf cannot print as JSON (nor
+// the service parse); for a Timestamp parameter nlohmann's dump() threw and ended the process.
+TEST_F(RestGatewayTest, NonUtf8TextForStringFieldsIs400) {
+  auto gw = Gateway({});
+  ASSERT_NE(gw, nullptr);
+  struct Case {
+    std::string path;
+    std::string query;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/v1/shelves/s/items/i", "inner.note=ok%FF", "'inner.note': not valid UTF-8"},
+           {"/v1/shelves/s/items/i", "tags=a&tags=%C3%28", "'tags': not valid UTF-8"},
+           {"/v1/shelves/%ED%A0%80/items/i", "", "'shelf_id': not valid UTF-8"},
+           {"/v1/shelves/s/items/i", "since=2024-01-02T03:04:05Z%FF", "not a valid Timestamp"}}) {
+    HttpResponse res =
+        gw->Handle({.method = "GET", .path = c.path, .query = ParseQueryString(c.query)});
+    EXPECT_EQ(res.status, 400) << c.path << "?" << c.query << " " << res.body;
+    EXPECT_THAT(Json::parse(res.body)["message"].get<std::string>(), HasSubstr(c.want));
+  }
+  // Valid UTF-8 still passes; bytes fields take any bytes (as base64).
+  std::variant<MappedRequest, HttpResponse> ok =
+      gw->MapRequest({.method = "GET",
+                      .path = "/v1/shelves/%C3%A9/items/i",
+                      .query = ParseQueryString("inner.note=%E2%82%AC&blob=_w%3D%3D")});
+  ASSERT_TRUE(std::holds_alternative<MappedRequest>(ok));
+  const auto& get = dynamic_cast<const t::GetItemRequest&>(*std::get<MappedRequest>(ok).message);
+  EXPECT_EQ(get.shelf_id(), "\xc3\xa9");
+  EXPECT_EQ(get.inner().note(), "\xe2\x82\xac");
+  EXPECT_EQ(get.blob(), "\xff");
+}
+
+// Found by tests/fuzz/rest_json (regress-long-method-echo, regress-long-query-key-echo): the
+// method and an unknown parameter's name were echoed whole, so a request could get back an error
+// three times its size (invalid UTF-8 bytes each become U+FFFD).
+TEST_F(RestGatewayTest, LongMethodsAndParameterNamesAreCutInErrors) {
+  auto gw = Gateway({});
+  ASSERT_NE(gw, nullptr);
+  const std::string long_name(5000, '\x99');
+  for (const HttpRequest& request :
+       {HttpRequest{.method = long_name, .path = "/v2/nothing"},
+        HttpRequest{.method = long_name, .path = "/v1/items:search"},
+        HttpRequest{.method = "GET", .path = "/v1/items:search", .query = {{long_name, "1"}}}}) {
+    HttpResponse res = gw->Handle(request);
+    EXPECT_THAT(res.status, ::testing::AnyOf(400, 404, 405));
+    EXPECT_LT(res.body.size(), 400u) << res.body;
+  }
+  HttpResponse res =
+      gw->Handle({.method = "GET", .path = "/v1/items:search", .query = {{"nope", "1"}}});
+  EXPECT_THAT(Json::parse(res.body)["message"].get<std::string>(),
+              HasSubstr("unknown query parameter 'nope'"));
+}
+
+TEST_F(RestGatewayTest, MapRequestIsHandleBeforeTheCall) {
+  auto gw = Gateway({.max_body_bytes = 64});
+  ASSERT_NE(gw, nullptr);
+  std::variant<MappedRequest, HttpResponse> mapped =
+      gw->MapRequest({.method = "PUT",
+                      .path = "/v1/items/abc",
+                      .body = R"({"item":{"id":"x","name":"N"},"expectedVersion":"4"})"});
+  ASSERT_TRUE(std::holds_alternative<MappedRequest>(mapped));
+  const MappedRequest& call = std::get<MappedRequest>(mapped);
+  EXPECT_EQ(call.grpc_method, "/coffer.restgw.test.TestService/UpdateItem");
+  EXPECT_EQ(call.path, "/v1/items/{item.id}");
+  ASSERT_EQ(call.bindings.size(), 1u);
+  EXPECT_EQ(call.bindings[0].value, "abc");
+  const auto& update = dynamic_cast<const t::UpdateItemRequest&>(*call.message);
+  EXPECT_EQ(update.item().id(), "abc");
+  EXPECT_EQ(update.expected_version(), 4);
+  // The errors are Handle()'s, before any call.
+  for (const auto& [request, status] : std::vector<std::pair<HttpRequest, int>>{
+           {{.method = "GET", .path = "/v2/nothing"}, 404},
+           {{.method = "DELETE", .path = "/v1/items:search"}, 405},
+           {{.method = "GET", .path = "/v1/items:search", .query = {{"nope", "1"}}}, 400},
+           {{.method = "POST", .path = "/v1/fail", .body = std::string(65, ' ')}, 413}}) {
+    std::variant<MappedRequest, HttpResponse> error = gw->MapRequest(request);
+    ASSERT_TRUE(std::holds_alternative<HttpResponse>(error)) << request.path;
+    EXPECT_EQ(std::get<HttpResponse>(error).status, status) << request.path;
+  }
+}
+
 TEST_F(RestGatewayTest, BodyAboveTheLimitIs413) {
   auto gw = Gateway({.max_body_bytes = 64});
   ASSERT_NE(gw, nullptr);
@@ -448,12 +531,12 @@ TEST_F(RestGatewayTest, GrpcErrorsMapToHttpStatusAndStatusJson) {
 TEST_F(RestGatewayTest, DeadlineFromOptionsGives504) {
   auto gw = Gateway({.deadline = std::chrono::milliseconds(100)});
   ASSERT_NE(gw, nullptr);
-  auto start = std::chrono::steady_clock::now();
+  // The handler sleeps 1.5 s and then answers OK (code 0): a 504 with DEADLINE_EXCEEDED can only
+  // come from the gateway's 100 ms deadline, however slow the machine (no clock is read here).
   HttpResponse res =
       gw->Handle({.method = "POST", .path = "/v1/fail", .body = R"({"sleepMs": 1500})"});
   EXPECT_EQ(res.status, 504) << res.body;
   EXPECT_EQ(Json::parse(res.body)["code"], 4);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1200));
 }
 
 TEST_F(RestGatewayTest, HandleWorksWithoutHttpAndHeadersAreCaseInsensitive) {

@@ -83,6 +83,24 @@ TEST(PathTemplateTest, DoubleWildcardTakesTheRest) {
   EXPECT_FALSE(t.Match("/v1/shelves/a/books/x//y:get", &b));
 }
 
+// Found by tests/fuzz/path_template (regress-multi-segment-encoded-slash): google.api.http
+// leaves "%2F" as sent in a variable of several segments, so its '/'s are the path's own
+// ("spaces/s%2F1/members/u2" must not read as "spaces/s/1/members/u2"); a single-segment
+// variable decodes it.
+TEST(PathTemplateTest, MultiSegmentVariableKeepsEncodedSlash) {
+  PathTemplate members = MustParse("/v1/{name=spaces/*/members/*}");
+  std::vector<PathBinding> b;
+  ASSERT_TRUE(members.Match("/v1/spaces/s%2F1/members/u%2f2%20x", &b));
+  EXPECT_EQ(b[0].value, "spaces/s%2F1/members/u%2f2 x");
+  PathTemplate rest = MustParse("/files/{path=**}");
+  ASSERT_TRUE(rest.Match("/files/a/b%2Fc/%252F", &b));
+  EXPECT_EQ(b[0].value, "a/b%2Fc/%2F");
+  PathTemplate single = MustParse("/v1/records/{id}");
+  ASSERT_TRUE(single.Match("/v1/records/a%2Fb", &b));
+  EXPECT_EQ(b[0].value, "a/b");
+  EXPECT_FALSE(members.Match("/v1/spaces/s%2/members/u", &b));
+}
+
 TEST(PathTemplateTest, RejectsMalformedTemplates) {
   struct Case {
     std::string text;
@@ -112,6 +130,16 @@ TEST(PercentDecodeTest, DecodesAndRejectsBadEscapes) {
   EXPECT_EQ(out, "a b/c+d");
   EXPECT_FALSE(PercentDecode("abc%2", &out));
   EXPECT_FALSE(PercentDecode("abc%g0", &out));
+}
+
+TEST(PercentEncodeTest, EncodesAllButUnreservedAndRoundTrips) {
+  EXPECT_EQ(http::PercentEncode("aZ09-._~ /%:?\xff"), "aZ09-._~%20%2F%25%3A%3F%FF");
+  EXPECT_EQ(http::PercentEncode("a/b c", "/"), "a/b%20c");
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  std::string out;
+  ASSERT_TRUE(PercentDecode(http::PercentEncode(all), &out));
+  EXPECT_EQ(out, all);
 }
 
 }  // namespace

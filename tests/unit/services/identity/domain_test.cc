@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "services/identity/domain/key_schedule.h"
 #include "services/identity/domain/login.h"
@@ -133,6 +134,21 @@ TEST(ScopesTest, ParseNormalizeGrant) {
   EXPECT_TRUE(ValidateServiceAccountName("vault-shard_a.1").ok());
   EXPECT_TRUE(absl::IsInvalidArgument(ValidateServiceAccountName("no spaces")));
   EXPECT_TRUE(absl::IsInvalidArgument(ValidateClientId("")));
+}
+
+TEST(ScopesTest, ServiceAccountPageTokenDecodesOnlyWhatWasIssued) {
+  const std::string token = EncodeServiceAccountPageToken("ci-deploy");
+  EXPECT_EQ(token, "Y2ktZGVwbG95");
+  auto name = DecodeServiceAccountPageToken(token);
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(*name, "ci-deploy");
+  for (const std::string& bad :
+       std::vector<std::string>{"Y2ktZGVwbG95=", "YWJ", "+/+/", "YSBi", "", std::string(300, 'Y'),
+                                EncodeServiceAccountPageToken(std::string(65, 'a'))}) {
+    auto decoded = DecodeServiceAccountPageToken(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(decoded.status())) << bad;
+    EXPECT_EQ(decoded.status().message(), "page_token is invalid");
+  }
 }
 
 TEST(RefreshTokenTest, Classification) {

@@ -172,5 +172,34 @@ TEST(ValidateTest, FileAndSealedAndLongText) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("record.id: not a UUID"));
 }
 
+// Found by tests/fuzz/record_validation (corpus regress-overlong-utf8): the UTF-8 check took any
+// lead byte with the right number of continuation bytes, so overlong forms, surrogates and code
+// points beyond U+10FFFF passed, which the JSON encoding of metadata and payloads (nlohmann
+// throws), PostgreSQL and protobuf all refuse.
+TEST(Utf8Test, AcceptsWellFormedTextOnly) {
+  for (const std::string& good :
+       {std::string(""), std::string("plain"), std::string("\xc3\xa4\xe2\x82\xac"),
+        std::string("\xf0\x9f\x94\x91"), std::string("\xed\x9f\xbf"),  // U+D7FF
+        std::string("\xee\x80\x80"), std::string("\xf4\x8f\xbf\xbf"),  // U+E000, U+10FFFF
+        std::string("\0", 1)}) {
+    EXPECT_TRUE(ValidUtf8(good)) << good;
+  }
+  for (const std::string& bad :
+       {std::string("\xc0\x80"), std::string("\xc1\xbf"), std::string("\xe0\x80\x80"),
+        std::string("\xe0\x9f\xbf"), std::string("\xf0\x80\x80\x80"),
+        std::string("\xf0\x8f\xbf\xbf"),                           // overlong
+        std::string("\xed\xa0\x80"), std::string("\xed\xbf\xbf"),  // surrogates
+        std::string("\xf4\x90\x80\x80"), std::string("\xf5\x80\x80\x80"),
+        std::string("\xff"),                                                    // > U+10FFFF
+        std::string("\x80"), std::string("\xe2\x82"), std::string("a\xc3")}) {  // cut
+    EXPECT_FALSE(ValidUtf8(bad)) << bad;
+  }
+  RecordContent c = Content(TextPayload{"\xe0\x80\x80 text"});
+  ExpectFieldError(c, "text.text");
+  c = Content(TextPayload{"t"});
+  c.metadata["k"] = "\xed\xa0\x80";
+  ExpectFieldError(c, "metadata[k]");
+}
+
 }  // namespace
 }  // namespace coffer::vault::domain

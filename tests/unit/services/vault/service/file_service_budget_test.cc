@@ -94,6 +94,25 @@ class FileServiceBudgetTest : public ::testing::Test {
   const std::string chunk_ = std::string(256 * kKiB, 'x');
 };
 
+// Found by tests/fuzz/upload_metadata (corpus regress-file-name-not-utf8): a file name or content
+// type that is not UTF-8 passed the metadata check, and the upload then failed late: the sealed
+// description's JSON (nlohmann) throws on it, and the FileRef attached to a record fails record
+// validation. Through gRPC protobuf refuses such strings first; the service checks them itself.
+TEST(UploadMetadataTest, FileNameAndContentTypeMustBeUtf8) {
+  UploadMetadata m;
+  m.file_name = std::string(3, '\xc5');
+  m.sha256_hex = std::string(64, 'a');
+  EXPECT_THAT(ValidateUploadMetadata(m, kMiB),
+              StatusIs(absl::StatusCode::kInvalidArgument, "metadata.file_name: not valid UTF-8"));
+  m.file_name = "Brief \xc3\xa4.txt";
+  m.content_type = "text/\xed\xa0\x80";
+  EXPECT_THAT(ValidateUploadMetadata(m, kMiB), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                        "metadata.content_type: not valid UTF-8"));
+  m.content_type = "";
+  EXPECT_THAT(ValidateUploadMetadata(m, kMiB), IsOk());
+  EXPECT_EQ(m.content_type, "application/octet-stream");
+}
+
 TEST(FileServiceConfigTest, PerUserShareDefaultsToAQuarterButFitsOneLargestFile) {
   EXPECT_EQ(EffectivePerUserBufferBytes({64 * kMiB, 256 * kMiB, 0}), 64 * kMiB);
   EXPECT_EQ(EffectivePerUserBufferBytes({16 * kMiB, 256 * kMiB, 0}), 64 * kMiB);

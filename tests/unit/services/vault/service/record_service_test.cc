@@ -417,5 +417,30 @@ TEST_F(RecordServiceTest, SpaceDigestIsDeterministicAndTracksState) {
   EXPECT_NE(d1.first, d3.first);
 }
 
+// Found by tests/fuzz/page_token (corpus regress-history-position-not-a-number): the ListVersions
+// token's positions were read with std::stoll/std::stoull, which throw (and so end the process)
+// on a plaintext that is not a number. Only a sealed token reaches the parse, but a token is
+// input, and a parse must answer, not throw.
+TEST(PageTokenPositionTest, HistoryPositionRoundTripsAndMalformedOnesAreRefused) {
+  const repository::HistoryCursor c{7, 111411200000000007u, "shard|a"};
+  absl::StatusOr<repository::HistoryCursor> back = DecodeHistoryPosition(EncodeHistoryPosition(c));
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(back->version, 7);
+  EXPECT_EQ(back->hlc, 111411200000000007u);
+  EXPECT_EQ(back->origin_shard, "shard|a");
+  for (const char* bad : {"1|2", "x|2|s", "1|y|s", "|2|s", "1||s", "99999999999999999999|2|s",
+                          "1|99999999999999999999|s"}) {
+    EXPECT_THAT(DecodeHistoryPosition(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, "page_token: malformed"))
+        << bad;
+  }
+  absl::StatusOr<std::pair<std::string, std::string>> name =
+      DecodeNamePosition(EncodeNamePosition("My bank", "id"));
+  ASSERT_THAT(name, IsOk());
+  EXPECT_EQ(name->first, "My bank");
+  EXPECT_EQ(name->second, "id");
+  EXPECT_THAT(DecodeNamePosition("no separator"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace coffer::vault::service

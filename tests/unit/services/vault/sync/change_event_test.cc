@@ -75,6 +75,28 @@ TEST(ChangeEventTest, ProgressMarkerRoundTripsAndIsNotARevision) {
   EXPECT_EQ(*rev->revision, Sample());
 }
 
+// Found by tests/fuzz/change_event (corpus regress-progress-map-order): protobuf writes map
+// entries in hash order, so re-encoding a decoded marker or vector gave other bytes.
+TEST(ChangeEventTest, EncodingIsByteStableThroughADecode) {
+  ProgressMarker m{"shard-b", {}};
+  repository::StoredRevision r = Sample();
+  for (int i = 0; i < 40; ++i) {
+    m.settled_offsets[i * 7] = int64_t{1} << i;
+    r.stamp.vector.Set("shard-" + std::to_string(i), static_cast<uint64_t>(i) + 1);
+  }
+  const std::string marker = EncodeProgressMarker(m, "e3");
+  const std::string revision = EncodeChangeEvent(r, "e4");
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    absl::StatusOr<TopicEvent> back = DecodeTopicEvent(marker);
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_TRUE(back->progress.has_value());
+    EXPECT_EQ(EncodeProgressMarker(*back->progress, "e3"), marker);
+    absl::StatusOr<repository::StoredRevision> rev = DecodeChangeEvent(revision);
+    ASSERT_TRUE(rev.ok()) << rev.status();
+    EXPECT_EQ(EncodeChangeEvent(*rev, "e4"), revision);
+  }
+}
+
 BlobChunk SampleChunk(int64_t size, int index) {
   BlobChunk c;
   c.origin_shard = "shard-a";
@@ -208,6 +230,69 @@ TEST(ChangeEventTest, RejectsNewerSchemasAndMalformedEvents) {
   EXPECT_TRUE(absl::IsInvalidArgument(DecodeChangeEvent(e.SerializeAsString()).status()));
 
   EXPECT_TRUE(absl::IsInvalidArgument(DecodeChangeEvent("\xff\xff\xff").status()));
+}
+
+// Found by tests/fuzz/change_event (corpus regress-timestamp-overflow): seconds * 1000 overflowed
+// int64 for a timestamp beyond year 9999 (undefined behaviour, then a garbage time).
+TEST(ChangeEventTest, RejectsTimestampsBeyondTheirRangeAndKeepsTheRangeExact) {
+  v1::ChangeEvent e;
+  ASSERT_TRUE(e.ParseFromString(EncodeChangeEvent(Sample(), "e3")));
+  e.mutable_update_time()->set_seconds(6004147126261510400);
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeChangeEvent(e.SerializeAsString()).status()));
+  e.mutable_update_time()->set_seconds(-9223372036854775);
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeTopicEvent(e.SerializeAsString()).status()));
+  e.mutable_update_time()->set_seconds(1);
+  e.mutable_update_time()->set_nanos(1000000000);
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeTopicEvent(e.SerializeAsString()).status()));
+
+  repository::StoredRevision r = Sample();
+  r.created_at_ms = -253402300799000;
+  r.updated_at_ms = 253402300799999 - 999;  // 9999-12-31T23:59:59.000Z
+  absl::StatusOr<repository::StoredRevision> back = DecodeChangeEvent(EncodeChangeEvent(r, "e3"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+
+  // A shard whose HLC ran far ahead (a wrong clock) stamps its records with the HLC's physical
+  // time, up to 48 bits of milliseconds (year 10889): its peers must read them back, not refuse
+  // them (review of the first fix, which stopped at year 9999).
+  r.stamp.hlc = ~uint64_t{0};
+  r.created_at_ms = r.updated_at_ms = (int64_t{1} << 48) - 1;
+  back = DecodeChangeEvent(EncodeChangeEvent(r, "e3"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+  r.created_at_ms = -1500;  // before the epoch: negative nanos, as SetTime writes them
+  back = DecodeChangeEvent(EncodeChangeEvent(r, "e3"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+
+  BlobChunk c;
+  c.origin_shard = "shard-a";
+  c.blob.blob_id = "1f0e0d0c-0b0a-4908-8706-050403020100";
+  c.blob.space_id = "2f0e0d0c-0b0a-4908-8706-050403020100";
+  c.blob.key_id = "k1";
+  c.blob.info_ct = "info";
+  ASSERT_TRUE(e.ParseFromString(EncodeBlobChunkEvent(c, "e4")));
+  e.mutable_blob_chunk()->mutable_create_time()->set_seconds(INT64_MAX);
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeTopicEvent(e.SerializeAsString()).status()));
+}
+
+// Found by tests/fuzz/change_event (corpus regress-hlc-beyond-48-bits): a revision's HLC beyond
+// 48 bits of milliseconds (or 16 of counter) was cut to fit, so the merge ordered the revision
+// by another time than the one it carried.
+TEST(ChangeEventTest, RejectsAnHlcThatDoesNotFitAndKeepsTheLargestThatDoes) {
+  v1::ChangeEvent e;
+  ASSERT_TRUE(e.ParseFromString(EncodeChangeEvent(Sample(), "e3")));
+  e.mutable_hlc()->set_physical_ms(domain::HlcTimestamp::kMaxPhysicalMs + 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeChangeEvent(e.SerializeAsString()).status()));
+  e.mutable_hlc()->set_physical_ms(1700000000123);
+  e.mutable_hlc()->set_logical(0x10000);
+  EXPECT_TRUE(absl::IsInvalidArgument(DecodeTopicEvent(e.SerializeAsString()).status()));
+
+  repository::StoredRevision r = Sample();
+  r.stamp.hlc = ~uint64_t{0};  // the largest HLC: 48 bits of milliseconds, 16 of counter
+  absl::StatusOr<repository::StoredRevision> back = DecodeChangeEvent(EncodeChangeEvent(r, "e4"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->stamp.hlc, r.stamp.hlc);
 }
 
 // Membership registers travel intact, keyed by origin and register, and can never name a

@@ -87,6 +87,33 @@ TEST_F(ChangeFeedTest, CursorsOfAnotherShardSpaceOrFutureResetOrAreRefused) {
   EXPECT_TRUE(absl::IsInvalidArgument(feed_->Page(kSpaceA, "", -1).status()));
 }
 
+// Found by tests/fuzz/sync_cursor (corpus regress-cursor-leading-zero): positions were read with
+// std::stoll, so "01", "+1" and " 1" all named position 1 (several spellings of one cursor).
+TEST(FeedCursorTest, APositionHasOneSpelling) {
+  const std::string space = "7e0e5c1a-4a4e-4f2b-9a77-0d5a5c8a1f10";
+  absl::StatusOr<FeedCursor> c =
+      DecodeFeedCursor(EncodeFeedCursor("shard-a", space, std::numeric_limits<int64_t>::max(), 0));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->shard, "shard-a");
+  EXPECT_EQ(c->space, space);
+  EXPECT_EQ(c->seq, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(c->gc_floor, 0);
+  for (const char* seq : {"01", "+1", " 1", "1 ", "-0", "00", "", "9223372036854775808",
+                          "99999999999999999999", "1e3", "0x1"}) {
+    for (const std::string& raw :
+         {"c2|shard-a|" + space + "|" + seq + "|0", "c2|shard-a|" + space + "|0|" + seq,
+          std::string("c1|shard-a||") + seq}) {
+      absl::StatusOr<FeedCursor> bad = DecodeFeedCursor(crypto::Base64UrlEncode(raw));
+      EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << raw;
+    }
+  }
+  EXPECT_EQ(DecodeFeedCursor(crypto::Base64UrlEncode("c1|shard-a||0"))->seq, 0);
+  // The scope check Page makes: another shard resets, another space is refused.
+  EXPECT_EQ(*CheckFeedCursor(*c, "shard-a", space), FeedReset::kNone);
+  EXPECT_EQ(*CheckFeedCursor(*c, "shard-b", space), FeedReset::kForeignShard);
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckFeedCursor(*c, "shard-a", "").status()));
+}
+
 TEST_F(ChangeFeedTest, CursorIssuedBeforeGcDroppedATombstoneAfterItResets) {
   Arrive("kept", 0);
   absl::StatusOr<FeedPage> page = feed_->Page(kSpaceA, "", 10);
