@@ -16,7 +16,6 @@
 //     not a truncation of it.
 //   - PartitionForSpace is in [0, n) for the decoded space ids; EventKey, ProgressKey,
 //     BlobChunkKey and SpaceChangeKey are computed and name what they key.
-#include <google/protobuf/stubs/logging.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -148,11 +147,6 @@ void Check(const std::string& value) {
 
 }  // namespace
 }  // namespace coffer::fuzz
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);  // no "invalid UTF-8" line per rejected input
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   coffer::fuzz::Check(std::string(coffer::fuzz::Bytes(data, size)));

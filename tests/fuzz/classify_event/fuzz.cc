@@ -21,7 +21,6 @@
 // ASCII within its bound; SafeText output is printable ASCII and min(size, max) long;
 // ClaimedOrigin never throws.
 #include <fuzzer/FuzzedDataProvider.h>
-#include <google/protobuf/stubs/logging.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -207,11 +206,6 @@ void Check(Fixture& f, const uint8_t* data, size_t size) {
 
 }  // namespace
 }  // namespace coffer::fuzz
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);  // no "invalid UTF-8" line per rejected input
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* fixture = new coffer::fuzz::Fixture();

@@ -25,7 +25,6 @@
 //     generated in this process): Seal then Open gives back the same revision.
 // Refusals are INVALID_ARGUMENT whose message starts with "record." and a field path.
 #include <fuzzer/FuzzedDataProvider.h>
-#include <google/protobuf/stubs/logging.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -320,11 +319,6 @@ domain::RecordContent Build(FuzzedDataProvider& in) {
 
 }  // namespace
 }  // namespace coffer::fuzz
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);  // no "invalid UTF-8" line per rejected input
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* fixture = new coffer::fuzz::Fixture();

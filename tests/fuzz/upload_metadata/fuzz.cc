@@ -29,7 +29,6 @@
 //     size and SHA-256 are those of the content sent, and then the stored blob reads back as that
 //     content in 256 KiB chunks (the last one shorter), with the name, type and SHA-256 given.
 #include <fuzzer/FuzzedDataProvider.h>
-#include <google/protobuf/stubs/logging.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -287,11 +286,6 @@ void CheckUpload(Fixture& f, FuzzedDataProvider& in) {
 
 }  // namespace
 }  // namespace coffer::fuzz
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);  // no "invalid UTF-8" line per rejected input
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* fixture = new coffer::fuzz::Fixture();
