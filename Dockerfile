@@ -7,19 +7,24 @@
 # files (COFFER_KEK_FILE, TLS files) mounted at run time, never from build arguments.
 #
 # Build (Docker or, on our machines, podman; see deployments/README.md):
-#   docker build -t coffer:dev --build-arg VERSION=0.1.0 --build-arg GIT_COMMIT=$(git rev-parse --short=12 HEAD) .
+#   docker build -t localhost/coffer:dev --build-arg VERSION=0.1.0 --build-arg GIT_COMMIT=$(git rev-parse --short=12 HEAD) .
+#   podman build --format docker -t localhost/coffer:dev --build-arg VERSION=0.1.0 --build-arg GIT_COMMIT=$(git rev-parse --short=12 HEAD) .
+# podman needs --format docker: its default OCI image format has no HEALTHCHECK and drops it.
+# The binaries' debug info is not in the image; the `debug` stage holds it:
+#   docker build --target debug -o type=local,dest=build/image-debug .   (same arguments; podman too)
 
 ARG DEBIAN_IMAGE=debian:12
 ARG RUNTIME_IMAGE=debian:12-slim
 
 # ---------------------------------------------------------------------------------------------
 # Builder: Debian 12 -dev packages (the build subset of scripts/deps), RelWithDebInfo, no tests.
+# Layers from the least to the most often changed: packages, then only the sources the build
+# reads (a change to docs/, helm/, deployments/, tests/ or any *.md rebuilds nothing; see also
+# .dockerignore), then configure + build.
 # ---------------------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS build
-# Parallel compile jobs. STRIP_DEBUG=true drops the debug info of RelWithDebInfo (binaries
-# shrink from ~40-70 MB to a few MB each; stack traces then lose line numbers).
+# Parallel compile jobs.
 ARG BUILD_JOBS=2
-ARG STRIP_DEBUG=false
 # libgtest-dev/libgmock-dev are needed even without tests: cmake/CofferDependencies.cmake runs
 # find_package(GTest REQUIRED) unconditionally and coffer-devbroker links coffer::testing
 # (static gtest archives, nothing of them reaches the runtime image).
@@ -34,10 +39,21 @@ RUN set -eux; \
       libgtest-dev libgmock-dev golang-github-gogo-googleapis-dev; \
     rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY . .
-# Only the four shipped binaries are built (not "all": that would also build bench/).
+# What CMake reads to build the four binaries; tests/ and bench/ are left out (no tests are built,
+# and the top-level CMakeLists.txt skips a missing bench/).
+COPY CMakeLists.txt ./
+COPY cmake/ cmake/
+COPY third_party/grpc/ third_party/grpc/
+COPY proto/ proto/
+COPY pkg/ pkg/
+COPY services/ services/
+COPY cli/ cli/
+# Only the four shipped binaries are built (not "all").
 # .git is not in the build context (.dockerignore), so the commit comes from the GIT_COMMIT build
 # argument and is baked into the binaries (`--version`, coffer_build_info) and the image labels.
+# Debug info (about 190 MB of RelWithDebInfo) goes to /debug/<binary>.debug (the `debug` stage);
+# the shipped binaries keep their symbol table (function names in stack traces) and a
+# .gnu_debuglink, so `gdb` finds the debug file when it sits beside them or in /usr/lib/debug.
 ARG GIT_COMMIT=unknown
 RUN set -eux; \
     cmake -S . -B /build -G Ninja \
@@ -45,16 +61,29 @@ RUN set -eux; \
       -DCOFFER_BUILD_TESTS=OFF; \
     cmake --build /build -j "${BUILD_JOBS}" \
       --target coffer-identity coffer-vault coffer-devbroker coffer; \
-    mkdir -p /out; \
+    mkdir -p /out /debug; \
     install -m 0755 \
       /build/services/identity/coffer-identity \
       /build/services/vault/coffer-vault \
       /build/services/devbroker/coffer-devbroker \
       /build/cli/coffer \
       /out/; \
-    if [ "${STRIP_DEBUG}" = "true" ]; then strip --strip-debug /out/*; fi; \
+    cd /debug; \
+    for bin in /out/*; do \
+      name=$(basename "$bin"); \
+      objcopy --only-keep-debug "$bin" "$name.debug"; \
+      objcopy --strip-debug --add-gnu-debuglink="$name.debug" "$bin"; \
+    done; \
+    ls -l /out /debug; \
     /out/coffer-identity --version; \
     /out/coffer-vault --version
+
+# ---------------------------------------------------------------------------------------------
+# Debug info of the shipped binaries, not part of the image:
+#   docker build --target debug -o type=local,dest=build/image-debug .
+# ---------------------------------------------------------------------------------------------
+FROM scratch AS debug
+COPY --from=build /debug/ /
 
 # ---------------------------------------------------------------------------------------------
 # Runtime: only the shared libraries the binaries load (checked with objdump -p / dpkg -S on
@@ -91,15 +120,18 @@ RUN set -eux; \
 
 COPY --from=build /out/ /usr/local/bin/
 
-# Listen on every interface inside the container. Identity uses all three; a vault uses gRPC and
-# admin (set other ports per shard when several share a network namespace).
+# Listen on every interface inside the container. Identity uses gRPC, admin and public HTTP; a
+# vault uses gRPC and admin (set other ports per shard when several share a network namespace).
+# The REST gateway is off unless COFFER_REST_ADDR is set (0.0.0.0:7003 by convention, as the
+# Helm chart does; deployments/docker-compose.yml uses 7003 for identity, 7102/7202 for shards).
 ENV COFFER_GRPC_ADDR=0.0.0.0:7000 \
     COFFER_ADMIN_ADDR=0.0.0.0:7001 \
     COFFER_HTTP_ADDR=0.0.0.0:7002 \
     COFFER_LOG_LEVEL=info
-# 7000 gRPC (+ grpc.health.v1, reflection), 7001 admin HTTP (/metrics /healthz /readyz),
-# 7002 identity public HTTP (JWKS, discovery, introspection).
-EXPOSE 7000 7001 7002
+# 7000 gRPC (+ grpc.health.v1, reflection), 7001 admin HTTP (/metrics /healthz /readyz
+# /replicationz), 7002 identity public HTTP (JWKS, discovery, introspection), 7003 REST/JSON
+# gateway (with COFFER_REST_ADDR=0.0.0.0:7003).
+EXPOSE 7000 7001 7002 7003
 
 USER 10001:10001
 WORKDIR /

@@ -73,7 +73,7 @@ app.kubernetes.io/part-of: coffer
 {{- end -}}
 {{- end -}}
 
-{{/* Container ports. Call with (dict "root" $ "http" true|false). */}}
+{{/* Container ports. Call with (dict "root" $ "http" true|false "rest" true|false). */}}
 {{- define "coffer.containerPorts" -}}
 - name: grpc
   containerPort: {{ .root.Values.ports.grpc }}
@@ -85,6 +85,57 @@ app.kubernetes.io/part-of: coffer
 - name: http
   containerPort: {{ .root.Values.ports.http }}
   protocol: TCP
+{{- end }}
+{{- if .rest }}
+- name: rest
+  containerPort: {{ .root.Values.ports.rest }}
+  protocol: TCP
+{{- end }}
+{{- end -}}
+
+{{/*
+checksum/secret of a pod: sha256 over the names of the Secrets it uses and, when Helm can read
+them (install/upgrade against a cluster; `helm template` and `--dry-run` cannot), their data. A
+rotated Secret rolls the pods on the next `helm upgrade`. Call with (dict "root" $ "names" list).
+*/}}
+{{- define "coffer.secretChecksum" -}}
+{{- $root := .root -}}
+{{- $parts := list -}}
+{{- range $name := .names -}}
+{{- if $name -}}
+{{- $secret := lookup "v1" "Secret" $root.Release.Namespace $name | default dict -}}
+{{- $parts = append $parts (printf "%s=%s" $name (toJson (get $secret "data" | default dict))) -}}
+{{- end -}}
+{{- end -}}
+{{- $parts | toJson | sha256sum -}}
+{{- end -}}
+
+{{/* Labels every pod of the release carries (network policies). Call with the root context. */}}
+{{- define "coffer.releaseLabels" -}}
+app.kubernetes.io/name: {{ include "coffer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/*
+HorizontalPodAutoscaler metrics. Call with the autoscaling values
+({targetCPUUtilizationPercentage, targetMemoryUtilizationPercentage}).
+*/}}
+{{- define "coffer.hpaMetrics" -}}
+{{- if .targetCPUUtilizationPercentage }}
+- type: Resource
+  resource:
+    name: cpu
+    target:
+      type: Utilization
+      averageUtilization: {{ .targetCPUUtilizationPercentage }}
+{{- end }}
+{{- if .targetMemoryUtilizationPercentage }}
+- type: Resource
+  resource:
+    name: memory
+    target:
+      type: Utilization
+      averageUtilization: {{ .targetMemoryUtilizationPercentage }}
 {{- end }}
 {{- end -}}
 

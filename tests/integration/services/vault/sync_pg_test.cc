@@ -1107,13 +1107,63 @@ TEST_F(VaultSyncPgTest, ConsumerRefusesToResumeFromAnUnusableOffsetInsteadOfSkip
   pb::GetShardStatusResponse st = Status(b_);
   ASSERT_EQ(st.partitions_size(), kPartitions);
   for (const pb::PartitionStatus& p : st.partitions()) EXPECT_EQ(p.next_offset(), 1000);
-  // The status names why, and readiness fails (the consumer re-checks, so the reason may be
-  // briefly cleared).
+  // The status names why, and /replicationz reports it (the consumer re-checks, so the reason
+  // may be briefly cleared); the replica stays ready: its API still serves.
   EXPECT_TRUE(Eventually([&] { return !Status(b_).consumer_stall_reason().empty(); }));
   EXPECT_TRUE(Eventually([&] {
-    auto res = admin.Get("/readyz");
-    return res && res->status == 503 && res->body.find("consumer") != std::string::npos;
+    auto res = admin.Get("/replicationz");
+    return res && res->status == 503 && res->body.find("\"consumer\"") != std::string::npos;
   }));
+  auto ready = admin.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+}
+
+// A broker outage is a replication problem, not un-readiness: every replica of every shard
+// shares the broker, so failing /readyz would take the whole service out of its load balancers
+// while each shard's API still works. /readyz stays 200; /replicationz and the
+// coffer_vault_replication_healthy gauge report the outage, and its end.
+TEST_F(VaultSyncPgTest, BrokerDownKeepsShardsReadyAndIsReportedOnReplicationz) {
+  auto replication_ok = [](httplib::Client& admin) {
+    auto res = admin.Get("/replicationz");
+    return res && res->status == 200;
+  };
+  auto healthy_gauge = [](httplib::Client& admin) -> std::string {
+    auto res = admin.Get("/metrics");
+    if (!res) return "unreachable";
+    const std::string name = "coffer_vault_replication_healthy ";
+    const size_t at = res->body.find("\n" + name);
+    if (at == std::string::npos) return "missing";
+    return res->body.substr(at + 1 + name.size(), 1);
+  };
+  httplib::Client admin_a("127.0.0.1", a_.app->admin_port());
+  httplib::Client admin_b("127.0.0.1", b_.app->admin_port());
+  for (httplib::Client* admin : {&admin_a, &admin_b}) {
+    ASSERT_TRUE(Eventually([&] { return replication_ok(*admin); }));
+    EXPECT_EQ(healthy_gauge(*admin), "1");
+  }
+
+  COFFER_ASSERT_OK(cluster_->SetBrokerDown(1));
+  for (httplib::Client* admin : {&admin_a, &admin_b}) {
+    ASSERT_TRUE(Eventually([&] {
+      auto res = admin->Get("/replicationz");
+      return res && res->status == 503 && res->body.find("\"kafka\"") != std::string::npos;
+    })) << "the outage never showed on /replicationz";
+    // Checked while the outage is visible.
+    auto ready = admin->Get("/readyz");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200) << ready->body;
+    EXPECT_TRUE(Eventually([&] { return healthy_gauge(*admin) == "0"; }));
+  }
+  // The API serves meanwhile: a write is accepted (and queued in the outbox).
+  pb::Record during = Create(a_, Credential("during-outage", "x"));
+
+  COFFER_ASSERT_OK(cluster_->SetBrokerUp(1));
+  for (httplib::Client* admin : {&admin_a, &admin_b}) {
+    ASSERT_TRUE(Eventually([&] { return replication_ok(*admin); }));
+    EXPECT_TRUE(Eventually([&] { return healthy_gauge(*admin) == "1"; }));
+  }
+  EXPECT_TRUE(Eventually([&] { return Get(b_, during.id()).has_value(); }));
 }
 
 // The dev broker (librdkafka's mock cluster) keeps at most 5 MiB per partition and drops the
@@ -1372,7 +1422,7 @@ TEST_F(VaultSyncPgTest, RefusedOutboxRowIsDeadLetteredAndTheRowsBehindItFlow) {
   EXPECT_TRUE(Eventually([&] { return Status(a_).outbox_backlog() == 0u; }));
 }
 
-// ---- Shared spaces across shards (DESIGN.md §3a) ----
+// ---- Shared spaces across shards (docs/architecture.md §3a) ----
 
 // The demo's flow: alice shares a space on shard-a, bob joins and writes on shard-b, each sees
 // the other's records, and the space (records and membership) converges.

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -175,6 +176,58 @@ TEST_F(AdminServerTest, ReadyzReflectsEveryCheck) {
   res = client_->Get("/readyz");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
+}
+
+// A status endpoint (the vault's /replicationz) reports its own checks and mirrors them in a
+// gauge, but its failures never make the replica unready.
+TEST_F(AdminServerTest, StatusChecksFailTheirEndpointAndGaugeButNotReadyz) {
+  prometheus::Gauge& healthy = prometheus::BuildGauge()
+                                   .Name("coffer_test_link_healthy")
+                                   .Help("test")
+                                   .Register(*registry_)
+                                   .Add({});
+  healthy.Set(-1);  // proves the scrape sets it
+  std::atomic<bool> link_up{false};
+  server_->AddReadinessCheck("database", [] { return absl::OkStatus(); });
+  server_->AddStatusCheck("/linkz", "broker", [&]() -> absl::Status {
+    return link_up ? absl::OkStatus() : absl::DeadlineExceededError("broker 10.0.0.1 timed out");
+  });
+  server_->SetStatusGauge("/linkz", &healthy);
+
+  auto ready = client_->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  EXPECT_TRUE(server_->CheckReadiness().ok());
+
+  auto status = client_->Get("/linkz");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->status, 503);
+  nlohmann::json body = nlohmann::json::parse(status->body);
+  EXPECT_EQ(body["status"], "failing");
+  EXPECT_EQ(body["failed"]["broker"], "DEADLINE_EXCEEDED");
+  EXPECT_EQ(status->body.find("10.0.0.1"), std::string::npos);
+  EXPECT_EQ(server_->CheckStatus("/linkz").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(server_->CheckStatus("/nope").code(), absl::StatusCode::kNotFound);
+
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("coffer_test_link_healthy 0\n"));
+
+  link_up = true;
+  status = client_->Get("/linkz");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(status->body)["status"], "ok");
+  metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("coffer_test_link_healthy 1\n"));
+  EXPECT_TRUE(server_->CheckStatus("/linkz").ok());
+
+  // A status path cannot shadow the built-in endpoints.
+  server_->AddStatusCheck("/readyz", "x", [] { return absl::InternalError("no"); });
+  ready = client_->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
 }
 
 TEST_F(AdminServerTest, UnknownPathIs404) {
