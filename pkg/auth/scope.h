@@ -1,4 +1,5 @@
-// Scope checks for authorization of admin calls (DESIGN.md §6: "Scopes gate admin calls").
+// Scope checks for authorization of admin calls (docs/architecture.md §6: scopes gate admin
+// calls).
 #pragma once
 
 #include <string_view>

@@ -9,8 +9,9 @@
 namespace coffer::auth {
 namespace {
 
-absl::Status Reject(std::string_view reason) {
-  return absl::UnauthenticatedError("invalid token: " + std::string(reason));
+// UNAUTHENTICATED "invalid token: <detail>", typed with `why` (token_rejection.h).
+absl::Status Reject(TokenRejection why, std::string_view detail) {
+  return TokenRejectedError(why, detail);
 }
 
 const log::Logger& Log() {
@@ -65,7 +66,7 @@ TokenVerifier::Stats TokenVerifier::stats() const {
 
 absl::StatusOr<VerifiedToken> TokenVerifier::Verify(std::string_view token) {
   if (token.empty() || token.size() > options_.max_token_bytes) {
-    return Reject("malformed (empty or too long)");
+    return Reject(TokenRejection::kMalformed, "malformed (empty or too long)");
   }
   const absl::Time now = clock_.Now();
   const std::string cache_key = crypto::Sha256(token);
@@ -125,7 +126,9 @@ absl::StatusOr<VerifiedToken> TokenVerifier::Verify(std::string_view token) {
     absl::MutexLock lock(&mu_);
     CacheInsert(cache_key, *entry);
   }
-  if (introspector_ != nullptr && !entry->active) return Reject("inactive (revoked)");
+  if (introspector_ != nullptr && !entry->active) {
+    return Reject(TokenRejection::kInactive, "inactive (revoked)");
+  }
   return std::move(entry->token);
 }
 
@@ -134,25 +137,35 @@ absl::StatusOr<VerifiedToken> TokenVerifier::VerifyUncached(std::string_view tok
   auto decoded = DecodeUnverified(token);
   if (!decoded.ok()) {
     // DecodeUnverified's messages describe structure only ("malformed token: ...").
-    return Reject(std::string(decoded.status().message()));
+    return Reject(TokenRejection::kMalformed, std::string(decoded.status().message()));
   }
-  if (decoded->alg != kJwtAlgEdDsa) return Reject("unsupported alg");
-  if (decoded->header.contains("crit")) return Reject("unsupported critical header");
-  if (decoded->kid.empty()) return Reject("malformed token: header has no \"kid\"");
+  if (decoded->alg != kJwtAlgEdDsa) {
+    return Reject(TokenRejection::kUnsupportedAlgorithm, "unsupported alg");
+  }
+  if (decoded->header.contains("crit")) {
+    return Reject(TokenRejection::kUnsupportedHeader, "unsupported critical header");
+  }
+  if (decoded->kid.empty()) {
+    return Reject(TokenRejection::kMalformed, "malformed token: header has no \"kid\"");
+  }
 
   COFFER_ASSIGN_OR_RETURN(crypto::Ed25519PublicKey key, FindKey(decoded->kid, now));
   ++signature_checks_;
-  if (!key.Verify(decoded->signing_input, decoded->signature)) return Reject("bad signature");
+  if (!key.Verify(decoded->signing_input, decoded->signature)) {
+    return Reject(TokenRejection::kBadSignature, "bad signature");
+  }
 
   const Claims& c = decoded->claims;
-  if (!c.exp) return Reject("malformed token: no \"exp\" claim");
-  if (now >= absl::FromUnixSeconds(*c.exp) + options_.leeway) return Reject("expired");
-  if (c.nbf && now < absl::FromUnixSeconds(*c.nbf) - options_.leeway) {
-    return Reject("not yet valid");
+  if (!c.exp) return Reject(TokenRejection::kMalformed, "malformed token: no \"exp\" claim");
+  if (now >= absl::FromUnixSeconds(*c.exp) + options_.leeway) {
+    return Reject(TokenRejection::kExpired, "expired");
   }
-  if (c.iss != options_.issuer) return Reject("wrong issuer");
+  if (c.nbf && now < absl::FromUnixSeconds(*c.nbf) - options_.leeway) {
+    return Reject(TokenRejection::kNotYetValid, "not yet valid");
+  }
+  if (c.iss != options_.issuer) return Reject(TokenRejection::kWrongIssuer, "wrong issuer");
   if (std::find(c.aud.begin(), c.aud.end(), options_.audience) == c.aud.end()) {
-    return Reject("wrong audience");
+    return Reject(TokenRejection::kWrongAudience, "wrong audience");
   }
   VerifiedToken out;
   out.claims = std::move(decoded->claims);
@@ -190,7 +203,7 @@ absl::StatusOr<crypto::Ed25519PublicKey> TokenVerifier::FindKey(const std::strin
     // We could not learn the key: an outage, not the caller's fault.
     return status::Annotate(outcome.status, "fetching JWKS");
   }
-  return Reject("unknown signing key");
+  return Reject(TokenRejection::kUnknownKey, "unknown signing key");
 }
 
 bool TokenVerifier::NegativelyCached(const std::string& kid, absl::Time now) {

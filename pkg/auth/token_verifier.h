@@ -1,12 +1,14 @@
-// TokenVerifier: checks access tokens locally against the issuer's JWKS (DESIGN.md §6).
+// TokenVerifier: checks access tokens locally against the issuer's JWKS (docs/architecture.md §6).
 //
 // What it checks, in order: size and structure; header alg == "EdDSA" (everything else,
 // including "none" and HMAC algs, is refused before any key lookup) and no "crit" header; a
 // "kid" naming a key from the JwksSource; the Ed25519 signature; exp (required), nbf, iss and aud
 // (must contain `audience`) with `leeway`; then, if an Introspector is given, that the token is
 // still active. Every rejection is UNAUTHENTICATED "invalid token: <reason>", reasons being:
-//   malformed, unsupported alg, unknown signing key, bad signature, expired, not yet valid,
-//   wrong issuer, wrong audience, inactive (revoked).
+//   malformed, unsupported alg, unsupported critical header, unknown signing key, bad signature,
+//   expired, not yet valid, wrong issuer, wrong audience, inactive (revoked);
+// and carries the reason as a type too (TokenRejectionOf, token_rejection.h): branch or count on
+// that, never on the message.
 // A JWKS or introspection outage is not the caller's fault: an introspection outage keeps the
 // introspector's code (typically UNAVAILABLE); a JWKS that cannot be fetched or read (down,
 // non-JSON, malformed, no usable key) is UNAVAILABLE (DEADLINE_EXCEEDED stays as it is), so
@@ -55,6 +57,7 @@
 #include "pkg/auth/clock.h"
 #include "pkg/auth/jwks_source.h"
 #include "pkg/auth/jwt.h"
+#include "pkg/auth/token_rejection.h"
 #include "pkg/crypto/ed25519.h"
 
 namespace coffer::auth {

@@ -1,5 +1,5 @@
 // Authenticated encryption with AES-256-GCM (OpenSSL 3), the at-rest cipher for record
-// payloads, names and metadata (DESIGN.md §6).
+// payloads, names and metadata (docs/architecture.md §6).
 //
 // Wire format of a sealed value: nonce (12 random bytes) || ciphertext || tag (16 bytes), so a
 // sealed value is always exactly plaintext size + 28 bytes. The nonce is random per call; with

@@ -1,9 +1,9 @@
 // Key-encryption keys (KEKs) with key ids, and envelope encryption under them.
 //
 // Why: data at rest is encrypted under keys derived per space from a KEK given to the shard
-// (DESIGN.md §6). KEKs must be rotatable: new data is sealed under the primary KEK, while data
-// sealed under an older KEK stays readable as long as that KEK is still listed. Every envelope
-// names the KEK id it was sealed with.
+// (docs/architecture.md §6). KEKs must be rotatable: new data is sealed under the primary KEK,
+// while data sealed under an older KEK stays readable as long as that KEK is still listed. Every
+// envelope names the KEK id it was sealed with.
 //
 // Spec syntax (COFFER_*_KEYRING env var or a file; whitespace and newlines around entries are
 // ignored):

@@ -6,7 +6,8 @@
 // string (the usual "rehash on successful login").
 //
 // Argon2id is deliberately slow and memory-hungry (defaults below: ~64 MiB, a few tens of ms):
-// run it off latency-sensitive threads and rate-limit login attempts (DESIGN.md §6). Thread-safe.
+// run it off latency-sensitive threads and rate-limit login attempts (docs/architecture.md §6).
+// Thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // REST/JSON gateway over Coffer's gRPC services, derived from the protos' google.api.http
-// annotations (DESIGN.md §7: "REST/JSON on the same handlers").
+// annotations (docs/architecture.md §7: "REST/JSON on the same handlers").
 //
 // Why: every REST call is turned into the equivalent unary gRPC call and sent over a channel to
 // the service's own gRPC server (loopback), so REST goes through exactly the same handlers,

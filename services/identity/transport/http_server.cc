@@ -3,6 +3,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "pkg/auth/bearer.h"
 #include "pkg/crypto/encoding.h"
 #include "pkg/http/url.h"
 #include "pkg/log/log.h"
@@ -121,7 +122,7 @@ http::HttpResponse IdentityHttpServer::Introspect(const http::HttpRequest& req) 
   // Authenticate the caller first: bearer token or client credentials.
   const std::string authorization(req.Header("Authorization"));
   absl::StatusOr<Caller> caller = absl::UnauthenticatedError("authentication required");
-  if (std::string bearer = BearerToken(authorization); !bearer.empty()) {
+  if (std::string bearer(auth::ParseBearer(authorization)); !bearer.empty()) {
     caller = service_.Authenticate(bearer);
   } else if (auto basic = ParseBasicAuth(authorization); basic.ok()) {
     caller = service_.AuthenticateClient(basic->first, basic->second);

@@ -8,6 +8,7 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "pkg/auth/bearer.h"
 #include "pkg/crypto/hash.h"
 #include "pkg/grpcx/server.h"
 #include "pkg/log/log.h"
@@ -45,7 +46,8 @@ RequestContext IdentityGrpcService::ContextOf(const grpc::ServerContext& context
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
   if (it != md.end()) {
-    ctx.bearer_token = BearerToken(std::string_view(it->second.data(), it->second.size()));
+    ctx.bearer_token =
+        std::string(auth::ParseBearer(std::string_view(it->second.data(), it->second.size())));
   }
   ctx.peer_address = PeerAddress(context.peer());
   // The REST gateway runs in this process and calls through the in-process channel; it proves
@@ -64,20 +66,6 @@ RequestContext IdentityGrpcService::ContextOf(const grpc::ServerContext& context
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return status::ToGrpcStatusWithRetryInfo(status);
-}
-
-std::string BearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return "";
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    const char c = authorization[i];
-    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    if (lower != kScheme[i]) return "";
-  }
-  std::string_view token = authorization.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  return std::string(token);
 }
 
 std::string PeerAddress(std::string_view peer) {

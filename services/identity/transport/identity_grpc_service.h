@@ -21,10 +21,6 @@ namespace coffer::identity {
 // google.rpc.RetryInfo in the status details ("grpc-status-details-bin").
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// The bearer token of an "authorization: Bearer <token>" header value; empty when absent or of
-// another scheme.
-std::string BearerToken(std::string_view authorization);
-
 // The IP address (no port) of a gRPC peer string like "ipv4:127.0.0.1:5000" or
 // "ipv6:[::1]:5000"; the whole string for other forms (unix sockets, in-process).
 std::string PeerAddress(std::string_view peer);

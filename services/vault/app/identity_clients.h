@@ -1,4 +1,4 @@
-// Where the vault gets token-verification material (DESIGN.md §6):
+// Where the vault gets token-verification material (docs/architecture.md §6):
 //   IdentityJwksSource        the identity service's GetJwks over gRPC;
 //   HttpJwksSource            any OIDC provider's JWKS URL (https, or http inside a trusted
 //                             network) via cpp-httplib: no redirects followed, body capped;

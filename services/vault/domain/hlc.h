@@ -1,5 +1,5 @@
-// Hybrid logical clock (DESIGN.md §3): a 64-bit timestamp = 48-bit wall-clock milliseconds
-// followed by a 16-bit logical counter.
+// Hybrid logical clock (docs/architecture.md §3): a 64-bit timestamp = 48-bit wall-clock
+// milliseconds followed by a 16-bit logical counter.
 //
 // Why: heads among concurrent siblings are chosen by the greatest (hlc, origin_shard). An HLC
 // stays close to wall time (so "the latest write wins" means what a person expects) while still

@@ -1,4 +1,5 @@
-// State-based merge of record revisions and the local write rule (DESIGN.md §3, rules 1–3).
+// State-based merge of record revisions and the local write rule
+// (docs/architecture.md §3, rules 1–3).
 //
 // Why here: this is the convergence logic every shard must apply identically. It is pure
 // (no I/O, no clock reads except through an injected Hlc), so it is property-tested alone.

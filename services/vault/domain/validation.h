@@ -1,4 +1,5 @@
-// Input limits and typed validation of record content (DESIGN.md §6, "Limits on every input").
+// Input limits and typed validation of record content (docs/architecture.md §6, limits on
+// every input).
 //
 // Why: malformed input must fail with INVALID_ARGUMENT naming the field before anything is
 // stored, and every stored record must be well-formed for the code that reads it (OTP codes,
@@ -36,7 +37,7 @@ struct Limits {
   // The encrypted name, metadata and payload of one revision together: every revision travels
   // whole in one change event, which must stay below Kafka's message limit (librdkafka's
   // message.max.bytes 1,000,000; the broker's and topic's 1,048,588) with room for the event's
-  // other fields, key and MAC headers (DESIGN.md §4; services/vault/README.md "Limits").
+  // other fields, key and MAC headers (docs/architecture.md §4; services/vault/README.md "Limits").
   static constexpr size_t kMaxSealedRecord = 900'000;
 };
 

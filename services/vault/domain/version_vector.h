@@ -1,4 +1,5 @@
-// VersionVector: which writes a revision has seen, as {shard_id: counter} (DESIGN.md §3).
+// VersionVector: which writes a revision has seen, as {shard_id: counter}
+// (docs/architecture.md §3).
 //
 // Why: shards accept writes independently; comparing two revisions' vectors tells whether one
 // descends from the other (dominates) or whether they were written concurrently (siblings).

@@ -1,13 +1,13 @@
 // PgSyncRepository: every shard-sync store (sync_stores.h) on the shard's PostgreSQL — the outbox
 // the relay drains, the consumer's merges and stored offsets, tombstone GC, the client change
-// feed, snapshots and dead letters (DESIGN.md §4–§5; schema in migrations/V001__init.sql and
-// V002__sync.sql onwards, statements in sql.h).
+// feed, snapshots and dead letters (docs/architecture.md §4–§5; schema in migrations/V001__init.sql
+// and V002__sync.sql onwards, statements in sql.h).
 //
-// Merges follow DESIGN.md §3 rule 2 (domain::MergeSiblings): the revisions not dominated by
-// another are kept, the greatest (hlc, origin) is the head, the others are conflict siblings.
-// A merge never writes the outbox (no echo) and stores the consumer offsets in the SAME
-// transaction, so applying a batch and moving past it are one atomic step; a duplicate or an
-// older revision changes nothing.
+// Merges follow docs/architecture.md §3 rule 2 (domain::MergeSiblings): the revisions not dominated
+// by another are kept, the greatest (hlc, origin) is the head, the others are conflict siblings. A
+// merge never writes the outbox (no echo) and stores the consumer offsets in the SAME transaction,
+// so applying a batch and moving past it are one atomic step; a duplicate or an older revision
+// changes nothing.
 //
 // After a batch that changed records committed, the commit hook (if set) is called per space of
 // the batch, so the replica's ChangeNotifier wakes Watch streams (no NOTIFY inside the merge

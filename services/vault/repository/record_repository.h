@@ -67,8 +67,8 @@ class RecordRepository {
  public:
   virtual ~RecordRepository() = default;
 
-  // Records are identified by (space_id, record_id) (DESIGN.md §2): one id in two spaces is two
-  // unrelated records.
+  // Records are identified by (space_id, record_id) (docs/architecture.md §2): one id in two spaces
+  // is two unrelated records.
   //
   // Stores the first revision of a new record (head, history, outbox). Returns false, storing
   // nothing, when the space already holds a record with this id.

@@ -1,5 +1,5 @@
-// SpaceRepository: spaces, members and invitations (authorization = membership, DESIGN.md §2,
-// §3a).
+// SpaceRepository: spaces, members and invitations (authorization = membership,
+// docs/architecture.md §2, §3a).
 //
 // Shared spaces are made of registers that converge across shards (last writer by (hlc,
 // origin) wins): a space's info (sealed name, deleted) and owner, one register per member
@@ -61,7 +61,8 @@ struct InvitationRow {
   friend bool operator==(const InvitationRow&, const InvitationRow&) = default;
 };
 
-// One write of one register of a shared space (DESIGN.md §3a), as stored, queued and replicated.
+// One write of one register of a shared space (docs/architecture.md §3a), as stored, queued and
+// replicated.
 struct SpaceRegister {
   enum class Kind { kInfo, kOwner, kMember, kInvitation };
   Kind kind = Kind::kInfo;

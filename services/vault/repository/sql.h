@@ -2,7 +2,7 @@
 // constants in sql.h"), so a reader sees the whole data access of the service in one file.
 //
 // Each write is ONE statement (data-modifying CTEs): head + siblings + history + outbox change
-// together in one round trip (DESIGN.md §9: one round trip per write).
+// together in one round trip (docs/architecture.md §9: one round trip per write).
 //
 // Revision parameters, shared by every statement that writes a revision ($1..$16):
 //   $1 record_id, $2 origin_shard, $3 origin_counter, $4 space_id, $5 type, $6 version,
@@ -204,7 +204,7 @@ inline constexpr char kSelectSpaces[] =
     "   AND (s.personal OR s.info_hlc > 0)"
     " ORDER BY s.personal DESC, s.id";
 
-// ---- Shared spaces as registers (V010, DESIGN.md §3a) ----
+// ---- Shared spaces as registers (V010, docs/architecture.md §3a) ----
 // Each merge writes only when the incoming stamp ($hlc, $origin) is greater than the stored one,
 // origins compared byte-wise (COLLATE "C") on every shard alike, and returns a row when it wrote.
 // Personal spaces are never registers.

@@ -1,5 +1,5 @@
-// The shard-sync stores (DESIGN.md §4–§5): what the relay, the consumer, tombstone GC, the
-// client change feed, bootstrap and the dead-letter admin each need from the shard's database,
+// The shard-sync stores (docs/architecture.md §4–§5): what the relay, the consumer, tombstone GC,
+// the client change feed, bootstrap and the dead-letter admin each need from the shard's database,
 // as one small interface per user.
 //
 // Why interfaces: each piece of the replication loop is unit-tested against an in-memory fake

@@ -1,7 +1,7 @@
 // Caller: who is making a request, as established by token verification in the transport.
 //
-// The owner of everything a request touches is always the token's subject (DESIGN.md §2); no
-// request field can name another user. Value type.
+// The owner of everything a request touches is always the token's subject
+// (docs/architecture.md §2); no request field can name another user. Value type.
 #pragma once
 
 #include <algorithm>

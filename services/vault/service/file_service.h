@@ -8,7 +8,7 @@
 // or breaks off stores nothing. Content the space already holds is not stored twice: the blob id
 // is content-addressed per space, and the existing blob is returned.
 //
-// Encryption at rest (DESIGN.md §6), under keys derived per space like the records':
+// Encryption at rest (docs/architecture.md §6), under keys derived per space like the records':
 //   blob id  = UUID of the first 16 bytes of HMAC-SHA-256(key "blob-id:<space>", sha256_hex)
 //   info_ct  = envelope of {file_name, content_type, sha256_hex}, associated data
 //              "coffer.vault.blob.v1|info|<space>|<blob>|<size>|<chunk_count>"

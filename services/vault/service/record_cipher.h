@@ -1,4 +1,5 @@
-// RecordCipher: encryption at rest of record names, metadata and payloads (DESIGN.md §6).
+// RecordCipher: encryption at rest of record names, metadata and payloads
+// (docs/architecture.md §6).
 //
 // Scheme: each of the three fields is a pkg/crypto Keyring envelope (AES-256-GCM) under the key
 // HKDF(KEK[kid], info = "space:<space_id>"): one key per space, derived from the shard's primary

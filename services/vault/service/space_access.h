@@ -1,4 +1,4 @@
-// SpaceAccess: authorization by space membership (DESIGN.md §2), in one place.
+// SpaceAccess: authorization by space membership (docs/architecture.md §2), in one place.
 //
 // A space the caller is not a member of is NOT_FOUND (existence is never revealed); a member
 // whose role is too low gets PERMISSION_DENIED. The caller's personal space (id derived from

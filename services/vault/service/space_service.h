@@ -1,5 +1,5 @@
-// SpaceService: shared spaces, their members and invitations (DESIGN.md §2, §3a) — the rules
-// of who may do what; the transport maps the results to the SpaceService protos.
+// SpaceService: shared spaces, their members and invitations (docs/architecture.md §2, §3a) — the
+// rules of who may do what; the transport maps the results to the SpaceService protos.
 //
 // Roles: readers read (and Sync/Watch); writers also write records and files; admins also
 // invite, revoke invitations, remove members and change roles below admin and rename the space;

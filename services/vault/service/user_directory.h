@@ -1,5 +1,5 @@
 // UserDirectory: public profiles of the identity service's users, so spaces can invite by login
-// and show members' logins (DESIGN.md §2; identity's LookupUser / GetUser).
+// and show members' logins (docs/architecture.md §2; identity's LookupUser / GetUser).
 //
 // Calls are made on behalf of the caller, with the caller's own access token, so identity's
 // per-caller rate limit applies to them as to direct calls; nothing secret is returned.

@@ -1,6 +1,6 @@
-// Bootstrap of a new shard (DESIGN.md §4, README "Bootstrap"): a shard whose database is empty
-// catches up from the beginning of the change topic when the topic still holds every event, or
-// else imports a peer shard's snapshot (AdminService.ExportSnapshot: records + the consumer
+// Bootstrap of a new shard (docs/architecture.md §4, README "Bootstrap"): a shard whose database is
+// empty catches up from the beginning of the change topic when the topic still holds every event,
+// or else imports a peer shard's snapshot (AdminService.ExportSnapshot: records + the consumer
 // positions they reflect) and then consumes from those positions.
 //
 // Why a snapshot: Kafka retention or compaction drops old events, so a shard that starts late

@@ -1,6 +1,6 @@
-// ChangeConsumer: applies the other shards' change events to this shard (DESIGN.md §3–§4).
-// One replica per shard leads (LeaderLoop, role "consumer"; in production the advisory lock
-// "coffer.vault.change_consumer").
+// ChangeConsumer: applies the other shards' change events to this shard
+// (docs/architecture.md §3–§4). One replica per shard leads (LeaderLoop, role "consumer"; in
+// production the advisory lock "coffer.vault.change_consumer").
 //
 // One leader round: make sure the topic is assigned at the stored offsets (Assign; refuses or
 // recovers when the log was truncated under them); poll a batch and classify each event
@@ -12,7 +12,7 @@
 // this shard (no echo), merges the rest state-based (PgSyncRepository::ApplyBatch) and stores the
 // next offsets in the same transaction. Merged revisions are never written to the outbox.
 //
-// No event stops a partition (DESIGN.md §4): every message is classified first
+// No event stops a partition (docs/architecture.md §4): every message is classified first
 // (received_event.h: MAC, schema, content). One that fails is quarantined: stored as a dead
 // letter (V008) in the transaction that moves past it, counted by kind
 // (coffer_vault_consumer_events_quarantined_total) and logged with the cause. When a batch fails

@@ -1,4 +1,4 @@
-// ChangeEvent codec and partitioning (DESIGN.md §4, proto/coffer/vault/v1/events.proto).
+// ChangeEvent codec and partitioning (docs/architecture.md §4, proto/coffer/vault/v1/events.proto).
 //
 // Why: the relay and the consumer must agree byte for byte on the Kafka key, the partition and
 // the value of every event; keeping both directions here makes that one tested unit.

@@ -1,4 +1,4 @@
-// ChangeFeed: the client change feed of one shard (DESIGN.md §5, SyncService in
+// ChangeFeed: the client change feed of one shard (docs/architecture.md §5, SyncService in
 // proto/coffer/vault/v1/sync.proto): every record of a space changed after a cursor, in commit
 // order, tombstones (deleted and purged records) included.
 //

@@ -1,5 +1,5 @@
 // ChangeNotifier: wakes whoever waits for record changes of this shard (Watch streams, the outbox
-// relay), locally and across the replicas of the shard (DESIGN.md §4–5).
+// relay), locally and across the replicas of the shard (docs/architecture.md §4–5).
 //
 // Local changes: the repositories call Publish(space_id) right after a transaction that changed
 // records committed (local writes and merge batches). Publish bumps the in-process generations

@@ -1,4 +1,5 @@
-// EventAuthenticator: the MAC every change event carries (DESIGN.md §4 "Kafka is not trusted").
+// EventAuthenticator: the MAC every change event carries (docs/architecture.md §4 "Kafka is not
+// trusted").
 //
 // Why: anyone who can write to the change topic could otherwise purge, roll back or inject
 // records, drag every shard's clock forward or forge the GC progress markers. Every shard of a

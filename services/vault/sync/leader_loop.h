@@ -1,5 +1,5 @@
 // LeaderLoop: the one shape of every job that runs once per shard (outbox relay, change consumer,
-// tombstone GC; DESIGN.md §4). Every replica runs the loop; the one holding the job's
+// tombstone GC; docs/architecture.md §4). Every replica runs the loop; the one holding the job's
 // Leadership runs the job's rounds, the others stand by and take over when the leader's
 // session ends.
 //

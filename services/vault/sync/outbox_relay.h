@@ -1,6 +1,6 @@
 // OutboxRelay: publishes this shard's local writes (outbox rows) to the change topic
-// (DESIGN.md §4). One replica per shard leads (LeaderLoop, role "relay"; in production the
-// advisory lock "coffer.vault.outbox_relay"); the others stand by and take over when the
+// (docs/architecture.md §4). One replica per shard leads (LeaderLoop, role "relay"; in production
+// the advisory lock "coffer.vault.outbox_relay"); the others stand by and take over when the
 // leader's session ends.
 //
 // One leader round: confirm leadership; make sure a producer exists; publish a progress marker

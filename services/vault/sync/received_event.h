@@ -1,5 +1,5 @@
-// What one message of the change topic is to this shard (DESIGN.md §4), decided by a pure
-// function so every case has a unit test and the consumer's loop only acts on the answer.
+// What one message of the change topic is to this shard (docs/architecture.md §4), decided by a
+// pure function so every case has a unit test and the consumer's loop only acts on the answer.
 //
 // Order of the checks: the MAC first (nothing from an unauthenticated producer is even decoded
 // further), then the schema version, then the content. Anything that fails is a Quarantine with
@@ -46,7 +46,8 @@ struct IncomingChunk {
   BlobChunk chunk;
 };
 
-// Another shard's write of a register of a shared space (membership, DESIGN.md §3a): merge it.
+// Another shard's write of a register of a shared space (membership, docs/architecture.md §3a):
+// merge it.
 struct MergeSpaceChange {
   repository::SpaceRegister change;
 };

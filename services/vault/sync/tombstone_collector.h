@@ -1,6 +1,6 @@
-// TombstoneCollector: drops purge tombstones once no shard can still need them (DESIGN.md §4,
-// README "Tombstone GC"). One replica per shard leads (LeaderLoop, role "gc"; in production the
-// advisory lock "coffer.vault.tombstone_gc").
+// TombstoneCollector: drops purge tombstones once no shard can still need them
+// (docs/architecture.md §4, README "Tombstone GC"). One replica per shard leads (LeaderLoop, role
+// "gc"; in production the advisory lock "coffer.vault.tombstone_gc").
 //
 // Every `interval` the leader asks the store to drop the lone purge tombstones whose event every
 // registered shard has settled past (the horizon: the least settled offset per partition over

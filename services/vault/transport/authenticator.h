@@ -1,5 +1,6 @@
 // Authenticator: turns a call's `authorization: Bearer <token>` metadata into a Caller, in one
-// place for every RPC (handlers call it through RunAuthenticated).
+// place for every RPC (handlers call it through RunAuthenticated). The header is read by
+// auth::ParseBearer, the parser every service shares (scheme case-insensitive).
 //
 // Missing, malformed, expired or forged tokens are UNAUTHENTICATED; each failure is counted in
 // coffer_vault_auth_failures_total by reason. Tokens are never logged or echoed.
@@ -39,7 +40,9 @@ class Authenticator {
   // within the introspection cache time). Counted like Authenticate's failures.
   absl::Status Reverify(const service::Caller& caller);
 
-  // The metric label for a verification error ("expired", "bad_signature", ...).
+  // The metric label for a verification error ("expired", "bad_signature", ...), from the
+  // typed reason TokenVerifier attaches (auth::TokenRejectionOf), never from message text:
+  // "jwks_unavailable" for any code but UNAUTHENTICATED, "other" for a rejection without a type.
   static std::string FailureReason(const absl::Status& status);
 
  private:

@@ -222,8 +222,8 @@ grpc::Status AdminGrpcService::GetSpaceDigest(grpc::ServerContext* ctx,
   return RunAuthenticatedAdmin(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
     COFFER_ASSIGN_OR_RETURN(auto digest, records_.SpaceDigest(req->space_id()));
-    // Membership is part of a space's state (DESIGN.md §3a): a shared space's digest covers
-    // its registers too; a personal space's stays the records' digest.
+    // Membership is part of a space's state (docs/architecture.md §3a): a shared space's digest
+    // covers its registers too; a personal space's stays the records' digest.
     if (status_.membership_digest) {
       COFFER_ASSIGN_OR_RETURN(std::string membership, status_.membership_digest(req->space_id()));
       if (!membership.empty()) {

@@ -1,4 +1,5 @@
-// SyncService handlers (proto/coffer/vault/v1/sync.proto, DESIGN.md §5) over sync::ChangeFeed.
+// SyncService handlers (proto/coffer/vault/v1/sync.proto, docs/architecture.md §5) over
+// sync::ChangeFeed.
 //
 // Watch: catches up from the cursor page by page, sends a heartbeat (end of catch-up), then
 // waits on the ChangeNotifier (LISTEN/NOTIFY, so changes committed by any replica wake it) and

@@ -624,7 +624,7 @@ class ConvergenceE2eTest : public ::testing::TestWithParam<uint32_t> {
     return true;
   }
 
-  // --- membership under faults (shared spaces, DESIGN.md §3a) ---
+  // --- membership under faults (shared spaces, docs/architecture.md §3a) ---
 
   // What the membership client did.
   struct Membership {

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "pkg/crypto/encoding.h"
@@ -93,11 +95,35 @@ class TokenVerifierTest : public ::testing::Test {
     return input + "." + crypto::Base64UrlEncode(sign(input));
   }
 
+  // The typed reason a rejection whose message holds `reason` must carry.
+  static TokenRejection ExpectedType(const std::string& reason) {
+    const std::pair<std::string, TokenRejection> table[] = {
+        {"malformed", TokenRejection::kMalformed},
+        {"no \"kid\"", TokenRejection::kMalformed},
+        {"no \"exp\"", TokenRejection::kMalformed},
+        {"unsupported alg", TokenRejection::kUnsupportedAlgorithm},
+        {"critical", TokenRejection::kUnsupportedHeader},
+        {"unknown signing key", TokenRejection::kUnknownKey},
+        {"bad signature", TokenRejection::kBadSignature},
+        {"expired", TokenRejection::kExpired},
+        {"not yet valid", TokenRejection::kNotYetValid},
+        {"wrong issuer", TokenRejection::kWrongIssuer},
+        {"wrong audience", TokenRejection::kWrongAudience},
+        {"inactive", TokenRejection::kInactive},
+    };
+    for (const auto& [text, why] : table) {
+      if (reason == text) return why;
+    }
+    ADD_FAILURE() << "no typed reason listed for \"" << reason << "\"";
+    return TokenRejection::kMalformed;
+  }
+
   static void ExpectRejected(const absl::StatusOr<VerifiedToken>& result,
                              const std::string& reason) {
     ASSERT_FALSE(result.ok()) << "expected rejection: " << reason;
     EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated) << result.status();
     EXPECT_THAT(std::string(result.status().message()), HasSubstr(reason));
+    EXPECT_EQ(TokenRejectionOf(result.status()), ExpectedType(reason)) << result.status();
   }
 
   FakeClock clock_;

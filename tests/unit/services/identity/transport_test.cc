@@ -1,4 +1,4 @@
-// Transport helpers: metadata parsing, peer addresses, Basic auth, status mapping with RetryInfo.
+// Transport helpers: peer addresses, Basic auth, status mapping with RetryInfo.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,14 +13,6 @@
 
 namespace coffer::identity {
 namespace {
-
-TEST(TransportTest, BearerToken) {
-  EXPECT_EQ(BearerToken("Bearer abc.def"), "abc.def");
-  EXPECT_EQ(BearerToken("bearer   abc "), "abc");
-  EXPECT_EQ(BearerToken("Basic abc"), "");
-  EXPECT_EQ(BearerToken("Bearer"), "");
-  EXPECT_EQ(BearerToken(""), "");
-}
 
 TEST(TransportTest, PeerAddress) {
   EXPECT_EQ(PeerAddress("ipv4:127.0.0.1:5555"), "127.0.0.1");

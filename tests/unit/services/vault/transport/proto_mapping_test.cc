@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+
+#include "pkg/auth/token_rejection.h"
 #include "pkg/testing/status_matchers.h"
 #include "services/vault/transport/authenticator.h"
 
@@ -74,18 +78,30 @@ TEST(ProtoMappingTest, UnspecifiedOtpEnumsMeanTheDefaults) {
 }
 
 TEST(AuthenticatorTest, FailureReasonsAreBoundedLabels) {
-  EXPECT_EQ(Authenticator::FailureReason(absl::UnauthenticatedError("invalid token: expired")),
-            "expired");
-  EXPECT_EQ(
-      Authenticator::FailureReason(absl::UnauthenticatedError("invalid token: bad signature")),
-      "bad_signature");
-  EXPECT_EQ(Authenticator::FailureReason(
-                absl::UnauthenticatedError("invalid token: unknown signing key")),
-            "unknown_key");
-  EXPECT_EQ(Authenticator::FailureReason(absl::UnauthenticatedError("invalid token: inactive")),
-            "revoked");
+  using auth::TokenRejectedError;
+  using auth::TokenRejection;
+  const std::pair<TokenRejection, std::string> labels[] = {
+      {TokenRejection::kMalformed, "malformed"},
+      {TokenRejection::kUnsupportedAlgorithm, "malformed"},
+      {TokenRejection::kUnsupportedHeader, "other"},
+      {TokenRejection::kUnknownKey, "unknown_key"},
+      {TokenRejection::kBadSignature, "bad_signature"},
+      {TokenRejection::kExpired, "expired"},
+      {TokenRejection::kNotYetValid, "not_yet_valid"},
+      {TokenRejection::kWrongIssuer, "wrong_issuer"},
+      {TokenRejection::kWrongAudience, "wrong_audience"},
+      {TokenRejection::kInactive, "revoked"},
+  };
+  for (const auto& [why, label] : labels) {
+    // The label follows the type, whatever the message says.
+    EXPECT_EQ(Authenticator::FailureReason(TokenRejectedError(why, "reworded")), label)
+        << auth::TokenRejectionName(why);
+  }
   EXPECT_EQ(Authenticator::FailureReason(absl::UnavailableError("jwks down")), "jwks_unavailable");
   EXPECT_EQ(Authenticator::FailureReason(absl::UnauthenticatedError("whatever")), "other");
+  // Message text alone no longer decides: an untyped "expired" is "other".
+  EXPECT_EQ(Authenticator::FailureReason(absl::UnauthenticatedError("invalid token: expired")),
+            "other");
 }
 
 }  // namespace
