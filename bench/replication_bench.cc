@@ -14,7 +14,8 @@
 //   removal  --removal-rounds times: a second user joins a shared space on A (invite by login,
 //          accept) and is seen as a member on B; A removes them; the window is how long B
 //          still serves them after A acknowledged the removal (polled every millisecond with
-//          GetSpace): the time a removed member can still act on another shard (DESIGN.md §3a).
+//          GetSpace): the time a removed member can still act on another shard
+//          (docs/architecture.md §3a).
 // Ratios printed: drain ÷ put (target ≥ 3) and lag p99 at half load (target ≤ 50 ms).
 //
 // One user is registered and logged in through identity; records are 300-byte credentials.

@@ -1,5 +1,6 @@
 #include "services/vault/app/vault_app.h"
 
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <fstream>
@@ -95,6 +96,9 @@ struct VaultApp::Impl {
   std::unique_ptr<service::SpaceAccess> access;
   // Before record_service, whose write gate uses it; opened by the consumer.
   std::unique_ptr<sync::ReplicationGate> gate;
+  // Before record_index, which reads the change feed through it.
+  std::unique_ptr<repository::PgSyncRepository> sync_repo;
+  std::unique_ptr<service::RecordIndex> record_index;
   std::unique_ptr<service::RecordService> record_service;
   std::unique_ptr<auth::JwksSource> owned_jwks;
   auth::JwksSource* jwks = nullptr;
@@ -107,7 +111,6 @@ struct VaultApp::Impl {
   std::unique_ptr<service::SpaceService> space_service;
   std::unique_ptr<transport::SpaceGrpcService> space_grpc;
   std::unique_ptr<transport::AdminGrpcService> admin_grpc;
-  std::unique_ptr<repository::PgSyncRepository> sync_repo;
   std::unique_ptr<sync::SyncMetrics> sync_metrics;
   std::unique_ptr<sync::ChangeNotifier> notifier;
   std::unique_ptr<sync::ChangeFeed> feed;
@@ -119,7 +122,7 @@ struct VaultApp::Impl {
   std::unique_ptr<sync::OutboxRelay> relay;        // null when the shard runs alone
   std::unique_ptr<sync::ChangeConsumer> consumer;  // null when the shard runs alone
   std::unique_ptr<sync::TombstoneCollector> gc;    // null without tombstone GC
-  std::unique_ptr<kafka::Consumer> kafka_probe;    // metadata/watermarks for status, readiness
+  std::unique_ptr<kafka::Consumer> kafka_probe;    // metadata/watermarks for status, /replicationz
   std::unique_ptr<repository::PgBlobRepository> blobs;
   std::unique_ptr<service::FileService> file_service;
   std::unique_ptr<transport::FileGrpcService> file_grpc;
@@ -332,9 +335,15 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
     }
     return absl::OkStatus();
   };
+  a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool);
+  service::RecordIndexConfig index_config;
+  index_config.max_bytes = config.record_index_max_bytes;
+  a.record_index = std::make_unique<service::RecordIndex>(index_config, *a.sync_repo, *a.cipher,
+                                                          a.registry.get());
   a.record_service = std::make_unique<service::RecordService>(
       service_config, *a.records, *a.access, *a.cipher, *a.hlc, NowMs,
-      [] { return domain::UuidV4FromBytes(crypto::RandomBytes(16)); }, a.metrics.get());
+      [] { return domain::UuidV4FromBytes(crypto::RandomBytes(16)); }, a.metrics.get(),
+      *a.record_index);
 
   // Token verification: identity over gRPC, or any JWKS URL; optional introspection.
   std::shared_ptr<grpc::Channel> identity;
@@ -403,7 +412,6 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       transport::FileStreamBounds{a.uploads.get(), a.downloads.get(), a.watchdog.get(),
                                   std::chrono::milliseconds(config.file_stream_idle_timeout_ms)});
   // Shard sync (sync/): change feed always; relay and consumer only with Kafka configured.
-  a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool);
   a.sync_repo->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.sync_metrics = std::make_unique<sync::SyncMetrics>(*a.registry);
   a.feed = std::make_unique<sync::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
@@ -515,26 +523,43 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.admin_server = std::make_unique<metrics::AdminServer>(
       metrics::AdminServerOptions{admin_addr.first, admin_addr.second}, a.registry);
   postgres::ConnectionPool* pool = a.pool.get();
+  // Readiness is what serving this replica's API needs: its database, and (a new shard with
+  // tombstone GC only) having joined replication, before which it refuses writes.
   a.admin_server->AddReadinessCheck("database", [pool] { return pool->Ping(); });
   a.admin_server->AddReadinessCheck("replication", [gate] { return gate->CheckWritable(); });
-  if (a.consumer) {
-    // A consumer that refuses to resume (log truncated under it, and no peer to recover from or
-    // a recovery that failed) takes the replica out of rotation: its copy of shared spaces stops
-    // following the other shards. The reason is in GetShardStatus and the log.
-    sync::ChangeConsumer* consumer = a.consumer.get();
-    a.admin_server->AddReadinessCheck("consumer", [consumer]() -> absl::Status {
-      const std::string reason = consumer->stall_reason();
-      if (reason.empty()) return absl::OkStatus();
-      return absl::UnavailableError("change consumer stalled: " + reason);
-    });
-  }
+  // Replication health is its own signal (/replicationz, coffer_vault_replication_healthy),
+  // never un-readiness: every replica of every shard shares the broker, so a Kafka outage or a
+  // stalled consumer as readiness would take the whole service out of its load balancers while
+  // each shard's API still works. Operators are alerted instead (helm/README.md "Alerts").
   if (a.kafka_probe) {
+    constexpr char kReplicationPath[] = "/replicationz";
+    if (a.consumer) {
+      // A consumer that refuses to resume (log truncated under it, and no peer to recover from
+      // or a recovery that failed): this shard's copy of shared spaces stops following the other
+      // shards. The reason is in GetShardStatus and the log.
+      sync::ChangeConsumer* consumer = a.consumer.get();
+      a.admin_server->AddStatusCheck(kReplicationPath, "consumer", [consumer]() -> absl::Status {
+        const std::string reason = consumer->stall_reason();
+        if (reason.empty()) return absl::OkStatus();
+        return absl::UnavailableError("change consumer stalled: " + reason);
+      });
+    }
     kafka::Consumer* probe = a.kafka_probe.get();
     std::string topic = config.kafka_topic;
-    a.admin_server->AddReadinessCheck("kafka", [probe, topic]() -> absl::Status {
+    a.admin_server->AddStatusCheck(kReplicationPath, "kafka", [probe, topic]() -> absl::Status {
       absl::StatusOr<int> n = probe->PartitionCount(topic, std::chrono::seconds(2));
       return n.ok() ? absl::OkStatus() : n.status();
     });
+    a.admin_server->SetStatusGauge(
+        kReplicationPath,
+        &prometheus::BuildGauge()
+             .Name("coffer_vault_replication_healthy")
+             .Help(
+                 "1 while this replica reaches Kafka (the change topic's metadata) and its change "
+                 "consumer is not stalled, else 0 (GET /replicationz on the admin port names the "
+                 "failing check); set on each scrape")
+             .Register(*a.registry)
+             .Add({}));
   }
   return std::unique_ptr<VaultApp>(new VaultApp(std::move(impl)));
 }

@@ -52,6 +52,12 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
            "Revisions kept per record in history (0 = all)")
       .Validate(config::InRange(0, 100000));
   parser
+      .Add("record-index-max-bytes", &c->record_index_max_bytes,
+           "Memory this replica may use to index spaces' decrypted names and search fields, so "
+           "List/Search/ListConflicts pages cost O(page) (0 = off: every page reads and "
+           "decrypts the whole space; a space larger than this is served that way)")
+      .Validate(config::InRange(int64_t{0}, int64_t{64} << 30));
+  parser
       .Add("shutdown-grace-ms", &c->shutdown_grace_ms,
            "How long a shutdown lets in-flight calls finish")
       .Validate(config::InRange(0, 600000));

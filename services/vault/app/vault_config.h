@@ -33,6 +33,8 @@ struct VaultConfig {
   bool introspect = true;
   std::string required_scope = "vault";
   int history_retention = 100;
+  // Memory of the record index (service/record_index.h); 0 = List/Search read PostgreSQL.
+  int64_t record_index_max_bytes = int64_t{256} << 20;
   int shutdown_grace_ms = 10000;
   // Shard sync (README "Sync"): empty bootstrap = this shard runs alone (no relay, no consumer).
   std::string kafka_bootstrap;
@@ -49,7 +51,8 @@ struct VaultConfig {
   std::string kafka_sasl_mechanism;
   std::string kafka_sasl_username;
   std::string kafka_sasl_password_file;
-  // A received HLC further ahead of the local clock merges but is not adopted (DESIGN.md §4).
+  // A received HLC further ahead of the local clock merges but is not adopted (docs/architecture.md
+  // §4).
   int max_clock_skew_ms = 60000;
   // Tombstone GC (README "Tombstone GC"); must be set alike on every shard of a deployment.
   int progress_interval_ms = 5000;

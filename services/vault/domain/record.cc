@@ -184,34 +184,40 @@ absl::StatusOr<Payload> DecodePayload(RecordType type, const std::string& text) 
   }
 }
 
-bool MatchesSearch(const RecordContent& content, const std::string& query) {
-  const std::string needle = Lower(query);
-  auto has = [&needle](std::string_view hay) {
-    return Lower(hay).find(needle) != std::string::npos;
-  };
-  if (has(content.name)) return true;
+std::vector<std::string_view> SearchableTexts(const RecordContent& content) {
+  std::vector<std::string_view> out{content.name};
   for (const auto& [k, v] : content.metadata) {
-    if (has(k) || has(v)) return true;
+    out.push_back(k);
+    out.push_back(v);
   }
-  return std::visit(
-      [&has](const auto& p) -> bool {
+  std::visit(
+      [&out](const auto& p) {
         using T = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<T, CredentialPayload>) {
-          return has(p.login) || has(p.url);
+          out.insert(out.end(), {p.login, p.url});
         } else if constexpr (std::is_same_v<T, CardPayload>) {
-          return has(p.holder) || has(p.bank);
+          out.insert(out.end(), {p.holder, p.bank});
         } else if constexpr (std::is_same_v<T, OtpPayload>) {
-          return has(p.issuer) || has(p.account);
+          out.insert(out.end(), {p.issuer, p.account});
         } else if constexpr (std::is_same_v<T, InstrumentPayload>) {
-          return has(p.isin) || has(p.ticker) || has(p.exchange) || has(p.currency) ||
-                 has(p.kind) || has(p.note);
+          out.insert(out.end(), {p.isin, p.ticker, p.exchange, p.currency, p.kind, p.note});
         } else if constexpr (std::is_same_v<T, FilePayload>) {
-          return has(p.file_name) || has(p.content_type);
-        } else {
-          return false;  // text bodies and sealed bytes are secret
+          out.insert(out.end(), {p.file_name, p.content_type});
         }
+        // Text bodies and sealed bytes are secret: never searched.
       },
       content.payload);
+  return out;
+}
+
+std::string LowerAscii(std::string_view s) { return Lower(s); }
+
+bool MatchesSearch(const RecordContent& content, const std::string& query) {
+  const std::string needle = Lower(query);
+  for (std::string_view hay : SearchableTexts(content)) {
+    if (Lower(hay).find(needle) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace coffer::vault::domain

@@ -1,5 +1,5 @@
-// Record value types (DESIGN.md §2): the typed payloads, the plaintext content of a revision,
-// and a revision with its causal stamp.
+// Record value types (docs/architecture.md §2): the typed payloads, the plaintext content of a
+// revision, and a revision with its causal stamp.
 //
 // Why separate from the protos: domain logic (validation, OTP, search, the at-rest encoding) is
 // tested without gRPC, and the wire format may evolve independently of what is stored.
@@ -11,7 +11,9 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/vault/domain/merge.h"
@@ -113,6 +115,11 @@ absl::StatusOr<Payload> DecodePayload(RecordType type, const std::string& json);
 // field, file name and content type). Passwords, notes, card numbers, CVVs, OTP secrets, text
 // bodies and sealed bytes are never matched, so a search cannot be used as an oracle on them.
 bool MatchesSearch(const RecordContent& content, const std::string& query);
+// The texts MatchesSearch looks in, as they are stored (not lower-cased); the record index
+// (service/record_index.h) keeps them lower-cased so a search touches memory only.
+std::vector<std::string_view> SearchableTexts(const RecordContent& content);
+// ASCII lower case, the case folding of MatchesSearch and of List's name_prefix filter.
+std::string LowerAscii(std::string_view s);
 
 // One revision of a record in plaintext form, as the service layer sees it.
 struct Revision {

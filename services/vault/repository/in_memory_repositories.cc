@@ -13,6 +13,7 @@ absl::StatusOr<bool> InMemoryRecordRepository::Insert(const StoredRevision& revi
   Entry& e = records_[Key(revision)];
   e.record.head = revision;
   e.record.state_seq = 1;
+  e.change_seq = ++last_change_seq_;
   e.history.push_back(revision);
   outbox_.push_back(revision);
   return true;
@@ -43,6 +44,7 @@ absl::StatusOr<bool> InMemoryRecordRepository::ReplaceHead(const StoredRevision&
   e.record.head = head;
   e.record.siblings.clear();
   ++e.record.state_seq;
+  e.change_seq = ++last_change_seq_;
   std::erase_if(e.history, [&](const StoredRevision& h) {
     return history_keep > 0 && h.stamp.version <= revision.stamp.version - history_keep;
   });
@@ -67,6 +69,7 @@ absl::StatusOr<bool> InMemoryRecordRepository::Purge(const StoredRevision& tombs
   e.record.head.created_at_ms = created;
   e.record.siblings.clear();
   ++e.record.state_seq;
+  e.change_seq = ++last_change_seq_;
   e.history.clear();
   outbox_.push_back(tombstone);
   return true;
@@ -152,6 +155,51 @@ void InMemoryRecordRepository::AddSiblingForTest(const StoredRevision& sibling) 
   Entry& e = records_.at(Key(sibling));
   e.record.siblings.push_back(sibling);
   ++e.record.state_seq;
+  e.change_seq = ++last_change_seq_;
+}
+
+absl::StatusOr<std::vector<ChangeEntry>> InMemoryRecordRepository::ListChanges(
+    const std::string& space_id, int64_t after_seq, int limit, int64_t* gc_floor) {
+  std::lock_guard lock(mu_);
+  std::vector<ChangeEntry> out;
+  for (const auto& [key, e] : records_) {
+    if (key.first != space_id || e.change_seq <= after_seq) continue;
+    ChangeEntry c;
+    c.change_seq = e.change_seq;
+    c.sibling_count = static_cast<int>(e.record.siblings.size());
+    c.head = e.record.head;
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ChangeEntry& a, const ChangeEntry& b) { return a.change_seq < b.change_seq; });
+  if (limit >= 0 && out.size() > static_cast<size_t>(limit)) out.resize(static_cast<size_t>(limit));
+  if (gc_floor != nullptr) {
+    auto it = gc_floor_.find(space_id);
+    *gc_floor = it == gc_floor_.end() ? 0 : it->second;
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> InMemoryRecordRepository::LastChangeSeq() {
+  std::lock_guard lock(mu_);
+  return last_change_seq_;
+}
+
+bool InMemoryRecordRepository::CollectTombstoneForTest(const std::string& space_id,
+                                                       const std::string& record_id) {
+  std::lock_guard lock(mu_);
+  auto it = records_.find({space_id, record_id});
+  if (it == records_.end() || !it->second.record.head.purged) return false;
+  int64_t& floor = gc_floor_[space_id];
+  floor = std::max(floor, it->second.change_seq);
+  records_.erase(it);
+  return true;
+}
+
+void InMemoryRecordRepository::RestoreForTest(int64_t seq) {
+  std::lock_guard lock(mu_);
+  last_change_seq_ = seq;
+  std::erase_if(records_, [seq](const auto& kv) { return kv.second.change_seq > seq; });
 }
 
 std::vector<StoredRevision> InMemoryRecordRepository::OutboxForTest() const {

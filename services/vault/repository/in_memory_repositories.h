@@ -3,7 +3,8 @@
 //
 // They follow the Pg* semantics exactly where the service depends on them: check-and-set on
 // (version, state_seq), siblings dropped by a local write, retention by version, purge drops
-// history, one outbox entry per write.
+// history, one outbox entry per write, and a commit-ordered change_seq per change (the change
+// feed the record index reads, service/record_index.h).
 //
 // Threading: thread-safe (one mutex).
 #pragma once
@@ -14,10 +15,11 @@
 
 #include "services/vault/repository/record_repository.h"
 #include "services/vault/repository/space_repository.h"
+#include "services/vault/repository/sync_stores.h"
 
 namespace coffer::vault::repository {
 
-class InMemoryRecordRepository final : public RecordRepository {
+class InMemoryRecordRepository final : public RecordRepository, public ChangeFeedStore {
  public:
   absl::StatusOr<bool> Insert(const StoredRevision& revision) override;
   absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
@@ -38,8 +40,20 @@ class InMemoryRecordRepository final : public RecordRepository {
   absl::StatusOr<std::vector<StoredRevision>> ListSpaceState(const std::string& space_id) override;
   absl::StatusOr<int64_t> OutboxBacklog() override;
 
+  // ChangeFeedStore: every change of a record takes the next change_seq.
+  absl::StatusOr<std::vector<ChangeEntry>> ListChanges(const std::string& space_id,
+                                                       int64_t after_seq, int limit,
+                                                       int64_t* gc_floor = nullptr) override;
+  absl::StatusOr<int64_t> LastChangeSeq() override;
+
   // Test hook standing in for a merge from another shard: adds a conflict sibling.
   void AddSiblingForTest(const StoredRevision& sibling);
+  // Test hook standing in for tombstone GC: drops purged record `record_id` and raises the
+  // space's GC floor to its change_seq. False when it is not a purged record.
+  bool CollectTombstoneForTest(const std::string& space_id, const std::string& record_id);
+  // Test hook standing in for a database restored from a backup taken at change_seq `seq`:
+  // records changed after it are gone, and the next change takes seq + 1 again.
+  void RestoreForTest(int64_t seq);
   // Every outbox entry written so far, in order.
   std::vector<StoredRevision> OutboxForTest() const;
 
@@ -47,6 +61,7 @@ class InMemoryRecordRepository final : public RecordRepository {
   struct Entry {
     StoredRecord record;
     std::vector<StoredRevision> history;
+    int64_t change_seq = 0;
   };
   // Records are keyed by (space_id, record_id), as in PostgreSQL (V009).
   using RecordKey = std::pair<std::string, std::string>;
@@ -54,6 +69,8 @@ class InMemoryRecordRepository final : public RecordRepository {
   mutable std::mutex mu_;
   std::map<RecordKey, Entry> records_;
   std::vector<StoredRevision> outbox_;
+  int64_t last_change_seq_ = 0;
+  std::map<std::string, int64_t> gc_floor_;  // by space
 };
 
 class InMemorySpaceRepository final : public SpaceRepository {

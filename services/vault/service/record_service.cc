@@ -45,12 +45,6 @@ absl::Status VersionMismatch(int64_t expected, int64_t current) {
 
 std::string NotFound(const std::string& id) { return "record " + id + " not found"; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 int64_t PhysicalMs(uint64_t hlc) {
   return static_cast<int64_t>(domain::HlcTimestamp::PhysicalMs(hlc));
 }
@@ -89,7 +83,8 @@ absl::StatusOr<repository::HistoryCursor> DecodeHistoryPosition(const std::strin
 
 RecordService::RecordService(RecordServiceConfig config, repository::RecordRepository& records,
                              SpaceAccess& access, const RecordCipher& cipher, domain::Hlc& hlc,
-                             WallClockMs now_ms, IdGenerator new_id, VaultMetrics* metrics)
+                             WallClockMs now_ms, IdGenerator new_id, VaultMetrics* metrics,
+                             RecordIndex& index)
     : config_(std::move(config)),
       records_(records),
       access_(access),
@@ -97,7 +92,8 @@ RecordService::RecordService(RecordServiceConfig config, repository::RecordRepos
       hlc_(hlc),
       now_ms_(std::move(now_ms)),
       new_id_(std::move(new_id)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      index_(index) {}
 
 void RecordService::CountWrite(domain::RecordType type, std::string_view op) {
   if (metrics_ != nullptr) metrics_->RecordWritten(type, op);
@@ -363,41 +359,45 @@ absl::StatusOr<Revision> RecordService::Restore(const Caller& caller, const std:
       space_id);
 }
 
-absl::StatusOr<Page<Revision>> RecordService::FilterAndPage(
-    const std::string& space_id, std::vector<StoredRecord> heads,
-    const std::function<bool(const Revision&)>& keep, int page_size, const std::string& page_token,
-    const std::string& token_purpose) {
-  // Names are encrypted, so ordering by (name, id) happens here, after decryption; the page
-  // token is the (name, id) of the last record returned (keyset pagination: stable while
-  // records are added or removed concurrently), sealed so it reveals nothing.
-  std::optional<std::pair<std::string, std::string>> after;
+absl::StatusOr<Page<Revision>> RecordService::FilterAndPage(const std::string& space_id,
+                                                            const HeadPredicate& keep,
+                                                            int page_size,
+                                                            const std::string& page_token,
+                                                            const std::string& token_purpose) {
+  // Names are encrypted, so ordering by (name, id) happens after decryption (in the index, or
+  // here); the page token is the (name, id) of the last record returned (keyset pagination:
+  // stable while records are added or removed concurrently), sealed so it reveals nothing.
+  std::optional<RecordIndex::Position> after;
   if (!page_token.empty()) {
     COFFER_ASSIGN_OR_RETURN(std::string plain,
                             cipher_.OpenToken(space_id, token_purpose, page_token));
     COFFER_ASSIGN_OR_RETURN(after, DecodeNamePosition(plain));
   }
-  std::vector<Revision> matching;
-  for (const StoredRecord& record : heads) {
-    COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(record.head));
-    r.sibling_count = static_cast<int>(record.siblings.size());
-    if (after && std::tie(r.content.name, r.record_id) <= std::tie(after->first, after->second)) {
-      continue;
-    }
-    if (keep(r)) matching.push_back(std::move(r));
-  }
-  std::sort(matching.begin(), matching.end(), [](const Revision& a, const Revision& b) {
-    return std::tie(a.content.name, a.record_id) < std::tie(b.content.name, b.record_id);
-  });
+  // The page's heads, still sealed, and one more to know whether another page follows.
+  struct Hit {
+    StoredRevision sealed;
+    int sibling_count = 0;
+  };
+  std::vector<Hit> hits;
+  const size_t wanted = static_cast<size_t>(page_size) + 1;
+  const RecordIndex::Visitor collect = [&](const std::string&, const RecordIndex::Entry& e) {
+    if (keep(e)) hits.push_back({e.sealed, e.sibling_count});
+    return hits.size() < wanted;
+  };
+  COFFER_RETURN_IF_ERROR(index_.Scan(space_id, after, collect).status());
   Page<Revision> page;
-  if (static_cast<int>(matching.size()) > page_size) {
-    matching.resize(static_cast<size_t>(page_size));
-    const Revision& last = matching.back();
+  for (size_t i = 0; i < hits.size() && i < static_cast<size_t>(page_size); ++i) {
+    COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(hits[i].sealed));
+    r.sibling_count = hits[i].sibling_count;
+    page.items.push_back(std::move(r));
+  }
+  if (hits.size() == wanted) {
+    const Revision& last = page.items.back();
     COFFER_ASSIGN_OR_RETURN(
         page.next_page_token,
         cipher_.SealToken(space_id, token_purpose,
                           EncodeNamePosition(last.content.name, last.record_id)));
   }
-  page.items = std::move(matching);
   return page;
 }
 
@@ -414,26 +414,28 @@ absl::StatusOr<Page<Revision>> RecordService::List(const Caller& caller,
   }
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           access_.Resolve(caller, space_id, Role::kReader, "space_id"));
-  COFFER_ASSIGN_OR_RETURN(
-      std::vector<StoredRecord> heads,
-      records_.ListHeads(space, {filter.types, filter.in_trash, filter.in_conflict}));
   // The token is bound to the filter: reusing it with another filter is INVALID_ARGUMENT.
   std::string purpose = "list|" + std::to_string(filter.in_trash) +
                         std::to_string(filter.in_conflict) + "|" + filter.name_prefix + "|" +
                         filter.metadata_key + "|" + filter.metadata_value + "|";
   for (domain::RecordType t : filter.types) purpose += std::string(domain::RecordTypeName(t)) + ",";
-  const std::string prefix = Lower(filter.name_prefix);
-  auto keep = [&](const Revision& r) {
-    if (!prefix.empty() && Lower(r.content.name).rfind(prefix, 0) != 0) return false;
+  const std::string prefix = domain::LowerAscii(filter.name_prefix);
+  auto keep = [&](const RecordIndex::Entry& e) {
+    if (e.deleted != filter.in_trash) return false;
+    if (filter.in_conflict && e.sibling_count == 0) return false;
+    if (!filter.types.empty() &&
+        std::find(filter.types.begin(), filter.types.end(), e.type) == filter.types.end()) {
+      return false;
+    }
+    if (!prefix.empty() && e.search_texts.front().rfind(prefix, 0) != 0) return false;
     if (!filter.metadata_key.empty()) {
-      auto it = r.content.metadata.find(filter.metadata_key);
-      if (it == r.content.metadata.end()) return false;
+      auto it = e.metadata.find(filter.metadata_key);
+      if (it == e.metadata.end()) return false;
       if (!filter.metadata_value.empty() && it->second != filter.metadata_value) return false;
     }
     return true;
   };
-  return FilterAndPage(space, std::move(heads), keep, size, page_token,
-                       crypto::HexEncode(crypto::Sha256(purpose)));
+  return FilterAndPage(space, keep, size, page_token, crypto::HexEncode(crypto::Sha256(purpose)));
 }
 
 absl::StatusOr<Page<Revision>> RecordService::Search(const Caller& caller,
@@ -447,11 +449,15 @@ absl::StatusOr<Page<Revision>> RecordService::Search(const Caller& caller,
   COFFER_ASSIGN_OR_RETURN(int size, PageSize(page_size));
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           access_.Resolve(caller, space_id, Role::kReader, "space_id"));
-  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads, records_.ListHeads(space, {}));
-  return FilterAndPage(
-      space, std::move(heads),
-      [&](const Revision& r) { return domain::MatchesSearch(r.content, query); }, size, page_token,
-      "search|" + crypto::HexEncode(crypto::Sha256(query)));
+  // domain::MatchesSearch over the index's lower-cased texts.
+  const std::string needle = domain::LowerAscii(query);
+  auto keep = [&](const RecordIndex::Entry& e) {
+    if (e.deleted) return false;
+    return std::any_of(e.search_texts.begin(), e.search_texts.end(),
+                       [&](const std::string& t) { return t.find(needle) != std::string::npos; });
+  };
+  return FilterAndPage(space, keep, size, page_token,
+                       "search|" + crypto::HexEncode(crypto::Sha256(query)));
 }
 
 absl::StatusOr<Page<Revision>> RecordService::ListVersions(const Caller& caller,
@@ -507,29 +513,38 @@ absl::StatusOr<Page<RecordWithSiblings>> RecordService::ListConflicts(
   COFFER_ASSIGN_OR_RETURN(int size, PageSize(page_size));
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           access_.Resolve(caller, space_id, Role::kReader, "space_id"));
-  repository::HeadFilter filter;
-  filter.in_conflict = true;
-  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads, records_.ListHeads(space, filter));
   // Conflicts may be in the trash too: a delete concurrent with an edit is a conflict.
-  filter.in_trash = true;
-  COFFER_ASSIGN_OR_RETURN(std::vector<StoredRecord> trashed, records_.ListHeads(space, filter));
-  heads.insert(heads.end(), std::make_move_iterator(trashed.begin()),
-               std::make_move_iterator(trashed.end()));
-  std::map<std::string, const StoredRecord*> by_id;
-  for (const StoredRecord& r : heads) by_id[r.head.record_id] = &r;
   COFFER_ASSIGN_OR_RETURN(
       Page<Revision> page,
       FilterAndPage(
-          space, heads, [](const Revision&) { return true; }, size, page_token, "conflicts"));
+          space, [](const RecordIndex::Entry& e) { return e.sibling_count > 0; }, size, page_token,
+          "conflicts"));
+  // The page's siblings, from the space's conflicted heads (live and trashed): O(conflicts),
+  // never O(space). A record resolved since the page was read is left out.
+  std::map<std::string, StoredRecord> conflicted;
+  for (bool in_trash : {false, true}) {
+    repository::HeadFilter filter;
+    filter.in_conflict = true;
+    filter.in_trash = in_trash;
+    COFFER_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads, records_.ListHeads(space, filter));
+    for (StoredRecord& r : heads) conflicted[r.head.record_id] = std::move(r);
+  }
   Page<RecordWithSiblings> out;
   out.next_page_token = page.next_page_token;
   for (Revision& head : page.items) {
+    auto now = conflicted.find(head.record_id);
+    if (now == conflicted.end() || now->second.siblings.empty()) continue;
     RecordWithSiblings c;
-    for (const StoredRevision& s : by_id.at(head.record_id)->siblings) {
+    if (now->second.head.stamp != head.stamp) {
+      COFFER_ASSIGN_OR_RETURN(c.head, cipher_.Open(now->second.head));
+    } else {
+      c.head = std::move(head);
+    }
+    c.head.sibling_count = static_cast<int>(now->second.siblings.size());
+    for (const StoredRevision& s : now->second.siblings) {
       COFFER_ASSIGN_OR_RETURN(Revision r, cipher_.Open(s));
       c.siblings.push_back(std::move(r));
     }
-    c.head = std::move(head);
     out.items.push_back(std::move(c));
   }
   return out;

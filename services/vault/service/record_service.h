@@ -1,7 +1,7 @@
 // RecordService: the record use cases of RecordService (proto/coffer/vault/v1/vault.proto) on
 // one shard — authorization, validation, check-and-set, versioning, encryption, history.
 //
-// Every write follows DESIGN.md §3 rule 1: read the record (head + siblings), check the
+// Every write follows docs/architecture.md §3 rule 1: read the record (head + siblings), check the
 // caller's expected version against the head, compute the new stamp with NextLocalStamp (which
 // resolves every sibling), seal the content bound to the new version, and commit it with one
 // statement that succeeds only if the record's state is still the one read. When another writer
@@ -27,6 +27,7 @@
 #include "services/vault/repository/record_repository.h"
 #include "services/vault/service/caller.h"
 #include "services/vault/service/record_cipher.h"
+#include "services/vault/service/record_index.h"
 #include "services/vault/service/space_access.h"
 #include "services/vault/service/vault_metrics.h"
 
@@ -96,13 +97,15 @@ class RecordService {
   using WallClockMs = std::function<int64_t()>;
   using IdGenerator = std::function<std::string()>;
 
+  // `index` serves List, Search and ListConflicts pages (from memory, or for a space it cannot
+  // hold by reading the space for the call).
   RecordService(RecordServiceConfig config, repository::RecordRepository& records,
                 SpaceAccess& access, const RecordCipher& cipher, domain::Hlc& hlc,
-                WallClockMs now_ms, IdGenerator new_id, VaultMetrics* metrics);
+                WallClockMs now_ms, IdGenerator new_id, VaultMetrics* metrics, RecordIndex& index);
 
-  // Records are identified by (space, id) (DESIGN.md §2). Every method that names a record takes
-  // its `space_id`; empty = the caller's personal space. A space the caller is not a member of
-  // answers NOT_FOUND, exactly like a record that does not exist.
+  // Records are identified by (space, id) (docs/architecture.md §2). Every method that names a
+  // record takes its `space_id`; empty = the caller's personal space. A space the caller is not a
+  // member of answers NOT_FOUND, exactly like a record that does not exist.
   //
   // `record_id` empty = server-chosen.
   absl::StatusOr<domain::Revision> Create(const Caller& caller, const std::string& space_id,
@@ -178,10 +181,15 @@ class RecordService {
                                               std::string_view op, const Mutation& mutate,
                                               const std::string& space_id,
                                               std::string_view space_field = "space_id");
-  absl::StatusOr<Page<domain::Revision>> FilterAndPage(
-      const std::string& space_id, std::vector<repository::StoredRecord> heads,
-      const std::function<bool(const domain::Revision&)>& keep, int page_size,
-      const std::string& page_token, const std::string& token_purpose);
+  // One page of the space's heads that `keep` accepts, in (name, id) order after the page
+  // token's position, from the index. The token is sealed for `token_purpose`, so it is
+  // rejected with another space, method or filter. Memory is O(page) for a space the index
+  // holds.
+  using HeadPredicate = std::function<bool(const RecordIndex::Entry&)>;
+  absl::StatusOr<Page<domain::Revision>> FilterAndPage(const std::string& space_id,
+                                                       const HeadPredicate& keep, int page_size,
+                                                       const std::string& page_token,
+                                                       const std::string& token_purpose);
   absl::StatusOr<int> PageSize(int requested) const;
   // config_.check_file_ref for a FILE payload whose blob id is set and differs from `before`'s.
   absl::Status CheckFileRef(const std::string& space_id, const domain::Payload& payload,
@@ -196,6 +204,7 @@ class RecordService {
   WallClockMs now_ms_;
   IdGenerator new_id_;
   VaultMetrics* metrics_;  // may be null (tests)
+  RecordIndex& index_;
 };
 
 }  // namespace coffer::vault::service

@@ -206,15 +206,17 @@ struct Fixture {
         cipher(keyring),
         access(spaces, [] { return kNowMs; }),
         hlc([] { return static_cast<uint64_t>(kNowMs); }),
+        index({}, records, cipher),
         records_service(
             service::RecordServiceConfig{"shard-a", 3, 100}, records, access, cipher, hlc,
-            [] { return kNowMs; }, [] { return std::string(); }, nullptr) {}
+            [] { return kNowMs; }, [] { return std::string(); }, nullptr, index) {}
   crypto::Keyring keyring;
   service::RecordCipher cipher;
   repository::InMemoryRecordRepository records;
   repository::InMemorySpaceRepository spaces;
   service::SpaceAccess access;
   vault::domain::Hlc hlc;
+  service::RecordIndex index;
   service::RecordService records_service;
   const service::Caller caller{"alice", {}, ""};
 };

@@ -59,9 +59,11 @@ class FileServiceBudgetTest : public ::testing::Test {
         cipher_(keyring_),
         access_(spaces_, [] { return int64_t{1'700'000'000'000}; }),
         hlc_([] { return uint64_t{1'700'000'000'000}; }),
+        index_({}, records_, cipher_),
         records_service_(
             RecordServiceConfig{"shard-a", 3, 100}, records_, access_, cipher_, hlc_,
-            [] { return int64_t{1'700'000'000'000}; }, [] { return std::string(); }, nullptr) {}
+            [] { return int64_t{1'700'000'000'000}; }, [] { return std::string(); }, nullptr,
+            index_) {}
 
   std::unique_ptr<FileService> Service(FileServiceConfig config) {
     return std::make_unique<FileService>(
@@ -86,6 +88,7 @@ class FileServiceBudgetTest : public ::testing::Test {
   repository::InMemorySpaceRepository spaces_;
   SpaceAccess access_;
   domain::Hlc hlc_;
+  RecordIndex index_;
   RecordService records_service_;
   FakeBlobs blobs_;
   prometheus::Registry registry_;

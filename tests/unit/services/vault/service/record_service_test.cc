@@ -36,7 +36,10 @@ RecordContent Text(std::string name, std::string text = "body") {
   return c;
 }
 
-class RecordServiceTest : public ::testing::Test {
+// Every test runs twice: List, Search and ListConflicts served by the record index held in
+// memory (true) and by the index reading the space for each call (false, as a space too large
+// to hold is).
+class RecordServiceTest : public ::testing::TestWithParam<bool> {
  protected:
   RecordServiceTest()
       : keyring_(*crypto::Keyring::Parse("k1:" + crypto::Base64Encode(std::string(32, 'k')))),
@@ -44,9 +47,11 @@ class RecordServiceTest : public ::testing::Test {
         access_(spaces_, [this] { return now_ms_; }),
         hlc_([this] { return static_cast<uint64_t>(now_ms_); }),
         metrics_(registry_),
+        index_(RecordIndexConfig{.max_bytes = GetParam() ? int64_t{64} << 20 : 0}, records_,
+               cipher_),
         service_(
             RecordServiceConfig{"shard-a", 3, 100}, records_, access_, cipher_, hlc_,
-            [this] { return now_ms_; }, [this] { return NextId(); }, &metrics_) {}
+            [this] { return now_ms_; }, [this] { return NextId(); }, &metrics_, index_) {}
 
   std::string NextId() {
     char buf[37];
@@ -68,12 +73,13 @@ class RecordServiceTest : public ::testing::Test {
   domain::Hlc hlc_;
   prometheus::Registry registry_;
   VaultMetrics metrics_;
+  RecordIndex index_;
   RecordService service_;
   const Caller alice_{"alice", {}};
   const Caller bob_{"bob", {}};
 };
 
-TEST_F(RecordServiceTest, CreateAndGetEveryType) {
+TEST_P(RecordServiceTest, CreateAndGetEveryType) {
   std::vector<domain::Payload> payloads = {
       domain::CredentialPayload{"a", "p", "u", "n"},
       domain::TextPayload{"t"},
@@ -108,7 +114,7 @@ TEST_F(RecordServiceTest, CreateAndGetEveryType) {
   EXPECT_EQ(Written("card", "create"), 2);
 }
 
-TEST_F(RecordServiceTest, CreateWithClientIdIsIdempotent) {
+TEST_P(RecordServiceTest, CreateWithClientIdIsIdempotent) {
   const std::string id = "AAAAAAAA-0000-4000-8000-000000000001";
   COFFER_ASSERT_OK_AND_ASSIGN(Revision first, service_.Create(alice_, "", id, Text("n")));
   EXPECT_EQ(first.record_id, "aaaaaaaa-0000-4000-8000-000000000001");
@@ -121,7 +127,7 @@ TEST_F(RecordServiceTest, CreateWithClientIdIsIdempotent) {
 
 // Records are identified by (space, id): another user's space may hold the same id, which is
 // another record (and its existence is never revealed).
-TEST_F(RecordServiceTest, TheSameIdInAnotherSpaceIsAnotherRecord) {
+TEST_P(RecordServiceTest, TheSameIdInAnotherSpaceIsAnotherRecord) {
   const std::string id = "aaaaaaaa-0000-4000-8000-000000000002";
   COFFER_ASSERT_OK_AND_ASSIGN(Revision alices, service_.Create(alice_, "", id, Text("alice's")));
   COFFER_ASSERT_OK_AND_ASSIGN(Revision bobs, service_.Create(bob_, "", id, Text("bob's")));
@@ -143,7 +149,7 @@ TEST_F(RecordServiceTest, TheSameIdInAnotherSpaceIsAnotherRecord) {
   EXPECT_EQ(records_.OutboxForTest().size(), 3u);
 }
 
-TEST_F(RecordServiceTest, UpdateIsCheckAndSet) {
+TEST_P(RecordServiceTest, UpdateIsCheckAndSet) {
   COFFER_ASSERT_OK_AND_ASSIGN(Revision v1, service_.Create(alice_, "", "", Text("n", "one")));
   COFFER_ASSERT_OK_AND_ASSIGN(Revision v2,
                               service_.Update(alice_, v1.record_id, "", Text("n", "two"), 1));
@@ -168,7 +174,7 @@ TEST_F(RecordServiceTest, UpdateIsCheckAndSet) {
   EXPECT_EQ(created.stamp.version, 1);
 }
 
-TEST_F(RecordServiceTest, DeleteUndeletePurge) {
+TEST_P(RecordServiceTest, DeleteUndeletePurge) {
   COFFER_ASSERT_OK_AND_ASSIGN(Revision v1, service_.Create(alice_, "", "", Text("n")));
   COFFER_ASSERT_OK_AND_ASSIGN(Revision v2, service_.Delete(alice_, v1.record_id, 1));
   EXPECT_TRUE(v2.deleted);
@@ -199,7 +205,7 @@ TEST_F(RecordServiceTest, DeleteUndeletePurge) {
   EXPECT_EQ(outbox.back().stamp.version, 5);
 }
 
-TEST_F(RecordServiceTest, AnotherUserGetsNotFoundEverywhere) {
+TEST_P(RecordServiceTest, AnotherUserGetsNotFoundEverywhere) {
   COFFER_ASSERT_OK_AND_ASSIGN(Revision r, service_.Create(alice_, "", "", Text("secret")));
   const std::string& id = r.record_id;
   const size_t outbox = records_.OutboxForTest().size();
@@ -222,7 +228,7 @@ TEST_F(RecordServiceTest, AnotherUserGetsNotFoundEverywhere) {
   EXPECT_EQ(records_.OutboxForTest().size(), outbox);
 }
 
-TEST_F(RecordServiceTest, ReaderMayReadButNotWrite) {
+TEST_P(RecordServiceTest, ReaderMayReadButNotWrite) {
   const std::string shared = "cccccccc-0000-4000-8000-000000000001";
   spaces_.AddMemberForTest(shared, "alice", repository::Role::kOwner);
   spaces_.AddMemberForTest(shared, "bob", repository::Role::kReader);
@@ -236,7 +242,7 @@ TEST_F(RecordServiceTest, ReaderMayReadButNotWrite) {
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
-TEST_F(RecordServiceTest, MalformedInputNamesTheFieldAndStoresNothing) {
+TEST_P(RecordServiceTest, MalformedInputNamesTheFieldAndStoresNothing) {
   COFFER_ASSERT_OK_AND_ASSIGN(Revision r, service_.Create(alice_, "", "", Text("n")));
   const size_t outbox = records_.OutboxForTest().size();
   auto field = [](const std::string& f) {
@@ -261,7 +267,7 @@ TEST_F(RecordServiceTest, MalformedInputNamesTheFieldAndStoresNothing) {
   EXPECT_EQ(got.head.stamp.version, 1);
 }
 
-TEST_F(RecordServiceTest, ListFiltersOrdersByNameAndPagesStably) {
+TEST_P(RecordServiceTest, ListFiltersOrdersByNameAndPagesStably) {
   std::vector<std::string> names = {"delta", "Alpha", "charlie", "bravo", "echo"};
   for (const auto& n : names) {
     RecordContent c = n == "bravo" ? Credential(n) : Text(n);
@@ -300,7 +306,7 @@ TEST_F(RecordServiceTest, ListFiltersOrdersByNameAndPagesStably) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST_F(RecordServiceTest, SearchIsCaseInsensitiveAndNeverMatchesSecrets) {
+TEST_P(RecordServiceTest, SearchIsCaseInsensitiveAndNeverMatchesSecrets) {
   RecordContent c = Credential("My Bank", "alice@example.org", "TopSecret");
   c.metadata = {{"site", "Bank.Example"}};
   ASSERT_THAT(service_.Create(alice_, "", "", c), IsOk());
@@ -314,7 +320,7 @@ TEST_F(RecordServiceTest, SearchIsCaseInsensitiveAndNeverMatchesSecrets) {
   EXPECT_TRUE(secret.items.empty());
 }
 
-TEST_F(RecordServiceTest, VersionsRetentionAndRestore) {
+TEST_P(RecordServiceTest, VersionsRetentionAndRestore) {
   COFFER_ASSERT_OK_AND_ASSIGN(Revision r, service_.Create(alice_, "", "", Text("n", "v1")));
   for (int v = 2; v <= 5; ++v) {
     ASSERT_THAT(service_.Update(alice_, r.record_id, "", Text("n", "v" + std::to_string(v)), v - 1),
@@ -342,7 +348,7 @@ TEST_F(RecordServiceTest, VersionsRetentionAndRestore) {
   EXPECT_THAT(service_.Restore(alice_, r.record_id, 1, 6), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(RecordServiceTest, OtpCodes) {
+TEST_P(RecordServiceTest, OtpCodes) {
   RecordContent totp;
   totp.name = "totp";
   totp.payload = domain::OtpPayload{domain::OtpKind::kTotp,
@@ -377,7 +383,7 @@ TEST_F(RecordServiceTest, OtpCodes) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
-TEST_F(RecordServiceTest, LocalWriteResolvesConflictSiblings) {
+TEST_P(RecordServiceTest, LocalWriteResolvesConflictSiblings) {
   COFFER_ASSERT_OK_AND_ASSIGN(Revision r, service_.Create(alice_, "", "", Text("n", "mine")));
   // A concurrent revision from shard-b merged in (stands in for the sync consumer).
   Revision theirs = r;
@@ -405,7 +411,7 @@ TEST_F(RecordServiceTest, LocalWriteResolvesConflictSiblings) {
   EXPECT_TRUE(got.siblings.empty());
 }
 
-TEST_F(RecordServiceTest, SpaceDigestIsDeterministicAndTracksState) {
+TEST_P(RecordServiceTest, SpaceDigestIsDeterministicAndTracksState) {
   COFFER_ASSERT_OK_AND_ASSIGN(Revision r, service_.Create(alice_, "", "", Text("n")));
   COFFER_ASSERT_OK_AND_ASSIGN(auto d1, service_.SpaceDigest(r.space_id));
   COFFER_ASSERT_OK_AND_ASSIGN(auto d2, service_.SpaceDigest(r.space_id));
@@ -441,6 +447,11 @@ TEST(PageTokenPositionTest, HistoryPositionRoundTripsAndMalformedOnesAreRefused)
   EXPECT_EQ(name->second, "id");
   EXPECT_THAT(DecodeNamePosition("no separator"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
+
+INSTANTIATE_TEST_SUITE_P(Index, RecordServiceTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Indexed" : "Unindexed";
+                         });
 
 }  // namespace
 }  // namespace coffer::vault::service
