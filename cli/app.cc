@@ -89,7 +89,22 @@ void AddHealthCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       ->capture_default_str();
   health->callback([&ctx, &action, opts] {
     action = [&ctx, opts]() -> absl::Status {
-      auto st = CheckHealth(opts->addr, opts->service, std::chrono::milliseconds(opts->timeout_ms));
+      // TLS as every other command (--ca-file/--cert-file/--key-file or their environment
+      // variables), without config.json: health checks run where no config directory exists.
+      const EnvLookup env = ProcessEnv();
+      auto pick = [&env](const std::string& flag, const char* name) {
+        return flag.empty() ? env(name).value_or("") : flag;
+      };
+      const grpcx::ChannelTlsOptions tls = ChannelTls(pick(ctx.flags.ca_file, "COFFER_CA_FILE"),
+                                                      pick(ctx.flags.cert_file, "COFFER_CERT_FILE"),
+                                                      pick(ctx.flags.key_file, "COFFER_KEY_FILE"));
+      auto st =
+          CheckHealth(opts->addr, opts->service, std::chrono::milliseconds(opts->timeout_ms), tls);
+      if (st.status().code() == absl::StatusCode::kInvalidArgument ||
+          st.status().code() == absl::StatusCode::kNotFound ||
+          st.status().code() == absl::StatusCode::kPermissionDenied) {
+        return st.status();  // our own TLS files, not the server
+      }
       if (!st.ok()) {
         return absl::UnavailableError(opts->addr +
                                       " unreachable: " + std::string(st.status().message()) +
@@ -154,6 +169,11 @@ int Run(int argc, const char* const* argv, RunIo& io) {
   app.add_option(
       "--ca-file", ctx.flags.ca_file,
       "PEM CA bundle: connect with TLS, verifying servers against it (env COFFER_CA_FILE)");
+  app.add_option("--cert-file", ctx.flags.cert_file,
+                 "PEM client certificate for servers that require one (mutual TLS; with "
+                 "--key-file; env COFFER_CERT_FILE)");
+  app.add_option("--key-file", ctx.flags.key_file,
+                 "PEM private key of --cert-file (env COFFER_KEY_FILE)");
   app.add_option("-o,--output", ctx.output,
                  "Output format: table (default) or json (env COFFER_OUTPUT)")
       ->check(CLI::IsMember({"table", "json"}));

@@ -63,6 +63,13 @@ absl::StatusOr<ClientConfig> ResolveConfig(const ConfigFlags& flags, const EnvLo
   config.vault_addr =
       Pick(flags.vault_addr, env("COFFER_VAULT_ADDR"), file.vault_addr, kDefaultVaultAddr);
   config.ca_file = Pick(flags.ca_file, env("COFFER_CA_FILE"), file.ca_file, "");
+  config.cert_file = Pick(flags.cert_file, env("COFFER_CERT_FILE"), file.cert_file, "");
+  config.key_file = Pick(flags.key_file, env("COFFER_KEY_FILE"), file.key_file, "");
+  if (config.cert_file.empty() != config.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "cert_file and key_file go together (--cert-file/--key-file, COFFER_CERT_FILE/"
+        "COFFER_KEY_FILE or config.json): set both or neither");
+  }
   config.default_output = Pick("", env("COFFER_OUTPUT"), file.output, "table");
   return config;
 }
@@ -73,7 +80,18 @@ absl::StatusOr<ConfigFile> ParseConfigFile(std::string_view text, const std::str
     return absl::InvalidArgumentError(path + " is not a JSON object; fix or remove it");
   }
   return ConfigFile{StringMember(file, "identity_addr"), StringMember(file, "vault_addr"),
-                    StringMember(file, "ca_file"), StringMember(file, "output")};
+                    StringMember(file, "ca_file"),       StringMember(file, "output"),
+                    StringMember(file, "cert_file"),     StringMember(file, "key_file")};
+}
+
+grpcx::ChannelTlsOptions ChannelTls(const std::string& ca_file, const std::string& cert_file,
+                                    const std::string& key_file) {
+  grpcx::ChannelTlsOptions tls;
+  tls.use_tls = !ca_file.empty() || !cert_file.empty();
+  tls.ca_file = ca_file;
+  tls.cert_file = cert_file;
+  tls.key_file = key_file;
+  return tls;
 }
 
 }  // namespace coffer::cli

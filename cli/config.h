@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "pkg/grpcx/channel.h"
 
 namespace coffer::cli {
 
@@ -33,7 +34,9 @@ struct ConfigFlags {
   std::string config_dir;
   std::string identity_addr;
   std::string vault_addr;
-  std::string ca_file;  // PEM CA bundle: use TLS to both servers
+  std::string ca_file;    // PEM CA bundle: use TLS to both servers
+  std::string cert_file;  // PEM client certificate for mutual TLS (with key_file)
+  std::string key_file;
 };
 
 // The resolved client configuration.
@@ -41,17 +44,26 @@ struct ClientConfig {
   std::string config_dir;
   std::string identity_addr;
   std::string vault_addr;
-  std::string ca_file;         // empty = plaintext
+  std::string ca_file;    // empty = plaintext (unless cert_file is set)
+  std::string cert_file;  // client certificate for servers that require one; with key_file
+  std::string key_file;
   std::string default_output;  // "table" unless config.json says "output": "json"
 };
 
+// The TLS options of every channel the CLI opens: TLS when a CA or a client certificate is set.
+grpcx::ChannelTlsOptions ChannelTls(const std::string& ca_file, const std::string& cert_file,
+                                    const std::string& key_file);
+
 // What <config dir>/config.json sets: its string members "identity_addr", "vault_addr",
-// "ca_file" and "output" ("" = not set; other members and other types are ignored).
+// "ca_file", "cert_file", "key_file" and "output" ("" = not set; other members and other types
+// are ignored).
 struct ConfigFile {
   std::string identity_addr;
   std::string vault_addr;
   std::string ca_file;
   std::string output;
+  std::string cert_file;
+  std::string key_file;
 
   bool operator==(const ConfigFile&) const = default;
 };
@@ -65,7 +77,8 @@ absl::StatusOr<ConfigFile> ParseConfigFile(std::string_view text, const std::str
 absl::StatusOr<std::string> ResolveConfigDir(const std::string& flag, const EnvLookup& env);
 
 // Resolves everything. A missing config.json is fine; an unreadable or malformed one is
-// INVALID_ARGUMENT naming the file.
+// INVALID_ARGUMENT naming the file, and so is a client certificate without its key (or a key
+// without its certificate).
 absl::StatusOr<ClientConfig> ResolveConfig(const ConfigFlags& flags, const EnvLookup& env);
 
 }  // namespace coffer::cli

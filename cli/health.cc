@@ -8,8 +8,12 @@
 namespace coffer::cli {
 
 absl::StatusOr<std::string> CheckHealth(const std::string& target, const std::string& service,
-                                        std::chrono::milliseconds timeout) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+                                        std::chrono::milliseconds timeout,
+                                        const grpcx::ChannelTlsOptions& tls) {
+  grpcx::ChannelOptions options;
+  options.tls = tls;
+  COFFER_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                          grpcx::MakeChannel(target, options));
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);

@@ -6,12 +6,16 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "pkg/grpcx/channel.h"
 
 namespace coffer::cli {
 
 // Returns the serving status name ("SERVING", "NOT_SERVING", ...) of `service` ("" = the whole
-// server) at `target`, or UNAVAILABLE/DEADLINE_EXCEEDED when the server cannot be reached.
+// server) at `target`, or UNAVAILABLE/DEADLINE_EXCEEDED when the server cannot be reached
+// (also when it requires a client certificate `tls` does not present). Plaintext unless
+// tls.use_tls.
 absl::StatusOr<std::string> CheckHealth(const std::string& target, const std::string& service,
-                                        std::chrono::milliseconds timeout);
+                                        std::chrono::milliseconds timeout,
+                                        const grpcx::ChannelTlsOptions& tls = {});
 
 }  // namespace coffer::cli

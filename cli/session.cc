@@ -43,10 +43,7 @@ Session::Session(ClientConfig config, std::chrono::milliseconds timeout, TokenMa
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Session::Channel(const std::string& addr) {
   grpcx::ChannelOptions options;
-  if (!config_.ca_file.empty()) {
-    options.tls.use_tls = true;
-    options.tls.ca_file = config_.ca_file;
-  }
+  options.tls = ChannelTls(config_.ca_file, config_.cert_file, config_.key_file);
   return grpcx::MakeChannel(addr, options);
 }
 

@@ -98,5 +98,35 @@ TEST(ParseConfigFileTest, KeepsStringMembersAndNamesTheFileOnError) {
   }
 }
 
+// A client certificate for mutual TLS comes from a flag, the environment or config.json, always
+// with its key; TLS is on whenever a CA or a certificate is set.
+TEST_F(ConfigTest, ClientCertificateAndKeyResolveTogether) {
+  WriteConfig(R"({"cert_file": "/file/cert.pem", "key_file": "/file/key.pem"})");
+  auto from_file = ResolveConfig({.config_dir = dir_}, FakeEnv({}));
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->cert_file, "/file/cert.pem");
+  EXPECT_EQ(from_file->key_file, "/file/key.pem");
+  auto from_env = ResolveConfig(
+      {.config_dir = dir_},
+      FakeEnv({{"COFFER_CERT_FILE", "/env/cert.pem"}, {"COFFER_KEY_FILE", "/env/key.pem"}}));
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->cert_file, "/env/cert.pem");
+  auto from_flag =
+      ResolveConfig({.config_dir = dir_, .cert_file = "/f/c.pem", .key_file = "/f/k.pem"},
+                    FakeEnv({{"COFFER_CERT_FILE", "/env/cert.pem"}}));
+  ASSERT_TRUE(from_flag.ok());
+  EXPECT_EQ(from_flag->cert_file, "/f/c.pem");
+  EXPECT_EQ(from_flag->key_file, "/f/k.pem");
+
+  WriteConfig(R"({"cert_file": "/file/cert.pem"})");
+  auto half = ResolveConfig({.config_dir = dir_}, FakeEnv({}));
+  EXPECT_EQ(half.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(half.status().message()).find("key_file"), std::string::npos);
+
+  EXPECT_FALSE(ChannelTls("", "", "").use_tls);
+  EXPECT_TRUE(ChannelTls("/ca.pem", "", "").use_tls);
+  EXPECT_TRUE(ChannelTls("", "/c.pem", "/k.pem").use_tls);
+}
+
 }  // namespace
 }  // namespace coffer::cli
