@@ -31,6 +31,7 @@
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
 #include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/service/change_feed.h"
 #include "services/vault/service/file_service.h"
 #include "services/vault/service/record_service.h"
 #include "services/vault/service/space_service.h"
@@ -38,7 +39,6 @@
 #include "services/vault/sync/bootstrap.h"
 #include "services/vault/sync/change_consumer.h"
 #include "services/vault/sync/change_event.h"
-#include "services/vault/sync/change_feed.h"
 #include "services/vault/sync/change_notifier.h"
 #include "services/vault/sync/dead_letters.h"
 #include "services/vault/sync/event_auth.h"
@@ -113,7 +113,7 @@ struct VaultApp::Impl {
   std::unique_ptr<transport::AdminGrpcService> admin_grpc;
   std::unique_ptr<sync::SyncMetrics> sync_metrics;
   std::unique_ptr<sync::ChangeNotifier> notifier;
-  std::unique_ptr<sync::ChangeFeed> feed;
+  std::unique_ptr<service::ChangeFeed> feed;
   // Caps and idle timeouts of long-lived calls; before the services that use them.
   std::unique_ptr<transport::StreamMetrics> stream_metrics;
   std::unique_ptr<transport::StreamLimiter> watch_streams, uploads, downloads;
@@ -349,8 +349,11 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   std::shared_ptr<grpc::Channel> identity;
   if (!config.identity_addr.empty()) {
     grpcx::ChannelOptions channel_options;
-    channel_options.tls.use_tls = !config.identity_ca_file.empty();
+    channel_options.tls.use_tls =
+        !config.identity_ca_file.empty() || !config.identity_cert_file.empty();
     channel_options.tls.ca_file = config.identity_ca_file;
+    channel_options.tls.cert_file = config.identity_cert_file;
+    channel_options.tls.key_file = config.identity_key_file;
     COFFER_ASSIGN_OR_RETURN(identity, grpcx::MakeChannel(config.identity_addr, channel_options));
   }
   if (overrides.jwks != nullptr) {
@@ -414,7 +417,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   // Shard sync (sync/): change feed always; relay and consumer only with Kafka configured.
   a.sync_repo->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.sync_metrics = std::make_unique<sync::SyncMetrics>(*a.registry);
-  a.feed = std::make_unique<sync::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
+  a.feed =
+      std::make_unique<service::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
   a.sync_grpc = std::make_unique<transport::SyncGrpcService>(
       *a.authenticator, *a.feed, *a.notifier, std::chrono::milliseconds(config.watch_heartbeat_ms),
       *a.watch_streams);

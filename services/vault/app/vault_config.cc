@@ -38,6 +38,10 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
              "gRPC target of the identity service (GetJwks, Introspect)");
   parser.Add("identity-ca-file", &c->identity_ca_file,
              "PEM CA of the identity service's certificate (enables TLS to identity)");
+  parser.Add("identity-cert-file", &c->identity_cert_file,
+             "PEM client certificate the vault presents to identity when identity requires one "
+             "(mutual TLS; with --identity-key-file; enables TLS to identity)");
+  parser.Add("identity-key-file", &c->identity_key_file, "PEM private key of --identity-cert-file");
   parser.Add("jwks-url", &c->jwks_url, "JWKS URL of any OIDC issuer (instead of --identity-addr)");
   parser.Add("issuer", &c->issuer, "Expected token issuer (iss)");
   parser.Add("audience", &c->audience, "Expected token audience (aud)");
@@ -235,6 +239,9 @@ absl::Status ValidateVaultConfig(const VaultConfig& c) {
     return absl::InvalidArgumentError(
         "one of --identity-addr (COFFER_IDENTITY_ADDR) and --jwks-url (COFFER_JWKS_URL) must be "
         "set");
+  }
+  if (c.identity_cert_file.empty() != c.identity_key_file.empty()) {
+    return absl::InvalidArgumentError("--identity-cert-file and --identity-key-file go together");
   }
   if (!c.bootstrap_peer.empty() && (c.bootstrap_token_file.empty() || c.kafka_bootstrap.empty())) {
     return absl::InvalidArgumentError(

@@ -27,6 +27,9 @@ struct VaultConfig {
   std::string shard_id;
   std::string identity_addr;
   std::string identity_ca_file;
+  // Client certificate and key the vault presents to identity (mutual TLS); both or neither.
+  std::string identity_cert_file;
+  std::string identity_key_file;
   std::string jwks_url;
   std::string issuer = "coffer-identity";
   std::string audience = "coffer";

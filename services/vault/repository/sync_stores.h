@@ -195,7 +195,7 @@ class TombstoneStore {
   virtual absl::StatusOr<int64_t> CollectTombstones(int64_t written_before_ms) = 0;
 };
 
-// The client change feed's side (sync/change_feed.h).
+// The client change feed's side (service/change_feed.h).
 class ChangeFeedStore {
  public:
   virtual ~ChangeFeedStore() = default;

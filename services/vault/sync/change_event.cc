@@ -10,7 +10,7 @@
 #include "services/vault/domain/hlc.h"
 #include "services/vault/domain/ids.h"
 #include "services/vault/domain/validation.h"
-#include "services/vault/transport/proto_mapping.h"
+#include "services/vault/wire/record_type.h"
 
 namespace coffer::vault::sync {
 namespace {
@@ -89,7 +89,7 @@ std::string EncodeChangeEvent(const repository::StoredRevision& r, const std::st
   e.set_origin_shard(r.stamp.origin_shard);
   e.set_space_id(r.space_id);
   e.set_record_id(r.record_id);
-  e.set_type(transport::TypeToProto(r.type));
+  e.set_type(wire::TypeToProto(r.type));
   e.set_version(static_cast<uint64_t>(r.stamp.version));
   for (const auto& [shard, counter] : r.stamp.vector.counters()) {
     (*e.mutable_vector()->mutable_counters())[shard] = counter;
@@ -133,7 +133,7 @@ absl::StatusOr<repository::StoredRevision> RevisionFromEvent(const v1::ChangeEve
   repository::StoredRevision r;
   r.space_id = domain::CanonicalUuid(e.space_id());
   r.record_id = domain::CanonicalUuid(e.record_id());
-  std::optional<domain::RecordType> type = transport::TypeFromProto(e.type());
+  std::optional<domain::RecordType> type = wire::TypeFromProto(e.type());
   if (!type) return absl::InvalidArgumentError("change event: unknown record type");
   r.type = *type;
   if (e.version() == 0 || e.version() > static_cast<uint64_t>(INT64_MAX)) {

@@ -5,6 +5,7 @@
 #include "pkg/crypto/hash.h"
 #include "pkg/status/status.h"
 #include "services/vault/transport/proto_mapping.h"
+#include "services/vault/wire/record_type.h"
 
 namespace coffer::vault::transport {
 namespace {
@@ -24,7 +25,7 @@ void AddRevisions(const std::vector<domain::Revision>& revisions, Repeated* out)
 absl::StatusOr<service::RecordListFilter> FilterFromProto(const v1::RecordFilter& f) {
   service::RecordListFilter out;
   for (int t : f.types()) {
-    std::optional<domain::RecordType> type = TypeFromProto(static_cast<v1::RecordType>(t));
+    std::optional<domain::RecordType> type = wire::TypeFromProto(static_cast<v1::RecordType>(t));
     if (!type) return absl::InvalidArgumentError("filter.types: unknown record type");
     out.types.push_back(*type);
   }

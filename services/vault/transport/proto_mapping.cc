@@ -2,6 +2,7 @@
 
 #include "services/vault/domain/hlc.h"
 #include "services/vault/domain/validation.h"
+#include "services/vault/wire/record_type.h"
 
 namespace coffer::vault::transport {
 namespace {
@@ -42,13 +43,6 @@ domain::OtpKind KindFromProto(v1::OtpKind k) {
 int ClampInt(uint64_t v) { return v > 1'000'000 ? 1'000'000 : static_cast<int>(v); }
 
 }  // namespace
-
-std::optional<domain::RecordType> TypeFromProto(v1::RecordType type) {
-  if (type < v1::RECORD_TYPE_CREDENTIAL || type > v1::RECORD_TYPE_SEALED) return std::nullopt;
-  return static_cast<domain::RecordType>(type);  // same numbering, by design
-}
-
-v1::RecordType TypeToProto(domain::RecordType type) { return static_cast<v1::RecordType>(type); }
 
 absl::StatusOr<domain::RecordContent> ContentFromProto(const v1::Record& record) {
   domain::RecordContent c;
@@ -102,7 +96,7 @@ absl::StatusOr<domain::RecordContent> ContentFromProto(const v1::Record& record)
     case v1::Record::PAYLOAD_NOT_SET:
       return domain::FieldError("record.payload", "required (one of the typed payloads)");
   }
-  std::optional<domain::RecordType> type = TypeFromProto(record.type());
+  std::optional<domain::RecordType> type = wire::TypeFromProto(record.type());
   if (!type) return domain::FieldError("record.type", "required");
   if (*type != domain::TypeOf(c.payload)) {
     return domain::FieldError("record.type", "does not match the payload");
@@ -114,7 +108,7 @@ void RevisionToProto(const domain::Revision& r, v1::Record* out) {
   out->Clear();
   out->set_id(r.record_id);
   out->set_space_id(r.space_id);
-  out->set_type(TypeToProto(r.type));
+  out->set_type(wire::TypeToProto(r.type));
   out->set_version(static_cast<uint64_t>(r.stamp.version));
   for (const auto& [shard, counter] : r.stamp.vector.counters()) {
     (*out->mutable_vector()->mutable_counters())[shard] = counter;

@@ -1,7 +1,8 @@
 // Conversions between the wire protos (coffer.vault.v1) and the domain types.
 //
 // Why one file: handlers stay three lines long, and the rules for decoding input (type must
-// match the payload case, output-only fields ignored) are written once and unit-tested.
+// match the payload case, output-only fields ignored) are written once and unit-tested. The
+// record-type enum mapping alone lives in wire/record_type.h, shared with the event codec.
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -21,9 +22,6 @@ namespace coffer::vault::transport {
 // "record.type: ..." when the type is unset or does not match the payload case. Field-level
 // validation is the service's (domain::ValidateAndNormalize).
 absl::StatusOr<domain::RecordContent> ContentFromProto(const v1::Record& record);
-
-std::optional<domain::RecordType> TypeFromProto(v1::RecordType type);
-v1::RecordType TypeToProto(domain::RecordType type);
 
 // Fills every field of `out` from a revision (purged tombstones get no payload).
 void RevisionToProto(const domain::Revision& revision, v1::Record* out);

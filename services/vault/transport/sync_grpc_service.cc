@@ -7,13 +7,13 @@
 namespace coffer::vault::transport {
 namespace {
 
-v1::ResetReason ReasonToProto(sync::FeedReset reset) {
+v1::ResetReason ReasonToProto(service::FeedReset reset) {
   switch (reset) {
-    case sync::FeedReset::kForeignShard:
+    case service::FeedReset::kForeignShard:
       return v1::RESET_REASON_FOREIGN_SHARD;
-    case sync::FeedReset::kExpired:
+    case service::FeedReset::kExpired:
       return v1::RESET_REASON_EXPIRED;
-    case sync::FeedReset::kNone:
+    case service::FeedReset::kNone:
       break;
   }
   return v1::RESET_REASON_UNSPECIFIED;
@@ -33,14 +33,15 @@ grpc::Status SyncGrpcService::Sync(grpc::ServerContext* ctx, const v1::SyncReque
                                    v1::SyncResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const service::Caller& caller) -> absl::Status {
     COFFER_ASSIGN_OR_RETURN(std::string space, feed_.ResolveSpace(caller, req->space_id()));
-    COFFER_ASSIGN_OR_RETURN(sync::FeedPage page,
+    COFFER_ASSIGN_OR_RETURN(service::FeedPage page,
                             feed_.Page(space, req->cursor(), req->page_size()));
-    if (page.reset != sync::FeedReset::kNone) {
+    if (page.reset != service::FeedReset::kNone) {
       resp->set_reset(true);
       resp->set_reset_reason(ReasonToProto(page.reset));
       return absl::OkStatus();
     }
-    for (const sync::FeedChange& c : page.changes) RevisionToProto(c.record, resp->add_changes());
+    for (const service::FeedChange& c : page.changes)
+      RevisionToProto(c.record, resp->add_changes());
     resp->set_next_cursor(page.next_cursor);
     resp->set_has_more(page.has_more);
     return absl::OkStatus();
@@ -75,14 +76,14 @@ grpc::Status SyncGrpcService::Watch(grpc::ServerContext* ctx, const v1::WatchReq
           for (;;) {
             // Also before every page of a long catch-up (a slow reader stays in this loop).
             if (absl::Status token = auth_.Reverify(caller); !token.ok()) return token;
-            COFFER_ASSIGN_OR_RETURN(sync::FeedPage page, feed_.Page(space, cursor, 0));
-            if (page.reset != sync::FeedReset::kNone) {
+            COFFER_ASSIGN_OR_RETURN(service::FeedPage page, feed_.Page(space, cursor, 0));
+            if (page.reset != service::FeedReset::kNone) {
               v1::WatchResponse out;
               out.mutable_reset()->set_reason(ReasonToProto(page.reset));
               writer->Write(out);
               return absl::OkStatus();
             }
-            for (const sync::FeedChange& c : page.changes) {
+            for (const service::FeedChange& c : page.changes) {
               v1::WatchResponse out;
               RevisionToProto(c.record, out.mutable_change()->mutable_record());
               out.mutable_change()->set_cursor(c.cursor);

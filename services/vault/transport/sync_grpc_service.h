@@ -1,5 +1,5 @@
 // SyncService handlers (proto/coffer/vault/v1/sync.proto, docs/architecture.md §5) over
-// sync::ChangeFeed.
+// service::ChangeFeed.
 //
 // Watch: catches up from the cursor page by page, sends a heartbeat (end of catch-up), then
 // waits on the ChangeNotifier (LISTEN/NOTIFY, so changes committed by any replica wake it) and
@@ -17,7 +17,7 @@
 #include <chrono>
 
 #include "coffer/vault/v1/sync.grpc.pb.h"
-#include "services/vault/sync/change_feed.h"
+#include "services/vault/service/change_feed.h"
 #include "services/vault/sync/change_notifier.h"
 #include "services/vault/transport/authenticator.h"
 #include "services/vault/transport/stream_limiter.h"
@@ -26,7 +26,7 @@ namespace coffer::vault::transport {
 
 class SyncGrpcService final : public v1::SyncService::Service {
  public:
-  SyncGrpcService(Authenticator& auth, sync::ChangeFeed& feed, sync::ChangeNotifier& notifier,
+  SyncGrpcService(Authenticator& auth, service::ChangeFeed& feed, sync::ChangeNotifier& notifier,
                   std::chrono::milliseconds heartbeat_interval, StreamLimiter& watch_streams)
       : auth_(auth),
         feed_(feed),
@@ -41,7 +41,7 @@ class SyncGrpcService final : public v1::SyncService::Service {
 
  private:
   Authenticator& auth_;
-  sync::ChangeFeed& feed_;
+  service::ChangeFeed& feed_;
   sync::ChangeNotifier& notifier_;
   const std::chrono::milliseconds heartbeat_;
   StreamLimiter& watch_streams_;

@@ -1,4 +1,4 @@
-// Fuzzes the change feed's cursor (services/vault/sync/change_feed.h EncodeFeedCursor,
+// Fuzzes the change feed's cursor (services/vault/service/change_feed.h EncodeFeedCursor,
 // DecodeFeedCursor and CheckFeedCursor, the code ChangeFeed::Page runs on a client's cursor).
 //
 // Input: one mode byte, then the rest.
@@ -21,32 +21,33 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "pkg/crypto/encoding.h"
-#include "services/vault/sync/change_feed.h"
+#include "services/vault/service/change_feed.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace coffer::fuzz {
 namespace {
 
-using vault::sync::FeedCursor;
-using vault::sync::FeedReset;
+using vault::service::FeedCursor;
+using vault::service::FeedReset;
 
 // CheckFeedCursor for the cursor's own shard and space, another space and another shard.
 void CheckScope(const FeedCursor& c) {
-  absl::StatusOr<FeedReset> own = vault::sync::CheckFeedCursor(c, c.shard, c.space);
+  absl::StatusOr<FeedReset> own = vault::service::CheckFeedCursor(c, c.shard, c.space);
   FUZZ_CHECK(own.ok() && *own == FeedReset::kNone);
   for (const std::string& other : {c.space + "0", std::string(), std::string("x") + c.space,
                                    std::string("7e0e5c1a-4a4e-4f2b-9a77-0d5a5c8a1f10")}) {
     if (other == c.space) continue;
-    absl::StatusOr<FeedReset> refused = vault::sync::CheckFeedCursor(c, c.shard, other);
+    absl::StatusOr<FeedReset> refused = vault::service::CheckFeedCursor(c, c.shard, other);
     FUZZ_CHECK(absl::IsInvalidArgument(refused.status()));
     FUZZ_CHECK(refused.status().message() == "cursor: issued for another space");
   }
-  absl::StatusOr<FeedReset> foreign = vault::sync::CheckFeedCursor(c, c.shard + "-other", c.space);
+  absl::StatusOr<FeedReset> foreign =
+      vault::service::CheckFeedCursor(c, c.shard + "-other", c.space);
   FUZZ_CHECK(foreign.ok() && *foreign == FeedReset::kForeignShard);
 }
 
 void CheckText(const std::string& text) {
-  absl::StatusOr<FeedCursor> c = vault::sync::DecodeFeedCursor(text);
+  absl::StatusOr<FeedCursor> c = vault::service::DecodeFeedCursor(text);
   if (!c.ok()) {
     FUZZ_CHECK(absl::IsInvalidArgument(c.status()));
     FUZZ_CHECK(absl::StartsWith(c.status().message(), "cursor: "));
@@ -60,7 +61,7 @@ void CheckText(const std::string& text) {
     FUZZ_CHECK(crypto::Base64UrlEncode("c1|" + c->shard + "|" + c->space + "|" +
                                        std::to_string(c->seq)) == text);
   } else {
-    FUZZ_CHECK(vault::sync::EncodeFeedCursor(c->shard, c->space, c->seq, c->gc_floor) == text);
+    FUZZ_CHECK(vault::service::EncodeFeedCursor(c->shard, c->space, c->seq, c->gc_floor) == text);
   }
   CheckScope(*c);
 }
@@ -70,8 +71,8 @@ void CheckIssued(FuzzedDataProvider& in) {
   const std::string space = in.ConsumeRandomLengthString(64);
   const int64_t seq = in.ConsumeIntegral<int64_t>();
   const int64_t floor = in.ConsumeIntegral<int64_t>();
-  const std::string text = vault::sync::EncodeFeedCursor(shard, space, seq, floor);
-  absl::StatusOr<FeedCursor> c = vault::sync::DecodeFeedCursor(text);
+  const std::string text = vault::service::EncodeFeedCursor(shard, space, seq, floor);
+  absl::StatusOr<FeedCursor> c = vault::service::DecodeFeedCursor(text);
   const bool nameable = !shard.empty() && shard.find('|') == std::string::npos &&
                         space.find('|') == std::string::npos && seq >= 0 && floor >= 0;
   FUZZ_CHECK(c.ok() == nameable);

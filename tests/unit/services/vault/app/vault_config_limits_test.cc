@@ -66,5 +66,15 @@ TEST(VaultConfigLimitsTest, StreamCapsMustLeaveThreadsForOtherCalls) {
   EXPECT_THAT(ValidateVaultConfig(c), IsOk());
 }
 
+TEST(VaultConfigLimitsTest, IdentityClientCertificateNeedsItsKey) {
+  VaultConfig c = Valid();
+  c.identity_cert_file = "/etc/coffer/identity-client.crt";
+  EXPECT_THAT(ValidateVaultConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--identity-cert-file and --identity-key-file")));
+  c.identity_key_file = "/etc/coffer/identity-client.key";
+  EXPECT_THAT(ValidateVaultConfig(c), IsOk());
+}
+
 }  // namespace
 }  // namespace coffer::vault::app

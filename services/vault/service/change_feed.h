@@ -27,7 +27,7 @@
 #include "services/vault/service/record_cipher.h"
 #include "services/vault/service/space_access.h"
 
-namespace coffer::vault::sync {
+namespace coffer::vault::service {
 
 enum class FeedReset { kNone, kForeignShard, kExpired };
 
@@ -69,13 +69,12 @@ class ChangeFeed {
   static constexpr int kDefaultPageSize = 500;
   static constexpr int kMaxPageSize = 1000;
 
-  ChangeFeed(std::string shard_id, repository::ChangeFeedStore& repo, service::SpaceAccess& access,
-             const service::RecordCipher& cipher)
+  ChangeFeed(std::string shard_id, repository::ChangeFeedStore& repo, SpaceAccess& access,
+             const RecordCipher& cipher)
       : shard_id_(std::move(shard_id)), repo_(repo), access_(access), cipher_(cipher) {}
 
   // The canonical space id the caller may read (empty = personal), NOT_FOUND otherwise.
-  absl::StatusOr<std::string> ResolveSpace(const service::Caller& caller,
-                                           const std::string& space_id);
+  absl::StatusOr<std::string> ResolveSpace(const Caller& caller, const std::string& space_id);
 
   // One page after `cursor` (empty = from the beginning). page_size 0 = default; capped.
   absl::StatusOr<FeedPage> Page(const std::string& space_id, const std::string& cursor,
@@ -86,8 +85,8 @@ class ChangeFeed {
  private:
   const std::string shard_id_;
   repository::ChangeFeedStore& repo_;
-  service::SpaceAccess& access_;
-  const service::RecordCipher& cipher_;
+  SpaceAccess& access_;
+  const RecordCipher& cipher_;
 };
 
-}  // namespace coffer::vault::sync
+}  // namespace coffer::vault::service

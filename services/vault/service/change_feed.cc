@@ -1,11 +1,11 @@
-#include "services/vault/sync/change_feed.h"
+#include "services/vault/service/change_feed.h"
 
 #include <limits>
 
 #include "pkg/crypto/encoding.h"
 #include "pkg/status/status.h"
 
-namespace coffer::vault::sync {
+namespace coffer::vault::service {
 namespace {
 
 // A position as EncodeFeedCursor writes it: decimal digits without sign, blanks or leading zeros,
@@ -66,7 +66,7 @@ std::string ChangeFeed::EncodeCursor(const std::string& space_id, int64_t change
   return EncodeFeedCursor(shard_id_, space_id, change_seq, gc_floor);
 }
 
-absl::StatusOr<std::string> ChangeFeed::ResolveSpace(const service::Caller& caller,
+absl::StatusOr<std::string> ChangeFeed::ResolveSpace(const Caller& caller,
                                                      const std::string& space_id) {
   return access_.Resolve(caller, space_id, repository::Role::kReader, "space_id");
 }
@@ -116,4 +116,4 @@ absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std
   return page;
 }
 
-}  // namespace coffer::vault::sync
+}  // namespace coffer::vault::service

@@ -1,21 +1,49 @@
-// ChangeFeed paging and cursors, and Bootstrap's decisions, against the in-memory stores.
-#include <limits>
+// ChangeFeed paging and cursors against the in-memory sync store (tests/support/vault).
+#include "services/vault/service/change_feed.h"
 
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pkg/crypto/encoding.h"
+#include "pkg/crypto/keyring.h"
+#include "services/vault/domain/hlc.h"
 #include "services/vault/repository/in_memory_repositories.h"
 #include "services/vault/service/record_cipher.h"
 #include "services/vault/service/space_access.h"
-#include "services/vault/sync/bootstrap.h"
-#include "services/vault/sync/change_feed.h"
-#include "tests/unit/services/vault/sync/sync_test_support.h"
+#include "tests/support/vault/in_memory_sync_store.h"
 
-namespace coffer::vault::sync::test {
+namespace coffer::vault::service {
 namespace {
 
-class ChangeFeedTest : public SyncLoopTest {
+constexpr char kSpaceA[] = "7e0e5c1a-4a4e-5f2b-9a77-0d5a5c8a1f10";
+
+// A record id (a UUID) named by `name` in a test.
+std::string RecordId(const std::string& name) {
+  char out[37];
+  const uint64_t h = std::hash<std::string>{}(name);
+  std::snprintf(out, sizeof out, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(h >> 32),
+                static_cast<unsigned>((h >> 16) & 0xffff), static_cast<unsigned>(h & 0xfff),
+                static_cast<unsigned>((h >> 12) & 0xfff),
+                static_cast<unsigned long long>(h & 0xffffffffffffULL));
+  return out;
+}
+
+class ChangeFeedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SyncLoopTest::SetUp();
-    cipher_ = std::make_unique<service::RecordCipher>(*ring_);
+    absl::StatusOr<crypto::Keyring> ring =
+        crypto::Keyring::Parse("k1:" + crypto::Base64Encode(std::string(32, 'k')));
+    ASSERT_TRUE(ring.ok()) << ring.status();
+    ring_ = std::make_unique<crypto::Keyring>(*std::move(ring));
+    cipher_ = std::make_unique<RecordCipher>(*ring_);
     feed_ = std::make_unique<ChangeFeed>("shard-b", store_, access_, *cipher_);
   }
 
@@ -24,10 +52,16 @@ class ChangeFeedTest : public SyncLoopTest {
     domain::Revision r;
     r.space_id = kSpaceA;
     r.record_id = RecordId(name);
-    r.stamp = Revision("shard-a", name).stamp;
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    r.stamp.version = 1;
+    r.stamp.vector.Set("shard-a", 1);
+    r.stamp.hlc = domain::HlcTimestamp::Pack(static_cast<uint64_t>(now_ms), 1);
+    r.stamp.origin_shard = "shard-a";
     r.purged = r.deleted = purged;
     r.content.name = name;
-    r.created_at_ms = r.updated_at_ms = Revision("shard-a", name).updated_at_ms;
+    r.created_at_ms = r.updated_at_ms = now_ms;
     if (purged) r.created_at_ms = r.updated_at_ms -= 60000;
     absl::StatusOr<repository::StoredRevision> sealed = cipher_->Seal(r);
     ASSERT_TRUE(sealed.ok()) << sealed.status();
@@ -38,9 +72,11 @@ class ChangeFeedTest : public SyncLoopTest {
     ASSERT_TRUE(store_.ApplyBatch({in}, 0).ok());
   }
 
+  std::unique_ptr<crypto::Keyring> ring_;
+  vault::testing::InMemorySyncStore store_;
   repository::InMemorySpaceRepository spaces_;
-  service::SpaceAccess access_{spaces_, [] { return int64_t{1}; }};
-  std::unique_ptr<service::RecordCipher> cipher_;
+  SpaceAccess access_{spaces_, [] { return int64_t{1}; }};
+  std::unique_ptr<RecordCipher> cipher_;
   std::unique_ptr<ChangeFeed> feed_;
 };
 
@@ -145,52 +181,5 @@ TEST_F(ChangeFeedTest, CursorIssuedBeforeGcDroppedATombstoneAfterItResets) {
   ASSERT_EQ(fresh->changes.size(), 1u);
 }
 
-class BootstrapTest : public SyncLoopTest {
- protected:
-  void SetUp() override {
-    SyncLoopTest::SetUp();
-    kafka::ConsumerConfig config;
-    static_cast<kafka::ClientConfig&>(config) = Client("probe");
-    auto probe = kafka::Consumer::Create(config);
-    ASSERT_TRUE(probe.ok());
-    probe_ = *std::move(probe);
-    options_.shard_id = "shard-b";
-    options_.topic = kTopic;
-  }
-  BootstrapOptions options_;
-  std::unique_ptr<kafka::Consumer> probe_;
-};
-
-TEST_F(BootstrapTest, ShardWithStateResumesFromItsStoredPositions) {
-  store_.SetOffsets({{0, 5}});
-  absl::StatusOr<BootstrapResult> r = Bootstrap(options_, store_, *probe_);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(*r, BootstrapResult::kNotNeeded);
-  EXPECT_EQ(store_.offsets(), (std::map<int32_t, int64_t>{{0, 5}}));
-}
-
-TEST_F(BootstrapTest, EmptyShardOnACompleteLogStartsAtZeroAndMergesItsEarlierSelf) {
-  // An earlier incarnation of shard-b wrote to partition 1.
-  Produce(1, "k", "v");
-  Produce(1, "k", "v");
-  absl::StatusOr<BootstrapResult> r = Bootstrap(options_, store_, *probe_);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(*r, BootstrapResult::kFromLogStart);
-  EXPECT_EQ(store_.offsets(), (std::map<int32_t, int64_t>{{0, 0}, {1, 0}, {2, 0}}));
-  EXPECT_EQ(*store_.LoadMergeOwnUntil(), (std::map<int32_t, int64_t>{{0, 0}, {1, 2}, {2, 0}}));
-  // Twice is harmless: the second finds state.
-  EXPECT_EQ(*Bootstrap(options_, store_, *probe_), BootstrapResult::kNotNeeded);
-}
-
-TEST_F(BootstrapTest, SnapshotModeAndRecoveryNeedAPeer) {
-  options_.mode = BootstrapMode::kSnapshot;
-  absl::Status s = Bootstrap(options_, store_, *probe_).status();
-  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
-  EXPECT_NE(std::string(s.message()).find("--bootstrap-peer"), std::string::npos);
-  absl::Status recover = RecoverFromPeer(options_, store_, *probe_);
-  EXPECT_TRUE(absl::IsFailedPrecondition(recover)) << recover;
-  EXPECT_TRUE(*store_.IsEmpty());
-}
-
 }  // namespace
-}  // namespace coffer::vault::sync::test
+}  // namespace coffer::vault::service
