@@ -31,13 +31,12 @@
 #include <thread>
 #include <vector>
 
-#include "coffer/identity/v1/identity.grpc.pb.h"
+#include "bench/bench_login.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 
 namespace {
 
 namespace v1 = coffer::vault::v1;
-namespace idv1 = coffer::identity::v1;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -78,27 +77,7 @@ std::string CodeName(grpc::StatusCode c) {
 }
 
 std::string Login(const Options& o) {
-  auto stub = idv1::IdentityService::NewStub(
-      grpc::CreateChannel(o.identity_addr, grpc::InsecureChannelCredentials()));
-  {
-    grpc::ClientContext ctx;
-    idv1::RegisterRequest req;
-    idv1::RegisterResponse resp;
-    req.set_login(o.login);
-    req.set_password(o.password);
-    grpc::Status s = stub->Register(&ctx, req, &resp);
-    if (!s.ok() && s.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
-      throw std::runtime_error("Register: " + s.error_message());
-    }
-  }
-  grpc::ClientContext ctx;
-  idv1::LoginRequest req;
-  idv1::LoginResponse resp;
-  req.set_login(o.login);
-  req.set_password(o.password);
-  grpc::Status s = stub->Login(&ctx, req, &resp);
-  if (!s.ok()) throw std::runtime_error("Login: " + s.error_message());
-  return "Bearer " + resp.tokens().access_token();
+  return coffer::bench::RegisterAndLogin(o.identity_addr, o.login, o.password);
 }
 
 struct Acked {

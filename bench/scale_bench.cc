@@ -28,14 +28,13 @@
 #include <thread>
 #include <vector>
 
-#include "coffer/identity/v1/identity.grpc.pb.h"
+#include "bench/bench_login.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 
 namespace {
 
 namespace v1 = coffer::vault::v1;
-namespace idv1 = coffer::identity::v1;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -67,24 +66,7 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
 }
 
 std::string Login(const Options& o) {
-  auto stub = idv1::IdentityService::NewStub(
-      grpc::CreateChannel(o.identity_addr, grpc::InsecureChannelCredentials()));
-  {
-    grpc::ClientContext ctx;
-    idv1::RegisterRequest req;
-    idv1::RegisterResponse resp;
-    req.set_login(o.login);
-    req.set_password(o.password);
-    grpc::Status s = stub->Register(&ctx, req, &resp);
-    if (!s.ok() && s.error_code() != grpc::StatusCode::ALREADY_EXISTS) Check(s, "Register");
-  }
-  grpc::ClientContext ctx;
-  idv1::LoginRequest req;
-  idv1::LoginResponse resp;
-  req.set_login(o.login);
-  req.set_password(o.password);
-  Check(stub->Login(&ctx, req, &resp), "Login");
-  return "Bearer " + resp.tokens().access_token();
+  return coffer::bench::RegisterAndLogin(o.identity_addr, o.login, o.password);
 }
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
