@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bench/bench_login.h"
+#include "bench/bench_proc.h"
 #include "coffer/vault/v1/sync.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 
@@ -83,15 +84,7 @@ json Summary(std::vector<double> samples) {
           {"max_ms", samples.back()}};
 }
 
-int64_t RssKiB(int pid) {
-  if (pid <= 0) return -1;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
-}
+int64_t RssKiB(int pid) { return coffer::bench::ReadProc(pid).rss_kib; }
 
 // Records the space holds now (a full Sync, tombstones excluded), and how long that took.
 std::pair<int64_t, double> FullSync(v1::SyncService::Stub& sync, const std::string& token) {

@@ -41,6 +41,7 @@ class CommandContext {
 
   // Resolved once per Run.
   absl::StatusOr<ClientConfig> Config();
+  // The session of this Run, built on first use (the Config() error when there is none).
   absl::StatusOr<Session*> GetSession();
   // The id of the --space space, its name resolved once (ResolveSpaceId); "" = personal space.
   absl::StatusOr<std::string> SpaceId();
@@ -59,6 +60,8 @@ class CommandContext {
   std::optional<absl::StatusOr<std::string>> space_id_;
 };
 
+// Each adds one group of subcommands to `app`; the subcommand that parsing chooses stores what it
+// runs in `action`, which Run() executes afterwards.
 void AddAuthCommands(CLI::App& app, CommandContext& ctx, Action& action);
 void AddRecordCommands(CLI::App& app, CommandContext& ctx, Action& action);
 void AddSyncCommands(CLI::App& app, CommandContext& ctx, Action& action);

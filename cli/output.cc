@@ -71,7 +71,7 @@ std::string Table::Render() const {
   return out;
 }
 
-void KeyValueList::Add(std::string key, std::string value) {
+void KeyValueList::Add(std::string key, const std::string& value) {
   items_.emplace_back(std::move(key), OneLine(value));
 }
 

@@ -40,7 +40,9 @@ class Table {
 // A two-column "FIELD  VALUE" listing (for `coffer get`), rendered without a header.
 class KeyValueList {
  public:
-  void Add(std::string key, std::string value);
+  // Adds one line; lines keep the order they were added in.
+  void Add(std::string key, const std::string& value);
+  // One "key:  value" line per item, the values aligned after the widest key.
   std::string Render() const;
 
  private:

@@ -46,6 +46,7 @@ nlohmann::json RecordToJson(const v1::Record& record, bool reveal);
 
 // Columns of `coffer ls` / `search` / `trash`: ID TYPE NAME VERSION UPDATED FLAGS.
 Table RecordListTable();
+// Adds `record` as one row of a RecordListTable().
 void AddRecordRow(Table& table, const v1::Record& record);
 
 // `coffer get`: one "field: value" line per attribute, metadata as "meta.<key>".

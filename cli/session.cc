@@ -23,7 +23,8 @@ absl::Status DescribeRpcError(const grpc::Status& status, const std::string& ser
   }
 }
 
-Session::Session(ClientConfig config, std::chrono::milliseconds timeout, TokenManager::Clock clock)
+Session::Session(ClientConfig config, std::chrono::milliseconds timeout,
+                 const TokenManager::Clock& clock)
     : config_(std::move(config)),
       timeout_(timeout),
       clock_(clock),

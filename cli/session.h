@@ -31,12 +31,15 @@ class Session {
  public:
   using Call = std::function<grpc::Status(grpc::ClientContext&)>;
 
-  Session(ClientConfig config, std::chrono::milliseconds timeout, TokenManager::Clock clock);
+  // `timeout` is the deadline of each unary call; `clock` gives Unix seconds (token expiry).
+  Session(ClientConfig config, std::chrono::milliseconds timeout, const TokenManager::Clock& clock);
 
   const ClientConfig& config() const { return config_; }
   TokenManager& tokens() { return tokens_; }
-  int64_t Now() const { return clock_(); }
+  int64_t Now() const { return clock_(); }  // Unix seconds, from the injected clock
 
+  // Each service's stub; the channel is dialed on first use (an error when the address or the
+  // TLS files cannot be used).
   absl::StatusOr<coffer::identity::v1::IdentityService::Stub*> Identity();
   absl::StatusOr<coffer::vault::v1::RecordService::Stub*> Records();
   absl::StatusOr<coffer::vault::v1::SyncService::Stub*> Sync();

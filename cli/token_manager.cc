@@ -44,16 +44,16 @@ absl::StatusOr<std::string> TokenManager::AccessToken() {
   auto tokens = Session();
   if (!tokens.ok()) return tokens.status();
   if (tokens->access_expires_at - leeway_ > clock_()) return tokens->access_token;
-  return Refresh(*std::move(tokens));
+  return Refresh(*tokens);
 }
 
 absl::StatusOr<std::string> TokenManager::ForceRefresh() {
   auto tokens = Session();
   if (!tokens.ok()) return tokens.status();
-  return Refresh(*std::move(tokens));
+  return Refresh(*tokens);
 }
 
-absl::StatusOr<std::string> TokenManager::Refresh(StoredTokens tokens) {
+absl::StatusOr<std::string> TokenManager::Refresh(const StoredTokens& tokens) {
   const int64_t now = clock_();
   if (tokens.refresh_token.empty() ||
       (tokens.refresh_expires_at != 0 && tokens.refresh_expires_at <= now)) {

@@ -45,7 +45,7 @@ class TokenManager {
                                std::string login, std::string identity_addr);
 
  private:
-  absl::StatusOr<std::string> Refresh(StoredTokens tokens);
+  absl::StatusOr<std::string> Refresh(const StoredTokens& tokens);
 
   TokenStore store_;
   Refresher refresher_;

@@ -39,6 +39,7 @@ absl::StatusOr<StoredTokens> ParseTokens(std::string_view text, const std::strin
 
 class TokenStore {
  public:
+  // Keeps the session in `config_dir`/tokens.json (the directory is created by Save).
   explicit TokenStore(std::string config_dir);
 
   // The session, or nullopt when nobody is logged in. PERMISSION_DENIED when the file's mode

@@ -11,6 +11,7 @@ namespace coffer::auth {
 class Clock {
  public:
   virtual ~Clock() = default;
+  // The current time; may go backwards if the implementation's clock does (FakeClock::Set).
   virtual absl::Time Now() const = 0;
 };
 
@@ -18,6 +19,7 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  // The process-wide instance.
   static SystemClock& Instance();
 };
 
@@ -26,7 +28,9 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000)) : now_(start) {}
   absl::Time Now() const override;
+  // Moves the time forward by `d` (backward when negative).
   void Advance(absl::Duration d);
+  // Jumps to `t`.
   void Set(absl::Time t);
 
  private:

@@ -16,6 +16,7 @@
 
 namespace coffer::auth {
 
+// One key of a JWKS; the defaults describe an Ed25519 signing key (RFC 8037).
 struct Jwk {
   std::string kty = "OKP";
   std::string crv = "Ed25519";
@@ -24,14 +25,17 @@ struct Jwk {
   std::string use = "sig";
   std::string alg = "EdDSA";
 
+  // The JWK of `key` under `kid`, with the defaults above.
   static Jwk FromPublicKey(std::string kid, const crypto::Ed25519PublicKey& key);
   // INVALID_ARGUMENT when this is not a usable Ed25519 key.
   absl::StatusOr<crypto::Ed25519PublicKey> PublicKey() const;
+  // The key as a JSON object; empty kid, use and alg are left out.
   nlohmann::json ToJson() const;
 
   bool operator==(const Jwk&) const = default;
 };
 
+// A JWK Set: the keys an issuer publishes.
 struct JwkSet {
   std::vector<Jwk> keys;
 
@@ -41,6 +45,7 @@ struct JwkSet {
   std::string ToJson() const;
   // INVALID_ARGUMENT when `json` is not an object with a "keys" array; unusable keys are skipped.
   static absl::StatusOr<JwkSet> FromJson(std::string_view json);
+  // FromJson over an already parsed value.
   static absl::StatusOr<JwkSet> FromJsonValue(const nlohmann::json& value);
 };
 

@@ -28,9 +28,11 @@ class StaticJwksSource final : public JwksSource {
 
   absl::StatusOr<JwkSet> Fetch() override;
 
+  // Replaces the set that later fetches return.
   void Set(JwkSet keys);
   // Makes every later Fetch fail with `error` (OkStatus() to recover).
   void SetError(absl::Status error);
+  // Fetch calls so far, failed ones included.
   int64_t fetch_count() const;
 
  private:

@@ -1,6 +1,7 @@
 #include "pkg/auth/token_rejection.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/cord.h"
 
@@ -8,6 +9,7 @@ namespace coffer::auth {
 namespace {
 
 constexpr char kPayloadUrl[] = "coffer/auth/token-rejection";
+constexpr char kMalformedPartUrl[] = "coffer/auth/token-malformed-part";
 
 constexpr TokenRejection kAll[] = {
     TokenRejection::kMalformed,         TokenRejection::kUnsupportedAlgorithm,
@@ -15,6 +17,13 @@ constexpr TokenRejection kAll[] = {
     TokenRejection::kBadSignature,      TokenRejection::kExpired,
     TokenRejection::kNotYetValid,       TokenRejection::kWrongIssuer,
     TokenRejection::kWrongAudience,     TokenRejection::kInactive,
+};
+
+constexpr std::pair<MalformedPart, std::string_view> kPartNames[] = {
+    {MalformedPart::kSize, "size"},
+    {MalformedPart::kEncoding, "encoding"},
+    {MalformedPart::kKeyId, "key_id"},
+    {MalformedPart::kClaims, "claims"},
 };
 
 }  // namespace
@@ -51,6 +60,14 @@ absl::Status TokenRejectedError(TokenRejection why, std::string_view detail) {
   return s;
 }
 
+absl::Status MalformedTokenError(MalformedPart part, std::string_view detail) {
+  absl::Status s = TokenRejectedError(TokenRejection::kMalformed, detail);
+  for (const auto& [known, name] : kPartNames) {
+    if (known == part) s.SetPayload(kMalformedPartUrl, absl::Cord(std::string(name)));
+  }
+  return s;
+}
+
 std::optional<TokenRejection> TokenRejectionOf(const absl::Status& status) {
   if (status.code() != absl::StatusCode::kUnauthenticated) return std::nullopt;
   const auto payload = status.GetPayload(kPayloadUrl);  // absl::optional<absl::Cord>
@@ -60,6 +77,23 @@ std::optional<TokenRejection> TokenRejectionOf(const absl::Status& status) {
     if (name == TokenRejectionName(why)) return why;
   }
   return std::nullopt;
+}
+
+std::optional<MalformedPart> MalformedPartOf(const absl::Status& status) {
+  if (TokenRejectionOf(status) != TokenRejection::kMalformed) return std::nullopt;
+  const auto payload = status.GetPayload(kMalformedPartUrl);  // absl::optional<absl::Cord>
+  if (!payload) return std::nullopt;
+  for (const auto& [part, name] : kPartNames) {
+    if (std::string(*payload) == name) return part;
+  }
+  return std::nullopt;
+}
+
+absl::Status RewordTokenRejection(const absl::Status& rejection, std::string_view message) {
+  absl::Status out(rejection.code(), std::string(message));
+  rejection.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 }  // namespace coffer::auth

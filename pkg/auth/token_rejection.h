@@ -29,14 +29,34 @@ enum class TokenRejection {
   kInactive,  // the issuer's introspection says it is no longer active (revoked, logged out)
 };
 
+// Which part of a token refused as kMalformed was wrong. Finer than TokenRejection, for a service
+// that words its own messages (identity); count and branch on TokenRejection.
+enum class MalformedPart {
+  kSize,      // empty, or longer than the verifier's max_token_bytes
+  kEncoding,  // not a compact JWS of JSON objects, no "alg", or a claim of the wrong type
+  kKeyId,     // the header names no "kid"
+  kClaims,    // a required claim is missing ("exp"; "sub" or "jti" where required)
+};
+
 // A stable lower-case name ("malformed", "bad_signature", ...), for logs and payloads.
 std::string_view TokenRejectionName(TokenRejection why);
 
 // UNAUTHENTICATED "invalid token: <detail>" carrying `why` (`detail` must not hold the token).
 absl::Status TokenRejectedError(TokenRejection why, std::string_view detail);
 
+// TokenRejectedError(kMalformed, detail) that also carries `part` (MalformedPartOf).
+absl::Status MalformedTokenError(MalformedPart part, std::string_view detail);
+
 // The rejection `status` carries; nullopt for OK, for any other code, and for an UNAUTHENTICATED
 // status TokenRejectedError did not make.
 std::optional<TokenRejection> TokenRejectionOf(const absl::Status& status);
+
+// The part MalformedTokenError attached; nullopt for every other status.
+std::optional<MalformedPart> MalformedPartOf(const absl::Status& status);
+
+// `rejection` (a non-OK status) with `message` in place of its message, keeping its code and
+// typed reasons: for a service that words rejections its own way (`message` must not hold the
+// token).
+absl::Status RewordTokenRejection(const absl::Status& rejection, std::string_view message);
 
 }  // namespace coffer::auth

@@ -21,6 +21,7 @@ inline constexpr size_t kEd25519PublicKeySize = 32;
 inline constexpr size_t kEd25519SeedSize = 32;
 inline constexpr size_t kEd25519SignatureSize = 64;
 
+// A public key: verifies signatures.
 class Ed25519PublicKey {
  public:
   // From the raw 32-byte encoding (the JWK "x" value). INVALID_ARGUMENT on a bad length.
@@ -40,6 +41,7 @@ class Ed25519PublicKey {
   std::shared_ptr<EVP_PKEY> pkey_;
 };
 
+// A private key (secret): signs.
 class Ed25519PrivateKey {
  public:
   // A fresh random key.

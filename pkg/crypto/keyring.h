@@ -33,6 +33,7 @@ namespace coffer::crypto {
 
 inline constexpr size_t kKekSize = 32;
 
+// How many derived keys a Keyring remembers (DeriveKey); the cache is emptied when full.
 inline constexpr size_t kDerivedCacheSize = 4096;
 
 class Keyring {
@@ -45,6 +46,7 @@ class Keyring {
 
   // The key id new envelopes are sealed with.
   const std::string& primary_kid() const { return primary_kid_; }
+  // True when a KEK with this id is listed.
   bool Contains(std::string_view kid) const;
   // All key ids, sorted.
   std::vector<std::string> kids() const;

@@ -37,6 +37,7 @@ enum class Level { kTrace, kDebug, kInfo, kWarn, kError, kOff };
 
 // "trace", "debug", "info", "warn" (or "warning"), "error", "off"; case-insensitive.
 absl::StatusOr<Level> ParseLevel(std::string_view text);
+// The lower-case name ParseLevel reads back ("info", "warn", ...).
 std::string_view LevelName(Level level);
 
 struct LogOptions {
@@ -92,8 +93,11 @@ class Logger {
  public:
   explicit Logger(std::string name = "") : name_(std::move(name)) {}
 
+  // True when a line at `level` would be written (to skip building costly fields).
   bool Enabled(Level level) const;
 
+  // Writes one line with `msg` and `fields` when `level` is enabled; secret-looking keys are
+  // redacted.
   void Log(Level level, std::string_view msg, const std::vector<Field>& fields) const;
   void Log(Level level, std::string_view msg, std::initializer_list<Field> fields = {}) const;
 

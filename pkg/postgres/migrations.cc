@@ -54,6 +54,52 @@ class SessionLockGuard {
   const int64_t key_;
 };
 
+struct AppliedMigration {
+  std::string name;
+  std::string checksum;
+};
+
+// Fills `applied` from the migrations table (which must exist).
+void ReadApplied(pqxx::transaction_base& txn, const std::string& table,
+                 std::map<int, AppliedMigration>& applied) {
+  for (const auto& row : txn.exec("SELECT version, name, checksum FROM " + table)) {
+    applied[row[0].as<int>()] =
+        AppliedMigration{row[1].as<std::string>(), row[2].as<std::string>()};
+  }
+}
+
+// Compares what is applied with `migrations` (sorted): FAILED_PRECONDITION for a changed applied
+// migration or a pending one below the highest applied version. table_exists is left false.
+absl::StatusOr<MigrationStatus> Compare(const std::map<int, AppliedMigration>& applied,
+                                        const std::vector<Migration>& migrations) {
+  MigrationStatus status;
+  status.version = applied.empty() ? 0 : applied.rbegin()->first;
+  std::map<int, bool> known;
+  for (const Migration& m : migrations) {
+    known[m.version] = true;
+    auto it = applied.find(m.version);
+    if (it == applied.end()) {
+      if (m.version < status.version) {
+        return absl::FailedPreconditionError(
+            "migration " + m.Label() + " is not applied but a later version (" +
+            std::to_string(status.version) + ") is; add new migrations with higher versions");
+      }
+      status.pending.push_back(m.version);
+      continue;
+    }
+    if (it->second.checksum != MigrationChecksum(m.sql)) {
+      return absl::FailedPreconditionError("migration " + m.Label() +
+                                           " was changed after it was applied (checksum "
+                                           "mismatch); add a new migration instead");
+    }
+    ++status.applied;
+  }
+  for (const auto& [version, unused] : applied) {
+    if (known.count(version) == 0) status.unknown_applied.push_back(version);
+  }
+  return status;
+}
+
 }  // namespace
 
 std::string Migration::Label() const {
@@ -160,48 +206,25 @@ absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool,
   }
   SessionLockGuard guard(lease, options.lock_key);
 
-  struct Applied {
-    std::string name;
-    std::string checksum;
-  };
-  std::map<int, Applied> applied;
+  std::map<int, AppliedMigration> applied;
   try {
     pqxx::nontransaction txn(lease.get());
     txn.exec("CREATE TABLE IF NOT EXISTS " + table +
              " (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
              " applied_at timestamptz NOT NULL DEFAULT now())");
-    for (const auto& row : txn.exec("SELECT version, name, checksum FROM " + table)) {
-      applied[row[0].as<int>()] = Applied{row[1].as<std::string>(), row[2].as<std::string>()};
-    }
+    ReadApplied(txn, table, applied);
   } catch (...) {
     return StatusFromCurrentException("migrations: reading " + table);
   }
 
+  COFFER_ASSIGN_OR_RETURN(MigrationStatus state, Compare(applied, migrations));
   MigrationResult result;
-  const int max_applied = applied.empty() ? 0 : applied.rbegin()->first;
+  result.already_applied = state.applied;
+  result.unknown_applied = state.unknown_applied;
+  result.version = state.version;
   std::vector<const Migration*> pending;
-  std::map<int, bool> known;
   for (const Migration& m : migrations) {
-    known[m.version] = true;
-    auto it = applied.find(m.version);
-    if (it == applied.end()) {
-      if (m.version < max_applied) {
-        return absl::FailedPreconditionError(
-            "migration " + m.Label() + " is not applied but a later version (" +
-            std::to_string(max_applied) + ") is; add new migrations with higher versions");
-      }
-      pending.push_back(&m);
-      continue;
-    }
-    if (it->second.checksum != MigrationChecksum(m.sql)) {
-      return absl::FailedPreconditionError("migration " + m.Label() +
-                                           " was changed after it was applied (checksum "
-                                           "mismatch); add a new migration instead");
-    }
-    ++result.already_applied;
-  }
-  for (const auto& [version, unused] : applied) {
-    if (known.count(version) == 0) result.unknown_applied.push_back(version);
+    if (applied.count(m.version) == 0) pending.push_back(&m);
   }
 
   for (const Migration* m : pending) {
@@ -215,8 +238,89 @@ absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool,
       return StatusFromCurrentException("applying migration " + m->Label());
     }
     result.applied.push_back(m->version);
+    result.version = std::max(result.version, m->version);
   }
   return result;
+}
+
+absl::StatusOr<MigrationStatus> CheckMigrations(ConnectionPool& pool,
+                                                std::vector<Migration> migrations,
+                                                const MigrationOptions& options) {
+  COFFER_RETURN_IF_ERROR(SortAndValidateMigrations(migrations));
+  if (!IsPlainTableName(options.table)) {
+    return absl::InvalidArgumentError("invalid migrations table name \"" + options.table + "\"");
+  }
+  std::map<int, AppliedMigration> applied;
+  bool table_exists = false;
+  COFFER_ASSIGN_OR_RETURN(ConnectionPool::Lease lease, pool.Acquire());
+  try {
+    pqxx::nontransaction txn(lease.get());
+    // to_regclass resolves the name like the queries do (search_path) and is NULL when absent.
+    table_exists =
+        txn.exec_params1("SELECT to_regclass($1) IS NOT NULL", options.table)[0].as<bool>();
+    if (table_exists) ReadApplied(txn, options.table, applied);
+  } catch (...) {
+    return StatusFromCurrentException("migrations: reading " + options.table);
+  }
+  COFFER_ASSIGN_OR_RETURN(MigrationStatus status, Compare(applied, migrations));
+  status.table_exists = table_exists;
+  return status;
+}
+
+absl::Status RequireNoPendingMigrations(const MigrationStatus& status,
+                                        const std::vector<Migration>& migrations,
+                                        std::string_view remedy) {
+  if (status.pending.empty()) return absl::OkStatus();
+  std::map<int, std::string> labels;
+  int needed = 0;
+  for (const Migration& m : migrations) {
+    labels[m.version] = m.Label();
+    needed = std::max(needed, m.version);
+  }
+  std::string message = "database schema is behind this binary: ";
+  message += status.table_exists ? "at version " + std::to_string(status.version)
+                                 : std::string("never migrated (no schema_migrations table)");
+  message += ", needs version " + std::to_string(needed) + " (" +
+             std::to_string(status.pending.size()) + " pending: ";
+  constexpr size_t kListed = 5;
+  for (size_t i = 0; i < status.pending.size() && i < kListed; ++i) {
+    if (i > 0) message += ", ";
+    message += labels[status.pending[i]];
+  }
+  if (status.pending.size() > kListed) message += ", ...";
+  message += ")";
+  if (!remedy.empty()) message += "; " + std::string(remedy);
+  return absl::FailedPreconditionError(message);
+}
+
+std::string DescribeMigrationResult(const MigrationResult& result) {
+  std::string text = "applied " + std::to_string(result.applied.size()) + ", now at version " +
+                     std::to_string(result.version) + " (" +
+                     std::to_string(result.already_applied) + " already applied)";
+  if (!result.unknown_applied.empty()) {
+    text += "; versions this binary does not know are applied too:";
+    for (int v : result.unknown_applied) text += " " + std::to_string(v);
+  }
+  return text;
+}
+
+absl::StatusOr<MigrateMode> ResolveMigrateMode(std::string_view migrate, bool migrate_only) {
+  MigrateMode mode;
+  if (migrate == "auto") {
+    mode = MigrateMode::kAuto;
+  } else if (migrate == "off") {
+    mode = MigrateMode::kOff;
+  } else if (migrate == "only") {
+    mode = MigrateMode::kOnly;
+  } else {
+    return absl::InvalidArgumentError("--migrate must be auto, off or only");
+  }
+  if (!migrate_only) return mode;
+  if (mode == MigrateMode::kOff) {
+    return absl::InvalidArgumentError(
+        "--migrate-only (COFFER_MIGRATE_ONLY) contradicts --migrate=off (COFFER_MIGRATE)");
+  }
+  return MigrateMode::kOnly;
 }
 
 }  // namespace coffer::postgres

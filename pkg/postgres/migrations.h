@@ -15,6 +15,9 @@
 //     migration leaves no trace and stops the run (later ones are not attempted);
 //   * tolerates applied versions the binary does not know (an older binary during a rolling
 //     upgrade), reporting them in MigrationResult.
+// CheckMigrations reads the same state without changing anything (no lock, no CREATE), for a
+// service started with migrations off (--migrate=off): its runtime role needs only SELECT on the
+// table, and the service refuses to start while a migration it knows is not applied.
 // A migration file may hold several statements; it runs inside a transaction, so statements
 // that refuse transactions (CREATE INDEX CONCURRENTLY, VACUUM) are not supported.
 #pragma once
@@ -22,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -68,6 +72,7 @@ struct MigrationResult {
   std::vector<int> applied;          // versions applied by this run, in order
   int already_applied = 0;           // known versions found applied before this run
   std::vector<int> unknown_applied;  // applied versions missing from the given list
+  int version = 0;                   // highest applied version after the run (0 = none)
 };
 
 // Applies the pending migrations (see the file comment). Borrows one connection from `pool` for
@@ -75,5 +80,46 @@ struct MigrationResult {
 absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool,
                                                 std::vector<Migration> migrations,
                                                 const MigrationOptions& options = {});
+
+// The schema's state against a list of migrations, as CheckMigrations reads it.
+struct MigrationStatus {
+  bool table_exists = false;         // false: nothing was ever applied
+  int version = 0;                   // highest applied version, unknown ones included (0 = none)
+  int applied = 0;                   // known versions applied
+  std::vector<int> pending;          // known versions not applied, in order
+  std::vector<int> unknown_applied;  // applied versions missing from the given list
+};
+
+// Reads the migrations table (if it exists) without locking or creating anything.
+// FAILED_PRECONDITION for what ApplyMigrations would refuse too: an applied migration whose SQL
+// changed, or a pending migration below an applied version. Errors reading the table (e.g. a role
+// without SELECT on it) come back as StatusFromCurrentException's mapping.
+absl::StatusOr<MigrationStatus> CheckMigrations(ConnectionPool& pool,
+                                                std::vector<Migration> migrations,
+                                                const MigrationOptions& options = {});
+
+// OK when `status` has nothing pending, else FAILED_PRECONDITION naming the schema's version,
+// the version `migrations` reach and the pending labels, followed by `remedy` (what the operator
+// runs to migrate), e.g. "database schema is behind this binary: at version 8, needs 10 (2
+// pending: V009__a, V010__b); <remedy>".
+absl::Status RequireNoPendingMigrations(const MigrationStatus& status,
+                                        const std::vector<Migration>& migrations,
+                                        std::string_view remedy);
+
+// "applied 2, now at version 10 (8 already applied)" (+ the unknown versions, if any): the
+// one-line summary of a run, for --migrate-only and start-up logs.
+std::string DescribeMigrationResult(const MigrationResult& result);
+
+// What a service binary does with its migrations (its --migrate and --migrate-only options):
+//   kAuto  apply the pending ones at start (ApplyMigrations), then serve (the default);
+//   kOff   apply none; refuse to start while one is pending (CheckMigrations), for deployments
+//          that migrate in a separate step (a Kubernetes Job) with a role allowed to run DDL;
+//   kOnly  apply them, print DescribeMigrationResult and exit: that separate step.
+enum class MigrateMode { kAuto, kOff, kOnly };
+
+// `migrate` is the --migrate value ("auto", "off", "only"); `migrate_only` the --migrate-only
+// flag, short for --migrate=only. INVALID_ARGUMENT for an unknown value and for --migrate-only
+// together with --migrate=off.
+absl::StatusOr<MigrateMode> ResolveMigrateMode(std::string_view migrate, bool migrate_only);
 
 }  // namespace coffer::postgres

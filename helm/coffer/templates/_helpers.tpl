@@ -205,3 +205,77 @@ podAntiAffinity:
             {{- include "coffer.selectorLabels" (dict "root" .root "component" .component "shard" .shard) | nindent 12 }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+librdkafka security.protocol of the vaults (COFFER_KAFKA_SECURITY_PROTOCOL), derived from
+kafka.tls.enabled and kafka.sasl.mechanism. Call with the root context.
+*/}}
+{{- define "coffer.kafkaSecurityProtocol" -}}
+{{- $tls := .Values.kafka.tls.enabled -}}
+{{- $sasl := ne (.Values.kafka.sasl.mechanism | default "") "" -}}
+{{- if and $tls $sasl -}}sasl_ssl
+{{- else if $tls -}}ssl
+{{- else if $sasl -}}sasl_plaintext
+{{- else -}}plaintext
+{{- end -}}
+{{- end -}}
+
+{{/*
+Checks of kafka.tls / kafka.sasl that the schema cannot express; renders nothing. Call with the
+root context.
+*/}}
+{{- define "coffer.kafkaSecurityChecks" -}}
+{{- $k := .Values.kafka -}}
+{{- $tls := $k.tls.enabled -}}
+{{- $sasl := $k.sasl -}}
+{{- if and (not $tls) (or ($k.tls.caSecret).name $k.tls.clientCertSecret) -}}
+{{- fail "kafka.tls: caSecret / clientCertSecret are set but kafka.tls.enabled is false" -}}
+{{- end -}}
+{{- if $sasl.mechanism -}}
+{{- if not ($sasl.passwordSecret).name -}}
+{{- fail (printf "kafka.sasl.passwordSecret.name is required with kafka.sasl.mechanism %s" $sasl.mechanism) -}}
+{{- end -}}
+{{- if and $sasl.username ($sasl.usernameSecret).name -}}
+{{- fail "kafka.sasl: set username or usernameSecret, not both" -}}
+{{- end -}}
+{{- if not (or $sasl.username ($sasl.usernameSecret).name) -}}
+{{- fail (printf "kafka.sasl: username or usernameSecret.name is required with mechanism %s" $sasl.mechanism) -}}
+{{- end -}}
+{{- else if or $sasl.username ($sasl.usernameSecret).name ($sasl.passwordSecret).name -}}
+{{- fail "kafka.sasl: a username or password is set but kafka.sasl.mechanism is empty" -}}
+{{- end -}}
+{{- if and $k.topicJob.enabled (ne (include "coffer.kafkaSecurityProtocol" .) "plaintext") -}}
+{{- fail "kafka.topicJob speaks plaintext only: with kafka.tls / kafka.sasl create the topic with your Kafka operator (helm/README.md \"Kafka topic\")" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The Secret reference holding the DSN migrations use: database.migrationDsnSecret when its name
+is set, else database.dsnSecret. Call with a component's database values; renders YAML
+({name, key}) for fromYaml.
+*/}}
+{{- define "coffer.migrationDsnSecret" -}}
+{{- $m := .migrationDsnSecret | default dict -}}
+{{- if $m.name -}}
+name: {{ $m.name }}
+key: {{ $m.key | default "dsn" }}
+{{- else -}}
+name: {{ (.dsnSecret).name }}
+key: {{ (.dsnSecret).key | default "dsn" }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+COFFER_MIGRATION_DB_DSN for a Deployment that migrates at start (migrations.job.enabled false)
+with a separate migration Secret; nothing otherwise. Call with (dict "root" $ "database" $db).
+*/}}
+{{- define "coffer.migrationDsnEnv" -}}
+{{- $m := .database.migrationDsnSecret | default dict -}}
+{{- if and (not .root.Values.migrations.job.enabled) $m.name -}}
+- name: COFFER_MIGRATION_DB_DSN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $m.name }}
+      key: {{ $m.key | default "dsn" }}
+{{- end -}}
+{{- end -}}

@@ -1,8 +1,5 @@
 #include "services/identity/app/identity_app.h"
 
-#include <algorithm>
-
-#include "absl/time/time.h"
 #include "pkg/crypto/random.h"
 #include "pkg/log/log.h"
 #include "pkg/metrics/build_info.h"
@@ -10,6 +7,7 @@
 #include "pkg/postgres/dsn.h"
 #include "pkg/postgres/migrations.h"
 #include "pkg/status/status.h"
+#include "services/identity/domain/key_schedule.h"
 
 namespace coffer::identity {
 namespace {
@@ -19,7 +17,63 @@ const log::Logger& Log() {
   return logger;
 }
 
+// What identity started with --migrate=off says when its schema is behind.
+constexpr char kMigrateRemedy[] =
+    "--migrate=off applies none: run `coffer-identity --migrate-only` first (the chart's "
+    "migration Job) as a role allowed to run DDL (--migration-db-dsn), or start with "
+    "--migrate=auto";
+
+// Applies identity's migrations over a one-connection pool to `dsn`, closed afterwards.
+absl::StatusOr<postgres::MigrationResult> ApplyOver(const std::string& dsn) {
+  postgres::ConnectionPoolConfig pool_config;
+  pool_config.dsn = dsn;
+  pool_config.size = 1;
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<postgres::ConnectionPool> pool,
+                          postgres::ConnectionPool::Create(pool_config));
+  return postgres::ApplyMigrations(*pool, IdentityMigrations());
+}
+
+// The schema step of start-up per --migrate: auto applies pending migrations (over
+// --migration-db-dsn when set), off only checks that none is pending.
+absl::Status PrepareSchema(const IdentityConfig& config, postgres::ConnectionPool& pool) {
+  COFFER_ASSIGN_OR_RETURN(postgres::MigrateMode mode, IdentityMigrateMode(config));
+  if (mode == postgres::MigrateMode::kOnly) {
+    return absl::InvalidArgumentError("--migrate=only: use MigrateIdentityDatabase, not Start");
+  }
+  if (mode == postgres::MigrateMode::kOff) {
+    absl::StatusOr<postgres::MigrationStatus> schema =
+        postgres::CheckMigrations(pool, IdentityMigrations());
+    if (!schema.ok()) {
+      return status::Annotate(schema.status(),
+                              "--migrate=off: checking the schema (the runtime role needs SELECT "
+                              "on schema_migrations)");
+    }
+    COFFER_RETURN_IF_ERROR(
+        postgres::RequireNoPendingMigrations(*schema, IdentityMigrations(), kMigrateRemedy));
+    Log().Info("schema is current (migrations off)",
+               {{"version", static_cast<int64_t>(schema->version)}});
+    return absl::OkStatus();
+  }
+  absl::StatusOr<postgres::MigrationResult> migrated =
+      config.migration_db_dsn.empty() ? postgres::ApplyMigrations(pool, IdentityMigrations())
+                                      : ApplyOver(config.migration_db_dsn);
+  if (!migrated.ok()) return status::Annotate(migrated.status(), "applying migrations");
+  Log().Info("migrations applied",
+             {{"applied", static_cast<int64_t>(migrated->applied.size())},
+              {"already_applied", static_cast<int64_t>(migrated->already_applied)},
+              {"version", static_cast<int64_t>(migrated->version)}});
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<postgres::MigrationResult> MigrateIdentityDatabase(const IdentityConfig& config) {
+  const std::string& dsn =
+      config.migration_db_dsn.empty() ? config.db_dsn : config.migration_db_dsn;
+  absl::StatusOr<postgres::MigrationResult> result = ApplyOver(dsn);
+  if (!result.ok()) return status::Annotate(result.status(), "applying migrations");
+  return result;
+}
 
 absl::StatusOr<std::unique_ptr<IdentityApp>> IdentityApp::Start(const IdentityConfig& config,
                                                                 const auth::Clock& clock) {
@@ -33,7 +87,6 @@ absl::StatusOr<std::unique_ptr<IdentityApp>> IdentityApp::Start(const IdentityCo
 }
 
 absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& clock) {
-  clock_ = &clock;
   const IdentityServiceConfig service_config = ToServiceConfig(config);
 
   COFFER_ASSIGN_OR_RETURN(std::string kek_spec, LoadKekSpec(config));
@@ -45,11 +98,7 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   pool_config.dsn = config.db_dsn;
   pool_config.size = config.db_pool_size;
   COFFER_ASSIGN_OR_RETURN(pool_, postgres::ConnectionPool::Create(pool_config));
-  auto migrated = postgres::ApplyMigrations(*pool_, IdentityMigrations());
-  if (!migrated.ok()) return status::Annotate(migrated.status(), "applying migrations");
-  Log().Info("migrations applied",
-             {{"applied", static_cast<int64_t>(migrated->applied.size())},
-              {"already_applied", static_cast<int64_t>(migrated->already_applied)}});
+  COFFER_RETURN_IF_ERROR(PrepareSchema(config, *pool_));
 
   users_ = std::make_unique<PgUserRepository>(*pool_);
   accounts_ = std::make_unique<PgServiceAccountRepository>(*pool_);
@@ -62,20 +111,11 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
 
   KeySchedule schedule;
   schedule.rotation_interval = config.key_rotation_interval;
-  // A superseded key may still have signed tokens for one reload interval (other replicas learn
-  // of the new key that late); those tokens live access_token_ttl; allow clock leeway on top.
-  schedule.retention = config.access_token_ttl + config.key_reload_interval + config.clock_leeway +
-                       std::chrono::seconds(60);
-  // A rotated key is published this long before it signs: replicas load it within one reload
-  // interval, and verifiers (vaults) that fetched the JWKS meanwhile know it before its first
-  // token (README "Signing keys").
+  schedule.retention =
+      KeyRetention(config.access_token_ttl, config.key_reload_interval, config.clock_leeway);
+  // A rotated key is published this long before it signs (README "Signing keys").
   schedule.prepublication = config.key_prepublication;
-  // Replicas load keys every key_reload_interval, checked by the maintenance loop (at most
-  // every 10 s), so a replica may learn of a new key that much later.
-  const auto worst_load_lag =
-      config.key_reload_interval +
-      std::min<std::chrono::seconds>(config.key_reload_interval, std::chrono::seconds(10));
-  if (config.key_prepublication.count() > 0 && config.key_prepublication <= worst_load_lag) {
+  if (PrepublicationTooShort(config.key_prepublication, config.key_reload_interval)) {
     Log().Warn(
         "--key-prepublication is not longer than --key-reload-interval plus the maintenance "
         "period: a replica may sign with a new key before another replica publishes it",
@@ -90,7 +130,8 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   service_ = std::make_unique<IdentityService>(service_config, *users_, *accounts_, *sessions_,
                                                *keys_, clock, metrics_.get());
   COFFER_RETURN_IF_ERROR(status::Annotate(service_->Bootstrap(), "bootstrapping"));
-  purge_retention_ = config.clock_leeway + std::chrono::minutes(5);
+  maintenance_ = std::make_unique<IdentityMaintenance>(
+      *keys_, *sessions_, clock, config.key_reload_interval, config.clock_leeway);
 
   // The REST gateway's proof that it is this process's gateway (identity_grpc_service.h).
   const std::string gateway_secret = crypto::RandomToken();
@@ -147,9 +188,7 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
     rest_port_ = rest_server_->port();
   }
 
-  const auto period =
-      std::min<std::chrono::seconds>(config.key_reload_interval, std::chrono::seconds(10));
-  maintenance_ = std::thread([this, period] { MaintenanceLoop(period); });
+  maintenance_->Start();
 
   Log().Info("identity service started", {{"grpc_port", grpc_port_},
                                           {"admin_port", admin_port_},
@@ -160,35 +199,8 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   return absl::OkStatus();
 }
 
-void IdentityApp::MaintenanceLoop(std::chrono::seconds period) {
-  auto last_purge = std::chrono::steady_clock::time_point{};
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, period, [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    if (absl::Status s = keys_->Tick(); !s.ok()) {
-      Log().Warn("signing key maintenance failed", {{"status", s}});
-    }
-    const auto steady_now = std::chrono::steady_clock::now();
-    if (steady_now - last_purge >= std::chrono::minutes(10)) {
-      last_purge = steady_now;
-      const auto cutoff = absl::ToChronoTime(clock_->Now()) - purge_retention_;
-      if (absl::Status s = sessions_->PurgeExpired(cutoff); !s.ok()) {
-        Log().Warn("purging expired tokens failed", {{"status", s}});
-      }
-    }
-    lock.lock();
-  }
-}
-
 void IdentityApp::Shutdown() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (maintenance_.joinable()) maintenance_.join();
+  if (maintenance_) maintenance_->Stop();
   if (rest_server_) rest_server_->Stop();  // First: it feeds the gRPC server.
   if (grpc_server_) grpc_server_->Shutdown();
   if (http_server_) http_server_->Stop();

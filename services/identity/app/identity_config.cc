@@ -29,6 +29,19 @@ void DeclareIdentityOptions(config::ConfigParser& p, IdentityConfig* c) {
       .Secret();
   p.Add("db-pool-size", &c->db_pool_size, "Maximum PostgreSQL connections of this replica")
       .Validate(InRange(1, 1000));
+  p.Add("migrate", &c->migrate,
+        "Schema migrations: auto = apply pending ones at start (replicas may start together), "
+        "off = apply none and refuse to start while the schema is behind this binary (a "
+        "separate step migrates, e.g. the chart's Job), only = apply them, print a one-line "
+        "summary and exit")
+      .Validate(config::OneOf({"auto", "off", "only"}));
+  p.Add("migrate-only", &c->migrate_only,
+        "Short for --migrate=only: connect, apply the migrations, print \"applied N, now at "
+        "version V\" and exit 0 (non-zero on failure)");
+  p.Add("migration-db-dsn", &c->migration_db_dsn,
+        "libpq connection string used only to apply migrations, e.g. of a role that owns the "
+        "schema while --db-dsn's role has only the GRANTs in helm/README.md (empty = --db-dsn)")
+      .Secret();
   p.Add("kek", &c->kek,
         "Key-encryption keys sealing the signing keys: \"k1:<base64 32 bytes>,...\" "
         "(or use --kek-file)")
@@ -125,6 +138,10 @@ IdentityServiceConfig ToServiceConfig(const IdentityConfig& c) {
   s.bootstrap_admin_client_id = c.bootstrap_admin_client_id;
   s.bootstrap_admin_client_secret = c.bootstrap_admin_client_secret;
   return s;
+}
+
+absl::StatusOr<postgres::MigrateMode> IdentityMigrateMode(const IdentityConfig& c) {
+  return postgres::ResolveMigrateMode(c.migrate, c.migrate_only);
 }
 
 absl::StatusOr<std::string> LoadKekSpec(const IdentityConfig& c) {

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "pkg/config/config.h"
+#include "pkg/postgres/migrations.h"
 #include "services/identity/service/identity_service.h"
 
 namespace coffer::identity {
@@ -29,6 +30,11 @@ struct IdentityConfig {
   // Storage and keys.
   std::string db_dsn;
   int db_pool_size = 8;
+  // Schema migrations: auto | off | only (postgres::MigrateMode); --migrate-only is short for
+  // --migrate=only. A set migration DSN is used for migrations only (a role allowed to run DDL).
+  std::string migrate = "auto";
+  bool migrate_only = false;
+  std::string migration_db_dsn;
   std::string kek;
   std::string kek_file;
 
@@ -76,6 +82,9 @@ IdentityServiceConfig ToServiceConfig(const IdentityConfig& config);
 
 // The KEK spec from --kek or --kek-file (exactly one must be set). INVALID_ARGUMENT otherwise.
 absl::StatusOr<std::string> LoadKekSpec(const IdentityConfig& config);
+
+// The --migrate / --migrate-only choice (postgres::ResolveMigrateMode).
+absl::StatusOr<postgres::MigrateMode> IdentityMigrateMode(const IdentityConfig& config);
 
 // Splits "host:port" / "[v6]:port". INVALID_ARGUMENT when malformed.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address);

@@ -66,4 +66,20 @@ std::vector<PublishedKey> PublishedKeys(const std::vector<SigningKey>& keys,
   return out;
 }
 
+std::chrono::seconds KeyRetention(std::chrono::seconds access_token_ttl,
+                                  std::chrono::seconds reload_interval,
+                                  std::chrono::seconds clock_leeway) {
+  return access_token_ttl + reload_interval + clock_leeway + std::chrono::seconds(60);
+}
+
+std::chrono::seconds KeyMaintenancePeriod(std::chrono::seconds reload_interval) {
+  return std::min<std::chrono::seconds>(reload_interval, std::chrono::seconds(10));
+}
+
+bool PrepublicationTooShort(std::chrono::seconds prepublication,
+                            std::chrono::seconds reload_interval) {
+  return prepublication.count() > 0 &&
+         prepublication <= reload_interval + KeyMaintenancePeriod(reload_interval);
+}
+
 }  // namespace coffer::identity

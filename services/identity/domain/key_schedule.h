@@ -43,6 +43,7 @@ enum class KeyState {
   kRetired,  // superseded; published while tokens it signed may still be valid
 };
 
+// A key and what it is doing at the instant PublishedKeys was asked about.
 struct PublishedKey {
   SigningKey key;
   KeyState state = KeyState::kCurrent;
@@ -70,5 +71,22 @@ Time ActivationTimeForNewKey(const KeySchedule& schedule, Time now, bool first);
 // generation), then retired keys whose tokens may still be valid (descending generation).
 std::vector<PublishedKey> PublishedKeys(const std::vector<SigningKey>& keys,
                                         const KeySchedule& schedule, Time now);
+
+// KeySchedule::retention for a deployment: a replica may sign with a superseded key for one
+// `reload_interval` after its successor activated (it learns of the successor that late); such a
+// token lives `access_token_ttl` and is accepted `clock_leeway` longer; plus a minute's margin.
+std::chrono::seconds KeyRetention(std::chrono::seconds access_token_ttl,
+                                  std::chrono::seconds reload_interval,
+                                  std::chrono::seconds clock_leeway);
+
+// How often a replica's maintenance looks at its keys: every `reload_interval`, at least every
+// 10 s.
+std::chrono::seconds KeyMaintenancePeriod(std::chrono::seconds reload_interval);
+
+// True when pre-publication is on but not longer than a replica may take to load a new key
+// (`reload_interval` plus one KeyMaintenancePeriod): a replica may then sign with a new key before
+// another replica publishes it.
+bool PrepublicationTooShort(std::chrono::seconds prepublication,
+                            std::chrono::seconds reload_interval);
 
 }  // namespace coffer::identity

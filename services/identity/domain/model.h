@@ -12,6 +12,11 @@ namespace coffer::identity {
 
 using Time = std::chrono::system_clock::time_point;
 
+// `t` as whole seconds since the Unix epoch (a JWT NumericDate), truncated toward zero.
+inline std::int64_t UnixSeconds(Time t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
 // A human account. `id` (a UUID) never changes and is the `sub` of the user's tokens.
 struct User {
   std::string id;
@@ -65,6 +70,7 @@ struct SigningKey {
   // When the key starts signing; nullopt = at creation (rows written before migration V003).
   std::optional<Time> activates_at;
 
+  // When the key starts signing: `activates_at`, or `created_at` for rows from before V003.
   Time ActivatesAt() const { return activates_at.value_or(created_at); }
 };
 

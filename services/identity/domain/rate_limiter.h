@@ -49,6 +49,7 @@ class RateLimiter {
     std::chrono::seconds retry_after{0};
   };
 
+  // `max_keys` bounds the buckets kept (see the file comment for what happens beyond it).
   explicit RateLimiter(RateLimit limit, std::size_t max_keys = 100000);
 
   // Takes one attempt from `key`'s bucket at time `now`.

@@ -21,6 +21,7 @@ inline constexpr std::string_view kAdminScope = "identity.admin";
 inline constexpr std::string_view kIntrospectScope = "identity.introspect";
 
 inline constexpr std::size_t kMaxScopeLength = 64;
+// The most scopes a token or service account may carry.
 inline constexpr std::size_t kMaxScopes = 32;
 
 // OK when `scope` is 1..64 characters from [a-z0-9:._-]; otherwise INVALID_ARGUMENT.

@@ -71,6 +71,7 @@ class PasswordHasher {
   // real requests occupy them). Set it before the hasher is used concurrently; empty = none.
   void SetSlotHookForTest(std::function<void()> hook);
 
+  // A snapshot of the counters.
   Stats stats() const;
   const PasswordHasherOptions& options() const { return options_; }
 

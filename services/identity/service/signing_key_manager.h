@@ -16,6 +16,9 @@
 // reload_interval every replica has loaded it before it activates. Otherwise a replica may keep
 // signing with the previous key until its next reload, which KeySchedule::retention covers.
 //
+// It is also the auth::KeySource through which this service verifies its own access tokens
+// (AccessTokens, pkg/auth TokenVerifier): PublicKey() answers for every published key.
+//
 // Lifecycle: construct, call Init() once (loads keys, creating the first one if there is none),
 // then call Tick() periodically from one maintenance thread. Threading: every method is
 // thread-safe (one mutex guards the cache; database calls for rotation run under it, which is
@@ -33,6 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pkg/auth/clock.h"
+#include "pkg/auth/key_source.h"
 #include "pkg/crypto/ed25519.h"
 #include "pkg/crypto/keyring.h"
 #include "services/identity/domain/key_schedule.h"
@@ -41,8 +45,9 @@
 
 namespace coffer::identity {
 
-class SigningKeyManager {
+class SigningKeyManager final : public auth::KeySource {
  public:
+  // The key new tokens are signed with, and its kid for the JWT header.
   struct Signer {
     std::string kid;
     crypto::Ed25519PrivateKey key;
@@ -77,9 +82,9 @@ class SigningKeyManager {
   // The key to sign new tokens with. FAILED_PRECONDITION before Init().
   absl::StatusOr<Signer> CurrentSigner();
 
-  // The public key with this kid, if it is still published (reloading once on a miss).
-  // NOT_FOUND otherwise.
-  absl::StatusOr<crypto::Ed25519PublicKey> PublicKey(std::string_view kid);
+  // The public key with this kid, if it is still published (reloading at most once a second on
+  // a miss, in case another replica rotated). NOT_FOUND otherwise; a failed reload's error.
+  absl::StatusOr<crypto::Ed25519PublicKey> PublicKey(std::string_view kid) override;
 
   // Published keys: current first, then the next key (if a rotation is under way), then
   // retired keys whose tokens may still be valid.

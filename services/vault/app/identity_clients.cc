@@ -168,7 +168,7 @@ absl::Status DirectoryStatus(const grpc::Status& s, std::string_view what) {
 
 }  // namespace
 
-IdentityUserDirectory::IdentityUserDirectory(std::shared_ptr<grpc::Channel> channel,
+IdentityUserDirectory::IdentityUserDirectory(const std::shared_ptr<grpc::Channel>& channel,
                                              std::chrono::milliseconds timeout,
                                              UserDirectoryCacheOptions cache,
                                              const auth::Clock& clock)

@@ -37,7 +37,8 @@ namespace coffer::vault::app {
 
 class IdentityJwksSource final : public auth::JwksSource {
  public:
-  IdentityJwksSource(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout)
+  IdentityJwksSource(const std::shared_ptr<grpc::Channel>& channel,
+                     std::chrono::milliseconds timeout)
       : stub_(identity::v1::IdentityService::NewStub(channel)), timeout_(timeout) {}
 
   absl::StatusOr<auth::JwkSet> Fetch() override;
@@ -85,7 +86,8 @@ class HttpJwksSource final : public auth::JwksSource {
 
 class IdentityIntrospector final : public auth::Introspector {
  public:
-  IdentityIntrospector(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout)
+  IdentityIntrospector(const std::shared_ptr<grpc::Channel>& channel,
+                       std::chrono::milliseconds timeout)
       : stub_(identity::v1::IdentityService::NewStub(channel)), timeout_(timeout) {}
 
   absl::StatusOr<bool> IsActive(std::string_view token) override;
@@ -119,8 +121,8 @@ struct UserDirectoryCacheOptions {
 // Concurrent misses for one id may each call identity (no request coalescing).
 class IdentityUserDirectory final : public service::UserDirectory {
  public:
-  IdentityUserDirectory(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout,
-                        UserDirectoryCacheOptions cache = {},
+  IdentityUserDirectory(const std::shared_ptr<grpc::Channel>& channel,
+                        std::chrono::milliseconds timeout, UserDirectoryCacheOptions cache = {},
                         const auth::Clock& clock = auth::SystemClock::Instance());
 
   absl::StatusOr<service::UserProfile> LookupLogin(const std::string& bearer_token,

@@ -3,10 +3,6 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
-#include <fstream>
-
-#include "coffer/vault/v1/files.grpc.pb.h"
-#include "coffer/vault/v1/sync.grpc.pb.h"
 #include "pkg/auth/token_verifier.h"
 #include "pkg/crypto/keyring.h"
 #include "pkg/crypto/random.h"
@@ -21,32 +17,31 @@
 #include "pkg/postgres/migrations.h"
 #include "pkg/restgw/server.h"
 #include "pkg/status/status.h"
-#include "pkg/version/version.h"
 #include "services/vault/app/identity_clients.h"
 #include "services/vault/app/migrations.h"
+#include "services/vault/app/vault_options.h"
 #include "services/vault/domain/hlc.h"
 #include "services/vault/domain/ids.h"
-#include "services/vault/domain/validation.h"
 #include "services/vault/repository/pg_blob_repository.h"
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
 #include "services/vault/repository/pg_sync_repository.h"
 #include "services/vault/service/change_feed.h"
+#include "services/vault/service/file_ref_checker.h"
 #include "services/vault/service/file_service.h"
 #include "services/vault/service/record_service.h"
 #include "services/vault/service/space_service.h"
 #include "services/vault/service/user_directory.h"
 #include "services/vault/sync/bootstrap.h"
 #include "services/vault/sync/change_consumer.h"
-#include "services/vault/sync/change_event.h"
 #include "services/vault/sync/change_notifier.h"
 #include "services/vault/sync/dead_letters.h"
 #include "services/vault/sync/event_auth.h"
 #include "services/vault/sync/outbox_relay.h"
 #include "services/vault/sync/replication_gate.h"
+#include "services/vault/sync/shard_reporter.h"
 #include "services/vault/sync/sync_metrics.h"
 #include "services/vault/sync/tombstone_collector.h"
-#include "services/vault/sync/watermarks.h"
 #include "services/vault/transport/file_grpc_service.h"
 #include "services/vault/transport/grpc_services.h"
 #include "services/vault/transport/space_grpc_service.h"
@@ -58,19 +53,19 @@ namespace {
 
 constexpr std::chrono::milliseconds kIdentityTimeout{3000};
 
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr,
-                                                          const std::string& flag) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return absl::InvalidArgumentError("--" + flag + ": expected host:port");
-  }
-  try {
-    int port = std::stoi(addr.substr(colon + 1));
-    if (port < 0 || port > 65535) throw std::out_of_range("port");
-    return std::make_pair(addr.substr(0, colon), port);
-  } catch (const std::exception&) {
-    return absl::InvalidArgumentError("--" + flag + ": bad port");
-  }
+// What a shard started with --migrate=off says when its schema is behind.
+constexpr char kMigrateRemedy[] =
+    "--migrate=off applies none: run `coffer-vault --migrate-only` first (the chart's migration "
+    "Job) as a role allowed to run DDL (--migration-db-dsn), or start with --migrate=auto";
+
+// Applies the vault's migrations over a one-connection pool to `dsn`, closed afterwards.
+absl::StatusOr<postgres::MigrationResult> ApplyOver(const std::string& dsn) {
+  postgres::ConnectionPoolConfig pool_config;
+  pool_config.dsn = dsn;
+  pool_config.size = 1;
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<postgres::ConnectionPool> pool,
+                          postgres::ConnectionPool::Create(pool_config));
+  return postgres::ApplyMigrations(*pool, VaultMigrations());
 }
 
 int64_t NowMs() {
@@ -81,18 +76,22 @@ int64_t NowMs() {
 
 }  // namespace
 
+// Members are declared (so built, and destroyed in reverse) before whatever borrows them.
 struct VaultApp::Impl {
   VaultConfig config;
   std::unique_ptr<crypto::Keyring> keyring;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<service::VaultMetrics> metrics;
   std::unique_ptr<postgres::ConnectionPool> pool;
+  // The repositories' CommitListener: wakes Watch streams and the relay after commits.
+  std::unique_ptr<sync::ChangeNotifier> notifier;
   std::unique_ptr<repository::PgRecordRepository> records;
   std::unique_ptr<repository::PgSpaceRepository> spaces;
+  std::unique_ptr<repository::PgBlobRepository> blobs;
+  std::unique_ptr<service::BlobFileRefChecker> file_refs;  // RecordService's FILE reference rule
   std::unique_ptr<service::RecordCipher> cipher;
   std::unique_ptr<domain::Hlc> hlc;
   std::unique_ptr<sync::EventAuthenticator> event_auth;  // MAC of every change event
-  std::unique_ptr<sync::DeadLetters> dead_letters;       // null without Kafka
   std::unique_ptr<service::SpaceAccess> access;
   // Before record_service, whose write gate uses it; opened by the consumer.
   std::unique_ptr<sync::ReplicationGate> gate;
@@ -110,20 +109,22 @@ struct VaultApp::Impl {
   std::unique_ptr<service::UserDirectory> directory;  // null without an identity address
   std::unique_ptr<service::SpaceService> space_service;
   std::unique_ptr<transport::SpaceGrpcService> space_grpc;
-  std::unique_ptr<transport::AdminGrpcService> admin_grpc;
   std::unique_ptr<sync::SyncMetrics> sync_metrics;
-  std::unique_ptr<sync::ChangeNotifier> notifier;
   std::unique_ptr<service::ChangeFeed> feed;
   // Caps and idle timeouts of long-lived calls; before the services that use them.
   std::unique_ptr<transport::StreamMetrics> stream_metrics;
   std::unique_ptr<transport::StreamLimiter> watch_streams, uploads, downloads;
   std::unique_ptr<grpcx::IdleWatchdog> watchdog;
   std::unique_ptr<transport::SyncGrpcService> sync_grpc;
-  std::unique_ptr<sync::OutboxRelay> relay;        // null when the shard runs alone
-  std::unique_ptr<sync::ChangeConsumer> consumer;  // null when the shard runs alone
-  std::unique_ptr<sync::TombstoneCollector> gc;    // null without tombstone GC
+  // Null when the shard runs alone (no --kafka-bootstrap), like relay, consumer and gc.
   std::unique_ptr<kafka::Consumer> kafka_probe;    // metadata/watermarks for status, /replicationz
-  std::unique_ptr<repository::PgBlobRepository> blobs;
+  std::unique_ptr<sync::PeerBootstrap> bootstrap;  // also the consumer's recovery
+  std::unique_ptr<sync::OutboxRelay> relay;
+  std::unique_ptr<sync::ChangeConsumer> consumer;
+  std::unique_ptr<sync::TombstoneCollector> gc;     // null without tombstone GC
+  std::unique_ptr<sync::ShardReporter> reporter;    // GetShardStatus, ExportSnapshot, /replicationz
+  std::unique_ptr<sync::DeadLetters> dead_letters;  // null without Kafka
+  std::unique_ptr<transport::AdminGrpcService> admin_grpc;
   std::unique_ptr<service::FileService> file_service;
   std::unique_ptr<transport::FileGrpcService> file_grpc;
   std::unique_ptr<grpcx::GrpcServer> grpc_server;
@@ -134,138 +135,36 @@ struct VaultApp::Impl {
   int admin_port = 0;
   bool started = false;
 
-  // GetShardStatus: leadership of this replica, stored offsets (from the database, so every
-  // replica reports them) and, where Kafka is reachable, high watermarks and lag.
-  // AdminService.ExportSnapshot: the header, then the revisions as change events.
-  absl::Status ExportSnapshot(
-      const std::function<bool(const v1::ExportSnapshotResponse&)>& write) const {
-    return sync_repo->ExportSnapshot(
-        [&](const repository::SnapshotHeader& h) {
-          v1::ExportSnapshotResponse msg;
-          msg.set_shard_id(config.shard_id);
-          for (const auto& [partition, next] : h.positions) {
-            v1::SnapshotPosition* p = msg.add_positions();
-            p->set_partition(partition);
-            p->set_next_offset(next);
-          }
-          for (const repository::ShardProgressRow& row : h.progress) {
-            v1::SnapshotProgress* p = msg.add_progress();
-            p->set_shard_id(row.shard_id);
-            p->set_partition(row.partition);
-            p->set_settled_offset(row.settled_offset);
-          }
-          for (const repository::SnapshotHeader::Tombstone& t : h.tombstones) {
-            v1::SnapshotTombstone* out = msg.add_tombstones();
-            out->set_record_id(t.record_id);
-            out->set_space_id(t.space_id);
-            out->set_partition(t.partition);
-            out->set_offset(t.offset);
-          }
-          if (!write(msg)) return false;
-          // Membership registers follow in messages of their own, bounded like revisions.
-          constexpr size_t kMessageBytes = size_t{4} << 20;
-          v1::ExportSnapshotResponse registers;
-          size_t bytes = 0;
-          for (const repository::SpaceRegister& r : h.registers) {
-            std::string event = sync::EncodeSpaceChangeEvent(r, /*event_id=*/"");
-            if (bytes > 0 && bytes + event.size() > kMessageBytes) {
-              if (!write(registers)) return false;
-              registers.Clear();
-              bytes = 0;
-            }
-            bytes += event.size();
-            registers.add_space_changes(std::move(event));
-          }
-          return registers.space_changes_size() == 0 || write(registers);
-        },
-        [&](std::vector<repository::StoredRevision>&& chunk) {
-          // Messages are bounded by bytes, not only by count: a revision's event is at most
-          // ~0.9 MB (domain::Limits::kMaxSealedRecord), so each stays far below gRPC's 16 MiB.
-          constexpr size_t kMessageBytes = size_t{4} << 20;
-          v1::ExportSnapshotResponse msg;
-          size_t bytes = 0;
-          for (const repository::StoredRevision& r : chunk) {
-            std::string event = sync::EncodeChangeEvent(r, /*event_id=*/"");
-            if (bytes > 0 && bytes + event.size() > kMessageBytes) {
-              if (!write(msg)) return false;
-              msg.Clear();
-              bytes = 0;
-            }
-            bytes += event.size();
-            msg.add_revisions(std::move(event));
-          }
-          return msg.revisions_size() == 0 || write(msg);
-        });
-  }
-
-  // Runs the bootstrap of an empty shard (sync/bootstrap.h) before the consumer starts.
-  absl::Status BootstrapIfEmpty() {
-    if (!kafka_probe) return absl::OkStatus();
-    COFFER_ASSIGN_OR_RETURN(sync::BootstrapOptions options, BootstrapOptionsFromConfig());
-    return sync::Bootstrap(options, *sync_repo, *kafka_probe).status();
-  }
-
-  // Merges the configured peer's snapshot when the log was truncated under this shard (the
-  // consumer calls it, on its own thread).
-  absl::Status RecoverFromPeer() {
-    COFFER_ASSIGN_OR_RETURN(sync::BootstrapOptions options, BootstrapOptionsFromConfig());
-    return sync::RecoverFromPeer(options, *sync_repo, *kafka_probe);
-  }
-
-  absl::StatusOr<sync::BootstrapOptions> BootstrapOptionsFromConfig() const {
-    sync::BootstrapOptions options;
-    options.shard_id = config.shard_id;
-    options.topic = config.kafka_topic;
-    options.mode = config.bootstrap_mode == "snapshot" ? sync::BootstrapMode::kSnapshot
-                                                       : sync::BootstrapMode::kAuto;
-    if (!config.bootstrap_peer.empty()) {
-      std::ifstream in(config.bootstrap_token_file);
-      std::string token;
-      in >> token;  // the token itself has no whitespace; trailing newlines are dropped
-      if (token.empty()) {
-        return absl::InvalidArgumentError("--bootstrap-token-file: cannot read a token from it");
-      }
-      options.token = std::move(token);
-      grpcx::ChannelOptions channel_options;
-      channel_options.tls.use_tls = !config.bootstrap_peer_ca_file.empty();
-      channel_options.tls.ca_file = config.bootstrap_peer_ca_file;
-      COFFER_ASSIGN_OR_RETURN(options.peer,
-                              grpcx::MakeChannel(config.bootstrap_peer, channel_options));
+  // The schema step of Start() per --migrate (VaultConfig): auto applies pending migrations
+  // (over --migration-db-dsn when set), off only checks that none is pending.
+  absl::Status PrepareSchema() {
+    COFFER_ASSIGN_OR_RETURN(postgres::MigrateMode mode, VaultMigrateMode(config));
+    if (mode == postgres::MigrateMode::kOnly) {
+      return absl::InvalidArgumentError("--migrate=only: use MigrateVaultDatabase, not Start");
     }
-    return options;
-  }
-
-  void FillSyncStatus(v1::GetShardStatusResponse* resp) {
-    resp->set_is_relay_leader(relay && relay->is_leader());
-    resp->set_is_consumer_leader(consumer && consumer->is_leader());
-    if (consumer) resp->set_consumer_stall_reason(consumer->stall_reason());
-    absl::StatusOr<std::map<int32_t, int64_t>> stored = sync_repo->LoadOffsets();
-    std::map<int32_t, int64_t> offsets = stored.ok() ? *stored : std::map<int32_t, int64_t>{};
-    bool reachable = false;
-    if (kafka_probe) {
-      absl::StatusOr<int> n =
-          kafka_probe->PartitionCount(config.kafka_topic, std::chrono::seconds(2));
-      if (n.ok()) {
-        reachable = true;
-        for (int32_t p = 0; p < *n; ++p) offsets.emplace(p, 0);
+    if (mode == postgres::MigrateMode::kOff) {
+      absl::StatusOr<postgres::MigrationStatus> schema =
+          postgres::CheckMigrations(*pool, VaultMigrations());
+      if (!schema.ok()) {
+        return status::Annotate(schema.status(),
+                                "--migrate=off: checking the schema (the runtime role needs "
+                                "SELECT on schema_migrations)");
       }
+      COFFER_RETURN_IF_ERROR(
+          postgres::RequireNoPendingMigrations(*schema, VaultMigrations(), kMigrateRemedy));
+      log::Info("vault schema is current (migrations off)",
+                {{"version", static_cast<int64_t>(schema->version)}});
+      return absl::OkStatus();
     }
-    for (const auto& [p, next] : offsets) {
-      v1::PartitionStatus* ps = resp->add_partitions();
-      ps->set_partition(p);
-      ps->set_next_offset(next);
-      ps->set_high_watermark(-1);
-      ps->set_lag(-1);
-      if (!reachable) continue;
-      absl::StatusOr<kafka::Watermarks> wm = sync::QueryWatermarksBounded(
-          kafka_probe->handle(), config.kafka_topic, p, std::chrono::seconds(1));
-      if (!wm.ok()) {
-        reachable = false;  // do not wait again for every partition
-        continue;
-      }
-      ps->set_high_watermark(wm->high);
-      ps->set_lag(std::max<int64_t>(0, wm->high - next));
-    }
+    absl::StatusOr<postgres::MigrationResult> migrated =
+        config.migration_db_dsn.empty() ? postgres::ApplyMigrations(*pool, VaultMigrations())
+                                        : ApplyOver(config.migration_db_dsn);
+    if (!migrated.ok()) return status::Annotate(migrated.status(), "applying migrations");
+    log::Info("vault migrations applied",
+              {{"applied", static_cast<int64_t>(migrated->applied.size())},
+               {"already_applied", static_cast<int64_t>(migrated->already_applied)},
+               {"version", static_cast<int64_t>(migrated->version)}});
+    return absl::OkStatus();
   }
 };
 
@@ -290,52 +189,27 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.metrics = std::make_unique<service::VaultMetrics>(*a.registry);
   metrics::RegisterBuildInfo(*a.registry, "vault");
 
-  postgres::ConnectionPoolConfig pool_config;
-  pool_config.dsn = config.db_dsn;
-  pool_config.size = config.db_pool_size;
-  pool_config.session.statement_timeout = std::chrono::milliseconds(config.db_statement_timeout_ms);
-  pool_config.session.idle_in_transaction_timeout =
-      std::chrono::milliseconds(config.db_idle_in_transaction_timeout_ms);
+  const postgres::ConnectionPoolConfig pool_config = PoolConfig(config);
   COFFER_ASSIGN_OR_RETURN(a.pool, postgres::ConnectionPool::Create(pool_config));
-  a.records = std::make_unique<repository::PgRecordRepository>(*a.pool);
-  // Wakes Watch streams and the relay after commits, here and on the other replicas (no NOTIFY
-  // inside write transactions: see migrations/V003__notify_off_commit_path.sql).
+  // Told of every commit by the repositories; wakes Watch streams and the relay, here and on the
+  // other replicas (no NOTIFY inside write transactions: see migrations/V003).
   a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn, std::chrono::milliseconds(2),
                                                       pool_config.session);
-  sync::ChangeNotifier* notifier = a.notifier.get();
-  a.records->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
-  a.spaces = std::make_unique<repository::PgSpaceRepository>(*a.pool);
-  a.spaces->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
+  a.records = std::make_unique<repository::PgRecordRepository>(*a.pool, a.notifier.get());
+  a.spaces = std::make_unique<repository::PgSpaceRepository>(*a.pool, a.notifier.get());
+  a.blobs = std::make_unique<repository::PgBlobRepository>(*a.pool, a.notifier.get());
+  a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool, a.notifier.get());
   a.cipher = std::make_unique<service::RecordCipher>(*a.keyring);
   a.hlc = std::make_unique<domain::Hlc>();
   a.access = std::make_unique<service::SpaceAccess>(*a.spaces, NowMs);
+  // With tombstone GC, writes wait until this shard counts in every shard's GC horizon.
+  a.gate = std::make_unique<sync::ReplicationGate>(/*open=*/!TombstoneGcOn(config));
+  a.file_refs = std::make_unique<service::BlobFileRefChecker>(*a.blobs);
   service::RecordServiceConfig service_config;
   service_config.shard_id = config.shard_id;
   service_config.history_keep = config.history_retention;
-  // With tombstone GC, writes wait until this shard counts in every shard's GC horizon.
-  const bool gc = !config.kafka_bootstrap.empty() && config.tombstone_gc_interval_ms > 0;
-  a.gate = std::make_unique<sync::ReplicationGate>(/*open=*/!gc);
-  sync::ReplicationGate* gate = a.gate.get();
-  service_config.write_gate = [gate] { return gate->CheckWritable(); };
-  a.blobs = std::make_unique<repository::PgBlobRepository>(*a.pool);
-  repository::PgBlobRepository* blobs = a.blobs.get();
-  service_config.check_file_ref = [blobs](const std::string& space_id,
-                                          const domain::FilePayload& file) -> absl::Status {
-    if (!domain::IsUuid(file.blob_id)) {
-      return domain::FieldError("record.file.blob_id", "not a UUID (a blob id from UploadFile)");
-    }
-    COFFER_ASSIGN_OR_RETURN(std::optional<repository::StoredBlob> blob,
-                            blobs->Get(domain::CanonicalUuid(file.blob_id)));
-    if (!blob || blob->space_id != space_id) {
-      return domain::FieldError("record.file.blob_id",
-                                "no uploaded file with this id in the record's space");
-    }
-    if (file.size != 0 && file.size != static_cast<uint64_t>(blob->size_bytes)) {
-      return domain::FieldError("record.file.size_bytes", "differs from the uploaded file's size");
-    }
-    return absl::OkStatus();
-  };
-  a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool);
+  service_config.write_gate = a.gate.get();
+  service_config.file_refs = a.file_refs.get();
   service::RecordIndexConfig index_config;
   index_config.max_bytes = config.record_index_max_bytes;
   a.record_index = std::make_unique<service::RecordIndex>(index_config, *a.sync_repo, *a.cipher,
@@ -348,13 +222,8 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   // Token verification: identity over gRPC, or any JWKS URL; optional introspection.
   std::shared_ptr<grpc::Channel> identity;
   if (!config.identity_addr.empty()) {
-    grpcx::ChannelOptions channel_options;
-    channel_options.tls.use_tls =
-        !config.identity_ca_file.empty() || !config.identity_cert_file.empty();
-    channel_options.tls.ca_file = config.identity_ca_file;
-    channel_options.tls.cert_file = config.identity_cert_file;
-    channel_options.tls.key_file = config.identity_key_file;
-    COFFER_ASSIGN_OR_RETURN(identity, grpcx::MakeChannel(config.identity_addr, channel_options));
+    COFFER_ASSIGN_OR_RETURN(
+        identity, grpcx::MakeChannel(config.identity_addr, IdentityChannelOptions(config)));
   }
   if (overrides.jwks != nullptr) {
     a.jwks = overrides.jwks;
@@ -391,7 +260,6 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       service::SpaceServiceConfig{config.shard_id}, *a.spaces, *a.access, *a.cipher, *a.hlc,
       a.directory.get(), NowMs);
   a.space_grpc = std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.space_service);
-  a.blobs->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.file_service = std::make_unique<service::FileService>(
       service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes,
                                  config.max_upload_buffer_bytes_per_user},
@@ -415,106 +283,45 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
       transport::FileStreamBounds{a.uploads.get(), a.downloads.get(), a.watchdog.get(),
                                   std::chrono::milliseconds(config.file_stream_idle_timeout_ms)});
   // Shard sync (sync/): change feed always; relay and consumer only with Kafka configured.
-  a.sync_repo->SetCommitHook([notifier](const std::string& space) { notifier->Publish(space); });
   a.sync_metrics = std::make_unique<sync::SyncMetrics>(*a.registry);
   a.feed =
       std::make_unique<service::ChangeFeed>(config.shard_id, *a.sync_repo, *a.access, *a.cipher);
   a.sync_grpc = std::make_unique<transport::SyncGrpcService>(
       *a.authenticator, *a.feed, *a.notifier, std::chrono::milliseconds(config.watch_heartbeat_ms),
-      *a.watch_streams);
+      *a.watch_streams, config.watch_threads);
   if (!config.kafka_bootstrap.empty()) {
-    kafka::ClientConfig client;
-    client.bootstrap_servers = config.kafka_bootstrap;
-    client.client_id = "coffer-vault-" + config.shard_id;
-    COFFER_ASSIGN_OR_RETURN(client.properties, KafkaSecurityProperties(config));
+    COFFER_ASSIGN_OR_RETURN(const kafka::ClientConfig client, KafkaClient(config));
+    COFFER_ASSIGN_OR_RETURN(a.kafka_probe, kafka::Consumer::Create(ProbeConfig(client)));
+    a.bootstrap =
+        std::make_unique<sync::PeerBootstrap>(BootstrapPeer(config), *a.sync_repo, *a.kafka_probe);
     a.event_auth = std::make_unique<sync::EventAuthenticator>(*a.keyring);
-    sync::OutboxRelayOptions relay;
-    relay.shard_id = config.shard_id;
-    relay.topic = config.kafka_topic;
-    static_cast<kafka::ClientConfig&>(relay.producer) = client;
-    relay.producer.properties["message.timeout.ms"] =
-        std::to_string(config.kafka_delivery_timeout_ms);
-    // Flush waits a little longer than the messages' own timeout, so it sees their reports.
-    relay.delivery_timeout = std::chrono::milliseconds(config.kafka_delivery_timeout_ms + 1000);
-    // Markers only matter for tombstone GC, which must be on for every shard alike.
-    relay.progress_interval = std::chrono::milliseconds(gc ? config.progress_interval_ms : 0);
+    sync::OutboxRelayOptions relay = RelayOptions(config, client);
     relay.auth = a.event_auth.get();
     a.relay = std::make_unique<sync::OutboxRelay>(
         relay, *a.sync_repo, sync::PgLeadership(config.db_dsn, "coffer.vault.outbox_relay"),
-        *a.sync_metrics, notifier);
-    sync::ChangeConsumerOptions consumer;
-    consumer.shard_id = config.shard_id;
-    consumer.topic = config.kafka_topic;
-    consumer.history_keep = config.history_retention;
-    consumer.gate = gate;
+        *a.sync_metrics, a.notifier.get());
+    sync::ChangeConsumerOptions consumer = ConsumerOptions(config, client);
+    consumer.gate = a.gate.get();
     consumer.auth = a.event_auth.get();
-    consumer.max_clock_skew = std::chrono::milliseconds(config.max_clock_skew_ms);
-    if (!config.bootstrap_peer.empty()) {
-      Impl* app = &a;
-      consumer.recover = [app] { return app->RecoverFromPeer(); };
-    }
-    static_cast<kafka::ClientConfig&>(consumer.consumer) = client;
-    // How long a fetch may wait at the broker for new events: the floor of the replication delay
-    // on a quiet topic (librdkafka's default is 500 ms). After the copy above, which would reset
-    // it.
-    consumer.consumer.properties["fetch.wait.max.ms"] = std::to_string(config.kafka_fetch_wait_ms);
+    if (!config.bootstrap_peer.empty()) consumer.recovery = a.bootstrap.get();
     a.consumer = std::make_unique<sync::ChangeConsumer>(
         consumer, *a.sync_repo, sync::PgLeadership(config.db_dsn, "coffer.vault.change_consumer"),
         *a.hlc, *a.sync_metrics);
-    if (gc) {
+    if (TombstoneGcOn(config)) {
       a.gc = std::make_unique<sync::TombstoneCollector>(
-          sync::TombstoneCollectorOptions{
-              config.shard_id, std::chrono::milliseconds(config.tombstone_gc_interval_ms),
-              std::chrono::milliseconds(config.tombstone_gc_min_age_ms)},
-          *a.sync_repo, sync::PgLeadership(config.db_dsn, "coffer.vault.tombstone_gc"),
-          *a.sync_metrics);
+          TombstoneGcOptions(config), *a.sync_repo,
+          sync::PgLeadership(config.db_dsn, "coffer.vault.tombstone_gc"), *a.sync_metrics);
     }
-    kafka::ConsumerConfig probe;
-    static_cast<kafka::ClientConfig&>(probe) = client;
-    probe.client_id = client.client_id + "-probe";
-    COFFER_ASSIGN_OR_RETURN(a.kafka_probe, kafka::Consumer::Create(probe));
-  }
-  repository::PgRecordRepository* records = a.records.get();
-  Impl* self = &a;
-  if (a.event_auth) {
     a.dead_letters = std::make_unique<sync::DeadLetters>(
         config.shard_id, *a.sync_repo, *a.sync_repo, *a.event_auth, config.history_retention);
   }
+  a.reporter = std::make_unique<sync::ShardReporter>(sync::ShardReporterSources{
+      config.shard_id, config.kafka_topic, *a.records, *a.sync_repo, *a.sync_repo, a.relay.get(),
+      a.consumer.get(), a.kafka_probe.get()});
   a.admin_grpc = std::make_unique<transport::AdminGrpcService>(
-      *a.authenticator, *a.record_service,
-      transport::ShardStatusSource{
-          config.shard_id, std::string(version::Version()),
-          [records] {
-            auto backlog = records->OutboxBacklog();
-            return backlog.ok() ? *backlog : int64_t{-1};
-          },
-          [self](v1::GetShardStatusResponse* resp) { self->FillSyncStatus(resp); },
-          [self](const std::function<bool(const v1::ExportSnapshotResponse&)>& write) {
-            return self->ExportSnapshot(write);
-          },
-          [self](const std::string& space_id) {
-            return self->space_service->MembershipDigest(space_id);
-          }},
-      a.dead_letters.get());
+      *a.authenticator, *a.record_service, *a.space_service, *a.reporter, a.dead_letters.get());
 
-  grpcx::GrpcServerOptions server_options;
-  server_options.address = config.grpc_addr;
-  server_options.tls_cert_file = config.tls_cert_file;
-  server_options.tls_key_file = config.tls_key_file;
-  server_options.tls_client_ca_file = config.tls_client_ca_file;
-  server_options.shutdown_grace = std::chrono::milliseconds(config.shutdown_grace_ms);
-  server_options.max_threads = config.grpc_max_threads;
-  server_options.max_concurrent_streams = config.grpc_max_concurrent_streams;
-  server_options.keepalive_time = std::chrono::milliseconds(config.grpc_keepalive_time_ms);
-  server_options.keepalive_timeout = std::chrono::milliseconds(config.grpc_keepalive_timeout_ms);
-  server_options.min_client_ping_interval =
-      std::chrono::milliseconds(config.grpc_min_client_ping_interval_ms);
-  server_options.max_connection_idle =
-      std::chrono::milliseconds(config.grpc_max_connection_idle_ms);
-  server_options.max_connection_age = std::chrono::milliseconds(config.grpc_max_connection_age_ms);
-  server_options.max_connection_age_grace =
-      std::chrono::milliseconds(config.grpc_max_connection_age_grace_ms);
-  a.grpc_server = std::make_unique<grpcx::GrpcServer>(server_options);
+  a.grpc_server = std::make_unique<grpcx::GrpcServer>(GrpcServerConfig(config));
   a.grpc_server->RegisterService(a.record_grpc.get());
   a.grpc_server->RegisterService(a.space_grpc.get());
   a.grpc_server->RegisterService(a.admin_grpc.get());
@@ -530,30 +337,22 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   // Readiness is what serving this replica's API needs: its database, and (a new shard with
   // tombstone GC only) having joined replication, before which it refuses writes.
   a.admin_server->AddReadinessCheck("database", [pool] { return pool->Ping(); });
-  a.admin_server->AddReadinessCheck("replication", [gate] { return gate->CheckWritable(); });
+  a.admin_server->AddReadinessCheck("replication",
+                                    [gate = a.gate.get()] { return gate->CheckWritable(); });
   // Replication health is its own signal (/replicationz, coffer_vault_replication_healthy),
   // never un-readiness: every replica of every shard shares the broker, so a Kafka outage or a
   // stalled consumer as readiness would take the whole service out of its load balancers while
   // each shard's API still works. Operators are alerted instead (helm/README.md "Alerts").
   if (a.kafka_probe) {
     constexpr char kReplicationPath[] = "/replicationz";
-    if (a.consumer) {
-      // A consumer that refuses to resume (log truncated under it, and no peer to recover from
-      // or a recovery that failed): this shard's copy of shared spaces stops following the other
-      // shards. The reason is in GetShardStatus and the log.
-      sync::ChangeConsumer* consumer = a.consumer.get();
-      a.admin_server->AddStatusCheck(kReplicationPath, "consumer", [consumer]() -> absl::Status {
-        const std::string reason = consumer->stall_reason();
-        if (reason.empty()) return absl::OkStatus();
-        return absl::UnavailableError("change consumer stalled: " + reason);
-      });
-    }
-    kafka::Consumer* probe = a.kafka_probe.get();
-    std::string topic = config.kafka_topic;
-    a.admin_server->AddStatusCheck(kReplicationPath, "kafka", [probe, topic]() -> absl::Status {
-      absl::StatusOr<int> n = probe->PartitionCount(topic, std::chrono::seconds(2));
-      return n.ok() ? absl::OkStatus() : n.status();
-    });
+    sync::ShardReporter* reporter = a.reporter.get();
+    // A consumer that refuses to resume (log truncated under it, and no peer to recover from or a
+    // recovery that failed): this shard's copy of shared spaces stops following the other
+    // shards. The reason is in GetShardStatus and the log.
+    a.admin_server->AddStatusCheck(kReplicationPath, "consumer",
+                                   [reporter] { return reporter->ConsumerHealth(); });
+    a.admin_server->AddStatusCheck(kReplicationPath, "kafka",
+                                   [reporter] { return reporter->KafkaHealth(); });
     a.admin_server->SetStatusGauge(
         kReplicationPath,
         &prometheus::BuildGauge()
@@ -568,19 +367,25 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   return std::unique_ptr<VaultApp>(new VaultApp(std::move(impl)));
 }
 
+absl::StatusOr<postgres::MigrationResult> MigrateVaultDatabase(const VaultConfig& config) {
+  const std::string& dsn =
+      config.migration_db_dsn.empty() ? config.db_dsn : config.migration_db_dsn;
+  absl::StatusOr<postgres::MigrationResult> result = ApplyOver(dsn);
+  if (!result.ok()) return status::Annotate(result.status(), "applying migrations");
+  return result;
+}
+
 absl::Status VaultApp::Start() {
   Impl& a = *impl_;
-  COFFER_ASSIGN_OR_RETURN(postgres::MigrationResult migrated,
-                          postgres::ApplyMigrations(*a.pool, VaultMigrations()));
-  log::Info("vault migrations applied",
-            {{"applied", static_cast<int64_t>(migrated.applied.size())},
-             {"already_applied", static_cast<int64_t>(migrated.already_applied)}});
+  COFFER_RETURN_IF_ERROR(a.PrepareSchema());
   // Fail fast on a misconfigured issuer, but do not refuse to start while identity is down:
   // the verifier fetches again on the first token.
   if (absl::Status keys = a.verifier->RefreshKeys(); !keys.ok()) {
     log::Warn("could not fetch token signing keys yet", {{"status", keys}});
   }
-  COFFER_RETURN_IF_ERROR(status::Annotate(a.BootstrapIfEmpty(), "bootstrap"));
+  if (a.bootstrap) {
+    COFFER_RETURN_IF_ERROR(status::Annotate(a.bootstrap->BootstrapIfEmpty().status(), "bootstrap"));
+  }
   a.notifier->Start();
   if (a.relay) a.relay->Start();
   if (a.consumer) a.consumer->Start();

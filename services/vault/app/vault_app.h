@@ -2,7 +2,8 @@
 // and wired (STYLE.md). main.cc parses the config, builds a VaultApp, starts it and waits for a
 // signal; integration tests build one in-process with injected token keys and clock.
 //
-// Start(): applies migrations (advisory-locked, so replicas may start together), starts the
+// Start(): per --migrate, applies migrations (auto: advisory-locked, so replicas may start
+// together; over --migration-db-dsn when set) or checks that none is pending (off), starts the
 // change notifier and, with --kafka-bootstrap, the outbox relay and the change consumer (each
 // leader-elected per shard, sync/), the gRPC server (RecordService, SpaceService, AdminService,
 // SyncService, FileService; health and reflection from pkg/grpcx)
@@ -21,9 +22,15 @@
 #include "absl/status/statusor.h"
 #include "pkg/auth/clock.h"
 #include "pkg/auth/jwks_source.h"
+#include "pkg/postgres/migrations.h"
 #include "services/vault/app/vault_config.h"
 
 namespace coffer::vault::app {
+
+// --migrate-only: applies the vault's migrations over a connection of its own to
+// --migration-db-dsn (else --db-dsn) and returns what was applied. Needs no other setting (no
+// KEK, no identity, no Kafka).
+absl::StatusOr<postgres::MigrationResult> MigrateVaultDatabase(const VaultConfig& config);
 
 class VaultApp {
  public:

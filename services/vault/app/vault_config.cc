@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "pkg/status/status.h"
+
 namespace coffer::vault::app {
 namespace {
 
@@ -22,6 +24,22 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
       .Secret();
   parser.Add("db-pool-size", &c->db_pool_size, "PostgreSQL connections per replica")
       .Validate(config::InRange(1, 256));
+  parser
+      .Add("migrate", &c->migrate,
+           "Schema migrations: auto = apply pending ones at start (replicas may start together), "
+           "off = apply none and refuse to start while the schema is behind this binary (a "
+           "separate step migrates, e.g. the chart's Job), only = apply them, print a one-line "
+           "summary and exit")
+      .Validate(config::OneOf({"auto", "off", "only"}));
+  parser.Add("migrate-only", &c->migrate_only,
+             "Short for --migrate=only: connect, apply the migrations, print \"applied N, now at "
+             "version V\" and exit 0 (non-zero on failure)");
+  parser
+      .Add("migration-db-dsn", &c->migration_db_dsn,
+           "libpq connection string used only to apply migrations, e.g. of a role that owns the "
+           "schema while --db-dsn's role has only the GRANTs in helm/README.md (empty = "
+           "--db-dsn)")
+      .Secret();
   parser.Add("kek", &c->kek, "Key-encryption keys \"k1:<base64 32 bytes>,...[,primary=k1]\"")
       .Secret();
   parser.Add("kek-file", &c->kek_file, "File holding the key-encryption keys (instead of --kek)");
@@ -137,8 +155,14 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
       .Validate(config::InRange(1, 10000));
   parser
       .Add("max-watch-streams", &c->max_watch_streams,
-           "SyncService.Watch streams all users may have open on this replica")
+           "SyncService.Watch streams all users may have open on this replica (an idle stream "
+           "holds no thread: a few KiB of memory each)")
       .Validate(config::InRange(1, 100000));
+  parser
+      .Add("watch-threads", &c->watch_threads,
+           "Threads that run the Watch streams' database steps (catch-up pages, token and "
+           "membership checks); idle streams need none")
+      .Validate(config::InRange(1, 256));
   parser
       .Add("max-uploads-per-user", &c->max_uploads_per_user,
            "FileService.UploadFile calls one user may have open on this replica")
@@ -230,6 +254,7 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
 }
 
 absl::Status ValidateVaultConfig(const VaultConfig& c) {
+  COFFER_RETURN_IF_ERROR(VaultMigrateMode(c).status());
   if (c.kek.empty() == c.kek_file.empty()) {
     return absl::InvalidArgumentError(
         "exactly one of --kek (COFFER_KEK) and --kek-file "
@@ -247,25 +272,67 @@ absl::Status ValidateVaultConfig(const VaultConfig& c) {
     return absl::InvalidArgumentError(
         "--bootstrap-peer needs --bootstrap-token-file and --kafka-bootstrap");
   }
-  // Long-lived streams each hold a gRPC thread: together they must leave threads for every
-  // other call, or a full set of Watch streams would refuse everybody's unary calls.
-  const int64_t streams = int64_t{c.max_watch_streams} + c.max_uploads + c.max_downloads;
+  // File streams each hold a gRPC thread (sync API): together they must leave threads for every
+  // other call, or a full set of uploads would refuse everybody's unary calls. Watch streams run
+  // on the callback API and hold none.
+  const int64_t streams = int64_t{c.max_uploads} + c.max_downloads;
   if (c.grpc_max_threads > 0 && streams + kThreadsForOtherCalls > c.grpc_max_threads) {
     return absl::InvalidArgumentError(
-        "--max-watch-streams + --max-uploads + --max-downloads (" + std::to_string(streams) +
-        ") must leave at least " + std::to_string(kThreadsForOtherCalls) +
-        " of --grpc-max-threads (" + std::to_string(c.grpc_max_threads) + ") for other calls");
+        "--max-uploads + --max-downloads (" + std::to_string(streams) + ") must leave at least " +
+        std::to_string(kThreadsForOtherCalls) + " of --grpc-max-threads (" +
+        std::to_string(c.grpc_max_threads) + ") for other calls");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<postgres::MigrateMode> VaultMigrateMode(const VaultConfig& c) {
+  return postgres::ResolveMigrateMode(c.migrate, c.migrate_only);
 }
 
 absl::StatusOr<std::map<std::string, std::string>> KafkaSecurityProperties(const VaultConfig& c) {
   std::map<std::string, std::string> p;
   const std::string& protocol = c.kafka_security_protocol;
-  if (protocol == "plaintext") return p;
-  p["security.protocol"] = protocol;
   const bool tls = protocol == "ssl" || protocol == "sasl_ssl";
   const bool sasl = protocol == "sasl_plaintext" || protocol == "sasl_ssl";
+  if (!tls && !sasl && protocol != "plaintext") {
+    // The flag's own check refuses other values; a VaultConfig built in code may still hold one.
+    return absl::InvalidArgumentError(
+        "--kafka-security-protocol must be plaintext, ssl, sasl_plaintext or sasl_ssl");
+  }
+  // A TLS or SASL setting the protocol would ignore is a mistake (e.g. a forgotten
+  // --kafka-security-protocol): refuse it rather than connect without the intended security.
+  if (!tls) {
+    for (const auto& [flag, value] :
+         {std::pair<const char*, const std::string*>{"--kafka-ssl-ca-file", &c.kafka_ssl_ca_file},
+          {"--kafka-ssl-cert-file", &c.kafka_ssl_cert_file},
+          {"--kafka-ssl-key-file", &c.kafka_ssl_key_file}}) {
+      if (!value->empty()) {
+        return absl::InvalidArgumentError(std::string(flag) +
+                                          " is set but --kafka-security-protocol " + protocol +
+                                          " does not use TLS (ssl or sasl_ssl)");
+      }
+    }
+  }
+  if (!sasl) {
+    for (const auto& [flag, value] :
+         {std::pair<const char*, const std::string*>{"--kafka-sasl-mechanism",
+                                                     &c.kafka_sasl_mechanism},
+          {"--kafka-sasl-username", &c.kafka_sasl_username},
+          {"--kafka-sasl-password-file", &c.kafka_sasl_password_file}}) {
+      if (!value->empty()) {
+        return absl::InvalidArgumentError(std::string(flag) +
+                                          " is set but --kafka-security-protocol " + protocol +
+                                          " does not use SASL (sasl_plaintext or sasl_ssl)");
+      }
+    }
+  }
+  if (sasl && c.kafka_sasl_mechanism != "PLAIN" && c.kafka_sasl_mechanism != "SCRAM-SHA-256" &&
+      c.kafka_sasl_mechanism != "SCRAM-SHA-512" && !c.kafka_sasl_mechanism.empty()) {
+    return absl::InvalidArgumentError(
+        "--kafka-sasl-mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+  }
+  if (protocol == "plaintext") return p;
+  p["security.protocol"] = protocol;
   auto readable = [](const std::string& path) { return std::ifstream(path).good(); };
   if (tls) {
     if (!c.kafka_ssl_ca_file.empty()) {
@@ -297,6 +364,7 @@ absl::StatusOr<std::map<std::string, std::string>> KafkaSecurityProperties(const
     std::ifstream in(c.kafka_sasl_password_file);
     std::string password;
     std::getline(in, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
     if (password.empty()) {
       return absl::InvalidArgumentError("--kafka-sasl-password-file: cannot read a password");
     }

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pkg/config/config.h"
+#include "pkg/postgres/migrations.h"
 
 namespace coffer::vault::app {
 
@@ -18,6 +19,12 @@ struct VaultConfig {
   std::string rest_addr;
   std::string db_dsn;
   int db_pool_size = 16;
+  // Schema migrations (README "Migrations"): auto | off | only (postgres::MigrateMode);
+  // --migrate-only is short for --migrate=only. A set migration DSN is used for migrations only
+  // (a role allowed to run DDL), --db-dsn for everything else.
+  std::string migrate = "auto";
+  bool migrate_only = false;
+  std::string migration_db_dsn;
   std::string kek;
   std::string kek_file;
   std::string log_level = "info";
@@ -68,7 +75,8 @@ struct VaultConfig {
   // Long-lived calls (README "Limits"): caps per user (token subject) and per replica, and the
   // idle timeout of a stalled upload / download.
   int max_watch_streams_per_user = 8;
-  int max_watch_streams = 512;
+  int max_watch_streams = 10000;  // callback API: an idle stream holds no thread
+  int watch_threads = 4;          // threads running the Watch streams' database steps
   int max_uploads_per_user = 4;
   int max_uploads = 64;
   int max_downloads_per_user = 8;
@@ -108,5 +116,8 @@ absl::Status ValidateVaultConfig(const VaultConfig& config);
 // message).
 absl::StatusOr<std::map<std::string, std::string>> KafkaSecurityProperties(
     const VaultConfig& config);
+
+// The --migrate / --migrate-only choice (postgres::ResolveMigrateMode).
+absl::StatusOr<postgres::MigrateMode> VaultMigrateMode(const VaultConfig& config);
 
 }  // namespace coffer::vault::app

@@ -28,7 +28,7 @@ absl::StatusOr<bool> PgBlobRepository::Insert(const StoredBlob& blob,
         postgres::ExecPrepared(txn, sql::kEnqueueBlob, blob.blob_id);
         return absl::OkStatus();
       }));
-  if (inserted && hook_) hook_(blob.space_id);
+  if (inserted && listener_ != nullptr) listener_->Committed(blob.space_id);
   return inserted;
 }
 

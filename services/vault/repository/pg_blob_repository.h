@@ -4,28 +4,26 @@
 // from another shard (`complete = false`) are invisible here; a local upload of the same
 // content completes them.
 //
-// After an insert committed, the commit hook (if set) is called with the blob's space id: the
-// app wires it to ChangeNotifier::Publish, which wakes the relay.
+// After an insert committed, the CommitListener (if any) is told the blob's space id: in
+// production the ChangeNotifier, which wakes the relay.
 //
-// Lifecycle: borrows connections from a pool that must outlive it; SetCommitHook() before the
-// first insert. Threading: thread-safe; the hook runs on the inserting thread.
+// Lifecycle: borrows the pool and the listener, which must outlive it. Threading: thread-safe;
+// the listener is called on the inserting thread.
 #pragma once
 
-#include <functional>
 #include <string>
 
 #include "pkg/postgres/connection_pool.h"
 #include "services/vault/repository/blob_repository.h"
+#include "services/vault/repository/commit_listener.h"
 
 namespace coffer::vault::repository {
 
 class PgBlobRepository final : public BlobRepository {
  public:
-  using CommitHook = std::function<void(const std::string& space_id)>;
-
-  explicit PgBlobRepository(postgres::ConnectionPool& pool) : pool_(pool) {}
-
-  void SetCommitHook(CommitHook hook) { hook_ = std::move(hook); }
+  // `listener` (may be null) is told the space of every blob inserted.
+  explicit PgBlobRepository(postgres::ConnectionPool& pool, CommitListener* listener = nullptr)
+      : pool_(pool), listener_(listener) {}
 
   absl::StatusOr<bool> Insert(const StoredBlob& blob,
                               const std::vector<std::string>& chunks) override;
@@ -35,7 +33,7 @@ class PgBlobRepository final : public BlobRepository {
 
  private:
   postgres::ConnectionPool& pool_;
-  CommitHook hook_;
+  CommitListener* const listener_;
 };
 
 }  // namespace coffer::vault::repository

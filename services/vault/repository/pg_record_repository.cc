@@ -55,7 +55,7 @@ absl::StatusOr<pqxx::result> Read(postgres::ConnectionPool& pool, const auto& fn
 
 absl::StatusOr<bool> PgRecordRepository::Committed(absl::StatusOr<bool> written,
                                                    const std::string& space_id) {
-  if (written.ok() && *written && hook_) hook_(space_id);
+  if (written.ok() && *written && listener_ != nullptr) listener_->Committed(space_id);
   return written;
 }
 

@@ -6,30 +6,27 @@
 // concurrent writer commits, so exactly one of two racing writers wins without SERIALIZABLE
 // retries. pqxx exceptions are translated to Status here (pkg/postgres/errors.h).
 //
-// After a write that changed a record committed, the commit hook (if set) is called with the
-// record's space id: the app wires it to ChangeNotifier::Publish, which wakes the relay and Watch
-// streams (nothing NOTIFYs inside the write transaction; see migrations/V003).
+// After a write that changed a record committed, the CommitListener (if any) is told the
+// record's space id: in production the ChangeNotifier, which wakes the relay and Watch streams
+// (nothing NOTIFYs inside the write transaction; see migrations/V003).
 //
-// Lifecycle: borrows connections from a pool that must outlive it; SetCommitHook() before the
-// first write. Threading: thread-safe; the hook runs on the writing thread.
+// Lifecycle: borrows the pool and the listener, which must outlive it. Threading: thread-safe;
+// the listener is called on the writing thread.
 #pragma once
 
-#include <functional>
 #include <string>
 
 #include "pkg/postgres/connection_pool.h"
+#include "services/vault/repository/commit_listener.h"
 #include "services/vault/repository/record_repository.h"
 
 namespace coffer::vault::repository {
 
 class PgRecordRepository final : public RecordRepository {
  public:
-  // Called with the space id after a committed write that changed a record of that space.
-  using CommitHook = std::function<void(const std::string& space_id)>;
-
-  explicit PgRecordRepository(postgres::ConnectionPool& pool) : pool_(pool) {}
-
-  void SetCommitHook(CommitHook hook) { hook_ = std::move(hook); }
+  // `listener` (may be null) is told the space of every committed write that changed a record.
+  explicit PgRecordRepository(postgres::ConnectionPool& pool, CommitListener* listener = nullptr)
+      : pool_(pool), listener_(listener) {}
 
   absl::StatusOr<bool> Insert(const StoredRevision& revision) override;
   absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
@@ -54,7 +51,7 @@ class PgRecordRepository final : public RecordRepository {
   absl::StatusOr<bool> Committed(absl::StatusOr<bool> written, const std::string& space_id);
 
   postgres::ConnectionPool& pool_;
-  CommitHook hook_;
+  CommitListener* const listener_;
 };
 
 }  // namespace coffer::vault::repository

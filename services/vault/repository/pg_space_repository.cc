@@ -173,10 +173,10 @@ absl::Status PgSpaceRepository::WriteRegisters(const std::vector<SpaceRegister>&
     return absl::AbortedError("a newer change of this space arrived meanwhile; read it and retry");
   }
   COFFER_RETURN_IF_ERROR(written);
-  if (hook_) {
+  if (listener_ != nullptr) {
     std::set<std::string> spaces;
     for (const SpaceRegister& r : writes) spaces.insert(r.space_id);
-    for (const std::string& space : spaces) hook_(space);
+    for (const std::string& space : spaces) listener_->Committed(space);
   }
   return absl::OkStatus();
 }

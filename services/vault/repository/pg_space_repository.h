@@ -1,16 +1,16 @@
 // PgSpaceRepository: SpaceRepository on the shard's PostgreSQL (statements in sql.h, V010).
 //
-// After a local register write committed, the commit hook (if set) is called with its space, so
-// the replica's ChangeNotifier wakes the relay and Watch streams (no NOTIFY in the transaction,
-// see migrations/V003).
+// After a local register write committed, the CommitListener (if any) is told its space, so the
+// replica's ChangeNotifier wakes the relay and Watch streams (no NOTIFY in the transaction, see
+// migrations/V003).
 //
-// Lifecycle: borrows connections from a pool that must outlive it. Threading: thread-safe.
+// Lifecycle: borrows the pool and the listener, which must outlive it. Threading: thread-safe.
 #pragma once
 
-#include <functional>
 #include <pqxx/transaction_base>
 
 #include "pkg/postgres/connection_pool.h"
+#include "services/vault/repository/commit_listener.h"
 #include "services/vault/repository/space_repository.h"
 
 namespace coffer::vault::repository {
@@ -25,12 +25,9 @@ std::vector<SpaceRegister> ReadRegisters(pqxx::transaction_base& txn, const std:
 
 class PgSpaceRepository final : public SpaceRepository {
  public:
-  using CommitHook = std::function<void(const std::string& space_id)>;
-
-  explicit PgSpaceRepository(postgres::ConnectionPool& pool) : pool_(pool) {}
-
-  // Set before the first write (the app wires it to ChangeNotifier::Publish).
-  void SetCommitHook(CommitHook hook) { hook_ = std::move(hook); }
+  // `listener` (may be null) is told the space of every committed register write.
+  explicit PgSpaceRepository(postgres::ConnectionPool& pool, CommitListener* listener = nullptr)
+      : pool_(pool), listener_(listener) {}
 
   absl::Status EnsurePersonalSpace(const std::string& space_id, const std::string& user_id,
                                    int64_t now_ms) override;
@@ -54,7 +51,7 @@ class PgSpaceRepository final : public SpaceRepository {
                                                 const std::string& user_id);
 
   postgres::ConnectionPool& pool_;
-  CommitHook hook_;
+  CommitListener* const listener_;
 };
 
 }  // namespace coffer::vault::repository

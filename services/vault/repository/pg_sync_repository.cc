@@ -363,9 +363,9 @@ absl::StatusOr<MergeOutcome> PgSyncRepository::ApplyBatch(
         return absl::OkStatus();
       });
   if (!st.ok()) return st;
-  if (hook_ && outcome.applied > 0) {
+  if (listener_ != nullptr && outcome.applied > 0) {
     merged_spaces.insert(changed_registers.begin(), changed_registers.end());
-    for (const std::string& space : merged_spaces) hook_(space);
+    for (const std::string& space : merged_spaces) listener_->Committed(space);
   }
   return outcome;
 }
@@ -575,8 +575,8 @@ absl::Status PgSyncRepository::MergeSnapshot(const SnapshotHeader& header,
         return absl::OkStatus();
       });
   if (!merged.ok()) return merged;
-  if (hook_ && outcome.applied > 0) {
-    for (const std::string& space : spaces) hook_(space);
+  if (listener_ != nullptr && outcome.applied > 0) {
+    for (const std::string& space : spaces) listener_->Committed(space);
   }
   return absl::OkStatus();
 }

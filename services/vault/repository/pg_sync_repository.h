@@ -9,12 +9,12 @@
 // so applying a batch and moving past it are one atomic step; a duplicate or an older revision
 // changes nothing.
 //
-// After a batch that changed records committed, the commit hook (if set) is called per space of
+// After a batch that changed records committed, the CommitListener (if any) is told each space of
 // the batch, so the replica's ChangeNotifier wakes Watch streams (no NOTIFY inside the merge
 // transaction; see migrations/V003).
 //
-// Lifecycle: borrows a pool that must outlive it. Threading: thread-safe; the hook runs on the
-// calling thread.
+// Lifecycle: borrows the pool and the listener, which must outlive it. Threading: thread-safe;
+// the listener is called on the calling thread.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "pkg/postgres/connection_pool.h"
+#include "services/vault/repository/commit_listener.h"
 #include "services/vault/repository/sync_stores.h"
 
 namespace coffer::vault::repository {
@@ -37,13 +38,10 @@ class PgSyncRepository final : public OutboxStore,
                                public SnapshotStore,
                                public DeadLetterStore {
  public:
-  // Called once per distinct space id of a merge batch after ApplyBatch committed.
-  using CommitHook = std::function<void(const std::string& space_id)>;
-
-  explicit PgSyncRepository(postgres::ConnectionPool& pool) : pool_(pool) {}
-
-  // Set before the first ApplyBatch (the app wires it to ChangeNotifier::Publish).
-  void SetCommitHook(CommitHook hook) { hook_ = std::move(hook); }
+  // `listener` (may be null) is told each distinct space of a merge batch (ApplyBatch) or of a
+  // merged snapshot (MergeSnapshot) after it committed.
+  explicit PgSyncRepository(postgres::ConnectionPool& pool, CommitListener* listener = nullptr)
+      : pool_(pool), listener_(listener) {}
 
   // OutboxStore
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(int limit) override;
@@ -95,7 +93,7 @@ class PgSyncRepository final : public OutboxStore,
 
  private:
   postgres::ConnectionPool& pool_;
-  CommitHook hook_;
+  CommitListener* const listener_;
 };
 
 }  // namespace coffer::vault::repository

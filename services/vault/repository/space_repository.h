@@ -18,14 +18,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/vault/domain/role.h"
 
 namespace coffer::vault::repository {
 
-// Roles in ascending power; a role grants everything the lower ones do.
-enum class Role { kReader = 1, kWriter = 2, kAdmin = 3, kOwner = 4 };
-
-std::string_view RoleName(Role role);
-std::optional<Role> RoleFromName(std::string_view name);
+// Roles are a domain value (domain/role.h); named here unqualified as the stores use them.
+using domain::Role;
+using domain::RoleFromName;
+using domain::RoleName;
 
 // A space as seen by one member.
 struct SpaceView {

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/vault/domain/dead_letter.h"
 #include "services/vault/repository/blob_repository.h"
 #include "services/vault/repository/record_repository.h"
 #include "services/vault/repository/space_repository.h"
@@ -34,23 +35,8 @@ struct OutboxEntry {
   absl::Status read_error;
 };
 
-// An event this shard will not apply ('in') or cannot publish ('out'), kept as it was, with why
-// (V008, README "Dead letters").
-struct DeadLetter {
-  int64_t id = 0;                  // assigned when stored
-  std::string direction = "in";    // "in" | "out"
-  std::string kind;                // in: mac | schema | decode | merge; out: too_large | refused
-  std::string error;               // never holds record content or key material
-  int32_t partition = -1;          // -1 = none
-  int64_t offset = -1;             // -1 = none (outgoing)
-  std::string origin_shard;        // as the event claims it
-  std::optional<std::string> key;  // Kafka key (nullopt = null)
-  std::string value;               // the serialized ChangeEvent
-  std::string mac_key_id;          // from the event's headers ("" = none)
-  std::string mac;
-  int64_t created_at_ms = 0;  // when stored
-  int64_t value_bytes = 0;    // size of `value` (ListDeadLetters leaves `value` empty)
-};
+// An event this shard will not apply or cannot publish (a domain value: transport lists it).
+using DeadLetter = domain::DeadLetter;
 
 // A received revision and where it came from in the change topic.
 struct IncomingRevision {

@@ -68,7 +68,7 @@ std::string ChangeFeed::EncodeCursor(const std::string& space_id, int64_t change
 
 absl::StatusOr<std::string> ChangeFeed::ResolveSpace(const Caller& caller,
                                                      const std::string& space_id) {
-  return access_.Resolve(caller, space_id, repository::Role::kReader, "space_id");
+  return access_.Resolve(caller, space_id, domain::Role::kReader, "space_id");
 }
 
 absl::StatusOr<FeedPage> ChangeFeed::Page(const std::string& space_id, const std::string& cursor,

@@ -13,7 +13,7 @@
 namespace coffer::vault::service {
 namespace {
 
-using repository::Role;
+using domain::Role;
 using repository::StoredBlob;
 
 constexpr size_t kMaxFileName = 255;

@@ -23,7 +23,7 @@ absl::Status CheckReplicable(const repository::StoredRevision& r) {
 }
 
 using domain::Revision;
-using repository::Role;
+using domain::Role;
 using repository::StoredRecord;
 using repository::StoredRevision;
 
@@ -112,7 +112,7 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   if (!record_id.empty()) COFFER_RETURN_IF_ERROR(CheckId(record_id, "record_id"));
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           access_.Resolve(caller, space_id, Role::kWriter, "record.space_id"));
-  if (config_.write_gate) COFFER_RETURN_IF_ERROR(config_.write_gate());
+  if (config_.write_gate != nullptr) COFFER_RETURN_IF_ERROR(config_.write_gate->CheckWritable());
   COFFER_RETURN_IF_ERROR(CheckFileRef(space, content.payload, nullptr));
   Revision rev;
   rev.space_id = space;
@@ -188,7 +188,7 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     COFFER_ASSIGN_OR_RETURN(StoredRecord record,
                             Load(caller, id, Role::kWriter, space_id, space_field));
-    if (config_.write_gate) COFFER_RETURN_IF_ERROR(config_.write_gate());
+    if (config_.write_gate != nullptr) COFFER_RETURN_IF_ERROR(config_.write_gate->CheckWritable());
     const int64_t current_version = record.head.stamp.version;
     if (expected_version && *expected_version != current_version) {
       return VersionMismatch(*expected_version, current_version);
@@ -246,12 +246,14 @@ absl::Status RecordService::CheckFileRef(const std::string& space_id,
                                          const domain::Payload& payload,
                                          const domain::Payload* before) const {
   const auto* file = std::get_if<domain::FilePayload>(&payload);
-  if (file == nullptr || file->blob_id.empty() || !config_.check_file_ref) return absl::OkStatus();
+  if (file == nullptr || file->blob_id.empty() || config_.file_refs == nullptr) {
+    return absl::OkStatus();
+  }
   if (before != nullptr) {
     const auto* old = std::get_if<domain::FilePayload>(before);
     if (old != nullptr && old->blob_id == file->blob_id) return absl::OkStatus();  // unchanged
   }
-  return config_.check_file_ref(space_id, *file);
+  return config_.file_refs->Check(space_id, *file);
 }
 
 absl::StatusOr<std::string> RecordService::SpaceOf(const Caller& caller, const std::string& id,

@@ -24,8 +24,11 @@
 #include "services/vault/domain/hlc.h"
 #include "services/vault/domain/otp.h"
 #include "services/vault/domain/record.h"
+#include "services/vault/domain/role.h"
+#include "services/vault/domain/write_gate.h"
 #include "services/vault/repository/record_repository.h"
 #include "services/vault/service/caller.h"
+#include "services/vault/service/file_ref_checker.h"
 #include "services/vault/service/record_cipher.h"
 #include "services/vault/service/record_index.h"
 #include "services/vault/service/space_access.h"
@@ -39,16 +42,14 @@ struct RecordServiceConfig {
   // Revisions kept per record in history (the newest N); 0 keeps all.
   int history_keep = 0;
   int default_page_size = 100;
-  // Checked before every write after validation and authorization; a non-OK status (e.g.
+  // Asked before every write after validation and authorization; a non-OK status (e.g.
   // UNAVAILABLE while the shard joins replication, sync/replication_gate.h) refuses the write.
-  // Empty = always writable.
-  std::function<absl::Status()> write_gate;
+  // Null = always writable. Borrowed: must outlive the service.
+  const domain::WriteGate* write_gate = nullptr;
   // Checks a FILE record's reference to uploaded content before a create, or an update that
-  // changes the reference: the blob must exist in the record's space (INVALID_ARGUMENT naming
-  // the field otherwise). Empty = references are not checked. A reference without a blob id
-  // (content not uploaded yet) is never checked.
-  std::function<absl::Status(const std::string& space_id, const domain::FilePayload& file)>
-      check_file_ref;
+  // changes the reference (service/file_ref_checker.h). Null = references are not checked. A
+  // reference without a blob id (content not uploaded yet) is never checked. Borrowed.
+  const FileRefChecker* file_refs = nullptr;
 };
 
 // A record head and, when asked, its conflict siblings.
@@ -148,7 +149,7 @@ class RecordService {
   // The space of record `id` when the caller holds at least `needed` there (NOT_FOUND otherwise,
   // as for every record the caller cannot see).
   absl::StatusOr<std::string> SpaceOf(const Caller& caller, const std::string& id,
-                                      repository::Role needed, const std::string& space_id = "");
+                                      domain::Role needed, const std::string& space_id = "");
   // Points FILE record `id` at uploaded content (FileService.UploadFile with a record_id): the
   // next revision keeps name and metadata and has `file` as its payload. Check-and-set on
   // `expected_version` like Update; FAILED_PRECONDITION when the record is not a FILE record or
@@ -171,8 +172,7 @@ class RecordService {
   // NOT_FOUND otherwise (also when purged); a malformed space id is INVALID_ARGUMENT naming
   // `space_field`.
   absl::StatusOr<repository::StoredRecord> Load(const Caller& caller, const std::string& id,
-                                                repository::Role needed,
-                                                const std::string& space_id,
+                                                domain::Role needed, const std::string& space_id,
                                                 std::string_view space_field = "space_id");
   // The check-and-set write loop (see the file comment). expected_version nullopt = whatever
   // the head is (server-side writes such as advancing an HOTP counter).
@@ -191,7 +191,7 @@ class RecordService {
                                                        const std::string& page_token,
                                                        const std::string& token_purpose);
   absl::StatusOr<int> PageSize(int requested) const;
-  // config_.check_file_ref for a FILE payload whose blob id is set and differs from `before`'s.
+  // config_.file_refs for a FILE payload whose blob id is set and differs from `before`'s.
   absl::Status CheckFileRef(const std::string& space_id, const domain::Payload& payload,
                             const domain::Payload* before) const;
   void CountWrite(domain::RecordType type, std::string_view op);

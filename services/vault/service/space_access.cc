@@ -25,7 +25,7 @@ absl::StatusOr<std::string> SpaceAccess::PersonalSpace(const Caller& caller) {
 }
 
 absl::StatusOr<std::string> SpaceAccess::Resolve(const Caller& caller, const std::string& space_id,
-                                                 repository::Role needed, std::string_view field) {
+                                                 domain::Role needed, std::string_view field) {
   if (space_id.empty()) return PersonalSpace(caller);
   if (!domain::IsUuid(space_id)) return domain::FieldError(field, "not a UUID");
   std::string id = domain::CanonicalUuid(space_id);
@@ -35,15 +35,15 @@ absl::StatusOr<std::string> SpaceAccess::Resolve(const Caller& caller, const std
 }
 
 absl::Status SpaceAccess::Check(const Caller& caller, const std::string& space_id,
-                                repository::Role needed, const std::string& not_found_message) {
+                                domain::Role needed, const std::string& not_found_message) {
   // The personal space needs no lookup: its id is the caller's own, with the owner role.
   if (space_id == domain::PersonalSpaceId(caller.subject)) return absl::OkStatus();
-  COFFER_ASSIGN_OR_RETURN(std::optional<repository::Role> role,
+  COFFER_ASSIGN_OR_RETURN(std::optional<domain::Role> role,
                           spaces_.GetRole(space_id, caller.subject));
   if (!role) return absl::NotFoundError(not_found_message);
   if (static_cast<int>(*role) < static_cast<int>(needed)) {
-    return absl::PermissionDeniedError(
-        "this needs the " + std::string(repository::RoleName(needed)) + " role in the space");
+    return absl::PermissionDeniedError("this needs the " + std::string(domain::RoleName(needed)) +
+                                       " role in the space");
   }
   return absl::OkStatus();
 }

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "absl/status/statusor.h"
+#include "services/vault/domain/role.h"
 #include "services/vault/repository/space_repository.h"
 #include "services/vault/service/caller.h"
 
@@ -30,11 +31,11 @@ class SpaceAccess {
   // checks that the caller holds at least `needed` there. Returns the canonical space id.
   // INVALID_ARGUMENT "<field>: not a UUID" for a malformed id.
   absl::StatusOr<std::string> Resolve(const Caller& caller, const std::string& space_id,
-                                      repository::Role needed, std::string_view field);
+                                      domain::Role needed, std::string_view field);
 
   // Checks the caller's role in the space a stored record belongs to. NOT_FOUND (with
   // `not_found_message`) when not a member.
-  absl::Status Check(const Caller& caller, const std::string& space_id, repository::Role needed,
+  absl::Status Check(const Caller& caller, const std::string& space_id, domain::Role needed,
                      const std::string& not_found_message);
 
   // The caller's personal space, created if needed.

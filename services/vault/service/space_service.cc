@@ -14,13 +14,13 @@
 namespace coffer::vault::service {
 namespace {
 
-using repository::Role;
+using domain::Role;
 using repository::SpaceRegister;
 
 constexpr char kNamePurpose[] = "space-name";
 
 absl::Status NeedsRole(Role role) {
-  return absl::PermissionDeniedError("this needs the " + std::string(repository::RoleName(role)) +
+  return absl::PermissionDeniedError("this needs the " + std::string(domain::RoleName(role)) +
                                      " role in the space");
 }
 
@@ -276,7 +276,7 @@ absl::StatusOr<SpaceInfo> SpaceService::Accept(const Caller& caller,
                           spaces_.GetRole(row.space_id, caller.subject));
   if (!current || !AtLeast(*current, row.role)) {
     writes.push_back(
-        MemberWrite(row.space_id, caller.subject, std::string(repository::RoleName(row.role))));
+        MemberWrite(row.space_id, caller.subject, std::string(domain::RoleName(row.role))));
   }
   COFFER_RETURN_IF_ERROR(spaces_.WriteRegisters(writes));
   return Get(caller, row.space_id);
@@ -327,7 +327,13 @@ absl::StatusOr<InvitationInfo> SpaceService::Describe(const Caller& caller,
                                                       const repository::InvitationRow& row,
                                                       bool* directory_down) {
   InvitationInfo info;
-  info.row = row;
+  info.id = row.id;
+  info.space_id = row.space_id;
+  info.inviter_id = row.inviter_id;
+  info.invitee_id = row.invitee_id;
+  info.role = row.role;
+  info.created_at_ms = row.created_at_ms;
+  info.expires_at_ms = row.expires_at_ms;
   info.state = row.state == "pending" && row.expires_at_ms <= now_ms_() ? "expired" : row.state;
   COFFER_ASSIGN_OR_RETURN(std::optional<std::string> name_ct, spaces_.GetSpaceNameCt(row.space_id));
   if (name_ct) {
@@ -392,7 +398,7 @@ absl::StatusOr<MemberInfo> SpaceService::UpdateRole(const Caller& caller,
   if ((role == Role::kAdmin || *current == Role::kAdmin) && view.role != Role::kOwner) {
     return NeedsRole(Role::kOwner);
   }
-  SpaceRegister write = MemberWrite(view.id, user_id, std::string(repository::RoleName(role)));
+  SpaceRegister write = MemberWrite(view.id, user_id, std::string(domain::RoleName(role)));
   COFFER_RETURN_IF_ERROR(spaces_.WriteRegisters({write}));
   bool directory_down = false;
   return MemberInfo{user_id, Login(caller, user_id, &directory_down), role, write.joined_at_ms};
@@ -437,7 +443,7 @@ absl::StatusOr<std::string> SpaceService::MembershipDigest(const std::string& sp
     if (r.kind == SpaceRegister::Kind::kInvitation) {
       const repository::InvitationRow& i = r.invitation;
       line += "|" + i.inviter_id + "|" + i.invitee_id + "|" +
-              std::string(repository::RoleName(i.role)) + "|" + i.state + "|" +
+              std::string(domain::RoleName(i.role)) + "|" + i.state + "|" +
               std::to_string(i.created_at_ms) + "|" + std::to_string(i.expires_at_ms);
     }
     lines.push_back(std::move(line));

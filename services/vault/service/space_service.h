@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/vault/domain/hlc.h"
+#include "services/vault/domain/role.h"
 #include "services/vault/repository/space_repository.h"
 #include "services/vault/service/caller.h"
 #include "services/vault/service/record_cipher.h"
@@ -34,25 +35,34 @@
 
 namespace coffer::vault::service {
 
+// A space as the caller sees it.
 struct SpaceInfo {
   std::string id;
-  std::string name;
+  std::string name;  // decrypted; "Personal" for the personal space
   bool personal = false;
   std::string owner_id;
-  repository::Role role = repository::Role::kReader;  // the caller's
+  domain::Role role = domain::Role::kReader;  // the caller's
   int member_count = 0;
   int64_t created_at_ms = 0;
 };
 
+// A member of a space as the caller sees it (the owner included, with Role::kOwner).
 struct MemberInfo {
   std::string user_id;
   std::string login;  // empty when the directory does not answer
-  repository::Role role = repository::Role::kReader;
+  domain::Role role = domain::Role::kReader;
   int64_t joined_at_ms = 0;
 };
 
+// An invitation as its inviter or invitee sees it.
 struct InvitationInfo {
-  repository::InvitationRow row;
+  std::string id;
+  std::string space_id;
+  std::string inviter_id;
+  std::string invitee_id;
+  domain::Role role = domain::Role::kReader;  // granted on accepting: reader, writer or admin
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;
   std::string state;  // pending | accepted | declined | revoked | expired
   std::string space_name;
   std::string inviter_login;
@@ -66,7 +76,7 @@ struct Invitee {
 };
 
 struct SpaceServiceConfig {
-  std::string shard_id;
+  std::string shard_id;  // the origin of this shard's register writes
   int64_t default_invitation_ttl_ms = 7LL * 24 * 3600 * 1000;
   int64_t max_invitation_ttl_ms = 30LL * 24 * 3600 * 1000;
 };
@@ -80,33 +90,45 @@ class SpaceService {
                const RecordCipher& cipher, domain::Hlc& hlc, UserDirectory* directory,
                WallClockMs now_ms);
 
+  // A new shared space owned by the caller.
   absl::StatusOr<SpaceInfo> Create(const Caller& caller, const std::string& name);
+  // Any member may read; `space_id` empty = the caller's personal space.
   absl::StatusOr<SpaceInfo> Get(const Caller& caller, const std::string& space_id);
   // Every space of the caller: personal first, then by name, then id.
   absl::StatusOr<std::vector<SpaceInfo>> List(const Caller& caller);
+  // Admin and owner only.
   absl::StatusOr<SpaceInfo> Rename(const Caller& caller, const std::string& space_id,
                                    const std::string& name);
+  // Owner only.
   absl::Status Delete(const Caller& caller, const std::string& space_id);
+  // Owner only; `user_id` must be a member already. The previous owner stays, as an admin.
   absl::StatusOr<SpaceInfo> TransferOwnership(const Caller& caller, const std::string& space_id,
                                               const std::string& user_id);
 
   // `role` reader, writer or admin (admin: owner only); `ttl_ms` 0 = the default.
   absl::StatusOr<InvitationInfo> Invite(const Caller& caller, const std::string& space_id,
-                                        const Invitee& invitee, repository::Role role,
-                                        int64_t ttl_ms);
+                                        const Invitee& invitee, domain::Role role, int64_t ttl_ms);
+  // The invitee answers a pending, unexpired invitation (FAILED_PRECONDITION otherwise); an
+  // invitation addressed to someone else is NOT_FOUND.
   absl::StatusOr<SpaceInfo> Accept(const Caller& caller, const std::string& invitation_id);
   absl::Status Decline(const Caller& caller, const std::string& invitation_id);
+  // An admin of the space withdraws a pending invitation.
   absl::Status Revoke(const Caller& caller, const std::string& invitation_id);
   // Pending invitations addressed to the caller (`space_id` empty), or of one space (admin).
   absl::StatusOr<std::vector<InvitationInfo>> ListInvitations(const Caller& caller,
                                                               const std::string& space_id);
 
+  // Any member may list: the owner first, then by user id.
   absl::StatusOr<std::vector<MemberInfo>> ListMembers(const Caller& caller,
                                                       const std::string& space_id);
+  // Admins change roles below admin, the owner also grants and takes away admin; nobody their
+  // own role, and the owner's only through TransferOwnership.
   absl::StatusOr<MemberInfo> UpdateRole(const Caller& caller, const std::string& space_id,
-                                        const std::string& user_id, repository::Role role);
+                                        const std::string& user_id, domain::Role role);
+  // An admin removes another member (not the owner; to remove yourself, Leave).
   absl::Status Remove(const Caller& caller, const std::string& space_id,
                       const std::string& user_id);
+  // Any member but the owner (who must transfer ownership first).
   absl::Status Leave(const Caller& caller, const std::string& space_id);
 
   // SHA-256 (hex) over every membership register of the space, or "" when it has none (a
@@ -117,7 +139,7 @@ class SpaceService {
   // The shared space `space_id` (field "space_id") where the caller holds at least `needed`.
   absl::StatusOr<repository::SpaceView> SharedSpace(const Caller& caller,
                                                     const std::string& space_id,
-                                                    repository::Role needed, std::string_view what);
+                                                    domain::Role needed, std::string_view what);
   absl::StatusOr<SpaceInfo> Info(const repository::SpaceView& view) const;
   // The invitation addressed to the caller, or NOT_FOUND.
   absl::StatusOr<repository::InvitationRow> OwnInvitation(const Caller& caller,

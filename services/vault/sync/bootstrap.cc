@@ -3,10 +3,12 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
 #include <map>
 #include <vector>
 
 #include "coffer/vault/v1/admin.grpc.pb.h"
+#include "pkg/grpcx/channel.h"
 #include "pkg/log/log.h"
 #include "pkg/status/status.h"
 #include "services/vault/sync/change_event.h"
@@ -182,6 +184,36 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
              {"revisions", static_cast<int64_t>(revisions.size())},
              {"partitions", static_cast<int64_t>(header.positions.size())}});
   return BootstrapResult::kFromSnapshot;
+}
+
+absl::StatusOr<BootstrapOptions> PeerBootstrap::Options() const {
+  BootstrapOptions options;
+  options.shard_id = config_.shard_id;
+  options.topic = config_.topic;
+  options.mode = config_.mode;
+  if (config_.peer_addr.empty()) return options;
+  std::ifstream in(config_.token_file);
+  std::string token;
+  in >> token;  // the token itself has no whitespace; trailing newlines are dropped
+  if (token.empty()) {
+    return absl::InvalidArgumentError("--bootstrap-token-file: cannot read a token from it");
+  }
+  options.token = std::move(token);
+  grpcx::ChannelOptions channel_options;
+  channel_options.tls.use_tls = !config_.peer_ca_file.empty();
+  channel_options.tls.ca_file = config_.peer_ca_file;
+  COFFER_ASSIGN_OR_RETURN(options.peer, grpcx::MakeChannel(config_.peer_addr, channel_options));
+  return options;
+}
+
+absl::StatusOr<BootstrapResult> PeerBootstrap::BootstrapIfEmpty() {
+  COFFER_ASSIGN_OR_RETURN(BootstrapOptions options, Options());
+  return Bootstrap(options, store_, probe_);
+}
+
+absl::Status PeerBootstrap::Recover() {
+  COFFER_ASSIGN_OR_RETURN(BootstrapOptions options, Options());
+  return RecoverFromPeer(options, store_, probe_);
 }
 
 }  // namespace coffer::vault::sync

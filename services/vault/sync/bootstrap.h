@@ -6,8 +6,9 @@
 // Why a snapshot: Kafka retention or compaction drops old events, so a shard that starts late
 // (or was re-created after falling behind the log start) cannot rebuild the state from the log.
 //
-// Runs once in VaultApp::Start, before the consumer and the gRPC server start. Threading: one
-// call at a time.
+// Runs once in VaultApp::Start, before the consumer and the gRPC server start
+// (PeerBootstrap::BootstrapIfEmpty); the consumer recovers through the same peer
+// (PeerBootstrap::Recover). Threading: one call at a time.
 #pragma once
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "absl/status/status.h"
 #include "pkg/kafka/consumer.h"
 #include "services/vault/repository/sync_stores.h"
+#include "services/vault/sync/snapshot_recovery.h"
 
 namespace grpc {
 class Channel;
@@ -29,6 +31,7 @@ enum class BootstrapMode {
   kSnapshot,  // always import the peer's snapshot into an empty database
 };
 
+// One bootstrap or recovery attempt.
 struct BootstrapOptions {
   std::string shard_id;
   std::string topic;
@@ -57,5 +60,38 @@ absl::StatusOr<BootstrapResult> Bootstrap(const BootstrapOptions& options,
 // without a peer, when the peer is this shard, or when the peer is itself behind the log start.
 absl::Status RecoverFromPeer(const BootstrapOptions& options, repository::SnapshotStore& repo,
                              kafka::Consumer& probe);
+
+// The peer as configured (--bootstrap-*, app/vault_config.h).
+struct BootstrapPeerConfig {
+  std::string shard_id;
+  std::string topic;
+  BootstrapMode mode = BootstrapMode::kAuto;
+  std::string peer_addr;     // gRPC address of another shard; empty = no peer
+  std::string peer_ca_file;  // CA of the peer's TLS certificate; empty = plaintext
+  std::string token_file;    // holds a bearer token with scope vault.admin (secret)
+};
+
+// Bootstrap and recovery against the configured peer. Each attempt reads the token file again
+// (so a rotated token counts from the next attempt) and opens its own channel to the peer;
+// INVALID_ARGUMENT when a peer is configured and the file holds no token.
+class PeerBootstrap final : public SnapshotRecovery {
+ public:
+  // `store` and `probe` must outlive it.
+  PeerBootstrap(BootstrapPeerConfig config, repository::SnapshotStore& store,
+                kafka::Consumer& probe)
+      : config_(std::move(config)), store_(store), probe_(probe) {}
+
+  // Bootstrap() with the configured peer.
+  absl::StatusOr<BootstrapResult> BootstrapIfEmpty();
+  // RecoverFromPeer() with the configured peer (ChangeConsumer's recovery).
+  absl::Status Recover() override;
+
+ private:
+  absl::StatusOr<BootstrapOptions> Options() const;
+
+  const BootstrapPeerConfig config_;
+  repository::SnapshotStore& store_;
+  kafka::Consumer& probe_;
+};
 
 }  // namespace coffer::vault::sync

@@ -208,8 +208,9 @@ bool ChangeConsumer::Assign() {
   absl::StatusOr<int> n = (*c)->PartitionCount(options_.topic);
   absl::StatusOr<std::map<int32_t, int64_t>> stored = store_.LoadOffsets();
   absl::StatusOr<std::map<int32_t, int64_t>> own = store_.LoadMergeOwnUntil();
-  if (own.ok()) merge_own_until_ = *std::move(own);
-  if (!n.ok() || !stored.ok() || !own.ok()) {
+  const bool own_ok = own.ok();
+  if (own_ok) merge_own_until_ = *std::move(own);
+  if (!n.ok() || !stored.ok() || !own_ok) {
     log::Warn("change consumer cannot start yet",
               {{"topic", options_.topic}, {"status", n.ok() ? stored.status() : n.status()}});
     loop_.Sleep(std::chrono::milliseconds(1000));
@@ -237,9 +238,9 @@ bool ChangeConsumer::Assign() {
   }
   if (!stall.empty()) {
     SetStall(stall);
-    if (options_.recover) {
+    if (options_.recovery != nullptr) {
       log::Warn("change consumer: recovering from the peer's snapshot", {{"reason", stall}});
-      absl::Status recovered = options_.recover();
+      absl::Status recovered = options_.recovery->Recover();
       metrics_.recoveries.Add({{"result", recovered.ok() ? "ok" : "failed"}}).Increment();
       if (recovered.ok()) {
         SetStall("");

@@ -28,7 +28,7 @@
 // Refusing to resume: when a stored offset is below the partition's low watermark (the log was
 // truncated past events this shard never applied), the consumer stops applying, reports it
 // (stall_reason(), metric coffer_vault_consumer_stalled = 1, error log); it never silently
-// skips. With `recover` set (a peer is configured) it then merges the peer's snapshot and
+// skips. With a `recovery` (a peer is configured) it then merges the peer's snapshot and
 // resumes from the snapshot's positions by itself (coffer_vault_consumer_recoveries_total
 // {result}); otherwise, or when that fails, it checks again every `stall_recheck`.
 //
@@ -42,7 +42,6 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +54,7 @@
 #include "services/vault/sync/event_auth.h"
 #include "services/vault/sync/leader_loop.h"
 #include "services/vault/sync/replication_gate.h"
+#include "services/vault/sync/snapshot_recovery.h"
 #include "services/vault/sync/sync_metrics.h"
 
 namespace coffer::vault::sync {
@@ -72,9 +72,10 @@ struct ChangeConsumerOptions {
   ReplicationGate* gate = nullptr;
   // Verifies every event's MAC (required; must outlive the consumer).
   const EventAuthenticator* auth = nullptr;
-  // Recovery when a stored offset fell below the log start (sync::RecoverFromPeer with the
-  // configured peer); empty = stay stalled until an operator re-bootstraps the shard.
-  std::function<absl::Status()> recover;
+  // Recovery when a stored offset fell below the log start (PeerBootstrap with the configured
+  // peer; must outlive the consumer); null = stay stalled until an operator re-bootstraps the
+  // shard.
+  SnapshotRecovery* recovery = nullptr;
   // A received HLC further ahead of the local clock than this is not adopted (see above).
   std::chrono::milliseconds max_clock_skew{60000};
 };

@@ -52,21 +52,7 @@ void ChangeNotifier::Stop() {
   if (publisher_.joinable()) publisher_.join();
 }
 
-void ChangeNotifier::Publish(const std::string& space_id) {
-  Space* space = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    space = &spaces_[space_id];
-    ++space->generation;
-    ++any_generation_;
-    if (space->waiting == 0) space = nullptr;
-    // Also before Start(): the publisher sends it once started. Stop() clears the queue.
-    pending_.insert(space_id);
-  }
-  if (space != nullptr) space->cv.notify_all();  // only this space's watchers
-  cv_.notify_all();
-  publish_cv_.notify_one();
-}
+void ChangeNotifier::Publish(const std::string& space_id) { Bump(space_id, /*publish=*/true); }
 
 uint64_t ChangeNotifier::Generation(const std::string& space_id) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -105,17 +91,34 @@ int ChangeNotifier::waiters() {
   return n;
 }
 
-void ChangeNotifier::Bump(const std::string& space_id) {
+void ChangeNotifier::Bump(const std::string& space_id, bool publish) {
   Space* space = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     space = &spaces_[space_id];
     ++space->generation;
     ++any_generation_;
+    for (auto& [id, on_change] : space->subscribers) on_change();
     if (space->waiting == 0) space = nullptr;
+    // Also before Start(): the publisher sends it once started. Stop() clears the queue.
+    if (publish) pending_.insert(space_id);
   }
-  if (space != nullptr) space->cv.notify_all();
+  if (space != nullptr) space->cv.notify_all();  // only this space's watchers
   cv_.notify_all();
+  if (publish) publish_cv_.notify_one();
+}
+
+uint64_t ChangeNotifier::Subscribe(const std::string& space_id, std::function<void()> on_change) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t id = ++next_subscription_;
+  spaces_[space_id].subscribers.emplace(id, std::move(on_change));
+  return id;
+}
+
+void ChangeNotifier::Unsubscribe(const std::string& space_id, uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = spaces_.find(space_id);
+  if (it != spaces_.end()) it->second.subscribers.erase(id);
 }
 
 void ChangeNotifier::RunListener() {
@@ -129,7 +132,7 @@ void ChangeNotifier::RunListener() {
     }
     try {
       Receiver receiver(**conn, [this](const std::string& space, int pid) {
-        if (pid != publisher_pid_.load()) Bump(space);
+        if (pid != publisher_pid_.load()) Bump(space, /*publish=*/false);
       });
       while (!stop_) (*conn)->await_notification(0, 200000);
     } catch (const std::exception&) {

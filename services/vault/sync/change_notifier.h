@@ -1,12 +1,13 @@
 // ChangeNotifier: wakes whoever waits for record changes of this shard (Watch streams, the outbox
 // relay), locally and across the replicas of the shard (docs/architecture.md §4–5).
 //
-// Local changes: the repositories call Publish(space_id) right after a transaction that changed
-// records committed (local writes and merge batches). Publish bumps the in-process generations
-// at once and queues the space for the other replicas. A background publisher thread then sends
-// the queued spaces, coalesced over `batch_window`, as ONE autocommit prepared
-// `SELECT pg_notify($1, s) FROM unnest($2::text[])` on its own session (with synchronous_commit
-// off; one statement text for any batch, so PostgreSQL parses and plans it once per session).
+// Local changes: the repositories, whose CommitListener it is, call Publish(space_id) right after
+// a transaction that changed records committed (local writes and merge batches). Publish bumps
+// the in-process generations at once and queues the space for the other replicas. A background
+// publisher thread then sends the queued spaces, coalesced over `batch_window`, as ONE autocommit
+// prepared `SELECT pg_notify($1, s) FROM unnest($2::text[])` on its own session (with
+// synchronous_commit off; one statement text for any batch, so PostgreSQL parses and plans it
+// once per session).
 // Writers therefore never NOTIFY inside their own transaction: a transaction that notifies holds
 // PostgreSQL's database-wide notify-queue lock from pre-commit until its commit is flushed, which
 // serialized every write commit (docs/benchmarks.md, Put).
@@ -36,6 +37,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -43,10 +45,11 @@
 #include <thread>
 
 #include "pkg/postgres/dsn.h"
+#include "services/vault/repository/commit_listener.h"
 
 namespace coffer::vault::sync {
 
-class ChangeNotifier {
+class ChangeNotifier final : public repository::CommitListener {
  public:
   // The channel every replica LISTENs on; a notification's payload is one space id.
   static constexpr char kChannel[] = "coffer_vault_changes";
@@ -55,7 +58,7 @@ class ChangeNotifier {
                           std::chrono::milliseconds batch_window = std::chrono::milliseconds(2),
                           postgres::SessionSettings session = {})
       : dsn_(std::move(db_dsn)), batch_window_(batch_window), session_(session) {}
-  ~ChangeNotifier();
+  ~ChangeNotifier() override;
 
   void Start();
   void Stop();
@@ -63,12 +66,21 @@ class ChangeNotifier {
   // Records of `space_id` changed in a transaction that has committed: wakes local waiters now
   // and notifies the other replicas within about `batch_window`. Never blocks on the database.
   void Publish(const std::string& space_id);
+  // The repositories' CommitListener (repository/commit_listener.h): Publish.
+  void Committed(const std::string& space_id) override { Publish(space_id); }
 
   // A counter bumped by every change of `space_id` (local or notified).
   uint64_t Generation(const std::string& space_id);
   // Waits until the generation of `space_id` differs from `seen`, the notifier stops, or
   // `timeout` passes. Returns true when it changed.
   bool WaitForChange(const std::string& space_id, uint64_t seen, std::chrono::milliseconds timeout);
+
+  // Calls `on_change` after every change of `space_id` (local or notified), on the thread that
+  // learned of it, with the notifier's lock held: it must be quick and must not call back into
+  // the notifier (callback-API Watch streams post their work elsewhere). Returns the id for
+  // Unsubscribe; once Unsubscribe returns the callback is not running and never runs again.
+  uint64_t Subscribe(const std::string& space_id, std::function<void()> on_change);
+  void Unsubscribe(const std::string& space_id, uint64_t id);
 
   // A counter bumped by every change of any space (for the outbox relay).
   uint64_t AnyGeneration();
@@ -81,7 +93,9 @@ class ChangeNotifier {
  private:
   void RunListener();
   void RunPublisher();
-  void Bump(const std::string& space_id);
+  // Bumps the generations of `space_id` and wakes its waiters and subscribers; `publish` also
+  // queues it for the other replicas.
+  void Bump(const std::string& space_id, bool publish);
 
   // One space's generation and the Watch streams waiting for it to change. Map nodes are never
   // erased, so a reference stays valid after the lock is released.
@@ -89,6 +103,7 @@ class ChangeNotifier {
     uint64_t generation = 0;
     int waiting = 0;             // threads in WaitForChange on this space
     std::condition_variable cv;  // those threads (generation changed or stop)
+    std::map<uint64_t, std::function<void()>> subscribers;  // Subscribe()
   };
 
   const std::string dsn_;
@@ -103,6 +118,7 @@ class ChangeNotifier {
   std::map<std::string, Space> spaces_;
   uint64_t any_generation_ = 0;
   int any_waiting_ = 0;  // threads in WaitForAnyChange
+  uint64_t next_subscription_ = 0;
   std::set<std::string> pending_;
   std::thread listener_;
   std::thread publisher_;

@@ -6,8 +6,8 @@
 
 namespace coffer::vault::sync {
 
-absl::StatusOr<std::vector<repository::DeadLetter>> DeadLetters::List(const std::string& direction,
-                                                                      int64_t after_id, int limit) {
+absl::StatusOr<std::vector<domain::DeadLetter>> DeadLetters::List(const std::string& direction,
+                                                                  int64_t after_id, int limit) {
   if (direction != "" && direction != "in" && direction != "out") {
     return absl::InvalidArgumentError("direction: must be \"in\", \"out\" or empty");
   }

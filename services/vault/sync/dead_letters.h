@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/vault/domain/dead_letter.h"
 #include "services/vault/repository/sync_stores.h"
 #include "services/vault/sync/event_auth.h"
 
@@ -34,8 +35,8 @@ class DeadLetters {
 
   // Up to `limit` (1-1000) dead letters after id `after_id`, of `direction` ("in", "out", "" =
   // both); INVALID_ARGUMENT naming the field otherwise.
-  absl::StatusOr<std::vector<repository::DeadLetter>> List(const std::string& direction,
-                                                           int64_t after_id, int limit);
+  absl::StatusOr<std::vector<domain::DeadLetter>> List(const std::string& direction,
+                                                       int64_t after_id, int limit);
   // NOT_FOUND when there is no such dead letter; FAILED_PRECONDITION (with the reason) when an
   // incoming event still fails its checks or its merge, leaving it in place.
   absl::Status Retry(int64_t id);

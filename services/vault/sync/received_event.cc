@@ -56,7 +56,7 @@ std::string SafeText(std::string_view bytes, size_t max) {
 }
 
 repository::DeadLetter DeadLetterOf(const kafka::Message& message, std::string kind,
-                                    std::string error) {
+                                    const std::string& error) {
   repository::DeadLetter d;
   d.direction = "in";
   d.kind = std::move(kind);

@@ -74,7 +74,7 @@ ReceivedEvent ClassifyEvent(const kafka::Message& message, const ClassifyContext
 
 // A dead letter ("in") of `message` as read, with `kind` and `error`.
 repository::DeadLetter DeadLetterOf(const kafka::Message& message, std::string kind,
-                                    std::string error);
+                                    const std::string& error);
 
 // What the apply step does with a classified message: a merge, a marker, a chunk, an own
 // tombstone to remember, or a dead letter to store (merge = false for all but a merge).

@@ -42,7 +42,7 @@ absl::Status Authenticator::Fail(const absl::Status& status) {
   return status;
 }
 
-absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerContext& context,
+absl::StatusOr<service::Caller> Authenticator::Authenticate(const grpc::ServerContextBase& context,
                                                             bool admin_rpc) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");

@@ -32,7 +32,7 @@ class Authenticator {
 
   // `admin_rpc`: the call is an AdminService one, where a vault.admin token passes without the
   // required scope (everywhere else the required scope is needed, whatever else a token has).
-  absl::StatusOr<service::Caller> Authenticate(const grpc::ServerContext& context,
+  absl::StatusOr<service::Caller> Authenticate(const grpc::ServerContextBase& context,
                                                bool admin_rpc = false);
 
   // Verifies an authenticated caller's token again (long-lived streams, e.g. Watch): OK while

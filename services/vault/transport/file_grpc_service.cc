@@ -39,7 +39,7 @@ grpc::Status FileGrpcService::UploadFile(grpc::ServerContext* ctx,
         auto ended = [&]() -> absl::Status {
           if (!idle.fired()) return absl::OkStatus();
           bounds_.uploads->CountIdleTimeout();
-          return stalled;
+          return stalled;  // NOLINT(performance-no-automatic-move): captured, so copied anyway
         };
         v1::UploadFileRequest msg;
         if (!read(&msg)) {
@@ -95,7 +95,7 @@ grpc::Status FileGrpcService::DownloadFile(grpc::ServerContext* ctx,
           if (sent) return absl::OkStatus();
           if (idle.fired()) {
             bounds_.downloads->CountIdleTimeout();
-            return stalled;
+            return stalled;  // NOLINT(performance-no-automatic-move): captured, so copied anyway
           }
           return absl::CancelledError("the client went away");
         };

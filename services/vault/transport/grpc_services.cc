@@ -4,6 +4,8 @@
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/hash.h"
 #include "pkg/status/status.h"
+#include "pkg/version/version.h"
+#include "services/vault/domain/dead_letter.h"
 #include "services/vault/transport/proto_mapping.h"
 #include "services/vault/wire/record_type.h"
 
@@ -20,6 +22,24 @@ int64_t Version(uint64_t v) {
 template <typename Repeated>
 void AddRevisions(const std::vector<domain::Revision>& revisions, Repeated* out) {
   for (const domain::Revision& r : revisions) RevisionToProto(r, out->Add());
+}
+
+// GetShardStatus: the status as the reporter saw it, and this binary's version.
+void ShardStatusToProto(const sync::ShardStatus& status, v1::GetShardStatusResponse* out) {
+  out->set_shard_id(status.shard_id);
+  out->set_version(std::string(version::Version()));
+  out->set_outbox_backlog(status.outbox_backlog < 0 ? 0
+                                                    : static_cast<uint64_t>(status.outbox_backlog));
+  out->set_is_relay_leader(status.relay_leader);
+  out->set_is_consumer_leader(status.consumer_leader);
+  out->set_consumer_stall_reason(status.consumer_stall_reason);
+  for (const sync::PartitionStatus& p : status.partitions) {
+    v1::PartitionStatus* ps = out->add_partitions();
+    ps->set_partition(p.partition);
+    ps->set_next_offset(p.next_offset);
+    ps->set_high_watermark(p.high_watermark);
+    ps->set_lag(p.lag);
+  }
 }
 
 absl::StatusOr<service::RecordListFilter> FilterFromProto(const v1::RecordFilter& f) {
@@ -208,11 +228,7 @@ grpc::Status AdminGrpcService::GetShardStatus(grpc::ServerContext* ctx,
                                               v1::GetShardStatusResponse* resp) {
   return RunAuthenticatedAdmin(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
-    resp->set_shard_id(status_.shard_id);
-    resp->set_version(status_.version);
-    int64_t backlog = status_.outbox_backlog ? status_.outbox_backlog() : -1;
-    resp->set_outbox_backlog(backlog < 0 ? 0 : static_cast<uint64_t>(backlog));
-    if (status_.sync_status) status_.sync_status(resp);
+    ShardStatusToProto(shard_.Status(), resp);
     return absl::OkStatus();
   });
 }
@@ -225,12 +241,9 @@ grpc::Status AdminGrpcService::GetSpaceDigest(grpc::ServerContext* ctx,
     COFFER_ASSIGN_OR_RETURN(auto digest, records_.SpaceDigest(req->space_id()));
     // Membership is part of a space's state (docs/architecture.md §3a): a shared space's digest
     // covers its registers too; a personal space's stays the records' digest.
-    if (status_.membership_digest) {
-      COFFER_ASSIGN_OR_RETURN(std::string membership, status_.membership_digest(req->space_id()));
-      if (!membership.empty()) {
-        digest.first =
-            crypto::HexEncode(crypto::Sha256(digest.first + "|membership|" + membership));
-      }
+    COFFER_ASSIGN_OR_RETURN(std::string membership, spaces_.MembershipDigest(req->space_id()));
+    if (!membership.empty()) {
+      digest.first = crypto::HexEncode(crypto::Sha256(digest.first + "|membership|" + membership));
     }
     resp->set_digest_hex(digest.first);
     resp->set_record_count(digest.second);
@@ -244,10 +257,7 @@ grpc::Status AdminGrpcService::ExportSnapshot(
     grpc::ServerWriter<v1::ExportSnapshotResponse>* writer) {
   return RunAuthenticatedAdmin(auth_, ctx, [&](const Caller& caller) -> absl::Status {
     COFFER_RETURN_IF_ERROR(service::RequireScope(caller, service::kAdminScope));
-    if (!status_.export_snapshot) {
-      return absl::UnimplementedError("this shard has no snapshot source");
-    }
-    return status_.export_snapshot([&](const v1::ExportSnapshotResponse& msg) {
+    return shard_.ExportSnapshot([&](const v1::ExportSnapshotResponse& msg) {
       return !ctx->IsCancelled() && writer->Write(msg);
     });
   });
@@ -278,9 +288,9 @@ grpc::Status AdminGrpcService::ListDeadLetters(grpc::ServerContext* ctx,
       return absl::InvalidArgumentError("page_token: malformed");
     }
     const int limit = req->page_size() == 0 ? 100 : req->page_size();
-    COFFER_ASSIGN_OR_RETURN(std::vector<repository::DeadLetter> page,
+    COFFER_ASSIGN_OR_RETURN(std::vector<domain::DeadLetter> page,
                             letters.List(req->direction(), after, limit));
-    for (const repository::DeadLetter& d : page) {
+    for (const domain::DeadLetter& d : page) {
       v1::DeadLetter* out = resp->add_dead_letters();
       out->set_id(d.id);
       out->set_direction(d.direction);

@@ -2,7 +2,8 @@
 // encodes the result; authentication and status mapping happen in RunAuthenticated.
 //
 //   RecordGrpcService  every RecordService RPC.
-//   AdminGrpcService   Ping, GetSpaceDigest and GetShardStatus (scope vault.admin).
+//   AdminGrpcService   Ping, GetSpaceDigest, GetShardStatus, ExportSnapshot and the dead letters
+//                      (scope vault.admin).
 // SpaceService lives in space_grpc_service.h, SyncService in sync_grpc_service.h, FileService in
 // file_grpc_service.h.
 //
@@ -16,7 +17,9 @@
 #include "coffer/vault/v1/spaces.grpc.pb.h"
 #include "coffer/vault/v1/vault.grpc.pb.h"
 #include "services/vault/service/record_service.h"
+#include "services/vault/service/space_service.h"
 #include "services/vault/sync/dead_letters.h"
+#include "services/vault/sync/shard_status.h"
 #include "services/vault/transport/authenticator.h"
 
 namespace coffer::vault::transport {
@@ -60,27 +63,19 @@ class RecordGrpcService final : public v1::RecordService::Service {
   service::RecordService& records_;
 };
 
-// What GetShardStatus reports besides the outbox backlog (filled by the app).
-struct ShardStatusSource {
-  std::string shard_id;
-  std::string version;
-  std::function<int64_t()> outbox_backlog;  // may fail -> -1
-  // Leadership flags and partition positions (may be empty when the shard runs alone).
-  std::function<void(v1::GetShardStatusResponse*)> sync_status;
-  // Streams the shard's snapshot to `write` (which returns false when the client went away);
-  // empty = UNIMPLEMENTED.
-  std::function<absl::Status(const std::function<bool(const v1::ExportSnapshotResponse&)>& write)>
-      export_snapshot;
-  // The space's membership digest ("" = no registers: a personal space); empty = none.
-  std::function<absl::StatusOr<std::string>(const std::string& space_id)> membership_digest;
-};
-
 class AdminGrpcService final : public v1::AdminService::Service {
  public:
-  // `dead_letters` may be null (a shard without Kafka has none): its methods are UNIMPLEMENTED.
-  AdminGrpcService(Authenticator& auth, service::RecordService& records, ShardStatusSource status,
+  // `records` and `spaces` give GetSpaceDigest its parts, `shard` GetShardStatus and
+  // ExportSnapshot. `dead_letters` may be null (a shard without Kafka has none): its methods are
+  // then UNIMPLEMENTED.
+  AdminGrpcService(Authenticator& auth, service::RecordService& records,
+                   service::SpaceService& spaces, sync::ShardStatusSource& shard,
                    sync::DeadLetters* dead_letters = nullptr)
-      : auth_(auth), records_(records), status_(std::move(status)), dead_letters_(dead_letters) {}
+      : auth_(auth),
+        records_(records),
+        spaces_(spaces),
+        shard_(shard),
+        dead_letters_(dead_letters) {}
 
   grpc::Status GetShardStatus(grpc::ServerContext* ctx, const v1::GetShardStatusRequest* req,
                               v1::GetShardStatusResponse* resp) override;
@@ -104,7 +99,8 @@ class AdminGrpcService final : public v1::AdminService::Service {
 
   Authenticator& auth_;
   service::RecordService& records_;
-  ShardStatusSource status_;
+  service::SpaceService& spaces_;
+  sync::ShardStatusSource& shard_;
   sync::DeadLetters* const dead_letters_;
 };
 

@@ -12,7 +12,6 @@
 #include "coffer/vault/v1/records.pb.h"
 #include "coffer/vault/v1/spaces.pb.h"
 #include "services/vault/domain/record.h"
-#include "services/vault/repository/space_repository.h"
 #include "services/vault/service/file_service.h"
 #include "services/vault/service/space_service.h"
 

@@ -4,6 +4,7 @@
 
 #include "pkg/crypto/encoding.h"
 #include "pkg/status/status.h"
+#include "services/vault/domain/role.h"
 #include "services/vault/transport/proto_mapping.h"
 
 namespace coffer::vault::transport {
@@ -51,16 +52,16 @@ google::protobuf::Timestamp Ms(int64_t ms) {
   return google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms);
 }
 
-absl::StatusOr<repository::Role> RoleFromProto(v1::Role role) {
+absl::StatusOr<domain::Role> RoleFromProto(v1::Role role) {
   switch (role) {
     case v1::ROLE_READER:
-      return repository::Role::kReader;
+      return domain::Role::kReader;
     case v1::ROLE_WRITER:
-      return repository::Role::kWriter;
+      return domain::Role::kWriter;
     case v1::ROLE_ADMIN:
-      return repository::Role::kAdmin;
+      return domain::Role::kAdmin;
     case v1::ROLE_OWNER:
-      return repository::Role::kOwner;
+      return domain::Role::kOwner;
     default:
       return absl::InvalidArgumentError("role: required (READER, WRITER or ADMIN)");
   }
@@ -76,17 +77,17 @@ v1::InvitationState StateToProto(const std::string& state) {
 }
 
 void InvitationToProto(const service::InvitationInfo& info, v1::Invitation* out) {
-  out->set_id(info.row.id);
-  out->set_space_id(info.row.space_id);
+  out->set_id(info.id);
+  out->set_space_id(info.space_id);
   out->set_space_name(info.space_name);
-  out->set_inviter_id(info.row.inviter_id);
+  out->set_inviter_id(info.inviter_id);
   out->set_inviter_login(info.inviter_login);
-  out->set_invitee_id(info.row.invitee_id);
+  out->set_invitee_id(info.invitee_id);
   out->set_invitee_login(info.invitee_login);
-  out->set_role(static_cast<v1::Role>(info.row.role));  // same numbering
+  out->set_role(static_cast<v1::Role>(info.role));  // same numbering
   out->set_state(StateToProto(info.state));
-  *out->mutable_create_time() = Ms(info.row.created_at_ms);
-  *out->mutable_expire_time() = Ms(info.row.expires_at_ms);
+  *out->mutable_create_time() = Ms(info.created_at_ms);
+  *out->mutable_expire_time() = Ms(info.expires_at_ms);
 }
 
 void MemberToProto(const service::MemberInfo& m, v1::Member* out) {
@@ -164,7 +165,7 @@ grpc::Status SpaceGrpcService::InviteMember(grpc::ServerContext* ctx,
                                             const v1::InviteMemberRequest* req,
                                             v1::InviteMemberResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(repository::Role role, RoleFromProto(req->role()));
+    COFFER_ASSIGN_OR_RETURN(domain::Role role, RoleFromProto(req->role()));
     service::Invitee invitee;
     switch (req->invitee_case()) {
       case v1::InviteMemberRequest::kUserId:
@@ -255,7 +256,7 @@ grpc::Status SpaceGrpcService::UpdateMemberRole(grpc::ServerContext* ctx,
                                                 const v1::UpdateMemberRoleRequest* req,
                                                 v1::UpdateMemberRoleResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(repository::Role role, RoleFromProto(req->role()));
+    COFFER_ASSIGN_OR_RETURN(domain::Role role, RoleFromProto(req->role()));
     COFFER_ASSIGN_OR_RETURN(service::MemberInfo member,
                             spaces_.UpdateRole(caller, req->space_id(), req->user_id(), role));
     MemberToProto(member, resp->mutable_member());

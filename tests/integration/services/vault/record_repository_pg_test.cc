@@ -38,6 +38,12 @@ StoredRevision Rev(int64_t version, domain::VersionVector vector, uint64_t hlc,
   return r;
 }
 
+// Records the spaces a repository reports as committed (the app's ChangeNotifier in production).
+struct RecordingListener final : CommitListener {
+  void Committed(const std::string& space_id) override { spaces.push_back(space_id); }
+  std::vector<std::string> spaces;
+};
+
 class RecordRepositoryPgTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -46,7 +52,7 @@ class RecordRepositoryPgTest : public ::testing::Test {
     COFFER_ASSERT_OK(postgres::ApplyMigrations(*pool_, app::VaultMigrations()).status());
     PgSpaceRepository spaces(*pool_);
     COFFER_ASSERT_OK(spaces.EnsurePersonalSpace(kSpace, "alice", 1));
-    repo_ = std::make_unique<PgRecordRepository>(*pool_);
+    repo_ = std::make_unique<PgRecordRepository>(*pool_, &committed_);
   }
 
   // The stored record (an empty one, failing the test, when absent).
@@ -58,6 +64,7 @@ class RecordRepositoryPgTest : public ::testing::Test {
 
   std::unique_ptr<testing::PgTestDatabase> db_;
   std::unique_ptr<postgres::ConnectionPool> pool_;
+  RecordingListener committed_;
   std::unique_ptr<PgRecordRepository> repo_;
 };
 
@@ -83,9 +90,9 @@ TEST_F(RecordRepositoryPgTest, InsertGetAndDuplicate) {
 }
 
 // Writes must not NOTIFY inside their transaction (that serialized every commit on PostgreSQL's
-// notify-queue lock; V003 dropped the triggers). Instead the commit hook runs after a committed
-// change, and the app's ChangeNotifier publishes from its own session.
-TEST_F(RecordRepositoryPgTest, WritesDoNotNotifyButCallTheCommitHookAfterAChange) {
+// notify-queue lock; V003 dropped the triggers). Instead the CommitListener is told after a
+// committed change, and the app's ChangeNotifier publishes from its own session.
+TEST_F(RecordRepositoryPgTest, WritesDoNotNotifyButTellTheCommitListenerAfterAChange) {
   struct Counter final : pqxx::notification_receiver {
     explicit Counter(pqxx::connection_base& c)
         : pqxx::notification_receiver(c, "coffer_vault_changes") {}
@@ -94,8 +101,7 @@ TEST_F(RecordRepositoryPgTest, WritesDoNotNotifyButCallTheCommitHookAfterAChange
   };
   pqxx::connection listen(db_->dsn());
   Counter counter(listen);
-  std::vector<std::string> hooked;
-  repo_->SetCommitHook([&](const std::string& space) { hooked.push_back(space); });
+  const std::vector<std::string>& hooked = committed_.spaces;
 
   StoredRevision first = Rev(1, domain::VersionVector({{"a", 1}}), 100 << 16, "a");
   COFFER_ASSERT_OK_AND_ASSIGN(bool inserted, repo_->Insert(first));

@@ -1,4 +1,5 @@
-// ParseBearer: the one authorization-header parser of every service; TokenRejection's payload.
+// ParseBearer: the one authorization-header parser of every service; TokenRejection's payload,
+// MalformedPart and RewordTokenRejection.
 #include "pkg/auth/bearer.h"
 
 #include <gtest/gtest.h>
@@ -48,6 +49,25 @@ TEST(TokenRejectionTest, TheTypeTravelsWithTheStatusNotTheMessage) {
   absl::Status outage = absl::UnavailableError("jwks down");
   outage.SetPayload("coffer/auth/token-rejection", absl::Cord("expired"));
   EXPECT_EQ(TokenRejectionOf(outage), std::nullopt);
+}
+
+TEST(TokenRejectionTest, MalformedPartAndRewordingKeepTheTypes) {
+  const absl::Status no_kid = MalformedTokenError(MalformedPart::kKeyId, "no kid");
+  EXPECT_EQ(no_kid.message(), "invalid token: no kid");
+  EXPECT_EQ(TokenRejectionOf(no_kid), TokenRejection::kMalformed);
+  EXPECT_EQ(MalformedPartOf(no_kid), MalformedPart::kKeyId);
+
+  const absl::Status reworded = RewordTokenRejection(no_kid, "access token has no key id");
+  EXPECT_EQ(reworded.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(reworded.message(), "access token has no key id");
+  EXPECT_EQ(TokenRejectionOf(reworded), TokenRejection::kMalformed);
+  EXPECT_EQ(MalformedPartOf(reworded), MalformedPart::kKeyId);
+
+  const absl::Status expired = RewordTokenRejection(
+      TokenRejectedError(TokenRejection::kExpired, "expired"), "access token has expired");
+  EXPECT_EQ(TokenRejectionOf(expired), TokenRejection::kExpired);
+  EXPECT_EQ(MalformedPartOf(expired), std::nullopt);  // only kMalformed carries a part
+  EXPECT_EQ(MalformedPartOf(absl::UnauthenticatedError("x")), std::nullopt);
 }
 
 }  // namespace

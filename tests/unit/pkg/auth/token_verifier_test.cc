@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <thread>
 #include <utility>
@@ -649,6 +650,190 @@ TEST_F(TokenVerifierTest, ConcurrentVerifyIsSafe) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(source_.fetch_count(), 1);
+}
+
+// ---- over a caller's KeySource (how identity verifies its own tokens) ----
+
+// Keys by kid, or an error for every lookup; counts lookups. Thread-safe.
+class MapKeySource final : public KeySource {
+ public:
+  absl::StatusOr<crypto::Ed25519PublicKey> PublicKey(std::string_view kid) override {
+    absl::MutexLock lock(&mu_);
+    ++lookups_;
+    if (!error_.ok()) return error_;
+    auto it = keys_.find(kid);
+    if (it == keys_.end()) return absl::NotFoundError("no such key");
+    return it->second;
+  }
+  void Add(const std::string& kid, const crypto::Ed25519PublicKey& key) {
+    absl::MutexLock lock(&mu_);
+    keys_.insert_or_assign(kid, key);
+  }
+  void SetError(absl::Status error) {
+    absl::MutexLock lock(&mu_);
+    error_ = std::move(error);
+  }
+  int lookups() const {
+    absl::MutexLock lock(&mu_);
+    return lookups_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, crypto::Ed25519PublicKey, std::less<>> keys_ ABSL_GUARDED_BY(mu_);
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  int lookups_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class KeySourceVerifierTest : public TokenVerifierTest {
+ protected:
+  KeySourceVerifierTest() { keys_.Add("k1", k1_.PublicKey()); }
+
+  std::unique_ptr<TokenVerifier> MakeKeySourceVerifier(Introspector* introspector = nullptr) {
+    TokenVerifierOptions o = Options();
+    o.require_sub_and_jti = true;
+    auto v = TokenVerifier::Create(std::move(o), keys_, clock_, introspector);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return *std::move(v);
+  }
+
+  static void ExpectRejectedAs(const absl::StatusOr<VerifiedToken>& result, TokenRejection why) {
+    ASSERT_FALSE(result.ok()) << "expected " << TokenRejectionName(why);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated) << result.status();
+    EXPECT_EQ(TokenRejectionOf(result.status()), why) << result.status();
+  }
+
+  MapKeySource keys_;
+};
+
+TEST_F(KeySourceVerifierTest, ValidTokenVerifiesWithoutAnyJwks) {
+  auto verifier = MakeKeySourceVerifier();
+  const Claims claims = ValidClaims();
+  auto result = verifier->Verify(Sign(claims));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->claims, claims);
+  EXPECT_EQ(result->kid, "k1");
+  EXPECT_EQ(keys_.lookups(), 1);
+  EXPECT_TRUE(verifier->RefreshKeys().ok());  // nothing to fetch
+  EXPECT_EQ(verifier->stats().jwks_fetches, 0u);
+  EXPECT_EQ(verifier->stats().signature_checks, 1u);
+}
+
+TEST_F(KeySourceVerifierTest, TokenSignedByAnUnknownKidIsUnknownKey) {
+  auto verifier = MakeKeySourceVerifier();
+  auto other = *crypto::Ed25519PrivateKey::Generate();
+  ExpectRejectedAs(verifier->Verify(*SignJwt(ValidClaims(), "k9", other)),
+                   TokenRejection::kUnknownKey);
+  ExpectRejectedAs(verifier->VerifyIgnoringExpiry(*SignJwt(ValidClaims(), "k9", other)),
+                   TokenRejection::kUnknownKey);
+}
+
+TEST_F(KeySourceVerifierTest, KeySourceOutageIsPassedOnUntyped) {
+  auto verifier = MakeKeySourceVerifier();
+  keys_.SetError(absl::UnavailableError("database down"));
+  auto result = verifier->Verify(Sign(ValidClaims()));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(TokenRejectionOf(result.status()), std::nullopt);
+}
+
+TEST_F(KeySourceVerifierTest, WrongAlgorithmIsRefusedBeforeAnyKeyLookup) {
+  auto verifier = MakeKeySourceVerifier();
+  const std::string payload = crypto::Base64UrlEncode(ClaimsToJson(ValidClaims())->dump());
+  for (const char* header :
+       {R"({"alg":"HS256","typ":"JWT","kid":"k1"})", R"({"alg":"none","typ":"JWT","kid":"k1"})",
+        R"({"alg":"RS256","kid":"k1"})"}) {
+    const std::string token = crypto::Base64UrlEncode(header) + "." + payload + ".c2ln";
+    ExpectRejectedAs(verifier->Verify(token), TokenRejection::kUnsupportedAlgorithm);
+    ExpectRejectedAs(verifier->VerifyIgnoringExpiry(token), TokenRejection::kUnsupportedAlgorithm);
+  }
+  EXPECT_EQ(keys_.lookups(), 0);
+}
+
+TEST_F(KeySourceVerifierTest, ExpiredTokenIsRefusedUnlessExpiryIsIgnored) {
+  auto verifier = MakeKeySourceVerifier();
+  const Claims claims = ValidClaims();
+  const std::string token = Sign(claims);
+  clock_.Advance(absl::Seconds(600 + 30) - absl::Seconds(1));  // exp + leeway - 1 s
+  EXPECT_TRUE(verifier->Verify(token).ok());                   // within the leeway
+  clock_.Advance(absl::Seconds(1));
+  ExpectRejectedAs(verifier->Verify(token), TokenRejection::kExpired);
+  auto ignoring = verifier->VerifyIgnoringExpiry(token);
+  ASSERT_TRUE(ignoring.ok()) << ignoring.status();
+  EXPECT_EQ(ignoring->claims, claims);
+  // Long expired: still the same token.
+  clock_.Advance(absl::Hours(24 * 365));
+  EXPECT_TRUE(verifier->VerifyIgnoringExpiry(token).ok());
+}
+
+TEST_F(KeySourceVerifierTest, IgnoringExpiryStillChecksEverythingElse) {
+  auto verifier = MakeKeySourceVerifier();
+  Claims c = ValidClaims();
+  c.exp.reset();
+  ExpectRejectedAs(verifier->VerifyIgnoringExpiry(Sign(c)), TokenRejection::kMalformed);
+  c = ValidClaims();
+  c.nbf = NowSeconds() + 3600;
+  ExpectRejectedAs(verifier->VerifyIgnoringExpiry(Sign(c)), TokenRejection::kNotYetValid);
+  c = ValidClaims();
+  c.iss = "evil";
+  ExpectRejectedAs(verifier->VerifyIgnoringExpiry(Sign(c)), TokenRejection::kWrongIssuer);
+  c = ValidClaims();
+  c.aud = {"other"};
+  ExpectRejectedAs(verifier->VerifyIgnoringExpiry(Sign(c)), TokenRejection::kWrongAudience);
+}
+
+TEST_F(KeySourceVerifierTest, TamperedSignatureOrPayloadIsBadSignature) {
+  auto verifier = MakeKeySourceVerifier();
+  const std::string token = Sign(ValidClaims());
+  const size_t dot2 = token.rfind('.');
+  std::string sig = *crypto::Base64UrlDecode(token.substr(dot2 + 1));
+  sig[0] = static_cast<char>(sig[0] ^ 0x01);
+  const std::string bad_sig = token.substr(0, dot2 + 1) + crypto::Base64UrlEncode(sig);
+  ExpectRejectedAs(verifier->Verify(bad_sig), TokenRejection::kBadSignature);
+  ExpectRejectedAs(verifier->VerifyIgnoringExpiry(bad_sig), TokenRejection::kBadSignature);
+
+  Claims escalated = ValidClaims();
+  escalated.scope = {"identity.admin"};
+  const std::string altered = token.substr(0, token.find('.') + 1) +
+                              crypto::Base64UrlEncode(ClaimsToJson(escalated)->dump()) +
+                              token.substr(dot2);
+  ExpectRejectedAs(verifier->Verify(altered), TokenRejection::kBadSignature);
+  EXPECT_EQ(verifier->stats().signature_checks, 3u);
+}
+
+TEST_F(KeySourceVerifierTest, MalformedRefusalsNameTheirPart) {
+  auto verifier = MakeKeySourceVerifier();
+  auto part = [&](std::string_view token) {
+    auto r = verifier->Verify(token);
+    EXPECT_EQ(TokenRejectionOf(r.status()), TokenRejection::kMalformed) << r.status();
+    return MalformedPartOf(r.status());
+  };
+  EXPECT_EQ(part(""), MalformedPart::kSize);
+  EXPECT_EQ(part(std::string(9000, 'a')), MalformedPart::kSize);
+  EXPECT_EQ(part("not-a-jwt"), MalformedPart::kEncoding);
+  EXPECT_EQ(part(*SignJwt(ValidClaims(), "", k1_)), MalformedPart::kKeyId);
+  Claims c = ValidClaims();
+  c.jti.clear();
+  EXPECT_EQ(part(Sign(c)), MalformedPart::kClaims);
+  c = ValidClaims();
+  c.sub.clear();
+  EXPECT_EQ(part(Sign(c)), MalformedPart::kClaims);
+  // Only kMalformed refusals carry a part.
+  c = ValidClaims();
+  c.iss = "evil";
+  EXPECT_EQ(MalformedPartOf(verifier->Verify(Sign(c)).status()), std::nullopt);
+}
+
+TEST_F(KeySourceVerifierTest, IgnoringExpiryNeitherCachesNorIntrospects) {
+  FakeIntrospector introspector;
+  introspector.Set(false);  // revoked
+  auto verifier = MakeKeySourceVerifier(&introspector);
+  const std::string token = Sign(ValidClaims());
+  EXPECT_TRUE(verifier->VerifyIgnoringExpiry(token).ok());
+  EXPECT_TRUE(verifier->VerifyIgnoringExpiry(token).ok());
+  EXPECT_EQ(introspector.calls(), 0);
+  EXPECT_EQ(verifier->stats().cache_hits, 0u);
+  ExpectRejectedAs(verifier->Verify(token), TokenRejection::kInactive);
+  EXPECT_EQ(introspector.calls(), 1);
 }
 
 }  // namespace

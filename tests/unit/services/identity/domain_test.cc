@@ -267,5 +267,20 @@ TEST(KeyScheduleTest, SupersededKeysStayPublishedForRetention) {
   EXPECT_THAT(at(kT0 + hours(2) + minutes(20)), ElementsAre("k3"));
 }
 
+// The deployment rules the composition root applies to its flags (they used to be inline there).
+TEST(KeyScheduleTest, RetentionMaintenancePeriodAndPrepublicationCheck) {
+  using std::chrono::seconds;
+  // 15 min tokens + 30 s reload + 5 s leeway + 60 s margin.
+  EXPECT_EQ(KeyRetention(minutes(15), seconds(30), seconds(5)), seconds(900 + 30 + 5 + 60));
+  EXPECT_EQ(KeyMaintenancePeriod(seconds(30)), seconds(10));
+  EXPECT_EQ(KeyMaintenancePeriod(seconds(3)), seconds(3));
+  // A replica may learn of a new key one reload interval plus one maintenance period late.
+  EXPECT_FALSE(PrepublicationTooShort(seconds(60), seconds(30)));  // 60 > 30 + 10
+  EXPECT_TRUE(PrepublicationTooShort(seconds(40), seconds(30)));   // 40 <= 30 + 10
+  EXPECT_FALSE(PrepublicationTooShort(seconds(41), seconds(30)));
+  EXPECT_TRUE(PrepublicationTooShort(seconds(6), seconds(3)));    // 6 <= 3 + 3
+  EXPECT_FALSE(PrepublicationTooShort(seconds(0), seconds(30)));  // off: signs at once
+}
+
 }  // namespace
 }  // namespace coffer::identity

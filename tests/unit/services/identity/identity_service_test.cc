@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "pkg/auth/jwt.h"
+#include "pkg/auth/token_rejection.h"
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/keyring.h"
 #include "pkg/status/status.h"
@@ -326,6 +327,84 @@ TEST_F(IdentityServiceTest, ForgedAndAlteredTokensAreRejected) {
   EXPECT_THAT(service_->Authenticate(""), StatusIs(absl::StatusCode::kUnauthenticated));
   // The original still works: none of the above changed anything.
   EXPECT_THAT(service_->Authenticate(t.access_token), IsOk());
+}
+
+// Identity verifies through pkg/auth's TokenVerifier but answers with its own messages, which
+// clients have always seen, and every refusal of the token itself carries the typed reason.
+TEST_F(IdentityServiceTest, RejectionsKeepIdentityMessagesAndCarryTypedReasons) {
+  RegisterUser("rita");
+  const IssuedTokens t = LoginUser("rita");
+  const auth::DecodedJwt decoded = *auth::DecodeUnverified(t.access_token);
+  const auto signer = *keys_->CurrentSigner();
+  auto signed_with = [&](const auth::Claims& c) {
+    return *auth::SignJwt(c, signer.kid, signer.key);
+  };
+  auto expect = [&](const std::string& token, const std::string& message,
+                    std::optional<auth::TokenRejection> why) {
+    auto r = service_->Authenticate(token);
+    EXPECT_THAT(r, StatusIs(absl::StatusCode::kUnauthenticated, message));
+    EXPECT_EQ(auth::TokenRejectionOf(r.status()), why) << message;
+  };
+  using auth::TokenRejection;
+  expect("", "missing bearer token (authorization: Bearer <token>)", std::nullopt);
+  expect("not-a-jwt", "access token is malformed", TokenRejection::kMalformed);
+  expect(std::string(kMaxTokenBytes + 1, 'a'), "access token is too long",
+         TokenRejection::kMalformed);
+  expect(*auth::SignJwt(decoded.claims, "", signer.key), "access token has no key id",
+         TokenRejection::kMalformed);
+  const std::string payload = decoded.signing_input.substr(decoded.signing_input.find('.') + 1);
+  expect(crypto::Base64UrlEncode(R"({"alg":"HS256","kid":"x"})") + "." + payload + ".c2ln",
+         "access token algorithm is not accepted (only EdDSA)",
+         TokenRejection::kUnsupportedAlgorithm);
+  auto other = *crypto::Ed25519PrivateKey::Generate();
+  expect(*auth::SignJwt(decoded.claims, "nope", other), "access token is signed by an unknown key",
+         TokenRejection::kUnknownKey);
+  expect(*auth::SignJwt(decoded.claims, signer.kid, other), "access token signature is invalid",
+         TokenRejection::kBadSignature);
+  auth::Claims c = decoded.claims;
+  c.iss = "evil";
+  expect(signed_with(c), "access token issuer is wrong", TokenRejection::kWrongIssuer);
+  c = decoded.claims;
+  c.aud = {"other"};
+  expect(signed_with(c), "access token audience is wrong", TokenRejection::kWrongAudience);
+  c = decoded.claims;
+  c.jti.clear();
+  expect(signed_with(c), "access token lacks required claims", TokenRejection::kMalformed);
+  c = decoded.claims;
+  c.exp.reset();
+  expect(signed_with(c), "access token lacks required claims", TokenRejection::kMalformed);
+  c = decoded.claims;
+  c.nbf = *c.iat + 60;
+  expect(signed_with(c), "access token is not valid yet", TokenRejection::kNotYetValid);
+  const std::string later = LoginUser("rita").access_token;
+  ASSERT_THAT(service_->Logout(Bearer(t.access_token), ""), IsOk());
+  expect(t.access_token, "access token has been revoked", TokenRejection::kInactive);
+  clock_.Advance(absl::Minutes(16));
+  expect(later, "access token has expired", TokenRejection::kExpired);
+}
+
+TEST_F(IdentityServiceTest, ExpiredAccessTokensCanStillEndTheirSessions) {
+  RegisterUser("sybil");
+  const IssuedTokens first = LoginUser("sybil");
+  const IssuedTokens second = LoginUser("sybil");
+  clock_.Advance(absl::Minutes(16));
+  ASSERT_THAT(service_->Authenticate(first.access_token),
+              StatusIs(absl::StatusCode::kUnauthenticated, "access token has expired"));
+  // Logout with an expired access token ends its session.
+  ASSERT_THAT(service_->Logout(Bearer(first.access_token), ""), IsOk());
+  EXPECT_THAT(service_->Refresh(first.refresh_token),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("revoked")));
+  // Revoking an expired access token (by its owner) ends its session too.
+  const std::string fresh = LoginUser("sybil").access_token;
+  ASSERT_THAT(service_->Revoke(Bearer(fresh), second.access_token, "access_token"), IsOk());
+  EXPECT_THAT(service_->Refresh(second.refresh_token),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("revoked")));
+  // A token that is not ours is ignored, not an error.
+  auto other = *crypto::Ed25519PrivateKey::Generate();
+  const auth::Claims claims = auth::DecodeUnverified(fresh)->claims;
+  EXPECT_THAT(service_->Logout(Bearer(*auth::SignJwt(claims, "nope", other)), ""), IsOk());
+  EXPECT_THAT(service_->Revoke(Bearer(fresh), *auth::SignJwt(claims, "nope", other), ""), IsOk());
+  EXPECT_THAT(service_->Authenticate(fresh), IsOk());
 }
 
 TEST_F(IdentityServiceTest, LogoutRevokesRefreshFamilyAndAccessToken) {

@@ -45,7 +45,8 @@ TEST(VaultConfigLimitsTest, LimitFlagsAreParsed) {
   EXPECT_EQ(c.db_statement_timeout_ms, 1500);
   EXPECT_EQ(c.db_idle_in_transaction_timeout_ms, 0);
   // Defaults of what was not given.
-  EXPECT_EQ(c.max_watch_streams, 512);
+  EXPECT_EQ(c.max_watch_streams, 10000);
+  EXPECT_EQ(c.watch_threads, 4);
   EXPECT_EQ(c.grpc_max_connection_age_ms, 0);
 }
 
@@ -53,16 +54,18 @@ TEST(VaultConfigLimitsTest, DefaultsPassTheCrossChecks) {
   EXPECT_THAT(ValidateVaultConfig(Valid()), IsOk());
 }
 
-TEST(VaultConfigLimitsTest, StreamCapsMustLeaveThreadsForOtherCalls) {
+TEST(VaultConfigLimitsTest, FileStreamCapsMustLeaveThreadsForOtherCalls) {
   VaultConfig c = Valid();
-  c.grpc_max_threads = 600;  // 512 + 64 + 64 streams + 64 others = 704 > 600
-  EXPECT_THAT(ValidateVaultConfig(c),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--max-watch-streams + --max-uploads + --max-downloads (640)")));
-  c.max_watch_streams = 400;  // 528 + 64 <= 600
+  c.grpc_max_threads = 150;  // 64 + 64 file streams + 64 others = 192 > 150
+  EXPECT_THAT(ValidateVaultConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                               HasSubstr("--max-uploads + --max-downloads (128)")));
+  c.max_uploads = 20;  // 84 + 64 <= 150
+  EXPECT_THAT(ValidateVaultConfig(c), IsOk());
+  // Watch streams hold no thread (callback API): any number fits.
+  c.max_watch_streams = 100000;
   EXPECT_THAT(ValidateVaultConfig(c), IsOk());
   c.grpc_max_threads = 0;  // unbounded: nothing to leave
-  c.max_watch_streams = 100000;
+  c.max_uploads = 10000;
   EXPECT_THAT(ValidateVaultConfig(c), IsOk());
 }
 
