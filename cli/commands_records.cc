@@ -18,6 +18,7 @@ absl::StatusOr<v1::Record> GetRecord(Session& session, const std::string& space_
   v1::GetRecordRequest request;
   request.set_id(id);
   request.set_space_id(space_id);
+  request.set_consistency_token(session.positions().For(space_id));
   v1::GetRecordResponse response;
   absl::Status st = session.CallVault(
       [&](grpc::ClientContext& c) { return stub->GetRecord(&c, request, &response); });
@@ -27,6 +28,12 @@ absl::StatusOr<v1::Record> GetRecord(Session& session, const std::string& space_
   }
   if (!st.ok()) return st;
   return response.record();
+}
+
+void RememberWrite(CommandContext& ctx, Session& session, const std::string& answered_space,
+                   const std::string& token) {
+  absl::StatusOr<std::string> requested = ctx.SpaceId();
+  session.positions().Remember(requested.ok() ? *requested : answered_space, answered_space, token);
 }
 
 absl::StatusOr<v1::Record> ResolveRecord(CommandContext& ctx, Session& session,

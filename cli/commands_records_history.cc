@@ -39,6 +39,7 @@ void AddRestoreCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       }
       COFFER_RETURN_IF_ERROR(st);
       const auto& r = response.record();
+      RememberWrite(ctx, *session, r.space_id(), response.consistency_token());
       ctx.Emit(RecordToJson(r, false), "restored \"" + r.name() + "\" to the content of version " +
                                            std::to_string(opts->version) + " as version " +
                                            std::to_string(r.version()) + "\n");

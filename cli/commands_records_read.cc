@@ -47,6 +47,7 @@ void AddGetCommand(CLI::App& app, CommandContext& ctx, Action& action) {
         request.set_id(record.id());
         request.set_space_id(record.space_id());
         request.set_include_siblings(true);
+        request.set_consistency_token(session->positions().For(record.space_id()));
         v1::GetRecordResponse response;
         COFFER_RETURN_IF_ERROR(session->CallVault(
             [&](grpc::ClientContext& c) { return stub->GetRecord(&c, request, &response); }));

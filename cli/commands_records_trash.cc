@@ -38,6 +38,7 @@ void AddTrashMoveCommand(CLI::App& app, CommandContext& ctx, Action& action, boo
         COFFER_RETURN_IF_ERROR(session->CallVault(
             [&](grpc::ClientContext& c) { return stub->DeleteRecord(&c, request, &response); }));
         result = response.record();
+        RememberWrite(ctx, *session, result.space_id(), response.consistency_token());
       } else {
         v1::UndeleteRecordRequest request;
         request.set_id(head.id());
@@ -47,6 +48,7 @@ void AddTrashMoveCommand(CLI::App& app, CommandContext& ctx, Action& action, boo
         COFFER_RETURN_IF_ERROR(session->CallVault(
             [&](grpc::ClientContext& c) { return stub->UndeleteRecord(&c, request, &response); }));
         result = response.record();
+        RememberWrite(ctx, *session, result.space_id(), response.consistency_token());
       }
       std::string text = to_trash ? "moved \"" + result.name() + "\" to the trash (version " +
                                         std::to_string(result.version()) +

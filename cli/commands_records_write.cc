@@ -154,6 +154,7 @@ void AddAddCommands(CLI::App& app, CommandContext& ctx, Action& action) {
         COFFER_RETURN_IF_ERROR(session->CallVault(
             [&](grpc::ClientContext& c) { return stub->CreateRecord(&c, request, &response); }));
         const auto& created = response.record();
+        session->positions().Remember(space_id, created.space_id(), response.consistency_token());
         ctx.Emit(RecordToJson(created, /*reveal=*/false),
                  "added " + RecordTypeName(created.type()) + " \"" + created.name() + "\" " +
                      created.id() + " (version " + std::to_string(created.version()) + ")\n");
@@ -245,6 +246,7 @@ void AddEditCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       }
       COFFER_RETURN_IF_ERROR(st);
       const auto& updated = response.record();
+      RememberWrite(ctx, *session, updated.space_id(), response.consistency_token());
       ctx.Emit(RecordToJson(updated, false), "updated \"" + updated.name() + "\" " + updated.id() +
                                                  " (version " + std::to_string(updated.version()) +
                                                  ")\n");

@@ -55,6 +55,11 @@ absl::StatusOr<v1::Record> GetRecord(Session& session, const std::string& space_
                                      const std::string& id);
 // A record of the --space space named by id, or by its exact name (searched among live records,
 // then the trash); INVALID_ARGUMENT listing the ids when several have that name.
+// Remembers a write's consistency_token for the command's space (--space, "" = personal) and
+// for `answered_space` (the record's space id), so later reads send it (cli/read_positions.h).
+void RememberWrite(CommandContext& ctx, Session& session, const std::string& answered_space,
+                   const std::string& token);
+
 absl::StatusOr<v1::Record> ResolveRecord(CommandContext& ctx, Session& session,
                                          const std::string& ref);
 // `records` as the list table (JSON: {"records": [...]}), or `empty_text` when there are none.

@@ -40,7 +40,8 @@ Session::Session(ClientConfig config, std::chrono::milliseconds timeout,
             if (!st.ok()) return st;
             return response.tokens();
           },
-          clock) {}
+          clock),
+      positions_(config_.config_dir) {}
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Session::Channel(const std::string& addr) {
   grpcx::ChannelOptions options;

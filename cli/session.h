@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "cli/config.h"
+#include "cli/read_positions.h"
 #include "cli/token_manager.h"
 #include "coffer/identity/v1/identity.grpc.pb.h"
 #include "coffer/vault/v1/files.grpc.pb.h"
@@ -36,6 +37,8 @@ class Session {
 
   const ClientConfig& config() const { return config_; }
   TokenManager& tokens() { return tokens_; }
+  // Session tokens of this user's last writes per space (read-your-writes across commands).
+  const ReadPositions& positions() const { return positions_; }
   int64_t Now() const { return clock_(); }  // Unix seconds, from the injected clock
 
   // Each service's stub; the channel is dialed on first use (an error when the address or the
@@ -68,6 +71,7 @@ class Session {
   std::chrono::milliseconds timeout_;
   TokenManager::Clock clock_;
   TokenManager tokens_;
+  ReadPositions positions_;
   std::shared_ptr<grpc::Channel> identity_channel_;
   std::shared_ptr<grpc::Channel> vault_channel_;
   std::unique_ptr<coffer::identity::v1::IdentityService::Stub> identity_;

@@ -192,7 +192,8 @@ Validator<std::string> OneOf(std::vector<std::string> allowed) {
 }
 
 ConfigParser::ConfigParser(std::string program, std::string description)
-    : program_(std::move(program)), app_(std::make_unique<CLI::App>(description, program_)) {
+    : program_(std::move(program)),
+      app_(std::make_unique<CLI::App>(std::move(description), program_)) {
   app_->add_flag("--version", version_flag_, "Print version, git commit and build date, then exit");
   app_->add_flag("--print-config-reference", reference_flag_,
                  "Print every option as a markdown table (flag | env | default | description)");

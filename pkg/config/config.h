@@ -59,9 +59,11 @@ absl::Status ParseText(const std::string& text, bool* out);
 absl::Status ParseText(const std::string& text, double* out);
 absl::Status ParseText(const std::string& text, absl::Duration* out);
 absl::Status ParseText(const std::string& text, std::vector<std::string>* out);
+// A decimal integer (surrounding blanks ignored) within [min, max] / [0, max].
 absl::Status ParseSigned(const std::string& text, int64_t min, int64_t max, int64_t* out);
 absl::Status ParseUnsigned(const std::string& text, uint64_t max, uint64_t* out);
 
+// Any integer type, range-checked against T's limits.
 template <typename T>
 absl::Status ParseText(const std::string& text, T* out) requires std::is_integral_v<T> {
   if constexpr (std::is_signed_v<T>) {
@@ -78,6 +80,7 @@ absl::Status ParseText(const std::string& text, T* out) requires std::is_integra
   }
 }
 
+// Any std::chrono duration, written as absl::Duration text and truncated to the target's unit.
 template <typename Rep, typename Period>
 absl::Status ParseText(const std::string& text, std::chrono::duration<Rep, Period>* out) {
   absl::Duration d;
@@ -89,6 +92,8 @@ absl::Status ParseText(const std::string& text, std::chrono::duration<Rep, Perio
   return status;
 }
 
+// A value as text, as defaults appear in --help, the reference and EffectiveValues(). A list
+// is comma separated; a double has 6 significant digits.
 std::string FormatText(const std::string& value);
 std::string FormatText(bool value);
 std::string FormatText(double value);
@@ -153,6 +158,7 @@ Validator<std::string> OneOf(std::vector<std::string> allowed);
 template <typename T>
 class OptionBuilder {
  public:
+  // Made by ConfigParser::Add.
   OptionBuilder(internal::OptionEntry* entry, T* target) : entry_(entry), target_(target) {}
 
   // The option must be set by flag or environment (a default does not count).
@@ -187,7 +193,8 @@ struct EffectiveValue {
 // Declares options once and fills them from argv and the environment. See the file comment.
 class ConfigParser {
  public:
-  // `program` is the binary name used in --help and --version lines.
+  // `program` is the binary name used in --help and --version lines; `description` heads
+  // --help. Declares --version and --print-config-reference.
   ConfigParser(std::string program, std::string description);
   ~ConfigParser();
   ConfigParser(const ConfigParser&) = delete;
@@ -213,6 +220,7 @@ class ConfigParser {
   // --help, --version and --print-config-reference print to `out`, skip validation and set
   // exit_requested().
   absl::Status Parse(int argc, const char* const* argv, std::ostream& out);
+  // The same, printing to std::cout.
   absl::Status Parse(int argc, const char* const* argv);
 
   // For main(): Parse; on error prints it and "--help" hint to stderr and exits with code 2;

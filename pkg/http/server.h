@@ -55,6 +55,7 @@ struct HttpRequest {
   std::string HeaderList(std::string_view name) const;
 };
 
+// A handler's answer. An empty content_type sends no Content-Type header.
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -62,8 +63,11 @@ struct HttpResponse {
   std::string body;
 };
 
+// Answers one request (on the thread the file comment names). An exception it throws is logged
+// and answered 500 with a JsonError body.
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Where to listen, TLS, and the limits described in the file comment.
 struct HttpServerOptions {
   std::string host = "0.0.0.0";  // an IPv4 or IPv6 literal, or "localhost"
   int port = 0;                  // 0 picks a free port; Start() returns the bound one
@@ -112,6 +116,7 @@ struct HttpServerStats {
 
 class HttpServer {
  public:
+  // Neither binds nor starts a thread; Start() does.
   HttpServer(HttpServerOptions options, Handler handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -125,7 +130,9 @@ class HttpServer {
   // every connection and joins the threads. Idempotent.
   void Stop();
 
+  // The bound port once Start() succeeded, else 0.
   int port() const;
+  // The counters now; callable from any thread.
   HttpServerStats Stats() const;
 
   struct Impl;      // defined in server.cc

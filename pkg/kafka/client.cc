@@ -77,9 +77,10 @@ absl::StatusOr<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf) {
   char errstr[512] = {};
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof(errstr));
   if (rk == nullptr) {
+    // On failure librdkafka leaves conf with the caller; the handle destroys it.
     return absl::InvalidArgumentError(std::string("creating kafka client: ") + errstr);
   }
-  conf.release();  // now owned by rk
+  static_cast<void>(conf.release());  // rk owns and destroys conf from here on
   return KafkaHandle(rk);
 }
 

@@ -42,9 +42,12 @@ using LogSink =
 // Consumer, from Consumer::Poll), never concurrently with itself for one client.
 using ErrorSink = std::function<void(const absl::Status& status)>;
 
+// What every client is built with; ProducerConfig and ConsumerConfig derive from it.
 struct ClientConfig {
   // Comma-separated host:port list, e.g. "127.0.0.1:9092".
   std::string bootstrap_servers;
+  // librdkafka's client.id: names this client in broker logs and quotas (and in a Consumer's
+  // group.id).
   std::string client_id = "coffer";
   // Extra librdkafka properties applied after Coffer's defaults, so they override them
   // (e.g. {"message.timeout.ms", "30000"}, {"debug", "broker,msg"}).

@@ -12,6 +12,8 @@
 
 namespace coffer::kafka::internal {
 
+// Owning handles of librdkafka objects. Destroying a client handle blocks until librdkafka's
+// threads for it have stopped.
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
@@ -40,12 +42,16 @@ absl::StatusOr<ConfHandle> BuildConf(const ClientConfig& config,
 // Creates the client; takes ownership of `conf` only on success (rd_kafka_new's contract).
 absl::StatusOr<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf);
 
+// Consumer/Producer::PartitionCount: asks for the metadata of all topics, so that asking never
+// creates `topic`; NOT_FOUND when it does not exist.
 absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic,
                                    std::chrono::milliseconds timeout);
 
+// Consumer/Producer::QueryWatermarks: asks the partition's leader.
 absl::StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
                                            int32_t partition, std::chrono::milliseconds timeout);
 
+// `timeout` as librdkafka's int milliseconds: negative gives 0, beyond INT_MAX gives INT_MAX.
 int TimeoutMs(std::chrono::milliseconds timeout);
 
 }  // namespace coffer::kafka::internal

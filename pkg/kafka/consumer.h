@@ -31,6 +31,9 @@
 
 namespace coffer::kafka {
 
+// Nothing beyond ClientConfig. Create() sets the manual-assignment defaults (a group.id that is
+// never joined, no offset commits or stores, auto.offset.reset=error, no topic auto-creation);
+// `properties` can override them, which the design above does not expect.
 struct ConsumerConfig : ClientConfig {};
 
 // A partition to read and where to start: an absolute offset, kOffsetBeginning or kOffsetEnd.
@@ -42,6 +45,7 @@ struct TopicPartitionOffset {
 
 class Consumer {
  public:
+  // Creates the client without waiting for a broker. INVALID_ARGUMENT for a bad property.
   static absl::StatusOr<std::unique_ptr<Consumer>> Create(const ConsumerConfig& config);
 
   ~Consumer();

@@ -27,6 +27,7 @@
 
 namespace coffer::kafka {
 
+// What an owner does about an error: the three classes of the table above.
 enum class ErrorClass {
   kRetryable,
   kPermanent,

@@ -63,6 +63,8 @@ struct DeliveryReport {
   int64_t offset = -1;
 };
 
+// Runs exactly once per message Produce() accepted, on the thread in Poll, Flush or the
+// destructor. Keep it short: the reports after it wait.
 using DeliveryCallback = std::function<void(const DeliveryReport& report)>;
 
 class Producer {

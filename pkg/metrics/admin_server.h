@@ -43,6 +43,7 @@
 
 namespace coffer::metrics {
 
+// Where the admin port listens, and how long a readiness result is reused.
 struct AdminServerOptions {
   std::string host = "0.0.0.0";
   int port = 9090;  // 0 = pick a free port (tests); Start() returns it
@@ -55,6 +56,7 @@ struct AdminServerOptions {
 
 class AdminServer {
  public:
+  // `registry` is what /metrics serves; the server keeps a share of it. Does not bind.
   AdminServer(AdminServerOptions options, std::shared_ptr<prometheus::Registry> registry);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;

@@ -44,8 +44,10 @@ struct GrpcServerMetrics {
   // "unknown" (the series stay bounded whatever callers send).
   void Record(std::string_view method, grpc::StatusCode code, double seconds);
 
+  // The two families of the file comment, owned by the registry.
   prometheus::Family<prometheus::Counter>& requests_total;
   prometheus::Family<prometheus::Histogram>& request_duration_seconds;
+  // The filter Record() applies to method names (see the constructor).
   KnownMethod known;
 };
 
@@ -63,6 +65,7 @@ class GrpcMetricsInterceptorFactory : public grpc::experimental::ServerIntercept
   std::shared_ptr<GrpcServerMetrics> metrics_;
 };
 
+// A GrpcMetricsInterceptorFactory as the interface type GrpcServer::AddInterceptorFactory takes.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 MakeGrpcMetricsInterceptorFactory(std::shared_ptr<GrpcServerMetrics> metrics);
 

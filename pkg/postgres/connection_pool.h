@@ -27,6 +27,7 @@
 
 namespace coffer::postgres {
 
+// What Create() takes. Every field but `dsn` has a working default.
 struct ConnectionPoolConfig {
   // libpq connection string (keyword/value or URI). May contain a password: never log it
   // (use RedactDsn).
@@ -46,8 +47,10 @@ namespace internal {
 struct PooledConnection;
 }  // namespace internal
 
+// The pool (see the file comment): one per service, built with Create() and shared by reference.
 class ConnectionPool {
  public:
+  // The clock of Acquire()'s deadline.
   using Clock = std::chrono::steady_clock;
 
   // A borrowed connection, returned to the pool when the Lease is destroyed (RAII). Move-only.
@@ -61,6 +64,7 @@ class ConnectionPool {
 
     pqxx::connection& operator*() const { return get(); }
     pqxx::connection* operator->() const { return &get(); }
+    // The borrowed connection; valid only while this Lease holds it (not after a move).
     pqxx::connection& get() const;
 
     // Tells the pool to close this connection instead of reusing it (for example when its session
@@ -101,6 +105,7 @@ class ConnectionPool {
   // Readiness probe (/readyz): borrows a connection and runs `SELECT 1`.
   absl::Status Ping();
 
+  // The counters of Stats, read together under the pool's lock (so they agree).
   Stats GetStats() const;
   const ConnectionPoolConfig& config() const { return config_; }
 

@@ -28,12 +28,12 @@ int64_t AdvisoryLockKey(std::string_view name) {
   return static_cast<int64_t>(hash);
 }
 
-LeaderLock::LeaderLock(std::string dsn, int64_t key, std::chrono::seconds connect_timeout)
+LeaderLock::LeaderLock(const std::string& dsn, int64_t key, std::chrono::seconds connect_timeout)
     // Bound how long a leader on a dead network blocks in IsHeld(): TCP keepalives and a user
     // timeout make the client notice a lost server within seconds (ignored on Unix sockets).
-    : dsn_(WithConnParam(WithConnParam(WithConnParam(std::move(dsn), "keepalives_idle", "5"),
-                                       "keepalives_interval", "2"),
-                         "tcp_user_timeout", "10000")),
+    : dsn_(WithConnParam(
+          WithConnParam(WithConnParam(dsn, "keepalives_idle", "5"), "keepalives_interval", "2"),
+          "tcp_user_timeout", "10000")),
       key_(key),
       connect_timeout_(connect_timeout) {}
 

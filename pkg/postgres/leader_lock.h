@@ -36,10 +36,11 @@ namespace coffer::postgres {
 // as "coffer.vault.outbox_relay". Advisory locks are per database.
 int64_t AdvisoryLockKey(std::string_view name);
 
+// One named leadership on its own session (see the file comment).
 class LeaderLock {
  public:
   // `dsn` may contain a password; it is never logged. Does not connect.
-  LeaderLock(std::string dsn, int64_t key,
+  LeaderLock(const std::string& dsn, int64_t key,
              std::chrono::seconds connect_timeout = std::chrono::seconds(5));
   LeaderLock(const LeaderLock&) = delete;
   LeaderLock& operator=(const LeaderLock&) = delete;

@@ -44,8 +44,11 @@
 
 namespace coffer::postgres {
 
+// The isolation level each attempt's BEGIN asks for. Under kRepeatableRead and kSerializable a
+// conflict aborts the transaction (ABORTED), and the runners below retry it.
 enum class IsolationLevel { kReadCommitted, kRepeatableRead, kSerializable };
 
+// How often and how far apart the runners below repeat an attempt that may be retried.
 struct RetryPolicy {
   // Total attempts, the first one included. 1 disables retries.
   int max_attempts = 5;

@@ -119,6 +119,7 @@ struct MappedRequest {
   std::unique_ptr<google::protobuf::Message> message;
 };
 
+// The REST routes of a set of gRPC services, and the calls behind them (see the file comment).
 class RestGateway {
  public:
   // Builds routes for `services` (full names, e.g. "coffer.vault.v1.RecordService") calling

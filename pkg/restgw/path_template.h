@@ -30,6 +30,7 @@ struct PathBinding {
   std::string value;
 };
 
+// One compiled template; a copyable value.
 class PathTemplate {
  public:
   // Compiles `text`. INVALID_ARGUMENT names the problem (no leading '/', empty segment,
@@ -69,6 +70,7 @@ class PathTemplate {
   std::vector<Variable> variables_;
 };
 
+// The decoder Match() applies to each path segment (pkg/http/url.h).
 using http::PercentDecode;
 
 }  // namespace coffer::restgw

@@ -29,8 +29,10 @@ namespace coffer::restgw {
 // The listener's options; max_body_bytes is taken from the gateway's options.
 using RestServerOptions = http::HttpServerOptions;
 
+// An HttpServer whose one handler is `gateway`'s Handle().
 class RestServer {
  public:
+  // Does not bind. The gateway is immutable, so it may be shared with other owners.
   RestServer(RestServerOptions options, std::shared_ptr<const RestGateway> gateway);
   ~RestServer();
   RestServer(const RestServer&) = delete;
@@ -42,6 +44,7 @@ class RestServer {
   // Stops accepting, lets in-flight requests finish and joins the threads. Idempotent.
   void Stop();
 
+  // The bound port once Start() succeeded, else 0.
   int port() const { return port_; }
   const RestGateway& gateway() const { return *gateway_; }
 

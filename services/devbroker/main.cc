@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -101,9 +102,8 @@ std::string ApplyCommand(coffer::testing::KafkaMockCluster& cluster, const std::
   return status.ok() ? "" : std::string(status.message());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The whole program; main() only adds a last-resort handler around it.
+int Run(int argc, char** argv) {
   CLI::App app{"Coffer dev broker: librdkafka's in-memory mock Kafka cluster on loopback"};
   int brokers = 1;
   std::vector<std::string> topics;
@@ -195,4 +195,19 @@ int main(int argc, char** argv) {
     std::filesystem::remove(port_file, ec);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Run() turns every expected failure into an exit status. Anything thrown past it (a CLI11
+  // definition error, std::bad_alloc) is reported here instead of by std::terminate.
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", kProgram, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unknown exception\n", kProgram);
+  }
+  return 1;
 }

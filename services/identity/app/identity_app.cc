@@ -1,11 +1,13 @@
 #include "services/identity/app/identity_app.h"
 
+#include "pkg/config/host_port.h"
 #include "pkg/crypto/random.h"
 #include "pkg/log/log.h"
 #include "pkg/metrics/build_info.h"
 #include "pkg/metrics/grpc_server_metrics.h"
 #include "pkg/postgres/dsn.h"
 #include "pkg/postgres/migrations.h"
+#include "pkg/postgres/schema_setup.h"
 #include "pkg/status/status.h"
 #include "services/identity/domain/key_schedule.h"
 
@@ -17,62 +19,22 @@ const log::Logger& Log() {
   return logger;
 }
 
-// What identity started with --migrate=off says when its schema is behind.
-constexpr char kMigrateRemedy[] =
-    "--migrate=off applies none: run `coffer-identity --migrate-only` first (the chart's "
-    "migration Job) as a role allowed to run DDL (--migration-db-dsn), or start with "
-    "--migrate=auto";
-
-// Applies identity's migrations over a one-connection pool to `dsn`, closed afterwards.
-absl::StatusOr<postgres::MigrationResult> ApplyOver(const std::string& dsn) {
-  postgres::ConnectionPoolConfig pool_config;
-  pool_config.dsn = dsn;
-  pool_config.size = 1;
-  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<postgres::ConnectionPool> pool,
-                          postgres::ConnectionPool::Create(pool_config));
-  return postgres::ApplyMigrations(*pool, IdentityMigrations());
-}
-
-// The schema step of start-up per --migrate: auto applies pending migrations (over
-// --migration-db-dsn when set), off only checks that none is pending.
-absl::Status PrepareSchema(const IdentityConfig& config, postgres::ConnectionPool& pool) {
-  COFFER_ASSIGN_OR_RETURN(postgres::MigrateMode mode, IdentityMigrateMode(config));
-  if (mode == postgres::MigrateMode::kOnly) {
-    return absl::InvalidArgumentError("--migrate=only: use MigrateIdentityDatabase, not Start");
-  }
-  if (mode == postgres::MigrateMode::kOff) {
-    absl::StatusOr<postgres::MigrationStatus> schema =
-        postgres::CheckMigrations(pool, IdentityMigrations());
-    if (!schema.ok()) {
-      return status::Annotate(schema.status(),
-                              "--migrate=off: checking the schema (the runtime role needs SELECT "
-                              "on schema_migrations)");
-    }
-    COFFER_RETURN_IF_ERROR(
-        postgres::RequireNoPendingMigrations(*schema, IdentityMigrations(), kMigrateRemedy));
-    Log().Info("schema is current (migrations off)",
-               {{"version", static_cast<int64_t>(schema->version)}});
-    return absl::OkStatus();
-  }
-  absl::StatusOr<postgres::MigrationResult> migrated =
-      config.migration_db_dsn.empty() ? postgres::ApplyMigrations(pool, IdentityMigrations())
-                                      : ApplyOver(config.migration_db_dsn);
-  if (!migrated.ok()) return status::Annotate(migrated.status(), "applying migrations");
-  Log().Info("migrations applied",
-             {{"applied", static_cast<int64_t>(migrated->applied.size())},
-              {"already_applied", static_cast<int64_t>(migrated->already_applied)},
-              {"version", static_cast<int64_t>(migrated->version)}});
-  return absl::OkStatus();
+// Identity's schema step (pkg/postgres/schema_setup.h) per --migrate and the DSNs.
+postgres::SchemaSetup IdentitySchema(const IdentityConfig& config) {
+  postgres::SchemaSetup setup;
+  setup.binary = "coffer-identity";
+  setup.migrations = IdentityMigrations();
+  setup.db_dsn = config.db_dsn;
+  setup.migration_db_dsn = config.migration_db_dsn;
+  setup.logger = Log();
+  setup.migrate_only_entry = "MigrateIdentityDatabase";
+  return setup;
 }
 
 }  // namespace
 
 absl::StatusOr<postgres::MigrationResult> MigrateIdentityDatabase(const IdentityConfig& config) {
-  const std::string& dsn =
-      config.migration_db_dsn.empty() ? config.db_dsn : config.migration_db_dsn;
-  absl::StatusOr<postgres::MigrationResult> result = ApplyOver(dsn);
-  if (!result.ok()) return status::Annotate(result.status(), "applying migrations");
-  return result;
+  return postgres::MigrateDatabase(IdentitySchema(config));
 }
 
 absl::StatusOr<std::unique_ptr<IdentityApp>> IdentityApp::Start(const IdentityConfig& config,
@@ -98,7 +60,10 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   pool_config.dsn = config.db_dsn;
   pool_config.size = config.db_pool_size;
   COFFER_ASSIGN_OR_RETURN(pool_, postgres::ConnectionPool::Create(pool_config));
-  COFFER_RETURN_IF_ERROR(PrepareSchema(config, *pool_));
+  // The schema step per --migrate: auto applies pending migrations (over --migration-db-dsn when
+  // set), off only checks that none is pending.
+  COFFER_ASSIGN_OR_RETURN(postgres::MigrateMode mode, IdentityMigrateMode(config));
+  COFFER_RETURN_IF_ERROR(postgres::PrepareSchema(IdentitySchema(config), mode, *pool_));
 
   users_ = std::make_unique<PgUserRepository>(*pool_);
   accounts_ = std::make_unique<PgServiceAccountRepository>(*pool_);
@@ -149,7 +114,7 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
       std::make_shared<metrics::GrpcServerMetrics>(*registry_)));
   COFFER_ASSIGN_OR_RETURN(grpc_port_, grpc_server_->Start());
 
-  COFFER_ASSIGN_OR_RETURN(auto admin_addr, SplitHostPort(config.admin_addr));
+  COFFER_ASSIGN_OR_RETURN(auto admin_addr, config::SplitHostPort(config.admin_addr));
   admin_server_ = std::make_unique<metrics::AdminServer>(
       metrics::AdminServerOptions{admin_addr.first, admin_addr.second}, registry_);
   postgres::ConnectionPool* pool = pool_.get();
@@ -157,7 +122,7 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   COFFER_ASSIGN_OR_RETURN(admin_port_, admin_server_->Start());
 
   if (!config.http_addr.empty()) {
-    COFFER_ASSIGN_OR_RETURN(auto http_addr, SplitHostPort(config.http_addr));
+    COFFER_ASSIGN_OR_RETURN(auto http_addr, config::SplitHostPort(config.http_addr));
     http_server_ = std::make_unique<IdentityHttpServer>(
         *service_, IdentityHttpServerOptions{.host = http_addr.first,
                                              .port = http_addr.second,
@@ -169,7 +134,7 @@ absl::Status IdentityApp::Init(const IdentityConfig& config, const auth::Clock& 
   if (!config.rest_addr.empty()) {
     // The gateway calls the gRPC handlers through an in-process channel, so REST requests pass the
     // same interceptors (metrics) and the same authentication as gRPC ones.
-    COFFER_ASSIGN_OR_RETURN(auto rest_addr, SplitHostPort(config.rest_addr));
+    COFFER_ASSIGN_OR_RETURN(auto rest_addr, config::SplitHostPort(config.rest_addr));
     grpc::ChannelArguments channel_args;
     COFFER_ASSIGN_OR_RETURN(
         rest_server_,

@@ -1,6 +1,5 @@
 #include "services/identity/app/identity_config.h"
 
-#include <charconv>
 #include <fstream>
 #include <sstream>
 
@@ -157,31 +156,6 @@ absl::StatusOr<std::string> LoadKekSpec(const IdentityConfig& c) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
-  std::string host;
-  std::string port_text;
-  if (!address.empty() && address.front() == '[') {
-    const auto close = address.find(']');
-    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') {
-      return absl::InvalidArgumentError("address must be host:port");
-    }
-    host = address.substr(1, close - 1);
-    port_text = address.substr(close + 2);
-  } else {
-    const auto colon = address.rfind(':');
-    if (colon == std::string::npos) return absl::InvalidArgumentError("address must be host:port");
-    host = address.substr(0, colon);
-    port_text = address.substr(colon + 1);
-  }
-  int port = -1;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 || port > 65535 ||
-      host.empty()) {
-    return absl::InvalidArgumentError("address must be host:port with a port 0..65535");
-  }
-  return std::make_pair(host, port);
 }
 
 }  // namespace coffer::identity

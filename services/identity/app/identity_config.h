@@ -86,7 +86,4 @@ absl::StatusOr<std::string> LoadKekSpec(const IdentityConfig& config);
 // The --migrate / --migrate-only choice (postgres::ResolveMigrateMode).
 absl::StatusOr<postgres::MigrateMode> IdentityMigrateMode(const IdentityConfig& config);
 
-// Splits "host:port" / "[v6]:port". INVALID_ARGUMENT when malformed.
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address);
-
 }  // namespace coffer::identity

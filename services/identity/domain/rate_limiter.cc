@@ -9,7 +9,7 @@
 namespace coffer::identity {
 
 std::string AddressRateKey(std::string_view address) {
-  const std::string a(address);
+  std::string a(address);  // not const: the early returns move it
   unsigned char bytes[16];
   if (inet_pton(AF_INET6, a.c_str(), bytes) != 1) return a;  // IPv4, unix:..., or not an address
   static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

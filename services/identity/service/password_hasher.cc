@@ -6,7 +6,7 @@
 namespace coffer::identity {
 
 PasswordHasher::PasswordHasher(PasswordHasherOptions options, IdentityMetrics* metrics)
-    : options_(std::move(options)), metrics_(metrics) {}
+    : options_(options), metrics_(metrics) {}
 
 absl::Status PasswordHasher::RunInSlot(const std::function<void()>& work) {
   std::function<void()> hook;

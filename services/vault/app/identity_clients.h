@@ -35,6 +35,9 @@
 
 namespace coffer::vault::app {
 
+// auth::JwksSource over identity's GetJwks: one call per Fetch with deadline `timeout` (waiting
+// within it for the channel to connect). Errors keep identity's code; a malformed key set from
+// identity is UNAVAILABLE.
 class IdentityJwksSource final : public auth::JwksSource {
  public:
   IdentityJwksSource(const std::shared_ptr<grpc::Channel>& channel,
@@ -84,6 +87,9 @@ class HttpJwksSource final : public auth::JwksSource {
   std::size_t max_body_bytes_;
 };
 
+// auth::Introspector over identity's Introspect: one call per IsActive with deadline `timeout`.
+// A token identity refuses as a credential (UNAUTHENTICATED) is not active (false); any other
+// error keeps identity's code.
 class IdentityIntrospector final : public auth::Introspector {
  public:
   IdentityIntrospector(const std::shared_ptr<grpc::Channel>& channel,

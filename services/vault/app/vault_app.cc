@@ -4,6 +4,7 @@
 #include <prometheus/registry.h>
 
 #include "pkg/auth/token_verifier.h"
+#include "pkg/config/host_port.h"
 #include "pkg/crypto/keyring.h"
 #include "pkg/crypto/random.h"
 #include "pkg/grpcx/channel.h"
@@ -15,8 +16,10 @@
 #include "pkg/metrics/grpc_server_metrics.h"
 #include "pkg/postgres/connection_pool.h"
 #include "pkg/postgres/migrations.h"
+#include "pkg/postgres/schema_setup.h"
 #include "pkg/restgw/server.h"
 #include "pkg/status/status.h"
+#include "pkg/wallclock/wallclock.h"
 #include "services/vault/app/identity_clients.h"
 #include "services/vault/app/migrations.h"
 #include "services/vault/app/vault_options.h"
@@ -29,6 +32,7 @@
 #include "services/vault/service/change_feed.h"
 #include "services/vault/service/file_ref_checker.h"
 #include "services/vault/service/file_service.h"
+#include "services/vault/service/head_cache.h"
 #include "services/vault/service/record_service.h"
 #include "services/vault/service/space_service.h"
 #include "services/vault/service/user_directory.h"
@@ -53,25 +57,16 @@ namespace {
 
 constexpr std::chrono::milliseconds kIdentityTimeout{3000};
 
-// What a shard started with --migrate=off says when its schema is behind.
-constexpr char kMigrateRemedy[] =
-    "--migrate=off applies none: run `coffer-vault --migrate-only` first (the chart's migration "
-    "Job) as a role allowed to run DDL (--migration-db-dsn), or start with --migrate=auto";
-
-// Applies the vault's migrations over a one-connection pool to `dsn`, closed afterwards.
-absl::StatusOr<postgres::MigrationResult> ApplyOver(const std::string& dsn) {
-  postgres::ConnectionPoolConfig pool_config;
-  pool_config.dsn = dsn;
-  pool_config.size = 1;
-  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<postgres::ConnectionPool> pool,
-                          postgres::ConnectionPool::Create(pool_config));
-  return postgres::ApplyMigrations(*pool, VaultMigrations());
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// The vault's schema step (pkg/postgres/schema_setup.h) per --migrate and the DSNs.
+postgres::SchemaSetup VaultSchema(const VaultConfig& config) {
+  postgres::SchemaSetup setup;
+  setup.binary = "coffer-vault";
+  setup.migrations = VaultMigrations();
+  setup.db_dsn = config.db_dsn;
+  setup.migration_db_dsn = config.migration_db_dsn;
+  setup.log_prefix = "vault ";
+  setup.migrate_only_entry = "MigrateVaultDatabase";
+  return setup;
 }
 
 }  // namespace
@@ -98,6 +93,7 @@ struct VaultApp::Impl {
   // Before record_index, which reads the change feed through it.
   std::unique_ptr<repository::PgSyncRepository> sync_repo;
   std::unique_ptr<service::RecordIndex> record_index;
+  std::unique_ptr<service::HeadCache> head_cache;
   std::unique_ptr<service::RecordService> record_service;
   std::unique_ptr<auth::JwksSource> owned_jwks;
   auth::JwksSource* jwks = nullptr;
@@ -134,38 +130,6 @@ struct VaultApp::Impl {
   int rest_port = 0;
   int admin_port = 0;
   bool started = false;
-
-  // The schema step of Start() per --migrate (VaultConfig): auto applies pending migrations
-  // (over --migration-db-dsn when set), off only checks that none is pending.
-  absl::Status PrepareSchema() {
-    COFFER_ASSIGN_OR_RETURN(postgres::MigrateMode mode, VaultMigrateMode(config));
-    if (mode == postgres::MigrateMode::kOnly) {
-      return absl::InvalidArgumentError("--migrate=only: use MigrateVaultDatabase, not Start");
-    }
-    if (mode == postgres::MigrateMode::kOff) {
-      absl::StatusOr<postgres::MigrationStatus> schema =
-          postgres::CheckMigrations(*pool, VaultMigrations());
-      if (!schema.ok()) {
-        return status::Annotate(schema.status(),
-                                "--migrate=off: checking the schema (the runtime role needs "
-                                "SELECT on schema_migrations)");
-      }
-      COFFER_RETURN_IF_ERROR(
-          postgres::RequireNoPendingMigrations(*schema, VaultMigrations(), kMigrateRemedy));
-      log::Info("vault schema is current (migrations off)",
-                {{"version", static_cast<int64_t>(schema->version)}});
-      return absl::OkStatus();
-    }
-    absl::StatusOr<postgres::MigrationResult> migrated =
-        config.migration_db_dsn.empty() ? postgres::ApplyMigrations(*pool, VaultMigrations())
-                                        : ApplyOver(config.migration_db_dsn);
-    if (!migrated.ok()) return status::Annotate(migrated.status(), "applying migrations");
-    log::Info("vault migrations applied",
-              {{"applied", static_cast<int64_t>(migrated->applied.size())},
-               {"already_applied", static_cast<int64_t>(migrated->already_applied)},
-               {"version", static_cast<int64_t>(migrated->version)}});
-    return absl::OkStatus();
-  }
 };
 
 VaultApp::VaultApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -195,13 +159,16 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   // other replicas (no NOTIFY inside write transactions: see migrations/V003).
   a.notifier = std::make_unique<sync::ChangeNotifier>(config.db_dsn, std::chrono::milliseconds(2),
                                                       pool_config.session);
-  a.records = std::make_unique<repository::PgRecordRepository>(*a.pool, a.notifier.get());
+  repository::WriteBatcherConfig batching;
+  batching.max_batch = config.write_batch_max;
+  batching.max_leaders = config.write_batch_leaders;
+  a.records = std::make_unique<repository::PgRecordRepository>(*a.pool, a.notifier.get(), batching);
   a.spaces = std::make_unique<repository::PgSpaceRepository>(*a.pool, a.notifier.get());
   a.blobs = std::make_unique<repository::PgBlobRepository>(*a.pool, a.notifier.get());
   a.sync_repo = std::make_unique<repository::PgSyncRepository>(*a.pool, a.notifier.get());
   a.cipher = std::make_unique<service::RecordCipher>(*a.keyring);
   a.hlc = std::make_unique<domain::Hlc>();
-  a.access = std::make_unique<service::SpaceAccess>(*a.spaces, NowMs);
+  a.access = std::make_unique<service::SpaceAccess>(*a.spaces, wallclock::NowMs);
   // With tombstone GC, writes wait until this shard counts in every shard's GC horizon.
   a.gate = std::make_unique<sync::ReplicationGate>(/*open=*/!TombstoneGcOn(config));
   a.file_refs = std::make_unique<service::BlobFileRefChecker>(*a.blobs);
@@ -210,12 +177,18 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   service_config.history_keep = config.history_retention;
   service_config.write_gate = a.gate.get();
   service_config.file_refs = a.file_refs.get();
+  // Invalidated by the notifier's generations: local commits and other replicas' notifications.
+  a.head_cache = std::make_unique<service::HeadCache>(
+      service::HeadCacheConfig{config.head_cache_max_bytes,
+                               std::chrono::milliseconds(config.head_cache_max_age_ms)},
+      *a.records, *a.notifier, a.registry.get());
+  service_config.head_cache = a.head_cache.get();
   service::RecordIndexConfig index_config;
   index_config.max_bytes = config.record_index_max_bytes;
   a.record_index = std::make_unique<service::RecordIndex>(index_config, *a.sync_repo, *a.cipher,
                                                           a.registry.get());
   a.record_service = std::make_unique<service::RecordService>(
-      service_config, *a.records, *a.access, *a.cipher, *a.hlc, NowMs,
+      service_config, *a.records, *a.access, *a.cipher, *a.hlc, wallclock::NowMs,
       [] { return domain::UuidV4FromBytes(crypto::RandomBytes(16)); }, a.metrics.get(),
       *a.record_index);
 
@@ -258,12 +231,12 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   if (identity) a.directory = std::make_unique<IdentityUserDirectory>(identity, kIdentityTimeout);
   a.space_service = std::make_unique<service::SpaceService>(
       service::SpaceServiceConfig{config.shard_id}, *a.spaces, *a.access, *a.cipher, *a.hlc,
-      a.directory.get(), NowMs);
+      a.directory.get(), wallclock::NowMs);
   a.space_grpc = std::make_unique<transport::SpaceGrpcService>(*a.authenticator, *a.space_service);
   a.file_service = std::make_unique<service::FileService>(
       service::FileServiceConfig{config.max_file_bytes, config.max_upload_buffer_bytes,
                                  config.max_upload_buffer_bytes_per_user},
-      *a.blobs, *a.access, *a.record_service, *a.keyring, NowMs, a.registry.get());
+      *a.blobs, *a.access, *a.record_service, *a.keyring, wallclock::NowMs, a.registry.get());
   a.stream_metrics = std::make_unique<transport::StreamMetrics>(*a.registry);
   a.watch_streams = std::make_unique<transport::StreamLimiter>(
       transport::StreamLimiter::Options{"watch", "Watch streams", config.max_watch_streams_per_user,
@@ -330,7 +303,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.grpc_server->AddInterceptorFactory(metrics::MakeGrpcMetricsInterceptorFactory(
       std::make_shared<metrics::GrpcServerMetrics>(*a.registry)));
 
-  COFFER_ASSIGN_OR_RETURN(auto admin_addr, SplitHostPort(config.admin_addr, "admin-addr"));
+  COFFER_ASSIGN_OR_RETURN(auto admin_addr, config::SplitHostPort(config.admin_addr, "admin-addr"));
   a.admin_server = std::make_unique<metrics::AdminServer>(
       metrics::AdminServerOptions{admin_addr.first, admin_addr.second}, a.registry);
   postgres::ConnectionPool* pool = a.pool.get();
@@ -368,16 +341,15 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
 }
 
 absl::StatusOr<postgres::MigrationResult> MigrateVaultDatabase(const VaultConfig& config) {
-  const std::string& dsn =
-      config.migration_db_dsn.empty() ? config.db_dsn : config.migration_db_dsn;
-  absl::StatusOr<postgres::MigrationResult> result = ApplyOver(dsn);
-  if (!result.ok()) return status::Annotate(result.status(), "applying migrations");
-  return result;
+  return postgres::MigrateDatabase(VaultSchema(config));
 }
 
 absl::Status VaultApp::Start() {
   Impl& a = *impl_;
-  COFFER_RETURN_IF_ERROR(a.PrepareSchema());
+  // The schema step per --migrate (VaultConfig): auto applies pending migrations (over
+  // --migration-db-dsn when set), off only checks that none is pending.
+  COFFER_ASSIGN_OR_RETURN(postgres::MigrateMode mode, VaultMigrateMode(a.config));
+  COFFER_RETURN_IF_ERROR(postgres::PrepareSchema(VaultSchema(a.config), mode, *a.pool));
   // Fail fast on a misconfigured issuer, but do not refuse to start while identity is down:
   // the verifier fetches again on the first token.
   if (absl::Status keys = a.verifier->RefreshKeys(); !keys.ok()) {
@@ -395,7 +367,7 @@ absl::Status VaultApp::Start() {
   if (!a.config.rest_addr.empty()) {
     // The gateway calls the gRPC handlers through an in-process channel, so REST requests pass
     // the same interceptors (metrics) and the same token verification as gRPC ones.
-    COFFER_ASSIGN_OR_RETURN(auto rest_addr, SplitHostPort(a.config.rest_addr, "rest-addr"));
+    COFFER_ASSIGN_OR_RETURN(auto rest_addr, config::SplitHostPort(a.config.rest_addr, "rest-addr"));
     grpc::ChannelArguments channel_args;
     COFFER_ASSIGN_OR_RETURN(
         a.rest_server,

@@ -8,9 +8,10 @@
 // leader-elected per shard, sync/), the gRPC server (RecordService, SpaceService, AdminService,
 // SyncService, FileService; health and reflection from pkg/grpcx)
 // and the admin HTTP server (/metrics, /healthz, /readyz = database and, when configured, Kafka
-// reachable), then logs one JSON line with "grpc_port" and "admin_port".
-// Shutdown(): health NOT_SERVING, drain in-flight calls (shutdown grace), stop admin, relay,
-// consumer and notifier (releasing leadership).
+// reachable), and with --rest-addr the REST gateway (pkg/restgw, calling the gRPC server
+// in-process), then logs one JSON line with "grpc_port" and "admin_port".
+// Shutdown(): stop the REST gateway, health NOT_SERVING, drain in-flight calls (shutdown grace),
+// stop admin, relay, consumer and notifier (releasing leadership).
 //
 // Lifecycle: Create -> Start -> Shutdown (also by the destructor). Threading: Start and Shutdown
 // from one thread; everything it wires is thread-safe.
@@ -43,14 +44,18 @@ class VaultApp {
   // Validates the config and builds every component (no I/O yet).
   static absl::StatusOr<std::unique_ptr<VaultApp>> Create(const VaultConfig& config,
                                                           Overrides overrides);
+  // The production wiring (no overrides).
   static absl::StatusOr<std::unique_ptr<VaultApp>> Create(const VaultConfig& config) {
     return Create(config, Overrides{nullptr, nullptr});
   }
   ~VaultApp();
 
+  // Start-up as in the file comment, once. After an error do not call it again: destroy the app.
   absl::Status Start();
+  // Stops what Start() started, in the order above. Idempotent; a no-op before a successful Start.
   void Shutdown();
 
+  // The bound ports, known after Start().
   int grpc_port() const;
   int admin_port() const;
   int rest_port() const;  // 0 when --rest-addr is empty

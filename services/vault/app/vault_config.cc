@@ -80,6 +80,26 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
            "decrypts the whole space; a space larger than this is served that way)")
       .Validate(config::InRange(int64_t{0}, int64_t{64} << 30));
   parser
+      .Add("head-cache-max-bytes", &c->head_cache_max_bytes,
+           "Memory this replica may use to keep sealed record heads, so GetRecord needs no "
+           "PostgreSQL round trip while the space has not changed (0 = off)")
+      .Validate(config::InRange(int64_t{0}, int64_t{64} << 30));
+  parser
+      .Add("head-cache-max-age-ms", &c->head_cache_max_age_ms,
+           "Longest time a cached record head serves GetRecord without being read again (bounds "
+           "staleness when a replica misses another replica's change notification)")
+      .Validate(config::InRange(1, 60'000));
+  parser
+      .Add("write-batch-max", &c->write_batch_max,
+           "Group commit: concurrent writes that may share one PostgreSQL transaction (1 = off: "
+           "each write commits alone)")
+      .Validate(config::InRange(1, 256));
+  parser
+      .Add("write-batch-leaders", &c->write_batch_leaders,
+           "Group commit: write transactions in flight at once (each holds a database "
+           "connection while it runs)")
+      .Validate(config::InRange(1, 64));
+  parser
       .Add("shutdown-grace-ms", &c->shutdown_grace_ms,
            "How long a shutdown lets in-flight calls finish")
       .Validate(config::InRange(0, 600000));

@@ -12,6 +12,9 @@
 
 namespace coffer::vault::app {
 
+// One field per option: `foo_bar` is --foo-bar and COFFER_FOO_BAR. Each option's description
+// and checks are declared in RegisterVaultConfig (vault_config.cc); the comments here add only
+// what a reader of this struct needs besides.
 struct VaultConfig {
   std::string grpc_addr = "127.0.0.1:0";
   std::string admin_addr = "127.0.0.1:0";
@@ -45,6 +48,14 @@ struct VaultConfig {
   int history_retention = 100;
   // Memory of the record index (service/record_index.h); 0 = List/Search read PostgreSQL.
   int64_t record_index_max_bytes = int64_t{256} << 20;
+  // The head cache (service/head_cache.h): its memory (0 = every GetRecord reads PostgreSQL) and
+  // how long an entry serves at most.
+  int64_t head_cache_max_bytes = int64_t{32} << 20;
+  int head_cache_max_age_ms = 1000;
+  // Group commit (repository/pg_write_batcher.h): writes per transaction (1 = off) and batches in
+  // flight at once.
+  int write_batch_max = 1;
+  int write_batch_leaders = 4;
   int shutdown_grace_ms = 10000;
   // Shard sync (README "Sync"): empty bootstrap = this shard runs alone (no relay, no consumer).
   std::string kafka_bootstrap;

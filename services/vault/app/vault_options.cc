@@ -1,26 +1,8 @@
 #include "services/vault/app/vault_options.h"
 
-#include <exception>
-#include <stdexcept>
-
 #include "pkg/status/status.h"
 
 namespace coffer::vault::app {
-
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr,
-                                                          const std::string& flag) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return absl::InvalidArgumentError("--" + flag + ": expected host:port");
-  }
-  try {
-    int port = std::stoi(addr.substr(colon + 1));
-    if (port < 0 || port > 65535) throw std::out_of_range("port");
-    return std::make_pair(addr.substr(0, colon), port);
-  } catch (const std::exception&) {
-    return absl::InvalidArgumentError("--" + flag + ": bad port");
-  }
-}
 
 postgres::ConnectionPoolConfig PoolConfig(const VaultConfig& config) {
   postgres::ConnectionPoolConfig pool;

@@ -22,10 +22,6 @@
 
 namespace coffer::vault::app {
 
-// "host:port" of flag --`flag`; INVALID_ARGUMENT naming the flag otherwise.
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr,
-                                                          const std::string& flag);
-
 // The shard's connection pool (--db-*).
 postgres::ConnectionPoolConfig PoolConfig(const VaultConfig& config);
 // The gRPC listener (--grpc-*, --tls-*, --shutdown-grace-ms).

@@ -135,6 +135,9 @@ struct Revision {
   int64_t updated_at_ms = 0;  // when this revision was written (HLC physical time)
   // For a head: how many concurrent revisions (conflict siblings) it has; 0 otherwise.
   int sibling_count = 0;
+  // On the revision a write returns: the space's position after the write (its change_seq), which
+  // the API hands out as a session token (docs/architecture.md §3b); 0 otherwise.
+  int64_t space_position = 0;
 };
 
 }  // namespace coffer::vault::domain

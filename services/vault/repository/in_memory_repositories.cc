@@ -7,16 +7,16 @@
 
 namespace coffer::vault::repository {
 
-absl::StatusOr<bool> InMemoryRecordRepository::Insert(const StoredRevision& revision) {
+absl::StatusOr<int64_t> InMemoryRecordRepository::Insert(const StoredRevision& revision) {
   std::lock_guard lock(mu_);
-  if (records_.count(Key(revision)) > 0) return false;
+  if (records_.count(Key(revision)) > 0) return 0;
   Entry& e = records_[Key(revision)];
   e.record.head = revision;
   e.record.state_seq = 1;
   e.change_seq = ++last_change_seq_;
   e.history.push_back(revision);
   outbox_.push_back(revision);
-  return true;
+  return e.change_seq;
 }
 
 absl::StatusOr<std::optional<StoredRecord>> InMemoryRecordRepository::Get(
@@ -24,20 +24,23 @@ absl::StatusOr<std::optional<StoredRecord>> InMemoryRecordRepository::Get(
   std::lock_guard lock(mu_);
   auto it = records_.find({space_id, record_id});
   if (it == records_.end()) return std::nullopt;
-  return it->second.record;
+  StoredRecord record = it->second.record;
+  // One lock serializes every change, so the read reflects all of them.
+  record.space_position = last_change_seq_;
+  return record;
 }
 
-absl::StatusOr<bool> InMemoryRecordRepository::ReplaceHead(const StoredRevision& revision,
-                                                           int64_t expected_version,
-                                                           int64_t expected_state_seq,
-                                                           int history_keep) {
+absl::StatusOr<int64_t> InMemoryRecordRepository::ReplaceHead(const StoredRevision& revision,
+                                                              int64_t expected_version,
+                                                              int64_t expected_state_seq,
+                                                              int history_keep) {
   std::lock_guard lock(mu_);
   auto it = records_.find(Key(revision));
-  if (it == records_.end()) return false;
+  if (it == records_.end()) return 0;
   Entry& e = it->second;
   if (e.record.head.space_id != revision.space_id ||
       e.record.head.stamp.version != expected_version || e.record.state_seq != expected_state_seq) {
-    return false;
+    return 0;
   }
   StoredRevision head = revision;
   head.created_at_ms = e.record.head.created_at_ms;
@@ -50,19 +53,19 @@ absl::StatusOr<bool> InMemoryRecordRepository::ReplaceHead(const StoredRevision&
   });
   e.history.push_back(revision);
   outbox_.push_back(revision);
-  return true;
+  return e.change_seq;
 }
 
-absl::StatusOr<bool> InMemoryRecordRepository::Purge(const StoredRevision& tombstone,
-                                                     int64_t expected_version,
-                                                     int64_t expected_state_seq) {
+absl::StatusOr<int64_t> InMemoryRecordRepository::Purge(const StoredRevision& tombstone,
+                                                        int64_t expected_version,
+                                                        int64_t expected_state_seq) {
   std::lock_guard lock(mu_);
   auto it = records_.find(Key(tombstone));
-  if (it == records_.end()) return false;
+  if (it == records_.end()) return 0;
   Entry& e = it->second;
   if (e.record.head.space_id != tombstone.space_id ||
       e.record.head.stamp.version != expected_version || e.record.state_seq != expected_state_seq) {
-    return false;
+    return 0;
   }
   int64_t created = e.record.head.created_at_ms;
   e.record.head = tombstone;
@@ -72,7 +75,7 @@ absl::StatusOr<bool> InMemoryRecordRepository::Purge(const StoredRevision& tombs
   e.change_seq = ++last_change_seq_;
   e.history.clear();
   outbox_.push_back(tombstone);
-  return true;
+  return e.change_seq;
 }
 
 absl::StatusOr<std::vector<StoredRecord>> InMemoryRecordRepository::ListHeads(

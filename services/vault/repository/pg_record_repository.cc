@@ -28,18 +28,6 @@ absl::StatusOr<std::vector<StoredRevision>> ReadRevisions(const pqxx::result& re
   return out;
 }
 
-absl::StatusOr<bool> WriteOne(postgres::ConnectionPool& pool, const char* sql,
-                              const StoredRevision& r, auto&&... extra) {
-  bool written = false;
-  // Every write is one statement (a CTE), so autocommit makes it one round trip (DESIGN §9).
-  COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
-      pool, postgres::Statement::kNotIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        written = !ExecRevision(txn, sql, r, extra...).empty();
-        return absl::OkStatus();
-      }));
-  return written;
-}
-
 absl::StatusOr<pqxx::result> Read(postgres::ConnectionPool& pool, const auto& fn) {
   pqxx::result result;
   // One statement: autocommit, one round trip instead of BEGIN / SELECT / COMMIT.
@@ -53,14 +41,23 @@ absl::StatusOr<pqxx::result> Read(postgres::ConnectionPool& pool, const auto& fn
 
 }  // namespace
 
-absl::StatusOr<bool> PgRecordRepository::Committed(absl::StatusOr<bool> written,
-                                                   const std::string& space_id) {
-  if (written.ok() && *written && listener_ != nullptr) listener_->Committed(space_id);
+absl::StatusOr<int64_t> PgRecordRepository::WriteOne(const char* sql, const StoredRevision& r,
+                                                     auto&&... extra) {
+  COFFER_ASSIGN_OR_RETURN(pqxx::result rows,
+                          writes_.Run(r.space_id, [&](pqxx::transaction_base& txn) {
+                            return ExecRevision(txn, sql, r, extra...);
+                          }));
+  return rows.empty() ? 0 : rows[0][0].as<int64_t>();
+}
+
+absl::StatusOr<int64_t> PgRecordRepository::Committed(absl::StatusOr<int64_t> written,
+                                                      const std::string& space_id) {
+  if (written.ok() && *written > 0 && listener_ != nullptr) listener_->Committed(space_id);
   return written;
 }
 
-absl::StatusOr<bool> PgRecordRepository::Insert(const StoredRevision& revision) {
-  return Committed(WriteOne(pool_, sql::kInsertRecord, revision), revision.space_id);
+absl::StatusOr<int64_t> PgRecordRepository::Insert(const StoredRevision& revision) {
+  return Committed(WriteOne(sql::kInsertRecord, revision), revision.space_id);
 }
 
 absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::string& space_id,
@@ -72,6 +69,7 @@ absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::s
   if (result.empty() || !result[0][0].as<bool>()) return std::nullopt;
   StoredRecord record;
   record.state_seq = result[0][1].as<int64_t>();
+  record.space_position = result[0][17].as<int64_t>();
   COFFER_ASSIGN_OR_RETURN(std::vector<StoredRevision> revisions, ReadRevisions(result));
   record.head = std::move(revisions.front());
   record.siblings.assign(std::make_move_iterator(revisions.begin() + 1),
@@ -79,20 +77,20 @@ absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::s
   return record;
 }
 
-absl::StatusOr<bool> PgRecordRepository::ReplaceHead(const StoredRevision& revision,
-                                                     int64_t expected_version,
-                                                     int64_t expected_state_seq, int history_keep) {
-  return Committed(WriteOne(pool_, sql::kReplaceHead, revision, expected_version,
-                            expected_state_seq, static_cast<int64_t>(history_keep)),
+absl::StatusOr<int64_t> PgRecordRepository::ReplaceHead(const StoredRevision& revision,
+                                                        int64_t expected_version,
+                                                        int64_t expected_state_seq,
+                                                        int history_keep) {
+  return Committed(WriteOne(sql::kReplaceHead, revision, expected_version, expected_state_seq,
+                            static_cast<int64_t>(history_keep)),
                    revision.space_id);
 }
 
-absl::StatusOr<bool> PgRecordRepository::Purge(const StoredRevision& tombstone,
-                                               int64_t expected_version,
-                                               int64_t expected_state_seq) {
-  return Committed(
-      WriteOne(pool_, sql::kPurgeRecord, tombstone, expected_version, expected_state_seq),
-      tombstone.space_id);
+absl::StatusOr<int64_t> PgRecordRepository::Purge(const StoredRevision& tombstone,
+                                                  int64_t expected_version,
+                                                  int64_t expected_state_seq) {
+  return Committed(WriteOne(sql::kPurgeRecord, tombstone, expected_version, expected_state_seq),
+                   tombstone.space_id);
 }
 
 absl::StatusOr<std::vector<StoredRecord>> PgRecordRepository::ListHeads(const std::string& space_id,

@@ -18,6 +18,7 @@
 
 #include "pkg/postgres/connection_pool.h"
 #include "services/vault/repository/commit_listener.h"
+#include "services/vault/repository/pg_write_batcher.h"
 #include "services/vault/repository/record_repository.h"
 
 namespace coffer::vault::repository {
@@ -25,16 +26,18 @@ namespace coffer::vault::repository {
 class PgRecordRepository final : public RecordRepository {
  public:
   // `listener` (may be null) is told the space of every committed write that changed a record.
-  explicit PgRecordRepository(postgres::ConnectionPool& pool, CommitListener* listener = nullptr)
-      : pool_(pool), listener_(listener) {}
+  // `batching`: group commit of concurrent writes (pg_write_batcher.h; default off).
+  explicit PgRecordRepository(postgres::ConnectionPool& pool, CommitListener* listener = nullptr,
+                              WriteBatcherConfig batching = {})
+      : pool_(pool), listener_(listener), writes_(pool, std::move(batching)) {}
 
-  absl::StatusOr<bool> Insert(const StoredRevision& revision) override;
+  absl::StatusOr<int64_t> Insert(const StoredRevision& revision) override;
   absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
                                                   const std::string& record_id) override;
-  absl::StatusOr<bool> ReplaceHead(const StoredRevision& revision, int64_t expected_version,
-                                   int64_t expected_state_seq, int history_keep) override;
-  absl::StatusOr<bool> Purge(const StoredRevision& tombstone, int64_t expected_version,
-                             int64_t expected_state_seq) override;
+  absl::StatusOr<int64_t> ReplaceHead(const StoredRevision& revision, int64_t expected_version,
+                                      int64_t expected_state_seq, int history_keep) override;
+  absl::StatusOr<int64_t> Purge(const StoredRevision& tombstone, int64_t expected_version,
+                                int64_t expected_state_seq) override;
   absl::StatusOr<std::vector<StoredRecord>> ListHeads(const std::string& space_id,
                                                       const HeadFilter& filter) override;
   absl::StatusOr<std::vector<StoredRevision>> ListHistory(const std::string& space_id,
@@ -47,11 +50,18 @@ class PgRecordRepository final : public RecordRepository {
   absl::StatusOr<std::vector<StoredRevision>> ListSpaceState(const std::string& space_id) override;
   absl::StatusOr<int64_t> OutboxBacklog() override;
 
+  // Group commit's counters (tests, benchmarks).
+  PgWriteBatcher::Stats batch_stats() const { return writes_.stats(); }
+
  private:
-  absl::StatusOr<bool> Committed(absl::StatusOr<bool> written, const std::string& space_id);
+  absl::StatusOr<int64_t> Committed(absl::StatusOr<int64_t> written, const std::string& space_id);
+
+  // The write's change_seq, or 0 when its statement returned no row (nothing stored).
+  absl::StatusOr<int64_t> WriteOne(const char* sql, const StoredRevision& r, auto&&... extra);
 
   postgres::ConnectionPool& pool_;
   CommitListener* const listener_;
+  PgWriteBatcher writes_;
 };
 
 }  // namespace coffer::vault::repository

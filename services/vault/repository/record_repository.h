@@ -46,6 +46,10 @@ struct StoredRecord {
   std::vector<StoredRevision> siblings;
   // Internal check-and-set token, see ReplaceHead.
   int64_t state_seq = 0;
+  // Set by Get: the space's position as of the read, the greatest change_seq of the space it saw.
+  // Changes of a space commit in change_seq order, so the read reflects every change of the space
+  // at or below this position (service/head_cache.h compares it with session tokens).
+  int64_t space_position = 0;
 };
 
 // Which heads ListHeads returns. Everything else (names, metadata) is encrypted and filtered by
@@ -70,9 +74,13 @@ class RecordRepository {
   // Records are identified by (space_id, record_id) (docs/architecture.md §2): one id in two spaces
   // is two unrelated records.
   //
-  // Stores the first revision of a new record (head, history, outbox). Returns false, storing
+  // Writes (Insert, ReplaceHead, Purge) return the change_seq they committed at (> 0: the space's
+  // position after the write, which the API hands out as a session token), or 0 when they stored
+  // nothing.
+  //
+  // Stores the first revision of a new record (head, history, outbox). Returns 0, storing
   // nothing, when the space already holds a record with this id.
-  virtual absl::StatusOr<bool> Insert(const StoredRevision& revision) = 0;
+  virtual absl::StatusOr<int64_t> Insert(const StoredRevision& revision) = 0;
 
   // The record with this id in this space, or nullopt.
   virtual absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
@@ -82,13 +90,14 @@ class RecordRepository {
   // dominates them), appends to history and the outbox, and keeps at most `history_keep` (0 = all)
   // revisions in history, dropping those with version <= revision.version - history_keep.
   // Succeeds only while the record's state_seq is `expected_state_seq` and its head version is
-  // `expected_version`; returns false (storing nothing) otherwise, so the caller re-reads.
-  virtual absl::StatusOr<bool> ReplaceHead(const StoredRevision& revision, int64_t expected_version,
-                                           int64_t expected_state_seq, int history_keep) = 0;
+  // `expected_version`; returns 0 (storing nothing) otherwise, so the caller re-reads.
+  virtual absl::StatusOr<int64_t> ReplaceHead(const StoredRevision& revision,
+                                              int64_t expected_version, int64_t expected_state_seq,
+                                              int history_keep) = 0;
 
   // Like ReplaceHead for a purge tombstone (no ciphertexts): drops siblings and all history.
-  virtual absl::StatusOr<bool> Purge(const StoredRevision& tombstone, int64_t expected_version,
-                                     int64_t expected_state_seq) = 0;
+  virtual absl::StatusOr<int64_t> Purge(const StoredRevision& tombstone, int64_t expected_version,
+                                        int64_t expected_state_seq) = 0;
 
   // Heads of a space matching `filter`, never purged ones, in record id order, with their
   // siblings filled in only when filter.in_conflict is set.

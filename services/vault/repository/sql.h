@@ -39,7 +39,7 @@ namespace coffer::vault::repository::sql {
 #define COFFER_VAULT_NEXT_CHANGE_SEQ "(SELECT nextval('record_change_seq') FROM space_lock)"
 
 // Create: inserts the head unless the id exists; history and outbox follow only on insert.
-// Returns one row when inserted, none when the id was taken.
+// Returns one row (the write's change_seq) when inserted, none when the id was taken.
 inline constexpr char kInsertRecord[] =
     "WITH " COFFER_VAULT_SPACE_LOCK
     ", head AS ("
@@ -51,7 +51,7 @@ inline constexpr char kInsertRecord[] =
     "    NULLIF($14::bytea, ''::bytea), $15, $16, " COFFER_VAULT_NEXT_CHANGE_SEQ
     ")"
     "  ON CONFLICT (space_id, record_id) DO NOTHING"
-    "  RETURNING record_id"
+    "  RETURNING record_id, change_seq"
     "), history AS ("
     "  INSERT INTO record_history " COFFER_VAULT_REVISION_TARGET
     "  SELECT " COFFER_VAULT_REVISION_VALUES
@@ -59,11 +59,12 @@ inline constexpr char kInsertRecord[] =
     "), outbox AS ("
     "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
     " FROM head"
-    ") SELECT record_id FROM head";
+    ") SELECT change_seq FROM head";
 
 // Local write: check-and-set on (version $17, state_seq $18), replaces the head, drops the
 // siblings it resolves, appends history and outbox, and applies retention ($19 = keep last N
-// revisions, 0 = all). Returns one row when written, none when the state moved on.
+// revisions, 0 = all). Returns one row (the write's change_seq) when written, none when the state
+// moved on.
 inline constexpr char kReplaceHead[] =
     "WITH " COFFER_VAULT_SPACE_LOCK
     ", head AS ("
@@ -73,7 +74,7 @@ inline constexpr char kReplaceHead[] =
     "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
     "    state_seq = state_seq + 1, change_seq = " COFFER_VAULT_NEXT_CHANGE_SEQ
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
-    "  RETURNING record_id"
+    "  RETURNING record_id, change_seq"
     "), resolved AS ("
     "  DELETE FROM record_siblings s USING head"
     "  WHERE s.space_id = $4::uuid AND s.record_id = head.record_id"
@@ -88,7 +89,7 @@ inline constexpr char kReplaceHead[] =
     "), outbox AS ("
     "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
     " FROM head"
-    ") SELECT record_id FROM head";
+    ") SELECT change_seq FROM head";
 
 // Purge: like kReplaceHead with a content-less tombstone, dropping all history.
 inline constexpr char kPurgeRecord[] =
@@ -100,7 +101,7 @@ inline constexpr char kPurgeRecord[] =
     "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
     "    state_seq = state_seq + 1, change_seq = " COFFER_VAULT_NEXT_CHANGE_SEQ
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
-    "  RETURNING record_id"
+    "  RETURNING record_id, change_seq"
     "), resolved AS ("
     "  DELETE FROM record_siblings s USING head"
     "  WHERE s.space_id = $4::uuid AND s.record_id = head.record_id"
@@ -110,12 +111,17 @@ inline constexpr char kPurgeRecord[] =
     "), outbox AS ("
     "  INSERT INTO outbox " COFFER_VAULT_REVISION_TARGET "  SELECT " COFFER_VAULT_REVISION_VALUES
     " FROM head"
-    ") SELECT record_id FROM head";
+    ") SELECT change_seq FROM head";
 
 // A record's head (is_head = true, with state_seq) and its siblings, head first, siblings in
-// descending (hlc, origin_shard) order. $1 = record id, $2 = space id.
+// descending (hlc, origin_shard) order, each row with the space's position (column 17): the
+// greatest change_seq of the space the statement's snapshot sees. Changes of one space commit in
+// change_seq order (COFFER_VAULT_SPACE_LOCK), so every change of the space up to that position
+// is visible to this read (the session-token rule of service/head_cache.h).
+// $1 = record id, $2 = space id.
 inline constexpr char kSelectRecord[] =
-    "SELECT * FROM ("
+    "SELECT r.*, (SELECT coalesce(max(change_seq), 0) FROM records WHERE space_id = $2::uuid)"
+    " FROM ("
     "  SELECT true AS is_head, state_seq, " COFFER_VAULT_REVISION_COLUMNS
     "  FROM records WHERE space_id = $2::uuid AND record_id = $1::uuid"
     "  UNION ALL"

@@ -61,6 +61,42 @@ absl::StatusOr<std::pair<std::string, std::string>> DecodeNamePosition(const std
   return std::make_pair(plain.substr(0, sep), plain.substr(sep + 1));
 }
 
+namespace {
+constexpr std::string_view kSessionTokenPrefix = "s1.";
+// Prefix, 19 digits, a UUID, a shard id (at most 64) and the separators, with room to spare.
+constexpr size_t kMaxSessionToken = 160;
+}  // namespace
+
+std::string EncodeSessionToken(const SessionPosition& p) {
+  return std::string(kSessionTokenPrefix) + std::to_string(p.position) + "." + p.space_id + "." +
+         p.shard_id;
+}
+
+absl::StatusOr<SessionPosition> DecodeSessionToken(std::string_view token, std::string_view field) {
+  if (token.size() > kMaxSessionToken) return domain::FieldError(field, "too long");
+  if (!token.starts_with(kSessionTokenPrefix)) return domain::FieldError(field, "malformed");
+  token.remove_prefix(kSessionTokenPrefix.size());
+  const size_t a = token.find('.');
+  const size_t b = a == std::string_view::npos ? a : token.find('.', a + 1);
+  SessionPosition p;
+  if (b == std::string_view::npos ||
+      !absl::SimpleAtoi(absl::string_view(token.data(), a), &p.position) || p.position <= 0) {
+    return domain::FieldError(field, "malformed");
+  }
+  p.space_id = std::string(token.substr(a + 1, b - a - 1));
+  p.shard_id = std::string(token.substr(b + 1));
+  if (!domain::IsUuid(p.space_id) || p.shard_id.empty()) {
+    return domain::FieldError(field, "malformed");
+  }
+  p.space_id = domain::CanonicalUuid(p.space_id);
+  return p;
+}
+
+std::string RecordService::SessionToken(const domain::Revision& written) const {
+  if (written.space_position <= 0) return "";
+  return EncodeSessionToken({written.space_position, written.space_id, config_.shard_id});
+}
+
 std::string EncodeHistoryPosition(const repository::HistoryCursor& position) {
   return std::to_string(position.version) + "|" + std::to_string(position.hlc) + "|" +
          position.origin_shard;
@@ -123,9 +159,10 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   rev.created_at_ms = rev.updated_at_ms = PhysicalMs(rev.stamp.hlc);
   COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(rev));
   COFFER_RETURN_IF_ERROR(CheckReplicable(stored));
-  COFFER_ASSIGN_OR_RETURN(bool inserted, records_.Insert(stored));
-  if (inserted) {
+  COFFER_ASSIGN_OR_RETURN(int64_t inserted, records_.Insert(stored));
+  if (inserted > 0) {
     CountWrite(rev.type, "create");
+    rev.space_position = inserted;
     return rev;
   }
   // The id is taken. A retry of the same create (same space, same content, still version 1)
@@ -141,12 +178,14 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
     return absl::AlreadyExistsError(exists + " with different content");
   }
   current.sibling_count = static_cast<int>(existing->siblings.size());
+  current.space_position = existing->space_position;  // the read saw the original create
   return current;
 }
 
 absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std::string& id,
                                                  Role needed, const std::string& space_id,
-                                                 std::string_view space_field) {
+                                                 std::string_view space_field,
+                                                 const std::optional<SessionPosition>& cached) {
   std::string space;
   if (space_id.empty()) {
     COFFER_ASSIGN_OR_RETURN(space, access_.PersonalSpace(caller));
@@ -157,17 +196,29 @@ absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std
   }
   // Membership first: a space the caller is not in answers exactly like a missing record.
   COFFER_RETURN_IF_ERROR(access_.Check(caller, space, needed, NotFound(id)));
-  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRecord> record,
-                          records_.Get(space, domain::CanonicalUuid(id)));
+  std::optional<StoredRecord> record;
+  if (cached && config_.head_cache != nullptr) {
+    const bool applies = cached->space_id == space && cached->shard_id == config_.shard_id;
+    COFFER_ASSIGN_OR_RETURN(record, config_.head_cache->Get(space, domain::CanonicalUuid(id),
+                                                            applies ? cached->position : 0));
+  } else {
+    COFFER_ASSIGN_OR_RETURN(record, records_.Get(space, domain::CanonicalUuid(id)));
+  }
   if (!record || record->head.purged) return absl::NotFoundError(NotFound(id));
   return *std::move(record);
 }
 
 absl::StatusOr<RecordWithSiblings> RecordService::Get(const Caller& caller, const std::string& id,
                                                       bool include_siblings,
-                                                      const std::string& space_id) {
+                                                      const std::string& space_id,
+                                                      const std::string& session_token) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
-  COFFER_ASSIGN_OR_RETURN(StoredRecord record, Load(caller, id, Role::kReader, space_id));
+  SessionPosition after;  // position 0: any current copy
+  if (!session_token.empty()) {
+    COFFER_ASSIGN_OR_RETURN(after, DecodeSessionToken(session_token, "consistency_token"));
+  }
+  COFFER_ASSIGN_OR_RETURN(StoredRecord record,
+                          Load(caller, id, Role::kReader, space_id, "space_id", after));
   RecordWithSiblings out;
   COFFER_ASSIGN_OR_RETURN(out.head, cipher_.Open(record.head));
   out.head.sibling_count = static_cast<int>(record.siblings.size());
@@ -204,7 +255,7 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
     next.sibling_count = 0;
     COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(next));
     COFFER_RETURN_IF_ERROR(CheckReplicable(stored));
-    bool written = false;
+    int64_t written = 0;
     if (next.purged) {
       COFFER_ASSIGN_OR_RETURN(written, records_.Purge(stored, current_version, record.state_seq));
     } else {
@@ -212,8 +263,9 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
           written,
           records_.ReplaceHead(stored, current_version, record.state_seq, config_.history_keep));
     }
-    if (written) {
+    if (written > 0) {
       CountWrite(next.type, op);
+      next.space_position = written;
       return next;
     }
   }
@@ -316,22 +368,21 @@ absl::StatusOr<Revision> RecordService::Undelete(const Caller& caller, const std
       space_id);
 }
 
-absl::Status RecordService::Purge(const Caller& caller, const std::string& id,
-                                  int64_t expected_version, const std::string& space_id) {
+absl::StatusOr<Revision> RecordService::Purge(const Caller& caller, const std::string& id,
+                                              int64_t expected_version,
+                                              const std::string& space_id) {
   COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
   return LocalWrite(
-             caller, id, expected_version, "purge",
-             [](const Revision& head, Revision& next) -> absl::Status {
-               if (!head.deleted) {
-                 return absl::FailedPreconditionError(
-                     "record is not in the trash; delete it first");
-               }
-               next.purged = true;
-               next.content = domain::RecordContent{};
-               return absl::OkStatus();
-             },
-             space_id)
-      .status();
+      caller, id, expected_version, "purge",
+      [](const Revision& head, Revision& next) -> absl::Status {
+        if (!head.deleted) {
+          return absl::FailedPreconditionError("record is not in the trash; delete it first");
+        }
+        next.purged = true;
+        next.content = domain::RecordContent{};
+        return absl::OkStatus();
+      },
+      space_id);
 }
 
 absl::StatusOr<Revision> RecordService::Restore(const Caller& caller, const std::string& id,

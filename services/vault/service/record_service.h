@@ -29,6 +29,7 @@
 #include "services/vault/repository/record_repository.h"
 #include "services/vault/service/caller.h"
 #include "services/vault/service/file_ref_checker.h"
+#include "services/vault/service/head_cache.h"
 #include "services/vault/service/record_cipher.h"
 #include "services/vault/service/record_index.h"
 #include "services/vault/service/space_access.h"
@@ -50,6 +51,9 @@ struct RecordServiceConfig {
   // changes the reference (service/file_ref_checker.h). Null = references are not checked. A
   // reference without a blob id (content not uploaded yet) is never checked. Borrowed.
   const FileRefChecker* file_refs = nullptr;
+  // Serves Get from memory while current (service/head_cache.h). Null = every Get reads the
+  // repository. Borrowed.
+  HeadCache* head_cache = nullptr;
 };
 
 // A record head and, when asked, its conflict siblings.
@@ -86,6 +90,19 @@ std::string EncodeHistoryPosition(const repository::HistoryCursor& position);
 // INVALID_ARGUMENT "page_token: malformed" when `plain` is not of that form.
 absl::StatusOr<repository::HistoryCursor> DecodeHistoryPosition(const std::string& plain);
 
+// A session token (docs/architecture.md §3b): the position of a space on a shard after a write,
+// "s1.<position>.<space id>.<shard id>". Clients send the last one a write returned for the space
+// with their reads of it, so a replica whose cached copy is older reads PostgreSQL instead.
+// Not a secret and not a capability: it only ever makes a read fresher.
+struct SessionPosition {
+  int64_t position = 0;
+  std::string space_id;
+  std::string shard_id;
+};
+std::string EncodeSessionToken(const SessionPosition& position);
+// INVALID_ARGUMENT "<field>: malformed" (or "too long") unless `token` is of that form.
+absl::StatusOr<SessionPosition> DecodeSessionToken(std::string_view token, std::string_view field);
+
 struct OtpCodeResult {
   std::string code;
   int seconds_remaining = 0;  // TOTP
@@ -112,8 +129,12 @@ class RecordService {
   absl::StatusOr<domain::Revision> Create(const Caller& caller, const std::string& space_id,
                                           const std::string& record_id,
                                           domain::RecordContent content);
+  // `session_token`: the consistency_token of the caller's last write to the space (empty =
+  // none); the read then reflects that write. A token of another space or shard is ignored; a
+  // malformed one is INVALID_ARGUMENT.
   absl::StatusOr<RecordWithSiblings> Get(const Caller& caller, const std::string& id,
-                                         bool include_siblings, const std::string& space_id = "");
+                                         bool include_siblings, const std::string& space_id = "",
+                                         const std::string& session_token = "");
   // expected_version 0 = create with this id in `space_id`.
   absl::StatusOr<domain::Revision> Update(const Caller& caller, const std::string& id,
                                           const std::string& space_id,
@@ -124,8 +145,10 @@ class RecordService {
   absl::StatusOr<domain::Revision> Undelete(const Caller& caller, const std::string& id,
                                             int64_t expected_version,
                                             const std::string& space_id = "");
-  absl::Status Purge(const Caller& caller, const std::string& id, int64_t expected_version,
-                     const std::string& space_id = "");
+  // Returns the purge tombstone (content-less; for its session token).
+  absl::StatusOr<domain::Revision> Purge(const Caller& caller, const std::string& id,
+                                         int64_t expected_version,
+                                         const std::string& space_id = "");
   absl::StatusOr<Page<domain::Revision>> List(const Caller& caller, const std::string& space_id,
                                               const RecordListFilter& filter, int page_size,
                                               const std::string& page_token);
@@ -145,6 +168,9 @@ class RecordService {
                                                          const std::string& page_token);
   absl::StatusOr<OtpCodeResult> GetOtpCode(const Caller& caller, const std::string& id,
                                            const std::string& space_id = "");
+
+  // The session token of a revision a write returned ("" when it carries no position).
+  std::string SessionToken(const domain::Revision& written) const;
 
   // The space of record `id` when the caller holds at least `needed` there (NOT_FOUND otherwise,
   // as for every record the caller cannot see).
@@ -170,10 +196,12 @@ class RecordService {
 
   // Loads record `id` of `space_id` (empty = personal) when the caller holds `needed` there,
   // NOT_FOUND otherwise (also when purged); a malformed space id is INVALID_ARGUMENT naming
-  // `space_field`.
-  absl::StatusOr<repository::StoredRecord> Load(const Caller& caller, const std::string& id,
-                                                domain::Role needed, const std::string& space_id,
-                                                std::string_view space_field = "space_id");
+  // `space_field`. `cached` (reads only): served by the head cache when it holds a copy at or
+  // after that session position (a position of another space or shard counts as none).
+  absl::StatusOr<repository::StoredRecord> Load(
+      const Caller& caller, const std::string& id, domain::Role needed, const std::string& space_id,
+      std::string_view space_field = "space_id",
+      const std::optional<SessionPosition>& cached = std::nullopt);
   // The check-and-set write loop (see the file comment). expected_version nullopt = whatever
   // the head is (server-side writes such as advancing an HOTP counter).
   absl::StatusOr<domain::Revision> LocalWrite(const Caller& caller, const std::string& id,

@@ -5,18 +5,13 @@
 
 #include "pkg/kafka/errors.h"
 #include "pkg/log/log.h"
+#include "pkg/wallclock/wallclock.h"
 #include "services/vault/sync/change_event.h"
 #include "services/vault/sync/received_event.h"
 #include "services/vault/sync/watermarks.h"
 
 namespace coffer::vault::sync {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t OwnMergeLimit(const std::map<int32_t, int64_t>& limits, int32_t partition) {
   auto it = limits.find(partition);
@@ -103,7 +98,7 @@ void ChangeConsumer::MergesSucceeded() {
 
 void ChangeConsumer::Committed(const std::vector<repository::IncomingRevision>& batch,
                                const repository::MergeOutcome& outcome) {
-  const int64_t now = NowMs();
+  const int64_t now = wallclock::NowMs();
   for (const repository::IncomingRevision& in : batch) {
     next_[in.partition] = std::max(next_[in.partition], in.offset + 1);
     if (in.dead_letter) {
@@ -208,14 +203,17 @@ bool ChangeConsumer::Assign() {
   absl::StatusOr<int> n = (*c)->PartitionCount(options_.topic);
   absl::StatusOr<std::map<int32_t, int64_t>> stored = store_.LoadOffsets();
   absl::StatusOr<std::map<int32_t, int64_t>> own = store_.LoadMergeOwnUntil();
-  const bool own_ok = own.ok();
-  if (own_ok) merge_own_until_ = *std::move(own);
-  if (!n.ok() || !stored.ok() || !own_ok) {
+  // The first failure of the three reads, logged as it is.
+  const absl::Status not_ready = !n.ok()        ? n.status()
+                                 : !stored.ok() ? stored.status()
+                                                : own.status();
+  if (!not_ready.ok()) {
     log::Warn("change consumer cannot start yet",
-              {{"topic", options_.topic}, {"status", n.ok() ? stored.status() : n.status()}});
+              {{"topic", options_.topic}, {"status", not_ready}});
     loop_.Sleep(std::chrono::milliseconds(1000));
     return false;
   }
+  merge_own_until_ = *std::move(own);
   std::vector<kafka::TopicPartitionOffset> assignment;
   std::string stall;
   next_.clear();

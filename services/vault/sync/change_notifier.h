@@ -45,11 +45,13 @@
 #include <thread>
 
 #include "pkg/postgres/dsn.h"
+#include "services/vault/repository/change_generations.h"
 #include "services/vault/repository/commit_listener.h"
 
 namespace coffer::vault::sync {
 
-class ChangeNotifier final : public repository::CommitListener {
+class ChangeNotifier final : public repository::CommitListener,
+                             public repository::ChangeGenerations {
  public:
   // The channel every replica LISTENs on; a notification's payload is one space id.
   static constexpr char kChannel[] = "coffer_vault_changes";
@@ -69,8 +71,9 @@ class ChangeNotifier final : public repository::CommitListener {
   // The repositories' CommitListener (repository/commit_listener.h): Publish.
   void Committed(const std::string& space_id) override { Publish(space_id); }
 
-  // A counter bumped by every change of `space_id` (local or notified).
-  uint64_t Generation(const std::string& space_id);
+  // A counter bumped by every change of `space_id` (local or notified); the head cache's
+  // invalidation (repository::ChangeGenerations).
+  uint64_t Generation(const std::string& space_id) override;
   // Waits until the generation of `space_id` differs from `seen`, the notifier stops, or
   // `timeout` passes. Returns true when it changed.
   bool WaitForChange(const std::string& space_id, uint64_t seen, std::chrono::milliseconds timeout);

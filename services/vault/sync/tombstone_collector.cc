@@ -4,17 +4,9 @@
 
 #include "pkg/log/log.h"
 #include "pkg/status/status.h"
+#include "pkg/wallclock/wallclock.h"
 
 namespace coffer::vault::sync {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 TombstoneCollector::TombstoneCollector(TombstoneCollectorOptions options,
                                        repository::TombstoneStore& store,
@@ -49,7 +41,8 @@ absl::StatusOr<int64_t> TombstoneCollector::CollectOnce() {
     for (const auto& row : *progress) shards.insert(row.shard_id);
     metrics_.registered_shards.Set(static_cast<double>(shards.size()));
   }
-  COFFER_ASSIGN_OR_RETURN(int64_t n, store_.CollectTombstones(NowMs() - options_.min_age.count()));
+  COFFER_ASSIGN_OR_RETURN(int64_t n,
+                          store_.CollectTombstones(wallclock::NowMs() - options_.min_age.count()));
   metrics_.gc_rounds.Increment();  // also the rounds that kept everything (observable in tests)
   if (n > 0) {
     metrics_.tombstones_collected.Increment(static_cast<double>(n));

@@ -25,13 +25,17 @@
 
 namespace coffer::vault::transport {
 
+// The bounds above. The limiters and the watchdog are borrowed: they must outlive the service.
 struct FileStreamBounds {
   StreamLimiter* uploads = nullptr;         // required
   StreamLimiter* downloads = nullptr;       // required
   grpcx::IdleWatchdog* watchdog = nullptr;  // required
+  // An upload or download that makes no progress for this long is ended.
   std::chrono::milliseconds idle_timeout{30000};
 };
 
+// FileService's RPCs over service::FileService. The two streams answer a refusal by their
+// limiter with a retry hint (RunAuthenticatedWithRetryInfo, retry_info.h).
 class FileGrpcService final : public v1::FileService::Service {
  public:
   FileGrpcService(Authenticator& auth, service::FileService& files, FileStreamBounds bounds)

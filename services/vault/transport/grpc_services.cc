@@ -67,6 +67,7 @@ grpc::Status RecordGrpcService::CreateRecord(grpc::ServerContext* ctx,
     COFFER_ASSIGN_OR_RETURN(domain::Revision r, records_.Create(caller, req->record().space_id(),
                                                                 req->record_id(), content));
     RevisionToProto(r, resp->mutable_record());
+    resp->set_consistency_token(records_.SessionToken(r));
     return absl::OkStatus();
   });
 }
@@ -74,9 +75,9 @@ grpc::Status RecordGrpcService::CreateRecord(grpc::ServerContext* ctx,
 grpc::Status RecordGrpcService::GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
                                           v1::GetRecordResponse* resp) {
   return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
-    COFFER_ASSIGN_OR_RETURN(
-        service::RecordWithSiblings r,
-        records_.Get(caller, req->id(), req->include_siblings(), req->space_id()));
+    COFFER_ASSIGN_OR_RETURN(service::RecordWithSiblings r,
+                            records_.Get(caller, req->id(), req->include_siblings(),
+                                         req->space_id(), req->consistency_token()));
     RevisionToProto(r.head, resp->mutable_record());
     AddRevisions(r.siblings, resp->mutable_siblings());
     return absl::OkStatus();
@@ -92,6 +93,7 @@ grpc::Status RecordGrpcService::UpdateRecord(grpc::ServerContext* ctx,
                             records_.Update(caller, req->record().id(), req->record().space_id(),
                                             content, Version(req->expected_version())));
     RevisionToProto(r, resp->mutable_record());
+    resp->set_consistency_token(records_.SessionToken(r));
     return absl::OkStatus();
   });
 }
@@ -104,6 +106,7 @@ grpc::Status RecordGrpcService::DeleteRecord(grpc::ServerContext* ctx,
         domain::Revision r,
         records_.Delete(caller, req->id(), Version(req->expected_version()), req->space_id()));
     RevisionToProto(r, resp->mutable_record());
+    resp->set_consistency_token(records_.SessionToken(r));
     return absl::OkStatus();
   });
 }
@@ -116,15 +119,20 @@ grpc::Status RecordGrpcService::UndeleteRecord(grpc::ServerContext* ctx,
         domain::Revision r,
         records_.Undelete(caller, req->id(), Version(req->expected_version()), req->space_id()));
     RevisionToProto(r, resp->mutable_record());
+    resp->set_consistency_token(records_.SessionToken(r));
     return absl::OkStatus();
   });
 }
 
 grpc::Status RecordGrpcService::PurgeRecord(grpc::ServerContext* ctx,
                                             const v1::PurgeRecordRequest* req,
-                                            v1::PurgeRecordResponse*) {
-  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) {
-    return records_.Purge(caller, req->id(), Version(req->expected_version()), req->space_id());
+                                            v1::PurgeRecordResponse* resp) {
+  return RunAuthenticated(auth_, ctx, [&](const Caller& caller) -> absl::Status {
+    COFFER_ASSIGN_OR_RETURN(
+        domain::Revision r,
+        records_.Purge(caller, req->id(), Version(req->expected_version()), req->space_id()));
+    resp->set_consistency_token(records_.SessionToken(r));
+    return absl::OkStatus();
   });
 }
 
@@ -188,6 +196,7 @@ grpc::Status RecordGrpcService::RestoreRecordVersion(grpc::ServerContext* ctx,
                             records_.Restore(caller, req->id(), Version(req->version()),
                                              Version(req->expected_version()), req->space_id()));
     RevisionToProto(r, resp->mutable_record());
+    resp->set_consistency_token(records_.SessionToken(r));
     return absl::OkStatus();
   });
 }

@@ -24,6 +24,8 @@
 
 namespace coffer::vault::transport {
 
+// RecordService (vault.proto) over service::RecordService; every RPC needs a token with the
+// Authenticator's required scope, and the service checks the caller's access to the space.
 class RecordGrpcService final : public v1::RecordService::Service {
  public:
   RecordGrpcService(Authenticator& auth, service::RecordService& records)
@@ -63,6 +65,8 @@ class RecordGrpcService final : public v1::RecordService::Service {
   service::RecordService& records_;
 };
 
+// AdminService (admin.proto). Ping admits any token Authenticate admits for an admin RPC; every
+// other RPC also requires the vault.admin scope (PERMISSION_DENIED otherwise).
 class AdminGrpcService final : public v1::AdminService::Service {
  public:
   // `records` and `spaces` give GetSpaceDigest its parts, `shard` GetShardStatus and

@@ -10,6 +10,7 @@
 
 namespace coffer::vault::transport {
 
+// status::ToGrpcStatus plus, for a status with a retry hint, google.rpc.RetryInfo (see above).
 grpc::Status ToGrpcStatusWithRetryInfo(const absl::Status& status);
 
 // RunAuthenticated (authenticator.h) whose result keeps its retry hint.

@@ -22,9 +22,13 @@
 
 namespace coffer::vault::transport {
 
+// Sync on the sync API, Watch on the callback API (the generated mixin).
 class SyncGrpcService final
     : public v1::SyncService::WithCallbackMethod_Watch<v1::SyncService::Service> {
  public:
+  // `heartbeat_interval`: how long a caught-up Watch stream stays silent before it sends a
+  // heartbeat. `watch_threads`: the size of the WorkPool this service owns for the streams'
+  // blocking steps.
   SyncGrpcService(Authenticator& auth, service::ChangeFeed& feed, sync::ChangeNotifier& notifier,
                   std::chrono::milliseconds heartbeat_interval, StreamLimiter& watch_streams,
                   int watch_threads = 4)
@@ -39,8 +43,10 @@ class SyncGrpcService final
   // Stops the pool: the gRPC server's Shutdown (before this) has ended every stream.
   ~SyncGrpcService() override { pool_->Stop(); }
 
+  // One page of the space's changes after the request's cursor (service::ChangeFeed).
   grpc::Status Sync(grpc::ServerContext* ctx, const v1::SyncRequest* req,
                     v1::SyncResponse* resp) override;
+  // Starts a WatchCall (watch_call.h), which ends itself; never blocks.
   grpc::ServerWriteReactor<v1::WatchResponse>* Watch(grpc::CallbackServerContext* ctx,
                                                      const v1::WatchRequest* req) override;
 

@@ -56,9 +56,12 @@ class GenerationMemo {
  public:
   explicit GenerationMemo(std::chrono::milliseconds ttl = std::chrono::seconds(5)) : ttl_(ttl) {}
 
+  // The value for (`key`, `generation`): run by this call (`compute`, without the memo's lock
+  // held), or the result another caller produced or is producing. Blocks while that caller runs.
   absl::StatusOr<V> Get(const std::string& key, uint64_t generation,
                         const std::function<absl::StatusOr<V>()>& compute);
 
+  // Entries held, expired ones included until the next sweep (tests).
   size_t size();
 
  private:

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/token_store.h"
 #include "coffer/identity/v1/identity.grpc.pb.h"
@@ -33,6 +35,7 @@ struct FakeState {
   std::map<std::string, v1::Record> records;
   int next_id = 1;
   std::vector<uint64_t> expected_versions;
+  std::vector<std::string> get_tokens;  // consistency_token of every GetRecord
 };
 
 bool Authorized(grpc::ServerContext* ctx, FakeState& state) {
@@ -113,8 +116,11 @@ class FakeRecords final : public v1::RecordService::Service {
     std::snprintf(id, sizeof(id), "00000000-0000-0000-0000-%012d", state_.next_id++);
     r.set_id(id);
     r.set_version(1);
+    if (r.space_id().empty()) r.set_space_id("aaaaaaaa-0000-4000-8000-000000000000");
     state_.records[r.id()] = r;
     *resp->mutable_record() = r;
+    resp->set_consistency_token("s1." + std::to_string(state_.next_id) + "." + r.space_id() +
+                                ".fake");
     return grpc::Status::OK;
   }
 
@@ -122,6 +128,7 @@ class FakeRecords final : public v1::RecordService::Service {
                          v1::GetRecordResponse* resp) override {
     std::lock_guard lock(state_.mu);
     if (!Authorized(ctx, state_)) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no");
+    state_.get_tokens.push_back(req->consistency_token());
     auto it = state_.records.find(req->id());
     if (it == state_.records.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no record");
     *resp->mutable_record() = it->second;
@@ -216,6 +223,34 @@ TEST_F(AppFakeServerTest, RegisterLoginStoresPrivateSessionAndWhoAmIWorks) {
   CliResult taken = cli_.Run({"register", "alice", "--password-stdin"}, "x12345678\n");
   EXPECT_EQ(taken.exit_code, 4);
   EXPECT_THAT(taken.err, HasSubstr("is taken"));
+}
+
+// A later command (another process) sends the session token of the last write to the space, so
+// it reads that write whichever replica serves it (cli/read_positions.h).
+TEST_F(AppFakeServerTest, ReadsSendTheSessionTokenOfTheLastWrite) {
+  LogIn();
+  const std::string id = AddCredential();
+  ASSERT_EQ(cli_.Run({"get", id}).exit_code, 0);
+  {
+    std::lock_guard lock(state_.mu);
+    ASSERT_FALSE(state_.get_tokens.empty());
+    EXPECT_EQ(state_.get_tokens.back(), "s1.2.aaaaaaaa-0000-4000-8000-000000000000.fake");
+  }
+  // The file holds no credential and only its owner may read it.
+  const std::string path = cli_.config_dir() + "/positions.json";
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_THAT(text.str(), Not(HasSubstr("access-")));
+  EXPECT_THAT(text.str(), Not(HasSubstr("refresh-")));
+  // A corrupt file is ignored: the read goes without a token.
+  std::ofstream(path, std::ios::trunc) << "{not json";
+  ASSERT_EQ(cli_.Run({"get", id}).exit_code, 0);
+  std::lock_guard lock(state_.mu);
+  EXPECT_EQ(state_.get_tokens.back(), "");
 }
 
 TEST_F(AppFakeServerTest, InteractiveRegisterPromptsTwice) {

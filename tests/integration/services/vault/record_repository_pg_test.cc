@@ -2,10 +2,13 @@
 // from another shard produces (conflict siblings), which the gRPC API cannot create yet.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/notification>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pkg/postgres/migrations.h"
@@ -15,6 +18,7 @@
 #include "services/vault/repository/pg_record_repository.h"
 #include "services/vault/repository/pg_space_repository.h"
 #include "services/vault/repository/pg_sync_repository.h"
+#include "services/vault/service/head_cache.h"
 
 namespace coffer::vault::repository {
 namespace {
@@ -205,6 +209,217 @@ TEST_F(RecordRepositoryPgTest, OutboxDeleteIsAsynchronousOnlyForItself) {
   COFFER_ASSERT_OK_AND_ASSIGN(auto lease, one->Acquire());
   pqxx::nontransaction txn(lease.get());
   EXPECT_EQ(txn.exec1("SHOW synchronous_commit")[0].as<std::string>(), "on");
+}
+
+}  // namespace
+}  // namespace coffer::vault::repository
+
+namespace coffer::vault::repository {
+namespace {
+
+// A replica that never hears the other replicas' notifications (its LISTEN session is down).
+struct NeverNotified final : ChangeGenerations {
+  uint64_t Generation(const std::string&) override { return 0; }
+};
+
+// Writes return their change_seq, and a read returns the space's position it saw: the two sides
+// of the session-token rule (docs/architecture.md §3b), in the real SQL. Replica A writes through
+// repo_; replica B reads through its own repository and head cache and is never notified, so
+// only a session token makes it read again.
+TEST_F(RecordRepositoryPgTest, WritesReturnPositionsAndAnotherReplicasCacheHonoursThem) {
+  PgRecordRepository b_records(*pool_);
+  NeverNotified b_generations;
+  service::HeadCache b_cache({}, b_records, b_generations);
+  auto payload_on_b = [&](const std::string& record, int64_t min_position) {
+    absl::StatusOr<std::optional<StoredRecord>> got = b_cache.Get(kSpace, record, min_position);
+    EXPECT_TRUE(got.ok() && got->has_value());
+    return got.ok() && got->has_value() ? (*got)->head.payload_ct : "";
+  };
+
+  StoredRevision first = Rev(1, domain::VersionVector({{"a", 1}}), 100 << 16, "a");
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t p1, repo_->Insert(first));
+  ASSERT_GT(p1, 0);
+  EXPECT_GE(Load().space_position, p1);
+  EXPECT_EQ(payload_on_b(kRecord, p1), "payload1");
+
+  StoredRevision second = Rev(2, domain::VersionVector({{"a", 2}}), 200 << 16, "a");
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t p2, repo_->ReplaceHead(second, 1, Load().state_seq, 0));
+  ASSERT_GT(p2, p1);
+  EXPECT_EQ(payload_on_b(kRecord, 0), "payload1");   // B's copy, not notified
+  EXPECT_EQ(payload_on_b(kRecord, p1), "payload1");  // an older token accepts it
+  EXPECT_EQ(payload_on_b(kRecord, p2), "payload2");  // the writer's token reads the write
+
+  // The position is the space's: a write to another record of the space makes B read again.
+  StoredRevision other = first;
+  other.record_id = "44444444-4444-4444-8444-444444444444";
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t p3, repo_->Insert(other));
+  ASSERT_GT(p3, p2);
+  const int64_t misses = b_cache.stats().misses;
+  EXPECT_EQ(payload_on_b(kRecord, p3), "payload2");
+  EXPECT_EQ(b_cache.stats().misses, misses + 1);
+  EXPECT_EQ(payload_on_b(kRecord, p3), "payload2");
+  EXPECT_EQ(b_cache.stats().misses, misses + 1);
+
+  // A write in another space does not move this space's position.
+  PgSpaceRepository spaces(*pool_);
+  const std::string elsewhere = "33333333-3333-4333-8333-333333333333";
+  COFFER_ASSERT_OK(spaces.EnsurePersonalSpace(elsewhere, "bob", 1));
+  StoredRevision theirs = first;
+  theirs.space_id = elsewhere;
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t p4, repo_->Insert(theirs));
+  ASSERT_GT(p4, p3);
+  EXPECT_EQ(Load().space_position, p3);
+  // A check-and-set that fails returns 0 and moves nothing.
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t stale, repo_->ReplaceHead(second, 1, 0, 0));
+  EXPECT_EQ(stale, 0);
+  EXPECT_EQ(Load().space_position, p3);
+}
+
+}  // namespace
+}  // namespace coffer::vault::repository
+
+namespace coffer::vault::repository {
+namespace {
+
+// Group commit (pg_write_batcher.h) against real PostgreSQL. One leader at a time; the first
+// batch holds its transaction open until the other writes have queued behind it, so they form
+// the second batch deterministically.
+class WriteBatcherPgTest : public RecordRepositoryPgTest {
+ protected:
+  static constexpr int kQueued = 5;
+
+  // A repository whose batches run `on_batch(n, txn)` before COMMIT (n = 1, 2, ...); the first
+  // one waits until kQueued writes are queued.
+  std::unique_ptr<PgRecordRepository> Batching(
+      std::function<void(int, pqxx::transaction_base&)> on_batch, int attempts = 5) {
+    WriteBatcherConfig config;
+    config.max_batch = 16;
+    config.max_leaders = 1;
+    config.retry.max_attempts = attempts;
+    config.before_commit_for_test = [this, on_batch](pqxx::transaction_base& txn) {
+      const int n = ++batches_;
+      if (n == 1) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (batching_->batch_stats().queued < kQueued &&
+               std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::yield();
+        }
+      }
+      on_batch(n, txn);
+    };
+    auto repo = std::make_unique<PgRecordRepository>(*pool_, &committed_, std::move(config));
+    batching_ = repo.get();
+    return repo;
+  }
+
+  static StoredRevision Record(int i) {
+    StoredRevision r = Rev(1, domain::VersionVector({{"a", 1}}), 100 << 16, "a");
+    char id[37];
+    std::snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012d", i);
+    r.record_id = id;
+    return r;
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::connection conn(db_->dsn());
+    pqxx::nontransaction txn(conn);
+    return txn.exec1(sql)[0].as<int64_t>();
+  }
+
+  std::atomic<int> batches_{0};
+  PgRecordRepository* batching_ = nullptr;
+};
+
+TEST_F(WriteBatcherPgTest, WritesShareATransactionAndAStaleCheckAndSetFailsOnlyItsOwnCall) {
+  std::unique_ptr<PgRecordRepository> repo = Batching([](int, pqxx::transaction_base&) {});
+  // Record 0 exists; the batch updates it twice from the same read: one of the two check-and-sets
+  // is stale by the time it runs (the other changed state_seq in the same transaction).
+  COFFER_ASSERT_OK(repo_->Insert(Record(0)).status());
+  COFFER_ASSERT_OK_AND_ASSIGN(std::optional<StoredRecord> read,
+                              repo_->Get(kSpace, Record(0).record_id));
+  ASSERT_TRUE(read.has_value());
+  StoredRevision update = Record(0);
+  update.stamp = {2, domain::VersionVector({{"a", 2}}), 200 << 16, "a"};
+
+  std::vector<absl::StatusOr<int64_t>> results(kQueued + 1, absl::UnknownError("not run"));
+  std::vector<std::thread> writers;
+  writers.emplace_back([&] { results[0] = repo->Insert(Record(100)); });  // the first batch
+  while (batches_ == 0) std::this_thread::yield();
+  for (int i = 1; i <= kQueued; ++i) {
+    writers.emplace_back([&, i] {
+      results[i] =
+          i <= 2 ? repo->ReplaceHead(update, 1, read->state_seq, 0) : repo->Insert(Record(i));
+    });
+  }
+  for (std::thread& t : writers) t.join();
+
+  for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(*results[0], 0);
+  // Exactly one of the two concurrent check-and-sets won; the others all wrote.
+  EXPECT_EQ((*results[1] > 0) + (*results[2] > 0), 1);
+  for (int i = 3; i <= kQueued; ++i) EXPECT_GT(*results[i], 0) << i;
+  PgWriteBatcher::Stats stats = repo->batch_stats();
+  EXPECT_EQ(stats.batches, 2);
+  EXPECT_EQ(stats.writes, kQueued + 1);
+  EXPECT_EQ(stats.largest, kQueued);
+  EXPECT_EQ(Count("SELECT count(*) FROM records"), kQueued);
+  EXPECT_EQ(Count("SELECT version FROM records WHERE record_id = '" + Record(0).record_id + "'"),
+            2);
+  // Every write has a change_seq of its own.
+  std::set<int64_t> positions;
+  for (const auto& r : results) {
+    if (*r > 0) positions.insert(*r);
+  }
+  EXPECT_EQ(positions.size(), static_cast<size_t>(kQueued));
+}
+
+TEST_F(WriteBatcherPgTest, ABatchLostWithItsConnectionAppliesNothingAndFailsEachCallRetryably) {
+  // The second batch's connection is killed before its COMMIT; no retries, to see the failure.
+  std::unique_ptr<PgRecordRepository> repo = Batching(
+      [](int n, pqxx::transaction_base& txn) {
+        if (n == 2) txn.exec("SELECT pg_terminate_backend(pg_backend_pid())");
+      },
+      /*attempts=*/1);
+  std::vector<absl::StatusOr<int64_t>> results(kQueued + 1, absl::UnknownError("not run"));
+  std::vector<std::thread> writers;
+  writers.emplace_back([&] { results[0] = repo->Insert(Record(0)); });
+  while (batches_ == 0) std::this_thread::yield();
+  for (int i = 1; i <= kQueued; ++i) {
+    writers.emplace_back([&, i] { results[i] = repo->Insert(Record(i)); });
+  }
+  for (std::thread& t : writers) t.join();
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  for (int i = 1; i <= kQueued; ++i) {
+    EXPECT_EQ(results[i].status().code(), absl::StatusCode::kUnavailable) << results[i].status();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM records"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM record_history"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 1);
+}
+
+TEST_F(WriteBatcherPgTest, OneFailingStatementFailsOnlyItsOwnWrite) {
+  std::unique_ptr<PgRecordRepository> repo = Batching([](int, pqxx::transaction_base&) {});
+  std::vector<absl::StatusOr<int64_t>> results(kQueued + 1, absl::UnknownError("not run"));
+  std::vector<std::thread> writers;
+  writers.emplace_back([&] { results[0] = repo->Insert(Record(0)); });
+  while (batches_ == 0) std::this_thread::yield();
+  for (int i = 1; i <= kQueued; ++i) {
+    writers.emplace_back([&, i] {
+      StoredRevision r = Record(i);
+      if (i == 3) r.space_id = "not-a-uuid";  // PostgreSQL refuses the cast
+      results[i] = repo->Insert(r);
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  for (int i = 0; i <= kQueued; ++i) {
+    if (i == 3) {
+      EXPECT_FALSE(results[i].ok());
+    } else {
+      ASSERT_TRUE(results[i].ok()) << i << results[i].status();
+      EXPECT_GT(*results[i], 0) << i;
+    }
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM records"), kQueued);
 }
 
 }  // namespace

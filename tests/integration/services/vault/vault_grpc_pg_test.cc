@@ -35,6 +35,7 @@ namespace coffer::vault {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 namespace pb = ::coffer::vault::v1;
 
@@ -506,6 +507,11 @@ TEST_F(VaultGrpcPgTest, MalformedInputIsInvalidArgumentNamingTheFieldAndChangesN
   get.set_id("not-a-uuid");
   pb::GetRecordResponse got;
   expect_field(records_->GetRecord(Ctx(alice_).get(), get, &got), "id");
+  get.set_id(r.id());
+  get.set_consistency_token("s1.7.MalformedTokenMarker");
+  grpc::Status bad_token = records_->GetRecord(Ctx(alice_).get(), get, &got);
+  expect_field(bad_token, "consistency_token");
+  EXPECT_THAT(bad_token.error_message(), Not(HasSubstr("MalformedTokenMarker")));
   pb::ListRecordsRequest list;
   list.set_page_token("bogus");
   pb::ListRecordsResponse listed;
@@ -643,6 +649,73 @@ TEST_F(VaultGrpcPgTest, NothingSecretIsStoredInPlaintext) {
   pb::GetRecordResponse got;
   ASSERT_TRUE(records_->GetRecord(Ctx(alice_).get(), get, &got).ok());
   EXPECT_EQ(got.record().credential().password(), std::string(kMarkerSecret) + "2");
+}
+
+// Every write answers with a session token; a GetRecord with it is served (from the head cache
+// when its copy is new enough), and unchanged records are served from memory, counted.
+TEST_F(VaultGrpcPgTest, WritesReturnSessionTokensAndGetsUseTheHeadCache) {
+  pb::CreateRecordRequest create;
+  *create.mutable_record() = Credential("cached");
+  pb::CreateRecordResponse created;
+  ASSERT_TRUE(records_->CreateRecord(Ctx(alice_).get(), create, &created).ok());
+  EXPECT_THAT(created.consistency_token(), StartsWith("s1."));
+  pb::Record r = created.record();
+  pb::UpdateRecordResponse updated;
+  {
+    pb::UpdateRecordRequest req;
+    *req.mutable_record() = Credential("cached", "new password");
+    req.mutable_record()->set_id(r.id());
+    req.set_expected_version(1);
+    ASSERT_TRUE(records_->UpdateRecord(Ctx(alice_).get(), req, &updated).ok());
+  }
+  EXPECT_THAT(updated.consistency_token(), StartsWith("s1."));
+  EXPECT_NE(updated.consistency_token(), created.consistency_token());
+
+  httplib::Client admin("127.0.0.1", app_->admin_port());
+  auto counter = [&](const std::string& name) {
+    auto metrics = admin.Get("/metrics");
+    EXPECT_TRUE(metrics);
+    if (!metrics) return -1.0;
+    const size_t at = metrics->body.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name;
+    return at == std::string::npos ? -1.0 : std::stod(metrics->body.substr(at + name.size() + 2));
+  };
+  const double hits = counter("coffer_vault_head_cache_hits_total");
+  const double misses = counter("coffer_vault_head_cache_misses_total");
+  pb::GetRecordRequest get;
+  get.set_id(r.id());
+  get.set_consistency_token(updated.consistency_token());
+  for (int i = 0; i < 3; ++i) {
+    pb::GetRecordResponse got;
+    ASSERT_TRUE(records_->GetRecord(Ctx(alice_).get(), get, &got).ok());
+    EXPECT_EQ(got.record().version(), 2u);
+    EXPECT_EQ(got.record().credential().password(), "new password");
+  }
+  // The first read after the update refilled the entry; the other two came from memory.
+  EXPECT_EQ(counter("coffer_vault_head_cache_misses_total"), misses + 1);
+  EXPECT_EQ(counter("coffer_vault_head_cache_hits_total"), hits + 2);
+  // Another user's Get never reaches the cache: membership is checked first.
+  pb::GetRecordResponse other;
+  EXPECT_EQ(records_->GetRecord(Ctx(bob_).get(), get, &other).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(counter("coffer_vault_head_cache_hits_total"), hits + 2);
+
+  // Purge answers with a token too.
+  pb::DeleteRecordRequest del;
+  del.set_id(r.id());
+  del.set_expected_version(2);
+  pb::DeleteRecordResponse deleted;
+  ASSERT_TRUE(records_->DeleteRecord(Ctx(alice_).get(), del, &deleted).ok());
+  pb::PurgeRecordRequest purge;
+  purge.set_id(r.id());
+  purge.set_expected_version(3);
+  pb::PurgeRecordResponse purged;
+  ASSERT_TRUE(records_->PurgeRecord(Ctx(alice_).get(), purge, &purged).ok());
+  EXPECT_THAT(purged.consistency_token(), StartsWith("s1."));
+  get.set_consistency_token(purged.consistency_token());
+  pb::GetRecordResponse gone;
+  EXPECT_EQ(records_->GetRecord(Ctx(alice_).get(), get, &gone).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(VaultGrpcPgTest, MetricsAndReadiness) {

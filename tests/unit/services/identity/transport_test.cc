@@ -51,14 +51,6 @@ TEST(TransportTest, RateLimitStatusCarriesRetryInfo) {
   EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("x")).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
-TEST(ConfigTest, SplitHostPort) {
-  EXPECT_EQ(*SplitHostPort("127.0.0.1:7002"), std::make_pair(std::string("127.0.0.1"), 7002));
-  EXPECT_EQ(*SplitHostPort("[::1]:0"), std::make_pair(std::string("::1"), 0));
-  EXPECT_FALSE(SplitHostPort("nohost").ok());
-  EXPECT_FALSE(SplitHostPort("h:99999").ok());
-  EXPECT_FALSE(SplitHostPort(":80").ok());
-}
-
 TEST(ConfigTest, KekFromExactlyOneSource) {
   IdentityConfig c;
   EXPECT_TRUE(absl::IsInvalidArgument(LoadKekSpec(c).status()));

@@ -1,0 +1,165 @@
+#include "services/vault/service/head_cache.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include "pkg/status/status.h"
+
+namespace coffer::vault::service {
+namespace {
+
+// What an entry costs beyond its strings: the Entry, the StoredRecord and its revisions, the
+// hash-map and LRU nodes with their two copies of the key, the shared_ptr's control block.
+constexpr int64_t kEntryOverhead = 700;
+
+int64_t RevisionBytes(const repository::StoredRevision& r) {
+  return static_cast<int64_t>(r.space_id.size() + r.record_id.size() + r.key_id.size() +
+                              r.name_ct.size() + r.metadata_ct.size() + r.payload_ct.size() +
+                              r.stamp.origin_shard.size() + 96 * r.stamp.vector.counters().size());
+}
+
+int64_t EstimateBytes(const std::string& key, const repository::StoredRecord& record) {
+  int64_t n = kEntryOverhead + 2 * static_cast<int64_t>(key.size()) + RevisionBytes(record.head);
+  for (const repository::StoredRevision& s : record.siblings) n += 200 + RevisionBytes(s);
+  return n;
+}
+
+}  // namespace
+
+struct HeadCache::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : hits(prometheus::BuildCounter()
+                 .Name("coffer_vault_head_cache_hits_total")
+                 .Help("GetRecord calls served from the head cache")
+                 .Register(r)
+                 .Add({})),
+        misses(prometheus::BuildCounter()
+                   .Name("coffer_vault_head_cache_misses_total")
+                   .Help("GetRecord calls that read PostgreSQL (no entry, or a stale one, or "
+                         "an entry older than the request's session token)")
+                   .Register(r)
+                   .Add({})),
+        evictions(prometheus::BuildCounter()
+                      .Name("coffer_vault_head_cache_evictions_total")
+                      .Help("Head cache entries evicted to stay within its bytes")
+                      .Register(r)
+                      .Add({})),
+        bytes(prometheus::BuildGauge()
+                  .Name("coffer_vault_head_cache_bytes")
+                  .Help("Estimated bytes held by the head cache")
+                  .Register(r)
+                  .Add({})),
+        entries(prometheus::BuildGauge()
+                    .Name("coffer_vault_head_cache_entries")
+                    .Help("Records held by the head cache")
+                    .Register(r)
+                    .Add({})) {}
+  prometheus::Counter& hits;
+  prometheus::Counter& misses;
+  prometheus::Counter& evictions;
+  prometheus::Gauge& bytes;
+  prometheus::Gauge& entries;
+};
+
+HeadCache::HeadCache(HeadCacheConfig config, repository::RecordRepository& records,
+                     repository::ChangeGenerations& generations, prometheus::Registry* registry,
+                     Now now)
+    : config_(config),
+      records_(records),
+      generations_(generations),
+      now_(now ? std::move(now) : Now([] { return Clock::now(); })),
+      metrics_(registry != nullptr ? std::make_unique<Metrics>(*registry) : nullptr) {}
+
+HeadCache::~HeadCache() = default;
+
+absl::StatusOr<std::optional<repository::StoredRecord>> HeadCache::Get(const std::string& space_id,
+                                                                       const std::string& record_id,
+                                                                       int64_t min_position) {
+  if (config_.max_bytes <= 0) return records_.Get(space_id, record_id);
+  const std::string key = space_id + "/" + record_id;
+  // Before the read: a change that commits while the repository is read bumps the generation
+  // past this one, so the entry filled below never serves after it.
+  const uint64_t generation = generations_.Generation(space_id);
+  const Clock::time_point now = now_();
+  std::shared_ptr<const repository::StoredRecord> hit;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      const Entry& e = it->second;
+      if (e.generation == generation && now - e.read_at <= config_.max_age &&
+          e.record->space_position >= min_position) {
+        lru_.splice(lru_.begin(), lru_, e.lru);
+        hit = e.record;
+        ++hits_;
+      } else {
+        ++misses_;
+      }
+    } else {
+      ++misses_;
+    }
+  }
+  if (hit != nullptr) {
+    if (metrics_) metrics_->hits.Increment();
+    return *hit;
+  }
+  if (metrics_) metrics_->misses.Increment();
+  COFFER_ASSIGN_OR_RETURN(std::optional<repository::StoredRecord> record,
+                          records_.Get(space_id, record_id));
+  if (!record) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.generation <= generation) {
+      EraseLocked(it);
+      PublishLocked();
+    }
+    return record;
+  }
+  Store(key, *record, generation, now);
+  return record;
+}
+
+void HeadCache::Store(const std::string& key, repository::StoredRecord record, uint64_t generation,
+                      Clock::time_point read_at) {
+  const int64_t bytes = EstimateBytes(key, record);
+  if (bytes > config_.max_bytes) return;
+  auto shared = std::make_shared<const repository::StoredRecord>(std::move(record));
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    // A concurrent read that began at a later generation has the fresher copy.
+    if (it->second.generation > generation) return;
+    EraseLocked(it);
+  }
+  lru_.push_front(key);
+  entries_.emplace(key, Entry{std::move(shared), generation, read_at, bytes, lru_.begin()});
+  bytes_ += bytes;
+  int64_t evicted = 0;
+  while (bytes_ > config_.max_bytes && !lru_.empty()) {
+    EraseLocked(entries_.find(lru_.back()));
+    ++evicted;
+  }
+  evictions_ += evicted;
+  if (metrics_ && evicted > 0) metrics_->evictions.Increment(static_cast<double>(evicted));
+  PublishLocked();
+}
+
+void HeadCache::PublishLocked() {
+  if (!metrics_) return;
+  metrics_->bytes.Set(static_cast<double>(bytes_));
+  metrics_->entries.Set(static_cast<double>(entries_.size()));
+}
+
+void HeadCache::EraseLocked(std::unordered_map<std::string, Entry>::iterator it) {
+  bytes_ -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  entries_.erase(it);
+}
+
+HeadCache::Stats HeadCache::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{hits_, misses_, static_cast<int64_t>(entries_.size()), bytes_, evictions_};
+}
+
+}  // namespace coffer::vault::service
