@@ -14,16 +14,22 @@ namespace coffer::vault::repository {
 
 absl::Status PgSpaceRepository::EnsurePersonalSpace(const std::string& space_id,
                                                     const std::string& user_id, int64_t now_ms) {
-  // Single statements run in autocommit: one round trip each (DESIGN §9).
-  return postgres::RunSingleStatement(
-      pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
-        pqxx::result r =
-            postgres::ExecPrepared(txn, sql::kEnsurePersonalSpace, space_id, user_id, now_ms);
-        if (r.empty() || !r[0][0].as<bool>()) {
-          return absl::FailedPreconditionError("personal space: its id is taken");
-        }
-        return absl::OkStatus();
-      });
+  // Two attempts: when a concurrent first call of the same user inserts the space, this
+  // statement's INSERT waits for it and then does nothing, but its EXISTS still reads the snapshot
+  // taken before that commit and finds no row. The second statement's snapshot sees it.
+  bool ensured = false;
+  for (int attempt = 0; attempt < 2 && !ensured; ++attempt) {
+    // Single statements run in autocommit: one round trip each (DESIGN §9).
+    COFFER_RETURN_IF_ERROR(postgres::RunSingleStatement(
+        pool_, postgres::Statement::kIdempotent, [&](pqxx::transaction_base& txn) -> absl::Status {
+          pqxx::result r =
+              postgres::ExecPrepared(txn, sql::kEnsurePersonalSpace, space_id, user_id, now_ms);
+          ensured = !r.empty() && r[0][0].as<bool>();
+          return absl::OkStatus();
+        }));
+  }
+  if (!ensured) return absl::FailedPreconditionError("personal space: its id is taken");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<Role>> PgSpaceRepository::GetRole(const std::string& space_id,

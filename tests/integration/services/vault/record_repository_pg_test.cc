@@ -424,3 +424,42 @@ TEST_F(WriteBatcherPgTest, OneFailingStatementFailsOnlyItsOwnWrite) {
 
 }  // namespace
 }  // namespace coffer::vault::repository
+
+namespace coffer::vault::repository {
+namespace {
+
+// A new user's first calls often arrive together (a client opening several streams): every one
+// of them must find the personal space, whichever inserted it (found by scripts/bench).
+TEST_F(RecordRepositoryPgTest, ConcurrentFirstCallsOfOneUserAllEnsureThePersonalSpace) {
+  PgSpaceRepository spaces(*pool_);
+  constexpr int kUsers = 20;
+  constexpr int kCalls = 4;
+  std::atomic<int> failures{0};
+  for (int u = 0; u < kUsers; ++u) {
+    char id[37];
+    std::snprintf(id, sizeof(id), "99999999-0000-4000-8000-%012d", u);
+    const std::string space = id;
+    const std::string user = "user" + std::to_string(u);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> calls;
+    for (int c = 0; c < kCalls; ++c) {
+      calls.emplace_back([&] {
+        ++ready;
+        while (ready.load() < kCalls) std::this_thread::yield();
+        absl::Status s = spaces.EnsurePersonalSpace(space, user, 1);
+        if (!s.ok()) {
+          ++failures;
+          ADD_FAILURE() << s;
+        }
+      });
+    }
+    for (std::thread& t : calls) t.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  // Another user's id stays refused.
+  EXPECT_EQ(spaces.EnsurePersonalSpace("99999999-0000-4000-8000-000000000000", "mallory", 1).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace coffer::vault::repository
