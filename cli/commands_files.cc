@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/record_commands.h"
 #include "cli/record_view.h"
 #include "pkg/crypto/encoding.h"
 #include "pkg/crypto/hash.h"
@@ -161,6 +162,7 @@ void AddUploadCommand(CLI::App& parent, CommandContext& ctx, Action& action) {
         json["record"] = RecordToJson(response.record(), false);
         text += "record " + response.record().id() + " is now version " +
                 std::to_string(response.record().version()) + "\n";
+        RememberWrite(ctx, *session, response.record().space_id(), response.consistency_token());
       }
       ctx.Emit(json, text);
       return absl::OkStatus();

@@ -178,6 +178,7 @@ void AddOtpCommand(CLI::App& app, CommandContext& ctx, Action& action) {
       v1::GetOtpCodeResponse response;
       COFFER_RETURN_IF_ERROR(session->CallVault(
           [&](grpc::ClientContext& c) { return stub->GetOtpCode(&c, request, &response); }));
+      RememberWrite(ctx, *session, head.space_id(), response.consistency_token());  // HOTP
       std::string text = response.code() + "\n";
       if (!opts->quiet) {
         text = response.period() > 0

@@ -28,6 +28,14 @@ nlohmann::json Load(const std::string& path) {
 }  // namespace
 
 std::string ReadPositions::For(const std::string& space) const {
+  try {
+    return Find(space);
+  } catch (const std::exception&) {
+    return "";  // a damaged file: read without a token
+  }
+}
+
+std::string ReadPositions::Find(const std::string& space) const {
   nlohmann::json doc = Load(path());
   if (!doc.contains("spaces")) return "";
   const nlohmann::json& spaces = doc["spaces"];
@@ -42,9 +50,21 @@ std::string ReadPositions::For(const std::string& space) const {
 void ReadPositions::Remember(const std::string& requested_space, const std::string& answered_space,
                              const std::string& token) const {
   if (token.empty() || dir_.empty()) return;
+  try {
+    Store(requested_space, answered_space, token);
+  } catch (const std::exception&) {
+    // A damaged file: the write itself succeeded; the next one writes a fresh file.
+    std::remove(path().c_str());
+  }
+}
+
+void ReadPositions::Store(const std::string& requested_space, const std::string& answered_space,
+                          const std::string& token) const {
   nlohmann::json doc = Load(path());
-  if (!doc.contains("spaces")) doc = {{"spaces", nlohmann::json::object()}, {"counter", 0}};
-  int64_t counter = doc.value("counter", int64_t{0}) + 1;
+  if (!doc.contains("spaces") || !doc.contains("counter") || !doc["counter"].is_number_integer()) {
+    doc = {{"spaces", nlohmann::json::object()}, {"counter", 0}};
+  }
+  int64_t counter = doc["counter"].get<int64_t>() + 1;
   doc["counter"] = counter;
   for (const std::string& space : {requested_space, answered_space}) {
     doc["spaces"][space] = {{"token", token}, {"at", counter}};
@@ -53,8 +73,13 @@ void ReadPositions::Remember(const std::string& requested_space, const std::stri
   nlohmann::json& spaces = doc["spaces"];
   while (spaces.size() > kMaxSpaces) {
     auto oldest = spaces.begin();
+    auto at = [](const nlohmann::json& entry) {
+      return entry.is_object() && entry.contains("at") && entry["at"].is_number_integer()
+                 ? entry["at"].get<int64_t>()
+                 : int64_t{0};
+    };
     for (auto it = spaces.begin(); it != spaces.end(); ++it) {
-      if (it->value("at", int64_t{0}) < oldest->value("at", int64_t{0})) oldest = it;
+      if (at(*it) < at(*oldest)) oldest = it;
     }
     spaces.erase(oldest);
   }

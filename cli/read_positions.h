@@ -32,6 +32,10 @@ class ReadPositions {
   std::string path() const { return dir_ + "/positions.json"; }
 
  private:
+  std::string Find(const std::string& space) const;
+  void Store(const std::string& requested_space, const std::string& answered_space,
+             const std::string& token) const;
+
   std::string dir_;
 };
 

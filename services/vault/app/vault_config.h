@@ -51,7 +51,7 @@ struct VaultConfig {
   // The head cache (service/head_cache.h): its memory (0 = every GetRecord reads PostgreSQL) and
   // how long an entry serves at most.
   int64_t head_cache_max_bytes = int64_t{32} << 20;
-  int head_cache_max_age_ms = 1000;
+  int head_cache_max_age_ms = 5000;
   // Group commit (repository/pg_write_batcher.h): writes per transaction (1 = off) and batches in
   // flight at once.
   int write_batch_max = 1;

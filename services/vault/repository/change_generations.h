@@ -18,8 +18,9 @@ class ChangeGenerations {
  public:
   virtual ~ChangeGenerations() = default;
 
-  // The counter of `space_id` (0 before its first known change).
-  virtual uint64_t Generation(const std::string& space_id) = 0;
+  // The counter of `space_id`. It moves with every change of the space the replica learns of, and
+  // whenever the replica may have missed some (e.g. its notification session reconnected).
+  virtual uint64_t Epoch(const std::string& space_id) = 0;
 };
 
 }  // namespace coffer::vault::repository

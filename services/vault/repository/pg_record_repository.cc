@@ -52,7 +52,10 @@ absl::StatusOr<int64_t> PgRecordRepository::WriteOne(const char* sql, const Stor
 
 absl::StatusOr<int64_t> PgRecordRepository::Committed(absl::StatusOr<int64_t> written,
                                                       const std::string& space_id) {
-  if (written.ok() && *written > 0 && listener_ != nullptr) listener_->Committed(space_id);
+  // UNKNOWN: the connection broke during COMMIT, so the write may have committed; a spare
+  // notification only costs waiters a query.
+  const bool maybe = written.ok() ? *written > 0 : absl::IsUnknown(written.status());
+  if (maybe && listener_ != nullptr) listener_->Committed(space_id);
   return written;
 }
 

@@ -8,6 +8,25 @@
 #include "services/vault/repository/sql.h"
 
 namespace coffer::vault::repository {
+namespace {
+
+// Errors one statement of a batch causes by itself (its data or its rows), after which the other
+// writes deserve their own try. Not: a lost connection, a conflict, a timeout or an exhausted
+// server, which would only repeat once per write.
+bool RerunAlone(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kInternal:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<pqxx::result> PgWriteBatcher::Run(const std::string& space_id,
                                                  const Statement& statement) {
@@ -33,7 +52,17 @@ absl::StatusOr<pqxx::result> PgWriteBatcher::Run(const std::string& space_id,
       std::vector<Pending*> batch(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
       lock.unlock();
-      RunBatch(batch);
+      try {
+        RunBatch(batch);
+      } catch (const std::exception& e) {
+        // Outside the transaction (allocation): complete the batch, never leave a waiter behind.
+        std::lock_guard guard(mu_);
+        for (Pending* p : batch) {
+          if (p->done) continue;
+          p->result = absl::InternalError(std::string("write batch failed: ") + e.what());
+          p->done = true;
+        }
+      }
       lock.lock();
       --leaders_;
       done_cv_.notify_all();
@@ -67,8 +96,7 @@ void PgWriteBatcher::RunBatch(const std::vector<Pending*>& batch) {
   std::vector<absl::StatusOr<pqxx::result>> outcomes;
   if (status.ok()) {
     for (pqxx::result& r : results) outcomes.emplace_back(std::move(r));
-  } else if (batch.size() > 1 && !absl::IsUnavailable(status) && !absl::IsUnknown(status) &&
-             !absl::IsAborted(status)) {
+  } else if (batch.size() > 1 && RerunAlone(status)) {
     // Not the connection nor a conflict: one of the statements failed. Run each alone, so only
     // that write fails.
     for (Pending* p : batch) {

@@ -115,12 +115,16 @@ inline constexpr char kPurgeRecord[] =
 
 // A record's head (is_head = true, with state_seq) and its siblings, head first, siblings in
 // descending (hlc, origin_shard) order, each row with the space's position (column 17): the
-// greatest change_seq of the space the statement's snapshot sees. Changes of one space commit in
-// change_seq order (COFFER_VAULT_SPACE_LOCK), so every change of the space up to that position
-// is visible to this read (the session-token rule of service/head_cache.h).
+// greatest change_seq of the space the statement's snapshot sees, or the space's tombstone-GC
+// floor when GC deleted its newest rows (the floor rises in the transaction that deletes them).
+// Changes of one space commit in change_seq order (COFFER_VAULT_SPACE_LOCK), so every change of
+// the space up to that position is visible to this read (the session-token rule of
+// service/head_cache.h).
 // $1 = record id, $2 = space id.
 inline constexpr char kSelectRecord[] =
-    "SELECT r.*, (SELECT coalesce(max(change_seq), 0) FROM records WHERE space_id = $2::uuid)"
+    "SELECT r.*, GREATEST("
+    "    (SELECT coalesce(max(change_seq), 0) FROM records WHERE space_id = $2::uuid),"
+    "    (SELECT coalesce(max(change_seq), 0) FROM space_gc_floor WHERE space_id = $2::uuid))"
     " FROM ("
     "  SELECT true AS is_head, state_seq, " COFFER_VAULT_REVISION_COLUMNS
     "  FROM records WHERE space_id = $2::uuid AND record_id = $1::uuid"

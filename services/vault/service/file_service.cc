@@ -322,6 +322,7 @@ absl::StatusOr<UploadResult> FileService::Upload::Finish() {
     COFFER_ASSIGN_OR_RETURN(
         result.record, o.records_.AttachFile(caller_, meta_.record_id, meta_.expected_version, ref,
                                              meta_.space_id));
+    result.session_token = o.records_.SessionToken(*result.record);
   }
   return result;
 }

@@ -104,6 +104,7 @@ struct FileInfo {
 struct UploadResult {
   FileInfo info;
   std::optional<domain::Revision> record;  // the attached record's new revision
+  std::string session_token;               // of that revision's write (RecordService)
 };
 
 class FileService {

@@ -80,7 +80,7 @@ absl::StatusOr<std::optional<repository::StoredRecord>> HeadCache::Get(const std
   const std::string key = space_id + "/" + record_id;
   // Before the read: a change that commits while the repository is read bumps the generation
   // past this one, so the entry filled below never serves after it.
-  const uint64_t generation = generations_.Generation(space_id);
+  const uint64_t generation = generations_.Epoch(space_id);
   const Clock::time_point now = now_();
   std::shared_ptr<const repository::StoredRecord> hit;
   {
@@ -123,14 +123,23 @@ absl::StatusOr<std::optional<repository::StoredRecord>> HeadCache::Get(const std
 void HeadCache::Store(const std::string& key, repository::StoredRecord record, uint64_t generation,
                       Clock::time_point read_at) {
   const int64_t bytes = EstimateBytes(key, record);
-  if (bytes > config_.max_bytes) return;
+  const int64_t position = record.space_position;
   auto shared = std::make_shared<const repository::StoredRecord>(std::move(record));
   std::lock_guard lock(mu_);
   auto it = entries_.find(key);
   if (it != entries_.end()) {
-    // A concurrent read that began at a later generation has the fresher copy.
-    if (it->second.generation > generation) return;
+    // A concurrent read that began at a later generation, or at the same one but saw a later
+    // position, has the fresher copy: keep it (reads stay monotonic).
+    const Entry& e = it->second;
+    if (e.generation > generation ||
+        (e.generation == generation && e.record->space_position > position)) {
+      return;
+    }
     EraseLocked(it);
+  }
+  if (bytes > config_.max_bytes) {  // never held; the older copy is gone above
+    PublishLocked();
+    return;
   }
   lru_.push_front(key);
   entries_.emplace(key, Entry{std::move(shared), generation, read_at, bytes, lru_.begin()});

@@ -2,14 +2,14 @@
 // GetRecord needs no PostgreSQL round trip while the replica knows its copy is current
 // (docs/architecture.md §3b, docs/benchmarks.md "Get from memory").
 //
-// When a copy is current: every entry remembers the space's generation (repository::
-// ChangeGenerations, bumped by the space's change notification) from before the read that filled
-// it, and the space's position that read saw (StoredRecord::space_position). An entry serves a
-// Get only while
-//   - the space's generation is still the remembered one: no change of the space committed on
-//     this replica, or notified by another replica, since the read began;
-//   - it is younger than `max_age`: bounds staleness if a notification is lost (the notifier's
-//     LISTEN session broke);
+// When a copy is current: every entry remembers the space's epoch (repository::
+// ChangeGenerations::Epoch: moved by the space's change notifications, and for every space when
+// the notification session reconnects) from before the read that filled it, and the space's
+// position that read saw (StoredRecord::space_position). An entry serves a Get only while
+//   - the space's epoch is still the remembered one: no change of the space committed on this
+//     replica, or notified by another replica, since the read began;
+//   - it is younger than `max_age`: bounds staleness if a notification is lost while the
+//     notifier's LISTEN session is broken but not yet noticed;
 //   - its position is at least the request's `min_position` (a session token: the position a
 //     write of this client returned). Changes of a space commit in position order, so such a
 //     copy reflects that write: a client reads its own writes through any replica. Without a
@@ -50,7 +50,7 @@ struct HeadCacheConfig {
   // Upper bound of the estimated bytes held; 0 disables the cache (every Get reads PostgreSQL).
   int64_t max_bytes = int64_t{32} << 20;
   // How long an entry may serve without being read again, whatever the notifications say.
-  std::chrono::milliseconds max_age{1000};
+  std::chrono::milliseconds max_age{5000};
 };
 
 class HeadCache {

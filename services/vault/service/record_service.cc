@@ -605,8 +605,12 @@ absl::StatusOr<Page<RecordWithSiblings>> RecordService::ListConflicts(
 
 absl::StatusOr<OtpCodeResult> RecordService::GetOtpCode(const Caller& caller, const std::string& id,
                                                         const std::string& space_id) {
-  COFFER_ASSIGN_OR_RETURN(RecordWithSiblings record, Get(caller, id, false, space_id));
-  const auto* otp = std::get_if<domain::OtpPayload>(&record.head.content.payload);
+  COFFER_RETURN_IF_ERROR(CheckId(id, "id"));
+  // From PostgreSQL, not the head cache: a code for a secret re-enrolled through another replica
+  // a moment ago must not come from the old one (the request carries no session token).
+  COFFER_ASSIGN_OR_RETURN(StoredRecord stored, Load(caller, id, Role::kReader, space_id));
+  COFFER_ASSIGN_OR_RETURN(Revision opened, cipher_.Open(stored.head));
+  const auto* otp = std::get_if<domain::OtpPayload>(&opened.content.payload);
   if (otp == nullptr) return absl::FailedPreconditionError("record is not an OTP record");
   const int64_t now_s = now_ms_() / 1000;
   OtpCodeResult out;
@@ -641,7 +645,7 @@ absl::StatusOr<OtpCodeResult> RecordService::GetOtpCode(const Caller& caller, co
             return absl::OkStatus();
           },
           space_id));
-  (void)written;
+  out.session_token = SessionToken(written);
   return out;
 }
 

@@ -108,6 +108,7 @@ struct OtpCodeResult {
   int seconds_remaining = 0;  // TOTP
   int period = 0;             // TOTP
   uint64_t counter = 0;       // HOTP: the counter used; TOTP: the time step
+  std::string session_token;  // HOTP: of the write that advanced the counter; TOTP: empty
 };
 
 class RecordService {

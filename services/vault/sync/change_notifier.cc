@@ -60,6 +60,14 @@ uint64_t ChangeNotifier::Generation(const std::string& space_id) {
   return it == spaces_.end() ? 0 : it->second.generation;
 }
 
+uint64_t ChangeNotifier::Epoch(const std::string& space_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = spaces_.find(space_id);
+  // Every (re)connection of the LISTEN session may follow notifications nobody received, so it
+  // moves every space's epoch (both parts only grow).
+  return (listen_sessions_ << 40) + (it == spaces_.end() ? 0 : it->second.generation);
+}
+
 bool ChangeNotifier::WaitForChange(const std::string& space_id, uint64_t seen,
                                    std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -134,6 +142,10 @@ void ChangeNotifier::RunListener() {
       Receiver receiver(**conn, [this](const std::string& space, int pid) {
         if (pid != publisher_pid_.load()) Bump(space, /*publish=*/false);
       });
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++listen_sessions_;  // listening from now on; what was sent before may be lost
+      }
       while (!stop_) (*conn)->await_notification(0, 200000);
     } catch (const std::exception&) {
       // Broken session: reconnect. Watchers still re-query on heartbeats meanwhile.

@@ -71,9 +71,11 @@ class ChangeNotifier final : public repository::CommitListener,
   // The repositories' CommitListener (repository/commit_listener.h): Publish.
   void Committed(const std::string& space_id) override { Publish(space_id); }
 
-  // A counter bumped by every change of `space_id` (local or notified); the head cache's
-  // invalidation (repository::ChangeGenerations).
-  uint64_t Generation(const std::string& space_id) override;
+  // A counter bumped by every change of `space_id` (local or notified).
+  uint64_t Generation(const std::string& space_id);
+  // repository::ChangeGenerations (the head cache's invalidation): moves with Generation and, for
+  // every space, whenever the LISTEN session is (re)opened.
+  uint64_t Epoch(const std::string& space_id) override;
   // Waits until the generation of `space_id` differs from `seen`, the notifier stops, or
   // `timeout` passes. Returns true when it changed.
   bool WaitForChange(const std::string& space_id, uint64_t seen, std::chrono::milliseconds timeout);
@@ -120,7 +122,8 @@ class ChangeNotifier final : public repository::CommitListener,
   std::condition_variable publish_cv_;  // publisher (pending_ non-empty or stop)
   std::map<std::string, Space> spaces_;
   uint64_t any_generation_ = 0;
-  int any_waiting_ = 0;  // threads in WaitForAnyChange
+  uint64_t listen_sessions_ = 0;  // LISTEN sessions opened so far (part of Generation())
+  int any_waiting_ = 0;           // threads in WaitForAnyChange
   uint64_t next_subscription_ = 0;
   std::set<std::string> pending_;
   std::thread listener_;

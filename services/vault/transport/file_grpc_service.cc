@@ -69,6 +69,7 @@ grpc::Status FileGrpcService::UploadFile(grpc::ServerContext* ctx,
         resp->set_size_bytes(static_cast<uint64_t>(result.info.size_bytes));
         resp->set_sha256_hex(result.info.sha256_hex);
         if (result.record) RevisionToProto(*result.record, resp->mutable_record());
+        resp->set_consistency_token(result.session_token);
         return absl::OkStatus();
       });
 }

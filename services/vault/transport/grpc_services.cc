@@ -228,6 +228,7 @@ grpc::Status RecordGrpcService::GetOtpCode(grpc::ServerContext* ctx,
     resp->set_seconds_remaining(static_cast<uint32_t>(code.seconds_remaining));
     resp->set_period(static_cast<uint32_t>(code.period));
     resp->set_counter(code.counter);
+    resp->set_consistency_token(code.session_token);
     return absl::OkStatus();
   });
 }

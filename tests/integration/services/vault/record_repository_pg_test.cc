@@ -219,7 +219,7 @@ namespace {
 
 // A replica that never hears the other replicas' notifications (its LISTEN session is down).
 struct NeverNotified final : ChangeGenerations {
-  uint64_t Generation(const std::string&) override { return 0; }
+  uint64_t Epoch(const std::string&) override { return 0; }
 };
 
 // Writes return their change_seq, and a read returns the space's position it saw: the two sides

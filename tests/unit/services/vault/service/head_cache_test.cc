@@ -16,6 +16,7 @@
 #include "pkg/crypto/encoding.h"
 #include "pkg/testing/status_matchers.h"
 #include "services/vault/domain/ids.h"
+#include "services/vault/domain/otp.h"
 #include "services/vault/repository/in_memory_repositories.h"
 #include "services/vault/service/record_service.h"
 
@@ -35,7 +36,7 @@ constexpr char kRecord[] = "22222222-2222-4222-8222-222222222222";
 // Generations bumped by the test (the change notifications of a replica).
 class ManualGenerations final : public repository::ChangeGenerations {
  public:
-  uint64_t Generation(const std::string& space_id) override {
+  uint64_t Epoch(const std::string& space_id) override {
     std::lock_guard lock(mu_);
     return generations_[space_id];
   }
@@ -358,6 +359,36 @@ TEST_F(SessionTokenServiceTest, TokensOfAnotherSpaceOrShardAreIgnoredAndMalforme
   COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings got,
                               b_.service.Get(alice_, created.record_id, false));
   EXPECT_EQ(Body(got), "v2");
+}
+
+// An OTP code comes from PostgreSQL, never from a cached copy: a secret re-enrolled through
+// another replica a moment ago gives codes of the new secret at once (GetOtpCode has no token).
+TEST_F(SessionTokenServiceTest, OtpCodesAreNeverComputedFromACachedCopy) {
+  auto totp = [](std::string secret) {
+    domain::RecordContent c;
+    c.name = "2fa";
+    c.payload = domain::OtpPayload{domain::OtpKind::kTotp,
+                                   std::move(secret),
+                                   domain::OtpAlgorithm::kSha1,
+                                   6,
+                                   30,
+                                   0,
+                                   "Issuer",
+                                   "acct"};
+    return c;
+  };
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision created,
+                              a_.service.Create(alice_, "", "", totp("JBSWY3DPEHPK3PXP")));
+  COFFER_ASSERT_OK(b_.service.Get(alice_, created.record_id, false).status());  // cached on B
+  COFFER_ASSERT_OK(
+      a_.service.Update(alice_, created.record_id, "", totp("GEZDGNBVGY3TQOJQ"), 1).status());
+  COFFER_ASSERT_OK_AND_ASSIGN(OtpCodeResult on_b, b_.service.GetOtpCode(alice_, created.record_id));
+  COFFER_ASSERT_OK_AND_ASSIGN(OtpCodeResult on_a, a_.service.GetOtpCode(alice_, created.record_id));
+  EXPECT_EQ(on_b.code, on_a.code);
+  const domain::OtpPayload fresh = std::get<domain::OtpPayload>(totp("GEZDGNBVGY3TQOJQ").payload);
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::OtpCode expected,
+                              domain::CurrentOtpCode(fresh, now_ms_ / 1000));
+  EXPECT_EQ(on_b.code, expected.code);
 }
 
 TEST_F(SessionTokenServiceTest, RetriedCreateReturnsATokenCoveringTheOriginal) {
