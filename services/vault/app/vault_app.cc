@@ -46,8 +46,9 @@
 #include "services/vault/sync/shard_reporter.h"
 #include "services/vault/sync/sync_metrics.h"
 #include "services/vault/sync/tombstone_collector.h"
+#include "services/vault/transport/admin_grpc_service.h"
 #include "services/vault/transport/file_grpc_service.h"
-#include "services/vault/transport/grpc_services.h"
+#include "services/vault/transport/record_grpc_service.h"
 #include "services/vault/transport/space_grpc_service.h"
 #include "services/vault/transport/stream_limiter.h"
 #include "services/vault/transport/sync_grpc_service.h"
@@ -138,7 +139,8 @@ VaultApp::~VaultApp() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& config,
                                                            Overrides overrides) {
-  if (overrides.jwks == nullptr) COFFER_RETURN_IF_ERROR(ValidateVaultConfig(config));
+  // Tests too run with a validated config; only the token keys may come from the caller.
+  COFFER_RETURN_IF_ERROR(ValidateVaultConfig(config, /*keys_supplied=*/overrides.jwks != nullptr));
   auto impl = std::make_unique<Impl>();
   Impl& a = *impl;
   a.config = config;

@@ -273,14 +273,14 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* c) {
       .Validate(config::OneOf({"auto", "snapshot"}));
 }
 
-absl::Status ValidateVaultConfig(const VaultConfig& c) {
+absl::Status ValidateVaultConfig(const VaultConfig& c, bool keys_supplied) {
   COFFER_RETURN_IF_ERROR(VaultMigrateMode(c).status());
   if (c.kek.empty() == c.kek_file.empty()) {
     return absl::InvalidArgumentError(
         "exactly one of --kek (COFFER_KEK) and --kek-file "
         "(COFFER_KEK_FILE) must be set");
   }
-  if (c.identity_addr.empty() && c.jwks_url.empty()) {
+  if (c.identity_addr.empty() && c.jwks_url.empty() && !keys_supplied) {
     return absl::InvalidArgumentError(
         "one of --identity-addr (COFFER_IDENTITY_ADDR) and --jwks-url (COFFER_JWKS_URL) must be "
         "set");

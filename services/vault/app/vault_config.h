@@ -118,8 +118,9 @@ void RegisterVaultConfig(config::ConfigParser& parser, VaultConfig* config);
 
 // Cross-field checks after parsing: one KEK source, one token source, introspection needs
 // identity, the stream caps leave gRPC threads for other calls. INVALID_ARGUMENT naming the
-// flags.
-absl::Status ValidateVaultConfig(const VaultConfig& config);
+// flags. `keys_supplied`: the embedding code (tests) hands VaultApp its token keys, so neither
+// --identity-addr nor --jwks-url is needed.
+absl::Status ValidateVaultConfig(const VaultConfig& config, bool keys_supplied = false);
 
 // librdkafka properties of the --kafka-security-* / --kafka-ssl-* / --kafka-sasl-* flags (empty
 // for plaintext). Reads the SASL password file; INVALID_ARGUMENT naming the flag when a file
