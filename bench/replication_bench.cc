@@ -4,7 +4,8 @@
 // Phases, all against shard A with one Watch stream on shard B observing arrivals:
 //   put    closed loop of CreateRecord on A (--workers blocking callers) for --duration s: the
 //          sustained Put rate of this setup (relay and consumers running).
-//   lag    open loop of creates on A at --lag-rate (default: half the measured Put rate) for
+//   lag    once B has every record of the put phase (the catch-up time is reported), an open
+//          loop of creates on A at --lag-rate (default: half the measured Put rate) for
 //          --duration s; each record's lag = its arrival in B's Watch stream minus its
 //          *scheduled* send time (a late send does not hide delay: no coordinated omission).
 //   drain  with --broker-control PATH (the dev broker's control FIFO, `--control-stdin`):
@@ -36,6 +37,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "coffer/identity/v1/identity.grpc.pb.h"
@@ -288,6 +290,7 @@ int main(int argc, char** argv) {
 
     // put: closed loop.
     std::atomic<int64_t> ops{0}, errors{0};
+    std::vector<std::vector<std::string>> put_names(static_cast<size_t>(o.workers));
     {
       const auto end = Clock::now() + std::chrono::duration<double>(o.duration_s);
       std::vector<std::thread> threads;
@@ -295,21 +298,41 @@ int main(int argc, char** argv) {
         threads.emplace_back([&, w] {
           Writer writer(channel_a, token, o.value_size);
           for (int i = 0; Clock::now() < end; ++i) {
-            (writer.Create("put-" + std::to_string(w) + "-" + std::to_string(i)) ? ops : errors)++;
+            std::string name = "put-" + std::to_string(w) + "-" + std::to_string(i);
+            if (writer.Create(name)) {
+              ops++;
+              put_names[static_cast<size_t>(w)].push_back(std::move(name));
+            } else {
+              errors++;
+            }
           }
         });
       }
       for (auto& t : threads) t.join();
     }
     const double put_rate = static_cast<double>(ops.load()) / o.duration_s;
-    doc["put"] = {{"ops", ops.load()}, {"errors", errors.load()}, {"ops_per_s", put_rate}};
-    std::cerr << "put: " << put_rate << " creates/s\n";
+    // The put phase leaves B behind (A wrote at full speed); the lag phase measures the steady
+    // state at half load, so it starts once B has every put record.
+    const auto put_end = Clock::now();
+    std::vector<std::string> all_put;
+    for (auto& names : put_names) all_put.insert(all_put.end(), names.begin(), names.end());
+    const size_t put_arrived = watcher.WaitFor(all_put, std::chrono::seconds(120)).size();
+    const double put_catch_up_s = std::chrono::duration<double>(Clock::now() - put_end).count();
+    doc["put"] = {{"ops", ops.load()},
+                  {"errors", errors.load()},
+                  {"ops_per_s", put_rate},
+                  {"arrived_on_b", put_arrived},
+                  {"b_catch_up_s", put_catch_up_s}};
+    std::cerr << "put: " << put_rate << " creates/s; B caught up " << put_catch_up_s
+              << " s after the phase\n";
 
     // lag: open loop at a fixed schedule.
     const double rate = o.lag_rate > 0 ? o.lag_rate : std::max(1.0, put_rate / 2);
     const int total = static_cast<int>(rate * o.duration_s);
     std::vector<std::string> names(static_cast<size_t>(total));
     std::vector<Clock::time_point> scheduled(static_cast<size_t>(total));
+    std::vector<Clock::time_point> acked(static_cast<size_t>(total));
+    std::vector<Clock::time_point> began(static_cast<size_t>(total));
     std::atomic<int64_t> lag_errors{0};
     const auto start = Clock::now() + std::chrono::milliseconds(100);
     for (int i = 0; i < total; ++i) {
@@ -324,20 +347,43 @@ int main(int argc, char** argv) {
           Writer writer(channel_a, token, o.value_size);
           for (int i = w; i < total; i += o.workers) {
             std::this_thread::sleep_until(scheduled[static_cast<size_t>(i)]);
+            began[static_cast<size_t>(i)] = Clock::now();
             if (!writer.Create(names[static_cast<size_t>(i)])) lag_errors++;
+            acked[static_cast<size_t>(i)] = Clock::now();
           }
         });
       }
       for (auto& t : threads) t.join();
     }
     auto arrived = watcher.WaitFor(names, std::chrono::seconds(60));
-    std::vector<double> lags;
+    std::vector<double> lags, write_ms;  // write_ms: from the scheduled time to A's answer
+    // (lag ms, scheduled s into the phase, index)
+    std::vector<std::tuple<double, double, int>> worst;
     for (int i = 0; i < total; ++i) {
       auto it = arrived.find(names[static_cast<size_t>(i)]);
       if (it == arrived.end()) continue;
       lags.push_back(
           std::chrono::duration<double, std::milli>(it->second - scheduled[static_cast<size_t>(i)])
               .count());
+      write_ms.push_back(std::chrono::duration<double, std::milli>(
+                             acked[static_cast<size_t>(i)] - scheduled[static_cast<size_t>(i)])
+                             .count());
+      worst.emplace_back(lags.back(), i / rate, i);
+    }
+    // Where the tail lies in time: at the start (a backlog), spread (per-event cost) or in
+    // clusters (a periodic stall somewhere).
+    std::sort(worst.rbegin(), worst.rend());
+    worst.resize(std::min<size_t>(worst.size(), 10));
+    json worst_json = json::array();
+    for (const auto& [ms, at, i] : worst) {
+      const double written = std::chrono::duration<double, std::milli>(
+                                 acked[static_cast<size_t>(i)] - scheduled[static_cast<size_t>(i)])
+                                 .count();
+      const double began_ms = std::chrono::duration<double, std::milli>(
+                                  began[static_cast<size_t>(i)] - scheduled[static_cast<size_t>(i)])
+                                  .count();
+      worst_json.push_back(
+          {{"lag_ms", ms}, {"at_s", at}, {"written_ms", written}, {"began_ms", began_ms}});
     }
     doc["lag"] = {{"target_rate", rate},
                   {"sent", total},
@@ -346,7 +392,10 @@ int main(int argc, char** argv) {
                   {"p50_ms", Percentile(lags, 0.50)},
                   {"p90_ms", Percentile(lags, 0.90)},
                   {"p99_ms", Percentile(lags, 0.99)},
-                  {"max_ms", Percentile(lags, 1.0)}};
+                  {"max_ms", Percentile(lags, 1.0)},
+                  {"written_p50_ms", Percentile(write_ms, 0.50)},
+                  {"written_p99_ms", Percentile(write_ms, 0.99)},
+                  {"worst", worst_json}};
     std::cerr << "lag at " << rate << "/s: p99 " << Percentile(lags, 0.99) << " ms\n";
 
     // drain: backlog built while the broker is down.

@@ -2,7 +2,6 @@
 
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/impl/server_initializer.h>
@@ -17,29 +16,28 @@
 #include <fstream>
 #include <sstream>
 
+#include "pkg/grpcx/health_service.h"
 #include "pkg/log/log.h"
 
 namespace coffer::grpcx {
 namespace {
 
-// Health and reflection are process-wide switches in gRPC; turn them on once.
-void EnableHealthAndReflection() {
+// Reflection is a process-wide switch in gRPC; turn it on once. gRPC's own health service stays
+// off (health_service.h says why); HealthService is registered instead.
+void EnableReflection() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  });
+  std::call_once(once, [] { grpc::reflection::InitProtoReflectionServerBuilderPlugin(); });
 }
 
-// The default health service only answers for service names it was told about. gRPC keeps the
-// names of registered services private, but hands them to builder plugins (the reflection
-// plugin learns them the same way), so a tiny plugin records them for GrpcServer.
+// The health service only answers for service names it was told about. gRPC keeps the names of
+// registered services private, but hands them to builder plugins (the reflection plugin learns
+// them the same way), so a tiny plugin records them for GrpcServer.
 class ServiceNamesPlugin : public grpc::ServerBuilderPlugin {
  public:
   explicit ServiceNamesPlugin(std::vector<std::string>* names) : names_(names) {}
   std::string name() override { return "coffer_service_names"; }
   void InitServer(grpc::ServerInitializer* si) override { *names_ = *si->GetServiceList(); }
-  // Called after Server::Start, which adds the health service itself.
+  // Called after Server::Start.
   void Finish(grpc::ServerInitializer* si) override { *names_ = *si->GetServiceList(); }
   void ChangeArguments(const std::string& /*name*/, void* /*value*/) override {}
 
@@ -176,11 +174,35 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options)) {}
+GrpcServer::GrpcServer(GrpcServerOptions options)
+    : options_(std::move(options)), health_(std::make_unique<HealthService>()) {}
 
 GrpcServer::~GrpcServer() { Shutdown(); }
 
 void GrpcServer::RegisterService(grpc::Service* service) { services_.push_back(service); }
+
+void GrpcServer::RegisterAsyncService(grpc::Service* service, AsyncServiceHooks hooks) {
+  auto async = std::make_unique<AsyncService>();
+  async->service = service;
+  async->hooks = std::move(hooks);
+  async_services_.push_back(std::move(async));
+}
+
+void GrpcServer::StopAsyncServices(bool drain) {
+  for (const std::unique_ptr<AsyncService>& a : async_services_) {
+    if (a->cq == nullptr) continue;
+    if (drain && a->hooks.drain) a->hooks.drain();
+    a->cq->Shutdown();
+    if (a->threads.empty()) {
+      // Never started: drain the queue here.
+      void* tag = nullptr;
+      bool ok = false;
+      while (a->cq->Next(&tag, &ok)) static_cast<AsyncTag*>(tag)->Proceed(ok);
+    }
+    for (std::thread& t : a->threads) t.join();
+    a->threads.clear();
+  }
+}
 
 void GrpcServer::AddInterceptorFactory(
     std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory) {
@@ -192,7 +214,7 @@ absl::StatusOr<int> GrpcServer::Start() {
   if (absl::Status valid = ValidateServerOptions(options_); !valid.ok()) return valid;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(options_);
   if (!creds.ok()) return creds.status();
-  EnableHealthAndReflection();
+  EnableReflection();
 
   grpc::ServerBuilder builder;
   int selected_port = 0;
@@ -211,7 +233,12 @@ absl::StatusOr<int> GrpcServer::Start() {
                               options_.sync_min_idle_threads);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               options_.sync_max_idle_threads);
+  builder.RegisterService(health_.get());
   for (grpc::Service* service : services_) builder.RegisterService(service);
+  for (const std::unique_ptr<AsyncService>& a : async_services_) {
+    builder.RegisterService(a->service);
+    a->cq = builder.AddCompletionQueue();
+  }
   builder.SetOption(std::make_unique<ServiceNamesOption>(&service_names_));
   if (!interceptor_factories_.empty()) {
     builder.experimental().SetInterceptorCreators(std::move(interceptor_factories_));
@@ -219,14 +246,24 @@ absl::StatusOr<int> GrpcServer::Start() {
   }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || selected_port == 0) {
+    if (server_ != nullptr) server_->Shutdown();
+    StopAsyncServices(/*drain=*/false);
     server_.reset();
     return absl::UnavailableError("gRPC server: cannot listen on " + options_.address);
   }
   port_ = selected_port;
-  // Every registered service answers grpc.health.v1 by its full name, as well as "" (overall).
-  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
-    for (const std::string& name : service_names_) health->SetServingStatus(name, true);
+  for (const std::unique_ptr<AsyncService>& a : async_services_) {
+    for (int i = 0; i < std::max(1, a->hooks.threads); ++i) {
+      a->threads.emplace_back([cq = a->cq.get()] {
+        void* tag = nullptr;
+        bool ok = false;
+        while (cq->Next(&tag, &ok)) static_cast<AsyncTag*>(tag)->Proceed(ok);
+      });
+    }
+    if (a->hooks.start) a->hooks.start(a->cq.get());
   }
+  // Every registered service answers grpc.health.v1 by its full name, as well as "" (overall).
+  for (const std::string& name : service_names_) health_->Set(name, true);
   SetServing(true);
   coffer::log::Logger("grpcx").Info("gRPC server listening",
                                     {{"address", options_.address},
@@ -239,15 +276,13 @@ absl::StatusOr<int> GrpcServer::Start() {
 void GrpcServer::SetServing(bool serving) {
   std::lock_guard<std::mutex> lock(mu_);
   if (server_ == nullptr || shutting_down_) return;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health != nullptr) health->SetServingStatus(serving);
+  health_->SetAll(serving);
 }
 
 void GrpcServer::SetServiceServing(const std::string& service, bool serving) {
   std::lock_guard<std::mutex> lock(mu_);
   if (server_ == nullptr || shutting_down_) return;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health != nullptr) health->SetServingStatus(service, serving);
+  health_->Set(service, serving);
 }
 
 void GrpcServer::Shutdown() {
@@ -260,8 +295,7 @@ void GrpcServer::Shutdown() {
     return;
   }
   // Health first, so watchers and load balancers move traffic away before we stop accepting.
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health != nullptr) health->SetServingStatus(false);
+  health_->SetAll(false);
   shutting_down_ = true;
   lock.unlock();
   coffer::log::Logger("grpcx").Info(
@@ -269,6 +303,8 @@ void GrpcServer::Shutdown() {
       {{"grace_ms", static_cast<int64_t>(options_.shutdown_grace.count())}});
   // Stops accepting at once, waits for in-flight calls until the deadline, then cancels them.
   server_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_grace);
+  // Async calls end through their queues: those run until every call has let go of them.
+  StopAsyncServices(/*drain=*/true);
   server_->Wait();
 }
 

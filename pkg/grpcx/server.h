@@ -25,9 +25,11 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -100,6 +102,32 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const GrpcServerOptions& options);
 
+class HealthService;
+
+// One pending operation of an async-API call (the tag given to gRPC with it): the server's queue
+// threads call Proceed(ok) when it completes. Its owner keeps it alive until then.
+class AsyncTag {
+ public:
+  explicit AsyncTag(std::function<void(bool ok)> on_event) : on_event_(std::move(on_event)) {}
+  void Proceed(bool ok) const { on_event_(ok); }
+
+ private:
+  std::function<void(bool ok)> on_event_;
+};
+
+// How GrpcServer runs an async-API service (RegisterAsyncService).
+struct AsyncServiceHooks {
+  // Threads that take events off the service's completion queue (AsyncTag::Proceed runs on them:
+  // it must not block).
+  int threads = 2;
+  // Once the server has started: requests the first calls on `cq` (tags are AsyncTag*).
+  std::function<void(grpc::ServerCompletionQueue* cq)> start;
+  // At shutdown, once the server stopped accepting and cancelled the calls still open after the
+  // grace period: returns when no call of the service has an operation pending (the queue
+  // threads keep running meanwhile). The queue is shut down after it.
+  std::function<void()> drain;
+};
+
 class GrpcServer {
  public:
   explicit GrpcServer(GrpcServerOptions options);
@@ -107,8 +135,12 @@ class GrpcServer {
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
 
-  // Adds a sync or callback service. Not owned; must outlive the server. Before Start().
+  // Adds a sync service. Not owned; must outlive the server. Before Start(). (No callback-API
+  // services: see health_service.h for what gRPC's callback fallback costs every call.)
   void RegisterService(grpc::Service* service);
+  // Adds a service with async-API methods (its other methods stay sync), run on a completion
+  // queue of its own as `hooks` say. Not owned; must outlive the server. Before Start().
+  void RegisterAsyncService(grpc::Service* service, AsyncServiceHooks hooks);
   // Adds a server interceptor factory (e.g. metrics). Before Start(); run in the order added.
   void AddInterceptorFactory(
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory);
@@ -139,8 +171,19 @@ class GrpcServer {
   grpc::Server* server() { return server_.get(); }
 
  private:
+  struct AsyncService {
+    grpc::Service* service = nullptr;
+    AsyncServiceHooks hooks;
+    std::unique_ptr<grpc::ServerCompletionQueue> cq;
+    std::vector<std::thread> threads;
+  };
+  // Shuts the async services' queues down and joins their threads (after the server stopped).
+  void StopAsyncServices(bool drain);
+
   GrpcServerOptions options_;
+  std::unique_ptr<HealthService> health_;
   std::vector<grpc::Service*> services_;
+  std::vector<std::unique_ptr<AsyncService>> async_services_;
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptor_factories_;
   std::unique_ptr<grpc::Server> server_;

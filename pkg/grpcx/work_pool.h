@@ -1,10 +1,10 @@
-// WorkPool: a few threads that run the blocking parts of callback-API calls, and a timer.
+// WorkPool: a few threads that run the blocking parts of async-API calls, and a timer.
 //
-// Why: a callback-API reactor (grpc::ServerWriteReactor & co.) runs its reactions on gRPC's own
-// threads, which must never block; a call that waits for something (a Watch stream waiting for a
-// change) holds no thread at all. Its blocking steps (PostgreSQL queries) are posted here, so a
-// replica with thousands of open streams runs a handful of threads instead of one per stream
-// (docs/benchmarks.md, "Idle Watch streams").
+// Why: gRPC's events of an async-API call (a Watch stream) are handled on the threads of its
+// completion queue, which must never block; a call that waits for something (a Watch stream
+// waiting for a change) holds no thread at all. Its blocking steps (PostgreSQL queries) are
+// posted here, so a replica with thousands of open streams runs a handful of threads instead of
+// one per stream (docs/benchmarks.md, "Idle Watch streams").
 //
 // Usage:
 //   grpcx::WorkPool pool({.threads = 4, .name = "watch"});

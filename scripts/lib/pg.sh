@@ -21,7 +21,7 @@ as_pg() {
 }
 
 # pg_init DIR: creates DIR/data with trust auth on loopback, tuned for fast throwaway use when
-# PG_FAST=1 (fsync off: test data is disposable).
+# PG_FAST=1 (fsync off: test data is disposable); PG_CONF adds settings (one per line).
 pg_init() {
   local dir=$1
   pg_bin || return 1
@@ -47,6 +47,8 @@ pg_init() {
       if [[ ${PG_FAST:-0} == 1 ]]; then
         echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"
       fi
+      # Extra settings, one per line (benchmarks' A/B runs).
+      if [[ -n ${PG_CONF:-} ]]; then printf '%s\n' "$PG_CONF"; fi
     } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
   fi
 }

@@ -300,7 +300,7 @@ absl::StatusOr<std::unique_ptr<VaultApp>> VaultApp::Create(const VaultConfig& co
   a.grpc_server->RegisterService(a.record_grpc.get());
   a.grpc_server->RegisterService(a.space_grpc.get());
   a.grpc_server->RegisterService(a.admin_grpc.get());
-  a.grpc_server->RegisterService(a.sync_grpc.get());
+  a.grpc_server->RegisterAsyncService(a.sync_grpc.get(), a.sync_grpc->WatchHooks());
   a.grpc_server->RegisterService(a.file_grpc.get());
   a.grpc_server->AddInterceptorFactory(metrics::MakeGrpcMetricsInterceptorFactory(
       std::make_shared<metrics::GrpcServerMetrics>(*a.registry)));

@@ -1,5 +1,7 @@
 #include "services/vault/sync/change_notifier.h"
 
+#include <algorithm>
+#include <iterator>
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/notification>
@@ -54,24 +56,46 @@ void ChangeNotifier::Stop() {
 
 void ChangeNotifier::Publish(const std::string& space_id) { Bump(space_id, /*publish=*/true); }
 
+ChangeNotifier::Space& ChangeNotifier::Entry(const std::string& space_id) {
+  auto [it, inserted] = spaces_.try_emplace(space_id);
+  if (inserted) it->second.generation = floor_;
+  return it->second;
+}
+
+void ChangeNotifier::MaybeSweep() {
+  if (spaces_.size() < sweep_at_) return;
+  for (auto it = spaces_.begin(); it != spaces_.end();) {
+    const Space& space = it->second;
+    it = space.waiting == 0 && space.subscribers.empty() ? spaces_.erase(it) : std::next(it);
+  }
+  // Every erased generation is at most the shared counter; a later change takes a larger value.
+  floor_ = any_generation_;
+  sweep_at_ = std::max(kMinSweep, 2 * spaces_.size());
+}
+
 uint64_t ChangeNotifier::Generation(const std::string& space_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = spaces_.find(space_id);
-  return it == spaces_.end() ? 0 : it->second.generation;
+  return it == spaces_.end() ? floor_ : it->second.generation;
 }
 
 uint64_t ChangeNotifier::Epoch(const std::string& space_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = spaces_.find(space_id);
   // Every (re)connection of the LISTEN session may follow notifications nobody received, so it
-  // moves every space's epoch (both parts only grow).
-  return (listen_sessions_ << 40) + (it == spaces_.end() ? 0 : it->second.generation);
+  // moves every space's epoch (both parts only grow; 2^40 changes before they could meet).
+  return (listen_sessions_ << 40) + (it == spaces_.end() ? floor_ : it->second.generation);
+}
+
+size_t ChangeNotifier::spaces() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return spaces_.size();
 }
 
 bool ChangeNotifier::WaitForChange(const std::string& space_id, uint64_t seen,
                                    std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  Space& space = spaces_[space_id];
+  Space& space = Entry(space_id);  // waiting > 0 below: not erased while this thread waits
   ++space.waiting;
   const bool woken =
       space.cv.wait_for(lock, timeout, [&] { return stop_ || space.generation != seen; });
@@ -100,18 +124,17 @@ int ChangeNotifier::waiters() {
 }
 
 void ChangeNotifier::Bump(const std::string& space_id, bool publish) {
-  Space* space = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    space = &spaces_[space_id];
-    ++space->generation;
-    ++any_generation_;
-    for (auto& [id, on_change] : space->subscribers) on_change();
-    if (space->waiting == 0) space = nullptr;
+    MaybeSweep();
+    Space& space = Entry(space_id);
+    space.generation = ++any_generation_;
+    for (auto& [id, on_change] : space.subscribers) on_change();
+    // Under the lock: once it is released the waiters may leave and a sweep erase the entry.
+    if (space.waiting > 0) space.cv.notify_all();  // only this space's watchers
     // Also before Start(): the publisher sends it once started. Stop() clears the queue.
     if (publish) pending_.insert(space_id);
   }
-  if (space != nullptr) space->cv.notify_all();  // only this space's watchers
   cv_.notify_all();
   if (publish) publish_cv_.notify_one();
 }
@@ -119,7 +142,7 @@ void ChangeNotifier::Bump(const std::string& space_id, bool publish) {
 uint64_t ChangeNotifier::Subscribe(const std::string& space_id, std::function<void()> on_change) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = ++next_subscription_;
-  spaces_[space_id].subscribers.emplace(id, std::move(on_change));
+  Entry(space_id).subscribers.emplace(id, std::move(on_change));
   return id;
 }
 

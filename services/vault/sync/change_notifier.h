@@ -71,7 +71,9 @@ class ChangeNotifier final : public repository::CommitListener,
   // The repositories' CommitListener (repository/commit_listener.h): Publish.
   void Committed(const std::string& space_id) override { Publish(space_id); }
 
-  // A counter bumped by every change of `space_id` (local or notified).
+  // Moves (grows) with every change of `space_id` (local or notified). Values come from one
+  // counter shared by every space, so a space whose entry was dropped while idle (see Space)
+  // never returns to a value it had before a change.
   uint64_t Generation(const std::string& space_id);
   // repository::ChangeGenerations (the head cache's invalidation): moves with Generation and, for
   // every space, whenever the LISTEN session is (re)opened.
@@ -94,6 +96,11 @@ class ChangeNotifier final : public repository::CommitListener,
 
   // Threads inside WaitForChange or WaitForAnyChange right now (lets tests see a waiter waiting).
   int waiters();
+  // Spaces with an entry right now (tests: idle entries are dropped).
+  size_t spaces();
+
+  // Idle entries are dropped once the map holds this many (and then at twice what remained).
+  static constexpr size_t kMinSweep = 4096;
 
  private:
   void RunListener();
@@ -102,8 +109,16 @@ class ChangeNotifier final : public repository::CommitListener,
   // queues it for the other replicas.
   void Bump(const std::string& space_id, bool publish);
 
-  // One space's generation and the Watch streams waiting for it to change. Map nodes are never
-  // erased, so a reference stays valid after the lock is released.
+  // The entry of `space_id`, created at floor_ when missing (mu_ held).
+  struct Space;
+  Space& Entry(const std::string& space_id);
+  // Drops the entries nobody waits on or subscribes to once the map has grown past sweep_at_
+  // (mu_ held): a replica that saw millions of spaces change keeps entries only for the spaces
+  // watched now. Their generations are at most the shared counter, which becomes floor_.
+  void MaybeSweep();
+
+  // One space's generation and the Watch streams waiting for it to change. An entry is erased
+  // only by MaybeSweep, with mu_ held and nobody waiting on it or subscribed to it.
   struct Space {
     uint64_t generation = 0;
     int waiting = 0;             // threads in WaitForChange on this space
@@ -121,7 +136,9 @@ class ChangeNotifier final : public repository::CommitListener,
   std::condition_variable cv_;          // WaitForAnyChange (any generation changed or stop)
   std::condition_variable publish_cv_;  // publisher (pending_ non-empty or stop)
   std::map<std::string, Space> spaces_;
-  uint64_t any_generation_ = 0;
+  uint64_t any_generation_ = 0;  // the shared counter: every change takes the next value
+  uint64_t floor_ = 0;           // the generation of every space without an entry
+  size_t sweep_at_ = kMinSweep;
   uint64_t listen_sessions_ = 0;  // LISTEN sessions opened so far (part of Generation())
   int any_waiting_ = 0;           // threads in WaitForAnyChange
   uint64_t next_subscription_ = 0;

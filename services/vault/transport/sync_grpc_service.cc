@@ -23,9 +23,16 @@ grpc::Status SyncGrpcService::Sync(grpc::ServerContext* ctx, const v1::SyncReque
   });
 }
 
-grpc::ServerWriteReactor<v1::WatchResponse>* SyncGrpcService::Watch(
-    grpc::CallbackServerContext* ctx, const v1::WatchRequest* req) {
-  return StartWatch(watch_, ctx, *req);
+grpcx::AsyncServiceHooks SyncGrpcService::WatchHooks() {
+  return {
+      .threads = 2,
+      .start =
+          [this](grpc::ServerCompletionQueue* cq) {
+            calls_.Start([this, cq](grpc::ServerContext* ctx, v1::WatchRequest* req,
+                                    grpc::ServerAsyncWriter<v1::WatchResponse>* writer,
+                                    void* tag) { RequestWatch(ctx, req, writer, cq, cq, tag); });
+          },
+      .drain = [this] { calls_.Drain(); }};
 }
 
 }  // namespace coffer::vault::transport

@@ -26,27 +26,67 @@ v1::WatchResponse Heartbeat(const std::string& cursor) {
   return out;
 }
 
-class WatchCall final : public grpc::ServerWriteReactor<v1::WatchResponse>,
-                        public std::enable_shared_from_this<WatchCall> {
+class WatchCall final : public std::enable_shared_from_this<WatchCall> {
  public:
-  WatchCall(const WatchDeps& deps, std::string requested_space, std::string cursor)
-      : deps_(deps), requested_space_(std::move(requested_space)), cursor_(std::move(cursor)) {}
+  WatchCall(const WatchDeps& deps, WatchCalls& calls) : deps_(deps), calls_(calls) {
+    calls_.Opened();
+  }
+  ~WatchCall() { calls_.Closed(); }
 
-  // Queues the first step, which authenticates (a token-cache miss may call identity, so not on
-  // gRPC's thread) and takes a stream slot before any database work.
-  void Begin(grpc::CallbackServerContext* context) {
+  // Asks gRPC for the next Watch call into this object; it keeps itself alive until gRPC has
+  // given back every tag it was handed.
+  void Request(const WatchCalls::RequestFn& request) {
     self_ = shared_from_this();
-    context_ = context;
-    Post();  // busy_ starts true: this task owns the stream
+    context_.AsyncNotifyWhenDone(&done_tag_);  // delivered only if the call starts
+    request(&context_, &request_, &writer_, &accepted_tag_);
   }
 
-  void OnWriteDone(bool ok) override {
+ private:
+  // A call arrived (ok), or the server is shutting down (!ok: no other tag will come).
+  void OnAccepted(bool ok) {
+    if (!ok) {
+      self_.reset();
+      return;
+    }
+    calls_.RequestNext();  // the next caller's call
+    requested_space_ = request_.space_id();
+    cursor_ = request_.cursor();
+    // The first step authenticates (a token-cache miss may call identity, so not on the queue's
+    // thread) and takes a stream slot before any database work. busy_ starts true: it owns the
+    // stream.
+    Post();
+  }
+
+  void OnWriteDone(bool ok) {
     if (!ok) return FinishOwned(grpc::Status::OK);  // the client is gone
     out_.pop_front();
     WriteOrGoIdle();
   }
 
-  void OnCancel() override {
+  // The call ended: after Finish, or cancelled by the client or the server's shutdown.
+  void OnCallDone() {
+    if (context_.IsCancelled()) OnCancel();
+    TagReturned(done_returned_);
+  }
+
+  void OnFinishDone() { TagReturned(finish_returned_); }
+
+  // Once gRPC has given back both the finish and the done tag no operation of this call is
+  // pending: unsubscribe (outside mu_: the notifier calls Wake with its own lock held) and let
+  // go of the call. It is freed by a pool task, not here inside one of its own tags.
+  void TagReturned(bool& returned) {
+    std::shared_ptr<WatchCall> release;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      returned = true;
+      if (finish_returned_ && done_returned_) release = std::move(self_);
+    }
+    if (release == nullptr) return;
+    if (subscription_ != 0) deps_.notifier.Unsubscribe(space_, subscription_);
+    deps_.pool.Post([release = std::move(release)] {});
+  }
+
+  void OnCancel() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       cancelled_ = true;
@@ -58,12 +98,9 @@ class WatchCall final : public grpc::ServerWriteReactor<v1::WatchResponse>,
     Finish(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
   }
 
-  void OnDone() override {
-    if (subscription_ != 0) deps_.notifier.Unsubscribe(space_, subscription_);
-    std::shared_ptr<WatchCall> self = std::move(self_);  // freed when the last task lets go
-  }
+  void StartWrite(const v1::WatchResponse* message) { writer_.Write(*message, &written_tag_); }
+  void Finish(const grpc::Status& status) { writer_.Finish(status, &finished_tag_); }
 
- private:
   void Post() {
     deps_.pool.Post([self = shared_from_this()] { self->Step(); });
   }
@@ -113,7 +150,7 @@ class WatchCall final : public grpc::ServerWriteReactor<v1::WatchResponse>,
   void Step() {
     absl::Status status;
     try {
-      status = context_ != nullptr ? Start() : ReadPage();
+      status = !started_ ? Start() : ReadPage();
     } catch (const std::exception&) {
       status = absl::InternalError("watch step failed");
     }
@@ -123,8 +160,8 @@ class WatchCall final : public grpc::ServerWriteReactor<v1::WatchResponse>,
 
   // The first step: authenticate and take a slot (both before any database work), then read.
   absl::Status Start() {
-    grpc::CallbackServerContext* context = std::exchange(context_, nullptr);
-    absl::StatusOr<service::Caller> caller = deps_.auth.Authenticate(*context);
+    started_ = true;
+    absl::StatusOr<service::Caller> caller = deps_.auth.Authenticate(context_);
     if (!caller.ok()) {
       // Without a retry hint, as every other RPC answers an authentication failure.
       FinishOwned(status::ToGrpcStatus(caller.status()));
@@ -241,11 +278,21 @@ class WatchCall final : public grpc::ServerWriteReactor<v1::WatchResponse>,
   }
 
   const WatchDeps deps_;
-  std::shared_ptr<WatchCall> self_;                 // gRPC's reference, dropped in OnDone
-  grpc::CallbackServerContext* context_ = nullptr;  // until the first step has authenticated
+  WatchCalls& calls_;
+  grpc::ServerContext context_;
+  v1::WatchRequest request_;
+  grpc::ServerAsyncWriter<v1::WatchResponse> writer_{&context_};
+  // The tags handed to gRPC with this call's operations (grpcx::AsyncTag: the service's queue
+  // threads run them).
+  grpcx::AsyncTag accepted_tag_{[this](bool ok) { OnAccepted(ok); }};
+  grpcx::AsyncTag written_tag_{[this](bool ok) { OnWriteDone(ok); }};
+  grpcx::AsyncTag finished_tag_{[this](bool) { OnFinishDone(); }};
+  grpcx::AsyncTag done_tag_{[this](bool) { OnCallDone(); }};
+  std::shared_ptr<WatchCall> self_;  // held while gRPC holds a tag of this call
+  bool started_ = false;             // the first step ran (authenticated)
   std::optional<StreamLimiter::Slot> slot_;
   service::Caller caller_;
-  const std::string requested_space_;
+  std::string requested_space_;
 
   // The busy owner's state (see the header): no lock needed.
   std::string space_;  // resolved by the first step
@@ -259,12 +306,14 @@ class WatchCall final : public grpc::ServerWriteReactor<v1::WatchResponse>,
   std::deque<v1::WatchResponse> out_;
 
   std::mutex mu_;
-  bool busy_ = true;  // the first step is queued by Begin
+  bool busy_ = true;  // the first step is queued by OnAccepted
   bool dirty_ = false;
   bool cancelled_ = false;
   bool finished_ = false;
   bool timer_armed_ = false;         // a heartbeat timer is pending
   Clock::time_point heartbeat_due_;  // when an idle stream sends its next heartbeat
+  bool finish_returned_ = false;     // gRPC gave back the finish tag
+  bool done_returned_ = false;       // ... and the done tag
 };
 
 }  // namespace
@@ -281,12 +330,41 @@ v1::ResetReason FeedResetToProto(service::FeedReset reset) {
   return v1::RESET_REASON_UNSPECIFIED;
 }
 
-grpc::ServerWriteReactor<v1::WatchResponse>* StartWatch(const WatchDeps& deps,
-                                                        grpc::CallbackServerContext* context,
-                                                        const v1::WatchRequest& request) {
-  auto call = std::make_shared<WatchCall>(deps, request.space_id(), request.cursor());
-  call->Begin(context);
-  return call.get();
+void WatchCalls::Start(RequestFn request) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    request_ = std::move(request);
+  }
+  RequestNext();
+}
+
+void WatchCalls::RequestNext() {
+  RequestFn request;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    request = request_;
+  }
+  std::make_shared<WatchCall>(deps_, *this)->Request(request);
+}
+
+void WatchCalls::Opened() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++alive_;
+}
+
+void WatchCalls::Closed() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--alive_ == 0) none_alive_.notify_all();
+}
+
+void WatchCalls::Drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  none_alive_.wait(lock, [this] { return alive_ == 0; });
+}
+
+size_t WatchCalls::alive() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alive_;
 }
 
 }  // namespace coffer::vault::transport

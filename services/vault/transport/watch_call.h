@@ -1,11 +1,17 @@
-// WatchCall: one SyncService.Watch stream on gRPC's callback API (docs/architecture.md §5).
+// WatchCall: one SyncService.Watch stream on gRPC's async (completion-queue) API
+// (docs/architecture.md §5); WatchCalls accepts them.
 //
 // Why not the sync API: a sync handler holds a thread for the stream's whole life and had to
 // wake every 200 ms to notice a cancelled client, so N idle streams cost N threads and 5·N
 // wake-ups a second. Here an idle stream holds no thread: it waits as a subscription on the
 // ChangeNotifier (a change of its space) and a timer on the WorkPool (its heartbeat), and gRPC
-// tells it about cancellation (OnCancel). Its blocking steps (token re-check, membership,
-// change-feed page) run on the WorkPool's few threads.
+// tells it about cancellation (the call's done tag). Its blocking steps (token re-check,
+// membership, change-feed page) run on the WorkPool's few threads; gRPC's events on the
+// service's completion-queue threads (grpcx::RegisterAsyncService), which never block.
+// Why not the callback API (which Watch used before): in gRPC 1.51 any callback-API service
+// brings gRPC's fallback callback queue, whose threads sleep 100 ms after every idle second
+// while holding the process's polling, stalling every call of the server (pkg/grpcx
+// health_service.h).
 //
 // What a stream does (unchanged from the sync handler): authenticate and take a slot of the
 // StreamLimiter (in its first step on the pool: a token-cache miss may call identity); resolve
@@ -17,17 +23,19 @@
 //
 // Concurrency: a stream is "busy" while a step is queued or running on the pool or a write is in
 // flight, and only the busy owner touches the cursor, the outgoing queue and the other stream
-// state. A change while busy is remembered (`dirty`) and runs one more step when the owner goes
-// idle; an idle stream has one pending heartbeat timer, re-armed when it fires early. Finish is
-// called exactly once: by the busy owner, or by OnCancel when nothing is busy. The call keeps
-// itself alive (shared_ptr) until gRPC's OnDone; pool tasks hold it strongly, notifier
+// state (so at most one write is pending, as the async API requires). A change while busy is
+// remembered (`dirty`) and runs one more step when the owner goes idle; an idle stream has one
+// pending heartbeat timer, re-armed when it fires early. Finish is called exactly once: by the
+// busy owner, or on cancellation when nothing is busy. The call keeps itself alive (shared_ptr)
+// until gRPC has given back its finish and done tags; pool tasks hold it strongly, notifier
 // subscriptions and timers weakly. The slot is freed just before Finish.
 #pragma once
 
 #include <grpcpp/server_context.h>
-#include <grpcpp/support/server_callback.h>
+#include <grpcpp/support/async_stream.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <map>
@@ -35,6 +43,7 @@
 #include <string>
 
 #include "coffer/vault/v1/sync.grpc.pb.h"
+#include "pkg/grpcx/server.h"
 #include "pkg/grpcx/work_pool.h"
 #include "services/vault/service/change_feed.h"
 #include "services/vault/sync/change_notifier.h"
@@ -102,11 +111,39 @@ struct WatchDeps {
 // The wire form of a change-feed reset reason (Sync and Watch).
 v1::ResetReason FeedResetToProto(service::FeedReset reset);
 
-// Starts one stream for `request` and returns its reactor (gRPC's handler result). The reactor
-// owns itself until OnDone.
-grpc::ServerWriteReactor<v1::WatchResponse>* StartWatch(const WatchDeps& deps,
-                                                        grpc::CallbackServerContext* context,
-                                                        const v1::WatchRequest& request);
+// The Watch calls of one server: keeps one call requested from gRPC (each accepted call requests
+// the next) and counts the calls alive, so shutdown can wait for them before the completion
+// queue goes. Threading: thread-safe.
+class WatchCalls {
+ public:
+  // Asks gRPC for the next Watch call (the generated RequestWatch with the service's queue bound
+  // in); the tag is a grpcx::AsyncTag.
+  using RequestFn = std::function<void(grpc::ServerContext*, v1::WatchRequest*,
+                                       grpc::ServerAsyncWriter<v1::WatchResponse>*, void* tag)>;
+
+  explicit WatchCalls(const WatchDeps& deps) : deps_(deps) {}
+
+  // Once the server has started: requests the first call.
+  void Start(RequestFn request);
+  // Requests one more call (after a call was accepted).
+  void RequestNext();
+  // Returns once no call is alive: after the server's Shutdown, every call ends (cancelled at
+  // the latest when the grace period is over) and the last request fails.
+  void Drain();
+  // Calls alive, the one waiting to be accepted included (tests).
+  size_t alive();
+
+  // A WatchCall was created / destroyed.
+  void Opened();
+  void Closed();
+
+ private:
+  const WatchDeps deps_;
+  std::mutex mu_;
+  std::condition_variable none_alive_;
+  RequestFn request_;
+  size_t alive_ = 0;
+};
 
 template <typename V>
 absl::StatusOr<V> GenerationMemo<V>::Get(const std::string& key, uint64_t generation,
