@@ -43,13 +43,29 @@ grpc::Status HealthService::Check(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
+namespace {
+
+// gRPC's peer string without the port ("ipv4:10.0.0.1:5000" -> "ipv4:10.0.0.1").
+std::string PeerAddress(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t bracket = peer.rfind(']');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) return peer;
+  return peer.substr(0, colon);
+}
+
+}  // namespace
+
 grpc::Status HealthService::Watch(grpc::ServerContext* context, const HealthCheckRequest* request,
                                   grpc::ServerWriter<HealthCheckResponse>* writer) {
+  const std::string peer = PeerAddress(context->peer());
   std::unique_lock<std::mutex> lock(mu_);
-  if (watchers_ >= kMaxWatchers) {
+  int& mine = watchers_by_peer_[peer];
+  if (watchers_ >= kMaxWatchers || mine >= kMaxWatchersPerPeer) {
+    if (mine == 0) watchers_by_peer_.erase(peer);
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many health watchers");
   }
   ++watchers_;
+  ++mine;
   uint64_t sent_version = 0;
   HealthCheckResponse::ServingStatus sent = HealthCheckResponse::UNKNOWN;
   bool first = true;
@@ -72,6 +88,7 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context, const HealthChec
     changed_.wait_for(lock, cancel_check_, [&] { return version_ != sent_version; });
   }
   --watchers_;
+  if (--watchers_by_peer_[peer] == 0) watchers_by_peer_.erase(peer);
   return end;
 }
 

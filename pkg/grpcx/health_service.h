@@ -8,8 +8,11 @@
 //
 // Check answers the status of "" (the whole server) or of a service name made known by Set;
 // other names are NOT_FOUND. Watch sends the current status (SERVICE_UNKNOWN for an unknown
-// name) and then every change, until the client cancels or the server cancels it at shutdown;
-// at most kMaxWatchers at once (each holds a sync thread), RESOURCE_EXHAUSTED beyond.
+// name) and then every change, until the client cancels or the server cancels it at shutdown.
+// Each watcher holds a sync thread, so there are at most kMaxWatchers at once and
+// kMaxWatchersPerPeer from one client address (RESOURCE_EXHAUSTED beyond): one client cannot
+// take every place, nor many of the server's threads. (Nothing of ours watches: probes and
+// `coffer health` use Check. A Watch on the async API would hold no thread.)
 //
 // Threading: every function from any thread.
 #pragma once
@@ -26,7 +29,8 @@ namespace coffer::grpcx {
 
 class HealthService final : public grpc::health::v1::Health::Service {
  public:
-  static constexpr int kMaxWatchers = 32;
+  static constexpr int kMaxWatchers = 64;
+  static constexpr int kMaxWatchersPerPeer = 4;
 
   explicit HealthService(std::chrono::milliseconds cancel_check = std::chrono::milliseconds(200))
       : cancel_check_(cancel_check) {}
@@ -54,6 +58,7 @@ class HealthService final : public grpc::health::v1::Health::Service {
   std::map<std::string, bool> serving_;  // known names
   uint64_t version_ = 0;                 // moves with every Set / SetAll
   int watchers_ = 0;
+  std::map<std::string, int> watchers_by_peer_;  // client address (no port) -> watchers
 };
 
 }  // namespace coffer::grpcx

@@ -289,9 +289,9 @@ void GrpcServer::Shutdown() {
   std::unique_lock<std::mutex> lock(mu_);
   if (server_ == nullptr) return;
   if (shutting_down_) {
-    // Another thread is draining; return when it is done, like that caller.
-    lock.unlock();
-    server_->Wait();
+    // Another thread is draining; return when it is done (async queues included), like that
+    // caller.
+    stopped_cv_.wait(lock, [this] { return stopped_; });
     return;
   }
   // Health first, so watchers and load balancers move traffic away before we stop accepting.
@@ -306,6 +306,9 @@ void GrpcServer::Shutdown() {
   // Async calls end through their queues: those run until every call has let go of them.
   StopAsyncServices(/*drain=*/true);
   server_->Wait();
+  lock.lock();
+  stopped_ = true;
+  stopped_cv_.notify_all();
 }
 
 void GrpcServer::Wait() {

@@ -25,6 +25,7 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -191,6 +192,8 @@ class GrpcServer {
   int port_ = 0;
   std::mutex mu_;
   bool shutting_down_ = false;  // guarded by mu_
+  bool stopped_ = false;        // guarded by mu_: Shutdown() has finished
+  std::condition_variable stopped_cv_;
 };
 
 // Request id for logs from the caller's "x-request-id" metadata when it is sane (1..128 chars of

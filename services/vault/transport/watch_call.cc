@@ -28,10 +28,7 @@ v1::WatchResponse Heartbeat(const std::string& cursor) {
 
 class WatchCall final : public std::enable_shared_from_this<WatchCall> {
  public:
-  WatchCall(const WatchDeps& deps, WatchCalls& calls) : deps_(deps), calls_(calls) {
-    calls_.Opened();
-  }
-  ~WatchCall() { calls_.Closed(); }
+  WatchCall(const WatchDeps& deps, WatchCalls& calls) : alive_(calls), deps_(deps) {}
 
   // Asks gRPC for the next Watch call into this object; it keeps itself alive until gRPC has
   // given back every tag it was handed.
@@ -42,13 +39,14 @@ class WatchCall final : public std::enable_shared_from_this<WatchCall> {
   }
 
  private:
-  // A call arrived (ok), or the server is shutting down (!ok: no other tag will come).
+  // A call arrived (ok), or the server is shutting down (!ok: no other tag will come; dropping
+  // gRPC's reference frees the call when this handler has returned).
   void OnAccepted(bool ok) {
     if (!ok) {
-      self_.reset();
+      std::shared_ptr<WatchCall> release = std::move(self_);
       return;
     }
-    calls_.RequestNext();  // the next caller's call
+    alive_.calls.RequestNext();  // the next caller's call
     requested_space_ = request_.space_id();
     cursor_ = request_.cursor();
     // The first step authenticates (a token-cache miss may call identity, so not on the queue's
@@ -73,7 +71,7 @@ class WatchCall final : public std::enable_shared_from_this<WatchCall> {
 
   // Once gRPC has given back both the finish and the done tag no operation of this call is
   // pending: unsubscribe (outside mu_: the notifier calls Wake with its own lock held) and let
-  // go of the call. It is freed by a pool task, not here inside one of its own tags.
+  // go of gRPC's reference (the call is freed when its last holder lets go).
   void TagReturned(bool& returned) {
     std::shared_ptr<WatchCall> release;
     {
@@ -83,7 +81,16 @@ class WatchCall final : public std::enable_shared_from_this<WatchCall> {
     }
     if (release == nullptr) return;
     if (subscription_ != 0) deps_.notifier.Unsubscribe(space_, subscription_);
-    deps_.pool.Post([release = std::move(release)] {});
+  }
+
+  // Runs one tag's handler with a reference held: the other queue thread may give back this
+  // call's last tag meanwhile (a done tag while a write completes), and the handler must not
+  // lose the object under it. If that reference is the last, the call is freed when the handler
+  // has returned (nothing touches it after that).
+  template <typename Fn>
+  void Held(Fn&& handler) {
+    std::shared_ptr<WatchCall> keep = shared_from_this();
+    handler();
   }
 
   void OnCancel() {
@@ -277,17 +284,26 @@ class WatchCall final : public std::enable_shared_from_this<WatchCall> {
     Finish(status);
   }
 
+  // Counts the call in WatchCalls from construction until every other member is destroyed
+  // (first member: destroyed last), so Drain returns only when nothing of a call is left.
+  struct Alive {
+    explicit Alive(WatchCalls& calls) : calls(calls) { calls.Opened(); }
+    ~Alive() { calls.Closed(); }
+    Alive(const Alive&) = delete;
+    Alive& operator=(const Alive&) = delete;
+    WatchCalls& calls;
+  };
+  Alive alive_;
   const WatchDeps deps_;
-  WatchCalls& calls_;
   grpc::ServerContext context_;
   v1::WatchRequest request_;
   grpc::ServerAsyncWriter<v1::WatchResponse> writer_{&context_};
   // The tags handed to gRPC with this call's operations (grpcx::AsyncTag: the service's queue
   // threads run them).
   grpcx::AsyncTag accepted_tag_{[this](bool ok) { OnAccepted(ok); }};
-  grpcx::AsyncTag written_tag_{[this](bool ok) { OnWriteDone(ok); }};
-  grpcx::AsyncTag finished_tag_{[this](bool) { OnFinishDone(); }};
-  grpcx::AsyncTag done_tag_{[this](bool) { OnCallDone(); }};
+  grpcx::AsyncTag written_tag_{[this](bool ok) { Held([&] { OnWriteDone(ok); }); }};
+  grpcx::AsyncTag finished_tag_{[this](bool) { Held([&] { OnFinishDone(); }); }};
+  grpcx::AsyncTag done_tag_{[this](bool) { Held([&] { OnCallDone(); }); }};
   std::shared_ptr<WatchCall> self_;  // held while gRPC holds a tag of this call
   bool started_ = false;             // the first step ran (authenticated)
   std::optional<StreamLimiter::Slot> slot_;

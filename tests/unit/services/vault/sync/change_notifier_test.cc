@@ -105,6 +105,7 @@ TEST(ChangeNotifierTest, IdleSpacesAreForgottenWithoutReusingAGeneration) {
   EXPECT_EQ(notifier.Epoch("cached"), dropped_epoch);
   notifier.Publish("cached");
   EXPECT_GT(notifier.Epoch("cached"), dropped_epoch);
+  EXPECT_GT(notifier.Epoch("cached"), cached_epoch);  // not a counter restarted from zero
   notifier.Unsubscribe("watched", watched_sub);
 }
 
