@@ -175,7 +175,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 }
 
 GrpcServer::GrpcServer(GrpcServerOptions options)
-    : options_(std::move(options)), health_(std::make_unique<HealthService>()) {}
+    : options_(std::move(options)), health_(std::make_unique<HealthService>()) {
+  RegisterAsyncService(health_.get(), health_->Hooks());  // Watch on the async API
+}
 
 GrpcServer::~GrpcServer() { Shutdown(); }
 
@@ -233,7 +235,6 @@ absl::StatusOr<int> GrpcServer::Start() {
                               options_.sync_min_idle_threads);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               options_.sync_max_idle_threads);
-  builder.RegisterService(health_.get());
   for (grpc::Service* service : services_) builder.RegisterService(service);
   for (const std::unique_ptr<AsyncService>& a : async_services_) {
     builder.RegisterService(a->service);
