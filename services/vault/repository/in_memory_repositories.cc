@@ -6,6 +6,14 @@
 #include "services/vault/domain/ids.h"
 
 namespace coffer::vault::repository {
+namespace {
+
+bool Matches(const StoredRecord& record, const HeadCheck& expected) {
+  return record.head.stamp.version == expected.version && record.state_seq == expected.state_seq &&
+         record.head.stamp.hlc == expected.hlc;
+}
+
+}  // namespace
 
 absl::StatusOr<int64_t> InMemoryRecordRepository::Insert(const StoredRevision& revision) {
   std::lock_guard lock(mu_);
@@ -31,15 +39,13 @@ absl::StatusOr<std::optional<StoredRecord>> InMemoryRecordRepository::Get(
 }
 
 absl::StatusOr<int64_t> InMemoryRecordRepository::ReplaceHead(const StoredRevision& revision,
-                                                              int64_t expected_version,
-                                                              int64_t expected_state_seq,
+                                                              const HeadCheck& expected,
                                                               int history_keep) {
   std::lock_guard lock(mu_);
   auto it = records_.find(Key(revision));
   if (it == records_.end()) return 0;
   Entry& e = it->second;
-  if (e.record.head.space_id != revision.space_id ||
-      e.record.head.stamp.version != expected_version || e.record.state_seq != expected_state_seq) {
+  if (e.record.head.space_id != revision.space_id || !Matches(e.record, expected)) {
     return 0;
   }
   StoredRevision head = revision;
@@ -57,14 +63,12 @@ absl::StatusOr<int64_t> InMemoryRecordRepository::ReplaceHead(const StoredRevisi
 }
 
 absl::StatusOr<int64_t> InMemoryRecordRepository::Purge(const StoredRevision& tombstone,
-                                                        int64_t expected_version,
-                                                        int64_t expected_state_seq) {
+                                                        const HeadCheck& expected) {
   std::lock_guard lock(mu_);
   auto it = records_.find(Key(tombstone));
   if (it == records_.end()) return 0;
   Entry& e = it->second;
-  if (e.record.head.space_id != tombstone.space_id ||
-      e.record.head.stamp.version != expected_version || e.record.state_seq != expected_state_seq) {
+  if (e.record.head.space_id != tombstone.space_id || !Matches(e.record, expected)) {
     return 0;
   }
   int64_t created = e.record.head.created_at_ms;

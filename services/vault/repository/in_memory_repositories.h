@@ -24,10 +24,10 @@ class InMemoryRecordRepository final : public RecordRepository, public ChangeFee
   absl::StatusOr<int64_t> Insert(const StoredRevision& revision) override;
   absl::StatusOr<std::optional<StoredRecord>> Get(const std::string& space_id,
                                                   const std::string& record_id) override;
-  absl::StatusOr<int64_t> ReplaceHead(const StoredRevision& revision, int64_t expected_version,
-                                      int64_t expected_state_seq, int history_keep) override;
-  absl::StatusOr<int64_t> Purge(const StoredRevision& tombstone, int64_t expected_version,
-                                int64_t expected_state_seq) override;
+  absl::StatusOr<int64_t> ReplaceHead(const StoredRevision& revision, const HeadCheck& expected,
+                                      int history_keep) override;
+  absl::StatusOr<int64_t> Purge(const StoredRevision& tombstone,
+                                const HeadCheck& expected) override;
   absl::StatusOr<std::vector<StoredRecord>> ListHeads(const std::string& space_id,
                                                       const HeadFilter& filter) override;
   absl::StatusOr<std::vector<StoredRevision>> ListHistory(const std::string& space_id,

@@ -81,18 +81,17 @@ absl::StatusOr<std::optional<StoredRecord>> PgRecordRepository::Get(const std::s
 }
 
 absl::StatusOr<int64_t> PgRecordRepository::ReplaceHead(const StoredRevision& revision,
-                                                        int64_t expected_version,
-                                                        int64_t expected_state_seq,
+                                                        const HeadCheck& expected,
                                                         int history_keep) {
-  return Committed(WriteOne(sql::kReplaceHead, revision, expected_version, expected_state_seq,
-                            static_cast<int64_t>(history_keep)),
+  return Committed(WriteOne(sql::kReplaceHead, revision, expected.version, expected.state_seq,
+                            static_cast<int64_t>(history_keep), static_cast<int64_t>(expected.hlc)),
                    revision.space_id);
 }
 
 absl::StatusOr<int64_t> PgRecordRepository::Purge(const StoredRevision& tombstone,
-                                                  int64_t expected_version,
-                                                  int64_t expected_state_seq) {
-  return Committed(WriteOne(sql::kPurgeRecord, tombstone, expected_version, expected_state_seq),
+                                                  const HeadCheck& expected) {
+  return Committed(WriteOne(sql::kPurgeRecord, tombstone, expected.version, expected.state_seq,
+                            static_cast<int64_t>(expected.hlc)),
                    tombstone.space_id);
 }
 

@@ -52,6 +52,21 @@ struct StoredRecord {
   int64_t space_position = 0;
 };
 
+// The head a local write was computed from, which its check-and-set requires to be still there.
+// version and state_seq move with every change of the row; the head's HLC tells one incarnation
+// of a record id from another (tombstone GC drops a record, and a later create of the same id
+// starts state_seq and version again at 1), so a copy kept in memory from before can never
+// match a different incarnation.
+struct HeadCheck {
+  int64_t version = 0;
+  int64_t state_seq = 0;
+  uint64_t hlc = 0;
+
+  static HeadCheck Of(const StoredRecord& record) {
+    return {record.head.stamp.version, record.state_seq, record.head.stamp.hlc};
+  }
+};
+
 // Which heads ListHeads returns. Everything else (names, metadata) is encrypted and filtered by
 // the service after decryption.
 struct HeadFilter {
@@ -89,15 +104,14 @@ class RecordRepository {
   // A local write: replaces the head with `revision`, drops every sibling (the revision's vector
   // dominates them), appends to history and the outbox, and keeps at most `history_keep` (0 = all)
   // revisions in history, dropping those with version <= revision.version - history_keep.
-  // Succeeds only while the record's state_seq is `expected_state_seq` and its head version is
-  // `expected_version`; returns 0 (storing nothing) otherwise, so the caller re-reads.
+  // Succeeds only while the record's head is `expected` (HeadCheck); returns 0 (storing nothing)
+  // otherwise, so the caller re-reads.
   virtual absl::StatusOr<int64_t> ReplaceHead(const StoredRevision& revision,
-                                              int64_t expected_version, int64_t expected_state_seq,
-                                              int history_keep) = 0;
+                                              const HeadCheck& expected, int history_keep) = 0;
 
   // Like ReplaceHead for a purge tombstone (no ciphertexts): drops siblings and all history.
-  virtual absl::StatusOr<int64_t> Purge(const StoredRevision& tombstone, int64_t expected_version,
-                                        int64_t expected_state_seq) = 0;
+  virtual absl::StatusOr<int64_t> Purge(const StoredRevision& tombstone,
+                                        const HeadCheck& expected) = 0;
 
   // Heads of a space matching `filter`, never purged ones, in record id order, with their
   // siblings filled in only when filter.in_conflict is set.

@@ -54,12 +54,23 @@ struct HeadCache::Metrics {
                     .Name("coffer_vault_head_cache_entries")
                     .Help("Records held by the head cache")
                     .Register(r)
-                    .Add({})) {}
+                    .Add({})),
+        guesses(prometheus::BuildCounter()
+                    .Name("coffer_vault_write_guesses_total")
+                    .Help("Local writes computed from the head cache's copy instead of a read; "
+                          "outcome=stale when the copy was not current and the write read "
+                          "PostgreSQL after all")
+                    .Register(r)),
+        guess_used(guesses.Add({{"outcome", "used"}})),
+        guess_stale(guesses.Add({{"outcome", "stale"}})) {}
   prometheus::Counter& hits;
   prometheus::Counter& misses;
   prometheus::Counter& evictions;
   prometheus::Gauge& bytes;
   prometheus::Gauge& entries;
+  prometheus::Family<prometheus::Counter>& guesses;
+  prometheus::Counter& guess_used;
+  prometheus::Counter& guess_stale;
 };
 
 HeadCache::HeadCache(HeadCacheConfig config, repository::RecordRepository& records,
@@ -88,7 +99,7 @@ absl::StatusOr<std::optional<repository::StoredRecord>> HeadCache::Get(const std
     auto it = entries_.find(key);
     if (it != entries_.end()) {
       const Entry& e = it->second;
-      if (e.generation == generation && now - e.read_at <= config_.max_age &&
+      if (!e.written && e.generation == generation && now - e.read_at <= config_.max_age &&
           e.record->space_position >= min_position) {
         lru_.splice(lru_.begin(), lru_, e.lru);
         hit = e.record;
@@ -120,8 +131,38 @@ absl::StatusOr<std::optional<repository::StoredRecord>> HeadCache::Get(const std
   return record;
 }
 
+std::shared_ptr<const repository::StoredRecord> HeadCache::Peek(const std::string& space_id,
+                                                                const std::string& record_id) {
+  if (config_.max_bytes <= 0) return nullptr;
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(space_id + "/" + record_id);
+  if (it == entries_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return it->second.record;
+}
+
+void HeadCache::Wrote(repository::StoredRecord record) {
+  if (config_.max_bytes <= 0) return;
+  const std::string& space_id = record.head.space_id;
+  // The write's commit moved the space's epoch already (its listener runs before the write
+  // returns): this generation is at least that, so a read that began before the write, and
+  // finishes after, does not replace the newer copy.
+  const uint64_t generation = generations_.Epoch(space_id);
+  std::string key = space_id + "/" + record.head.record_id;
+  Store(key, std::move(record), generation, now_(), /*written=*/true);
+}
+
+void HeadCache::CountGuess(bool stale) {
+  {
+    std::lock_guard lock(mu_);
+    ++guesses_;
+    if (stale) ++stale_guesses_;
+  }
+  if (metrics_) (stale ? metrics_->guess_stale : metrics_->guess_used).Increment();
+}
+
 void HeadCache::Store(const std::string& key, repository::StoredRecord record, uint64_t generation,
-                      Clock::time_point read_at) {
+                      Clock::time_point read_at, bool written) {
   const int64_t bytes = EstimateBytes(key, record);
   const int64_t position = record.space_position;
   auto shared = std::make_shared<const repository::StoredRecord>(std::move(record));
@@ -142,7 +183,8 @@ void HeadCache::Store(const std::string& key, repository::StoredRecord record, u
     return;
   }
   lru_.push_front(key);
-  entries_.emplace(key, Entry{std::move(shared), generation, read_at, bytes, lru_.begin()});
+  entries_.emplace(key,
+                   Entry{std::move(shared), generation, read_at, bytes, lru_.begin(), written});
   bytes_ += bytes;
   int64_t evicted = 0;
   while (bytes_ > config_.max_bytes && !lru_.empty()) {
@@ -168,7 +210,8 @@ void HeadCache::EraseLocked(std::unordered_map<std::string, Entry>::iterator it)
 
 HeadCache::Stats HeadCache::stats() const {
   std::lock_guard lock(mu_);
-  return Stats{hits_, misses_, static_cast<int64_t>(entries_.size()), bytes_, evictions_};
+  return Stats{hits_,    misses_,       static_cast<int64_t>(entries_.size()), bytes_, evictions_,
+               guesses_, stale_guesses_};
 }
 
 }  // namespace coffer::vault::service

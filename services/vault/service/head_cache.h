@@ -15,8 +15,17 @@
 //     copy reflects that write: a client reads its own writes through any replica. Without a
 //     token, a write committed through another replica is seen once its notification arrives
 //     (a few milliseconds; docs/architecture.md §3b).
-// Anything else reads the repository and refreshes the entry. Writes never read the cache:
-// their check-and-set reads PostgreSQL. Records that do not exist are not cached.
+// Anything else reads the repository and refreshes the entry. Records that do not exist are not
+// cached.
+//
+// Writes use the cache as a guess only (Peek): a local write computes the next revision from the
+// copy held here, whatever its age, and its check-and-set (repository::HeadCheck: version,
+// state_seq and HLC of the head it was computed from) commits only if PostgreSQL still has that
+// head; otherwise, and whenever the copy would refuse the write (another version than the client
+// expects, a record in the trash), the write reads PostgreSQL and decides again. So a stale copy
+// costs a round trip and never a wrong answer. After a write the replica remembers the head it
+// wrote (Wrote), so the next edit of the same record needs no read either; such an entry never
+// serves a Get (the write moved the space's epoch past it), a Get reads PostgreSQL and replaces it.
 //
 // What is held: sealed ciphertexts only, as stored (nothing is decrypted here). Memory: bounded
 // by `max_bytes` (an estimate of the entries' strings plus a per-entry overhead), least recently
@@ -73,12 +82,27 @@ class HeadCache {
                                                               const std::string& record_id,
                                                               int64_t min_position);
 
+  // The copy held for the record, current or not (no repository call), or null: the base a write
+  // may try first (see the file comment).
+  std::shared_ptr<const repository::StoredRecord> Peek(const std::string& space_id,
+                                                       const std::string& record_id);
+
+  // Remembers the head a local write of this replica just committed (state_seq and position as
+  // that write left them) for the next write's Peek. Never serves a Get.
+  // Keyed by the head's space and record ids.
+  void Wrote(repository::StoredRecord record);
+
+  // Counts a write that began from a Peek copy: `stale` when it had to read PostgreSQL after all.
+  void CountGuess(bool stale);
+
   struct Stats {
     int64_t hits = 0;
     int64_t misses = 0;
     int64_t entries = 0;
     int64_t bytes = 0;
     int64_t evictions = 0;
+    int64_t guesses = 0;        // writes that began from a Peek copy
+    int64_t stale_guesses = 0;  // ... and then read PostgreSQL
   };
   Stats stats() const;
 
@@ -89,13 +113,14 @@ class HeadCache {
     Clock::time_point read_at;
     int64_t bytes = 0;
     std::list<std::string>::iterator lru;
+    bool written = false;  // from Wrote: a base for writes, never served to a Get
   };
   struct Metrics;
 
   // Remembers `record`, read while the space's generation was `generation`, unless an entry read
   // at a later generation is there already; evicts until the total fits.
   void Store(const std::string& key, repository::StoredRecord record, uint64_t generation,
-             Clock::time_point read_at);
+             Clock::time_point read_at, bool written = false);
   void EraseLocked(std::unordered_map<std::string, Entry>::iterator it);
   // Sets the bytes and entries gauges; mu_ is held.
   void PublishLocked();
@@ -113,6 +138,8 @@ class HeadCache {
   int64_t hits_ = 0;
   int64_t misses_ = 0;
   int64_t evictions_ = 0;
+  int64_t guesses_ = 0;
+  int64_t stale_guesses_ = 0;
 };
 
 }  // namespace coffer::vault::service

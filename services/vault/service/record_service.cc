@@ -163,6 +163,13 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   if (inserted > 0) {
     CountWrite(rev.type, "create");
     rev.space_position = inserted;
+    if (config_.head_cache != nullptr) {  // the base of the next edit (head_cache.h)
+      StoredRecord now;
+      now.head = std::move(stored);
+      now.state_seq = 1;  // a new row's (V001)
+      now.space_position = inserted;
+      config_.head_cache->Wrote(std::move(now));
+    }
     return rev;
   }
   // The id is taken. A retry of the same create (same space, same content, still version 1)
@@ -182,10 +189,9 @@ absl::StatusOr<Revision> RecordService::Create(const Caller& caller, const std::
   return current;
 }
 
-absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std::string& id,
-                                                 Role needed, const std::string& space_id,
-                                                 std::string_view space_field,
-                                                 const std::optional<SessionPosition>& cached) {
+absl::StatusOr<std::string> RecordService::RecordSpace(const Caller& caller, const std::string& id,
+                                                       Role needed, const std::string& space_id,
+                                                       std::string_view space_field) {
   std::string space;
   if (space_id.empty()) {
     COFFER_ASSIGN_OR_RETURN(space, access_.PersonalSpace(caller));
@@ -196,6 +202,15 @@ absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std
   }
   // Membership first: a space the caller is not in answers exactly like a missing record.
   COFFER_RETURN_IF_ERROR(access_.Check(caller, space, needed, NotFound(id)));
+  return space;
+}
+
+absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std::string& id,
+                                                 Role needed, const std::string& space_id,
+                                                 std::string_view space_field,
+                                                 const std::optional<SessionPosition>& cached) {
+  COFFER_ASSIGN_OR_RETURN(std::string space,
+                          RecordSpace(caller, id, needed, space_id, space_field));
   std::optional<StoredRecord> record;
   if (cached && config_.head_cache != nullptr) {
     const bool applies = cached->space_id == space && cached->shard_id == config_.shard_id;
@@ -236,40 +251,76 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
                                                    std::string_view op, const Mutation& mutate,
                                                    const std::string& space_id,
                                                    std::string_view space_field) {
+  // With an expected version, first from the head cache's copy when it is at that version: no
+  // read, and the check-and-set tells whether the copy was current (head_cache.h).
+  HeadCache* cache = config_.head_cache;
+  if (expected_version && cache != nullptr) {
+    COFFER_ASSIGN_OR_RETURN(std::string space,
+                            RecordSpace(caller, id, Role::kWriter, space_id, space_field));
+    if (std::shared_ptr<const StoredRecord> copy = cache->Peek(space, domain::CanonicalUuid(id))) {
+      COFFER_ASSIGN_OR_RETURN(std::optional<Revision> written,
+                              WriteOnce(*copy, expected_version, op, mutate, /*guess=*/true));
+      cache->CountGuess(/*stale=*/!written);
+      if (written) return *std::move(written);
+    }
+  }
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     COFFER_ASSIGN_OR_RETURN(StoredRecord record,
                             Load(caller, id, Role::kWriter, space_id, space_field));
-    if (config_.write_gate != nullptr) COFFER_RETURN_IF_ERROR(config_.write_gate->CheckWritable());
-    const int64_t current_version = record.head.stamp.version;
-    if (expected_version && *expected_version != current_version) {
-      return VersionMismatch(*expected_version, current_version);
-    }
-    COFFER_ASSIGN_OR_RETURN(Revision head, cipher_.Open(record.head));
-    Revision next = head;
-    COFFER_RETURN_IF_ERROR(mutate(head, next));
-
-    std::vector<domain::RevisionStamp> stamps = {record.head.stamp};
-    for (const StoredRevision& s : record.siblings) stamps.push_back(s.stamp);
-    next.stamp = domain::NextLocalStamp(stamps, config_.shard_id, hlc_);
-    next.updated_at_ms = PhysicalMs(next.stamp.hlc);
-    next.sibling_count = 0;
-    COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(next));
-    COFFER_RETURN_IF_ERROR(CheckReplicable(stored));
-    int64_t written = 0;
-    if (next.purged) {
-      COFFER_ASSIGN_OR_RETURN(written, records_.Purge(stored, current_version, record.state_seq));
-    } else {
-      COFFER_ASSIGN_OR_RETURN(
-          written,
-          records_.ReplaceHead(stored, current_version, record.state_seq, config_.history_keep));
-    }
-    if (written > 0) {
-      CountWrite(next.type, op);
-      next.space_position = written;
-      return next;
-    }
+    COFFER_ASSIGN_OR_RETURN(std::optional<Revision> written,
+                            WriteOnce(record, expected_version, op, mutate, /*guess=*/false));
+    if (written) return *std::move(written);
   }
   return absl::AbortedError("record " + id + " keeps changing; retry");
+}
+
+absl::StatusOr<std::optional<Revision>> RecordService::WriteOnce(
+    const StoredRecord& record, std::optional<int64_t> expected_version, std::string_view op,
+    const Mutation& mutate, bool guess) {
+  if (guess && record.head.purged) return std::nullopt;
+  if (config_.write_gate != nullptr) COFFER_RETURN_IF_ERROR(config_.write_gate->CheckWritable());
+  const int64_t current_version = record.head.stamp.version;
+  if (expected_version && *expected_version != current_version) {
+    if (guess) return std::nullopt;
+    return VersionMismatch(*expected_version, current_version);
+  }
+  absl::StatusOr<Revision> head = cipher_.Open(record.head);
+  if (!head.ok() && guess) return std::nullopt;
+  COFFER_RETURN_IF_ERROR(head.status());
+  Revision next = *head;
+  if (absl::Status refused = mutate(*head, next); !refused.ok()) {
+    if (guess) return std::nullopt;
+    return refused;
+  }
+
+  std::vector<domain::RevisionStamp> stamps = {record.head.stamp};
+  for (const StoredRevision& s : record.siblings) stamps.push_back(s.stamp);
+  next.stamp = domain::NextLocalStamp(stamps, config_.shard_id, hlc_);
+  next.updated_at_ms = PhysicalMs(next.stamp.hlc);
+  next.sibling_count = 0;
+  COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(next));
+  COFFER_RETURN_IF_ERROR(CheckReplicable(stored));
+  const repository::HeadCheck expected = repository::HeadCheck::Of(record);
+  int64_t written = 0;
+  if (next.purged) {
+    COFFER_ASSIGN_OR_RETURN(written, records_.Purge(stored, expected));
+  } else {
+    COFFER_ASSIGN_OR_RETURN(written, records_.ReplaceHead(stored, expected, config_.history_keep));
+  }
+  if (written <= 0) return std::nullopt;
+  CountWrite(next.type, op);
+  next.space_position = written;
+  if (config_.head_cache != nullptr && !next.purged) {
+    // What PostgreSQL now holds: the stored head (its created_at is the record's), no siblings,
+    // state_seq moved by one (kReplaceHead).
+    StoredRecord now;
+    now.head = std::move(stored);
+    now.head.created_at_ms = record.head.created_at_ms;
+    now.state_seq = record.state_seq + 1;
+    now.space_position = written;
+    config_.head_cache->Wrote(std::move(now));
+  }
+  return next;
 }
 
 absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::string& id,

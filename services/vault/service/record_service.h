@@ -203,6 +203,19 @@ class RecordService {
       const Caller& caller, const std::string& id, domain::Role needed, const std::string& space_id,
       std::string_view space_field = "space_id",
       const std::optional<SessionPosition>& cached = std::nullopt);
+  // Load's authorization: the canonical id of `space_id` (empty = personal) when the caller
+  // holds `needed` there; NOT_FOUND naming record `id` otherwise.
+  absl::StatusOr<std::string> RecordSpace(const Caller& caller, const std::string& id,
+                                          domain::Role needed, const std::string& space_id,
+                                          std::string_view space_field);
+  // One attempt of LocalWrite from `record`: the written revision, or nullopt when the
+  // check-and-set found the head changed. With `guess` (a head cache copy, maybe stale) every
+  // refusal the copy would cause (version mismatch, the mutation's error, a purged copy) is
+  // nullopt too, so the caller decides again on a fresh read.
+  absl::StatusOr<std::optional<domain::Revision>> WriteOnce(const repository::StoredRecord& record,
+                                                            std::optional<int64_t> expected_version,
+                                                            std::string_view op,
+                                                            const Mutation& mutate, bool guess);
   // The check-and-set write loop (see the file comment). expected_version nullopt = whatever
   // the head is (server-side writes such as advancing an HOTP counter).
   absl::StatusOr<domain::Revision> LocalWrite(const Caller& caller, const std::string& id,

@@ -114,9 +114,10 @@ TEST_F(RecordRepositoryPgTest, WritesDoNotNotifyButTellTheCommitListenerAfterACh
   COFFER_ASSERT_OK_AND_ASSIGN(inserted, repo_->Insert(first));  // duplicate: nothing changed
   EXPECT_FALSE(inserted);
   StoredRevision second = Rev(2, domain::VersionVector({{"a", 2}}), 200 << 16, "a");
-  COFFER_ASSERT_OK_AND_ASSIGN(bool replaced, repo_->ReplaceHead(second, 1, Load().state_seq, 10));
+  COFFER_ASSERT_OK_AND_ASSIGN(bool replaced, repo_->ReplaceHead(second, HeadCheck::Of(Load()), 10));
   ASSERT_TRUE(replaced);
-  COFFER_ASSERT_OK_AND_ASSIGN(replaced, repo_->ReplaceHead(second, 1, 0, 10));  // stale: no write
+  COFFER_ASSERT_OK_AND_ASSIGN(replaced,
+                              repo_->ReplaceHead(second, {1, 0, first.stamp.hlc}, 10));  // stale
   EXPECT_FALSE(replaced);
   EXPECT_EQ(hooked, (std::vector<std::string>{kSpace, kSpace}));
 
@@ -149,11 +150,18 @@ TEST_F(RecordRepositoryPgTest, LocalWriteResolvesSiblingsAndChecksState) {
 
   StoredRevision next = Rev(2, domain::VersionVector({{"a", 2}, {"b", 1}}), 200 << 16, "a");
   // A state read before the sibling arrived is stale: nothing is written.
-  COFFER_ASSERT_OK_AND_ASSIGN(bool written, repo_->ReplaceHead(next, 1, got.state_seq - 1, 0));
+  COFFER_ASSERT_OK_AND_ASSIGN(
+      bool written, repo_->ReplaceHead(next, {1, got.state_seq - 1, got.head.stamp.hlc}, 0));
   EXPECT_FALSE(written);
-  COFFER_ASSERT_OK_AND_ASSIGN(written, repo_->ReplaceHead(next, 2, got.state_seq, 0));
+  COFFER_ASSERT_OK_AND_ASSIGN(written,
+                              repo_->ReplaceHead(next, {2, got.state_seq, got.head.stamp.hlc}, 0));
   EXPECT_FALSE(written);  // wrong expected version
-  COFFER_ASSERT_OK_AND_ASSIGN(written, repo_->ReplaceHead(next, 1, got.state_seq, 0));
+  // Another head with the same version and state_seq (a record dropped by tombstone GC and
+  // created again starts both at 1): its HLC differs, nothing is written.
+  COFFER_ASSERT_OK_AND_ASSIGN(
+      written, repo_->ReplaceHead(next, {1, got.state_seq, got.head.stamp.hlc + 1}, 0));
+  EXPECT_FALSE(written);
+  COFFER_ASSERT_OK_AND_ASSIGN(written, repo_->ReplaceHead(next, HeadCheck::Of(got), 0));
   EXPECT_TRUE(written);
   StoredRecord after = Load();
   EXPECT_TRUE(after.siblings.empty());
@@ -174,7 +182,7 @@ TEST_F(RecordRepositoryPgTest, PurgeLeavesAContentlessTombstone) {
   tombstone.name_ct.clear();
   tombstone.metadata_ct.clear();
   tombstone.payload_ct.clear();
-  COFFER_ASSERT_OK_AND_ASSIGN(bool written, repo_->Purge(tombstone, 1, Load().state_seq));
+  COFFER_ASSERT_OK_AND_ASSIGN(bool written, repo_->Purge(tombstone, HeadCheck::Of(Load())));
   EXPECT_TRUE(written);
   StoredRecord got = Load();
   EXPECT_TRUE(got.head.purged);
@@ -243,7 +251,7 @@ TEST_F(RecordRepositoryPgTest, WritesReturnPositionsAndAnotherReplicasCacheHonou
   EXPECT_EQ(payload_on_b(kRecord, p1), "payload1");
 
   StoredRevision second = Rev(2, domain::VersionVector({{"a", 2}}), 200 << 16, "a");
-  COFFER_ASSERT_OK_AND_ASSIGN(int64_t p2, repo_->ReplaceHead(second, 1, Load().state_seq, 0));
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t p2, repo_->ReplaceHead(second, HeadCheck::Of(Load()), 0));
   ASSERT_GT(p2, p1);
   EXPECT_EQ(payload_on_b(kRecord, 0), "payload1");   // B's copy, not notified
   EXPECT_EQ(payload_on_b(kRecord, p1), "payload1");  // an older token accepts it
@@ -270,7 +278,7 @@ TEST_F(RecordRepositoryPgTest, WritesReturnPositionsAndAnotherReplicasCacheHonou
   ASSERT_GT(p4, p3);
   EXPECT_EQ(Load().space_position, p3);
   // A check-and-set that fails returns 0 and moves nothing.
-  COFFER_ASSERT_OK_AND_ASSIGN(int64_t stale, repo_->ReplaceHead(second, 1, 0, 0));
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t stale, repo_->ReplaceHead(second, {1, 0, 0}, 0));
   EXPECT_EQ(stale, 0);
   EXPECT_EQ(Load().space_position, p3);
 }
@@ -348,7 +356,7 @@ TEST_F(WriteBatcherPgTest, WritesShareATransactionAndAStaleCheckAndSetFailsOnlyI
   for (int i = 1; i <= kQueued; ++i) {
     writers.emplace_back([&, i] {
       results[i] =
-          i <= 2 ? repo->ReplaceHead(update, 1, read->state_seq, 0) : repo->Insert(Record(i));
+          i <= 2 ? repo->ReplaceHead(update, HeadCheck::Of(*read), 0) : repo->Insert(Record(i));
     });
   }
   for (std::thread& t : writers) t.join();

@@ -24,6 +24,7 @@ namespace coffer::vault::service {
 namespace {
 
 using ::coffer::testing::StatusIs;
+using repository::HeadCheck;
 using repository::StoredRecord;
 using repository::StoredRevision;
 using ::testing::HasSubstr;
@@ -82,7 +83,7 @@ class HeadCacheTest : public ::testing::Test {
     absl::StatusOr<std::optional<StoredRecord>> current = records_.Get(kSpace, record);
     EXPECT_TRUE(current.ok() && current->has_value());
     absl::StatusOr<int64_t> seq =
-        records_.ReplaceHead(Rev(kSpace, record, version), version - 1, (*current)->state_seq, 0);
+        records_.ReplaceHead(Rev(kSpace, record, version), HeadCheck::Of(**current), 0);
     EXPECT_TRUE(seq.ok() && *seq > 0);
     return seq.ok() ? *seq : 0;
   }
@@ -155,7 +156,7 @@ TEST_F(HeadCacheTest, MissingRecordsAreNotCachedAndGoneOnesAreForgotten) {
   StoredRevision tombstone = Rev(kSpace, kRecord, 2);
   tombstone.purged = true;
   tombstone.deleted = true;
-  ASSERT_GT(*records_.Purge(tombstone, 1, (*records_.Get(kSpace, kRecord))->state_seq), 0);
+  ASSERT_GT(*records_.Purge(tombstone, HeadCheck::Of(**records_.Get(kSpace, kRecord))), 0);
   ASSERT_TRUE(records_.CollectTombstoneForTest(kSpace, kRecord));
   generations_.Bump(kSpace);
   EXPECT_EQ(Payload(cache), "");
@@ -389,6 +390,92 @@ TEST_F(SessionTokenServiceTest, OtpCodesAreNeverComputedFromACachedCopy) {
   COFFER_ASSERT_OK_AND_ASSIGN(domain::OtpCode expected,
                               domain::CurrentOtpCode(fresh, now_ms_ / 1000));
   EXPECT_EQ(on_b.code, expected.code);
+}
+
+// Writes begin from the replica's copy (head_cache.h): an edit after a create, a read or another
+// edit on the same replica commits without reading PostgreSQL first, and what it wrote is what
+// everyone reads.
+TEST_F(SessionTokenServiceTest, EditsStartFromTheReplicasCopyWithoutARead) {
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision created,
+                              b_.service.Create(alice_, "", "", Text("v1")));
+  COFFER_ASSERT_OK(b_.service.Update(alice_, created.record_id, "", Text("v2"), 1).status());
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision v3,
+                              b_.service.Update(alice_, created.record_id, "", Text("v3"), 2));
+  EXPECT_EQ(v3.stamp.version, 3);
+  HeadCache::Stats stats = cache_.stats();
+  EXPECT_EQ(stats.guesses, 2);
+  EXPECT_EQ(stats.stale_guesses, 0);
+  // A copy a write left never answers a Get (that reads PostgreSQL), and both replicas see v3.
+  COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings on_b,
+                              b_.service.Get(alice_, created.record_id, false));
+  EXPECT_EQ(Body(on_b), "v3");
+  EXPECT_EQ(cache_.stats().misses, stats.misses + 1);
+  COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings on_a,
+                              a_.service.Get(alice_, created.record_id, false));
+  EXPECT_EQ(Body(on_a), "v3");
+  EXPECT_EQ(on_a.head.stamp.version, 3);
+  EXPECT_EQ(on_a.head.created_at_ms, created.created_at_ms);
+  // Trash and undelete start from the copy too.
+  COFFER_ASSERT_OK(b_.service.Delete(alice_, created.record_id, 3).status());
+  COFFER_ASSERT_OK(b_.service.Undelete(alice_, created.record_id, 4).status());
+  EXPECT_EQ(cache_.stats().guesses, 4);
+  EXPECT_EQ(cache_.stats().stale_guesses, 0);
+}
+
+// A copy that is not current costs a read, never a wrong answer: another replica's writes (B is
+// not notified) make B's copy stale, and every answer B gives is the one PostgreSQL's state
+// calls for.
+TEST_F(SessionTokenServiceTest, AStaleCopyCostsAReadNeverAWrongAnswer) {
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision created,
+                              b_.service.Create(alice_, "", "", Text("v1")));
+  const std::string& id = created.record_id;
+  COFFER_ASSERT_OK(a_.service.Update(alice_, id, "", Text("a2"), 1).status());
+  // The client knows version 2; B's copy is at 1: B reads and writes version 3.
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision b3,
+                              b_.service.Update(alice_, id, "", Text("b3"), 2));
+  EXPECT_EQ(b3.stamp.version, 3);
+  EXPECT_EQ(cache_.stats().stale_guesses, 1);
+  // B's copy is at 3, and so is this client's idea; PostgreSQL is at 4: the check-and-set
+  // fails, the read finds version 4 and the client is told so.
+  COFFER_ASSERT_OK(a_.service.Update(alice_, id, "", Text("a4"), 3).status());
+  EXPECT_THAT(b_.service.Update(alice_, id, "", Text("lost?"), 3).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("expected version 3, current version is 4")));
+  EXPECT_EQ(cache_.stats().stale_guesses, 2);
+  // B's copy says "not in the trash"; A trashed it: B refuses the edit, as PostgreSQL says.
+  COFFER_ASSERT_OK(a_.service.Delete(alice_, id, 4).status());
+  EXPECT_THAT(b_.service.Update(alice_, id, "", Text("lost?"), 5).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in the trash")));
+  // ...and the other way round: B trashed it (its copy says so), A restored it: B's edit goes in.
+  COFFER_ASSERT_OK(a_.service.Undelete(alice_, id, 5).status());
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision b7,
+                              b_.service.Update(alice_, id, "", Text("b7"), 6));
+  EXPECT_EQ(b7.stamp.version, 7);
+  COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings got, a_.service.Get(alice_, id, false));
+  EXPECT_EQ(Body(got), "b7");
+  EXPECT_EQ(got.head.stamp.version, 7);
+}
+
+// Tombstone GC drops a purged record, and a create of the same id starts version and state_seq
+// at 1 again: a copy of the earlier record with those same numbers must not be taken for the
+// new one (repository::HeadCheck's HLC), or the edit would be computed from the old record.
+TEST_F(SessionTokenServiceTest, ACopyOfAnEarlierRecordWithTheSameIdIsNeverWrittenOver) {
+  const std::string id = "aaaaaaaa-0000-4000-8000-000000000002";
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision old, b_.service.Create(alice_, "", id, Text("old")));
+  COFFER_ASSERT_OK(a_.service.Delete(alice_, id, 1).status());
+  COFFER_ASSERT_OK(a_.service.Purge(alice_, id, 2).status());
+  ASSERT_TRUE(records_.CollectTombstoneForTest(old.space_id, id));
+  now_ms_ += 60'000;
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision reborn,
+                              a_.service.Create(alice_, "", id, Text("new")));
+  ASSERT_EQ(reborn.stamp.version, 1);
+  // B's copy (the old record at version 1, state_seq 1) matches version and state_seq.
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision edited,
+                              b_.service.Update(alice_, id, "", Text("edit"), 1));
+  EXPECT_EQ(cache_.stats().stale_guesses, 1);
+  EXPECT_EQ(edited.stamp.version, 2);
+  EXPECT_EQ(edited.created_at_ms, reborn.created_at_ms);
+  EXPECT_GT(edited.stamp.hlc, reborn.stamp.hlc);
 }
 
 TEST_F(SessionTokenServiceTest, RetriedCreateReturnsATokenCoveringTheOriginal) {
