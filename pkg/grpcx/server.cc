@@ -238,7 +238,10 @@ absl::StatusOr<int> GrpcServer::Start() {
   for (grpc::Service* service : services_) builder.RegisterService(service);
   for (const std::unique_ptr<AsyncService>& a : async_services_) {
     builder.RegisterService(a->service);
-    a->cq = builder.AddCompletionQueue();
+    // Not a listening queue: the sync server's threads already poll every connection, and a
+    // listening queue would have these threads read requests of sync calls too, each then handed
+    // to a sync thread (a wake-up and a switch per call; docs/benchmarks.md).
+    a->cq = builder.AddCompletionQueue(/*is_frequently_polled=*/false);
   }
   builder.SetOption(std::make_unique<ServiceNamesOption>(&service_names_));
   if (!interceptor_factories_.empty()) {

@@ -10,7 +10,8 @@ namespace {
 
 bool Matches(const StoredRecord& record, const HeadCheck& expected) {
   return record.head.stamp.version == expected.version && record.state_seq == expected.state_seq &&
-         record.head.stamp.hlc == expected.hlc;
+         record.head.stamp.hlc == expected.hlc &&
+         record.head.stamp.origin_shard == expected.origin_shard;
 }
 
 }  // namespace

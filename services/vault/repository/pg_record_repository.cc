@@ -84,14 +84,15 @@ absl::StatusOr<int64_t> PgRecordRepository::ReplaceHead(const StoredRevision& re
                                                         const HeadCheck& expected,
                                                         int history_keep) {
   return Committed(WriteOne(sql::kReplaceHead, revision, expected.version, expected.state_seq,
-                            static_cast<int64_t>(history_keep), static_cast<int64_t>(expected.hlc)),
+                            static_cast<int64_t>(history_keep), static_cast<int64_t>(expected.hlc),
+                            expected.origin_shard),
                    revision.space_id);
 }
 
 absl::StatusOr<int64_t> PgRecordRepository::Purge(const StoredRevision& tombstone,
                                                   const HeadCheck& expected) {
   return Committed(WriteOne(sql::kPurgeRecord, tombstone, expected.version, expected.state_seq,
-                            static_cast<int64_t>(expected.hlc)),
+                            static_cast<int64_t>(expected.hlc), expected.origin_shard),
                    tombstone.space_id);
 }
 

@@ -53,17 +53,20 @@ struct StoredRecord {
 };
 
 // The head a local write was computed from, which its check-and-set requires to be still there.
-// version and state_seq move with every change of the row; the head's HLC tells one incarnation
-// of a record id from another (tombstone GC drops a record, and a later create of the same id
-// starts state_seq and version again at 1), so a copy kept in memory from before can never
-// match a different incarnation.
+// version and state_seq move with every change of the row; the head's (hlc, origin_shard), which
+// names a revision everywhere, tells one incarnation of a record id from another (tombstone GC
+// drops a record, and a later create of the same id starts state_seq and version again at 1; a
+// shard bootstrapped again starts its rows' state_seq again), so a copy kept in memory from
+// before can never match a different head.
 struct HeadCheck {
   int64_t version = 0;
   int64_t state_seq = 0;
   uint64_t hlc = 0;
+  std::string origin_shard;
 
   static HeadCheck Of(const StoredRecord& record) {
-    return {record.head.stamp.version, record.state_seq, record.head.stamp.hlc};
+    return {record.head.stamp.version, record.state_seq, record.head.stamp.hlc,
+            record.head.stamp.origin_shard};
   }
 };
 

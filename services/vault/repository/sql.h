@@ -61,10 +61,10 @@ inline constexpr char kInsertRecord[] =
     " FROM head"
     ") SELECT change_seq FROM head";
 
-// Local write: check-and-set on (version $17, state_seq $18, hlc $20: repository::HeadCheck),
-// replaces the head, drops the siblings it resolves, appends history and outbox, and applies
-// retention ($19 = keep last N revisions, 0 = all). Returns one row (the write's change_seq) when
-// written, none when the state moved on.
+// Local write: check-and-set on (version $17, state_seq $18, hlc $20, origin_shard $21:
+// repository::HeadCheck), replaces the head, drops the siblings it resolves, appends history and
+// outbox, and applies retention ($19 = keep last N revisions, 0 = all). Returns one row (the
+// write's change_seq) when written, none when the state moved on.
 inline constexpr char kReplaceHead[] =
     "WITH " COFFER_VAULT_SPACE_LOCK
     ", head AS ("
@@ -74,7 +74,7 @@ inline constexpr char kReplaceHead[] =
     "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
     "    state_seq = state_seq + 1, change_seq = " COFFER_VAULT_NEXT_CHANGE_SEQ
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
-    "    AND hlc = $20"
+    "    AND hlc = $20 AND origin_shard = $21"
     "  RETURNING record_id, change_seq"
     "), resolved AS ("
     "  DELETE FROM record_siblings s USING head"
@@ -93,7 +93,7 @@ inline constexpr char kReplaceHead[] =
     ") SELECT change_seq FROM head";
 
 // Purge: like kReplaceHead with a content-less tombstone, dropping all history; the check-and-set
-// is (version $17, state_seq $18, hlc $19).
+// is (version $17, state_seq $18, hlc $19, origin_shard $20).
 inline constexpr char kPurgeRecord[] =
     "WITH " COFFER_VAULT_SPACE_LOCK
     ", head AS ("
@@ -103,7 +103,7 @@ inline constexpr char kPurgeRecord[] =
     "    payload_ct = NULLIF($14::bytea, ''::bytea), updated_at_ms = $16, sibling_count = 0,"
     "    state_seq = state_seq + 1, change_seq = " COFFER_VAULT_NEXT_CHANGE_SEQ
     "  WHERE record_id = $1::uuid AND space_id = $4::uuid AND version = $17 AND state_seq = $18"
-    "    AND hlc = $19"
+    "    AND hlc = $19 AND origin_shard = $20"
     "  RETURNING record_id, change_seq"
     "), resolved AS ("
     "  DELETE FROM record_siblings s USING head"

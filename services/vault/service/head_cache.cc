@@ -170,12 +170,15 @@ void HeadCache::Store(const std::string& key, repository::StoredRecord record, u
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     // A concurrent read that began at a later generation, or at the same one but saw a later
-    // position, has the fresher copy: keep it (reads stay monotonic).
+    // position, has the fresher copy: keep it (reads stay monotonic). A write's head replaces
+    // only copies of an earlier position (a space's positions only grow): not a later write's,
+    // nor a read that already saw this write (which may serve Gets).
     const Entry& e = it->second;
-    if (e.generation > generation ||
-        (e.generation == generation && e.record->space_position > position)) {
-      return;
-    }
+    const bool fresher =
+        written ? e.record->space_position >= position
+                : e.generation > generation ||
+                      (e.generation == generation && e.record->space_position > position);
+    if (fresher) return;
     EraseLocked(it);
   }
   if (bytes > config_.max_bytes) {  // never held; the older copy is gone above

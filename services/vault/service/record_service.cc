@@ -211,14 +211,18 @@ absl::StatusOr<StoredRecord> RecordService::Load(const Caller& caller, const std
                                                  const std::optional<SessionPosition>& cached) {
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           RecordSpace(caller, id, needed, space_id, space_field));
-  std::optional<StoredRecord> record;
-  if (cached && config_.head_cache != nullptr) {
-    const bool applies = cached->space_id == space && cached->shard_id == config_.shard_id;
-    COFFER_ASSIGN_OR_RETURN(record, config_.head_cache->Get(space, domain::CanonicalUuid(id),
-                                                            applies ? cached->position : 0));
-  } else {
-    COFFER_ASSIGN_OR_RETURN(record, records_.Get(space, domain::CanonicalUuid(id)));
-  }
+  if (!cached || config_.head_cache == nullptr) return Fetch(space, id);
+  const bool applies = cached->space_id == space && cached->shard_id == config_.shard_id;
+  COFFER_ASSIGN_OR_RETURN(
+      std::optional<StoredRecord> record,
+      config_.head_cache->Get(space, domain::CanonicalUuid(id), applies ? cached->position : 0));
+  if (!record || record->head.purged) return absl::NotFoundError(NotFound(id));
+  return *std::move(record);
+}
+
+absl::StatusOr<StoredRecord> RecordService::Fetch(const std::string& space, const std::string& id) {
+  COFFER_ASSIGN_OR_RETURN(std::optional<StoredRecord> record,
+                          records_.Get(space, domain::CanonicalUuid(id)));
   if (!record || record->head.purged) return absl::NotFoundError(NotFound(id));
   return *std::move(record);
 }
@@ -251,12 +255,12 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
                                                    std::string_view op, const Mutation& mutate,
                                                    const std::string& space_id,
                                                    std::string_view space_field) {
-  // With an expected version, first from the head cache's copy when it is at that version: no
-  // read, and the check-and-set tells whether the copy was current (head_cache.h).
+  COFFER_ASSIGN_OR_RETURN(std::string space,
+                          RecordSpace(caller, id, Role::kWriter, space_id, space_field));
+  // With an expected version, first from the head cache's copy: no read, and the check-and-set
+  // tells whether the copy was current (head_cache.h).
   HeadCache* cache = config_.head_cache;
   if (expected_version && cache != nullptr) {
-    COFFER_ASSIGN_OR_RETURN(std::string space,
-                            RecordSpace(caller, id, Role::kWriter, space_id, space_field));
     if (std::shared_ptr<const StoredRecord> copy = cache->Peek(space, domain::CanonicalUuid(id))) {
       COFFER_ASSIGN_OR_RETURN(std::optional<Revision> written,
                               WriteOnce(*copy, expected_version, op, mutate, /*guess=*/true));
@@ -265,8 +269,7 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
     }
   }
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
-    COFFER_ASSIGN_OR_RETURN(StoredRecord record,
-                            Load(caller, id, Role::kWriter, space_id, space_field));
+    COFFER_ASSIGN_OR_RETURN(StoredRecord record, Fetch(space, id));
     COFFER_ASSIGN_OR_RETURN(std::optional<Revision> written,
                             WriteOnce(record, expected_version, op, mutate, /*guess=*/false));
     if (written) return *std::move(written);
@@ -277,29 +280,15 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
 absl::StatusOr<std::optional<Revision>> RecordService::WriteOnce(
     const StoredRecord& record, std::optional<int64_t> expected_version, std::string_view op,
     const Mutation& mutate, bool guess) {
-  if (guess && record.head.purged) return std::nullopt;
   if (config_.write_gate != nullptr) COFFER_RETURN_IF_ERROR(config_.write_gate->CheckWritable());
-  const int64_t current_version = record.head.stamp.version;
-  if (expected_version && *expected_version != current_version) {
+  Revision next;
+  StoredRevision stored;
+  // Everything decided from `record`. A copy's refusal may be stale: decided again on a read.
+  if (absl::Status decided = NextRevision(record, expected_version, mutate, next, stored);
+      !decided.ok()) {
     if (guess) return std::nullopt;
-    return VersionMismatch(*expected_version, current_version);
+    return decided;
   }
-  absl::StatusOr<Revision> head = cipher_.Open(record.head);
-  if (!head.ok() && guess) return std::nullopt;
-  COFFER_RETURN_IF_ERROR(head.status());
-  Revision next = *head;
-  if (absl::Status refused = mutate(*head, next); !refused.ok()) {
-    if (guess) return std::nullopt;
-    return refused;
-  }
-
-  std::vector<domain::RevisionStamp> stamps = {record.head.stamp};
-  for (const StoredRevision& s : record.siblings) stamps.push_back(s.stamp);
-  next.stamp = domain::NextLocalStamp(stamps, config_.shard_id, hlc_);
-  next.updated_at_ms = PhysicalMs(next.stamp.hlc);
-  next.sibling_count = 0;
-  COFFER_ASSIGN_OR_RETURN(StoredRevision stored, cipher_.Seal(next));
-  COFFER_RETURN_IF_ERROR(CheckReplicable(stored));
   const repository::HeadCheck expected = repository::HeadCheck::Of(record);
   int64_t written = 0;
   if (next.purged) {
@@ -321,6 +310,27 @@ absl::StatusOr<std::optional<Revision>> RecordService::WriteOnce(
     config_.head_cache->Wrote(std::move(now));
   }
   return next;
+}
+
+absl::Status RecordService::NextRevision(const StoredRecord& record,
+                                         std::optional<int64_t> expected_version,
+                                         const Mutation& mutate, Revision& next,
+                                         StoredRevision& stored) {
+  if (record.head.purged) return absl::NotFoundError("record is purged");  // copies only
+  const int64_t current_version = record.head.stamp.version;
+  if (expected_version && *expected_version != current_version) {
+    return VersionMismatch(*expected_version, current_version);
+  }
+  COFFER_ASSIGN_OR_RETURN(Revision head, cipher_.Open(record.head));
+  next = head;
+  COFFER_RETURN_IF_ERROR(mutate(head, next));
+  std::vector<domain::RevisionStamp> stamps = {record.head.stamp};
+  for (const StoredRevision& s : record.siblings) stamps.push_back(s.stamp);
+  next.stamp = domain::NextLocalStamp(stamps, config_.shard_id, hlc_);
+  next.updated_at_ms = PhysicalMs(next.stamp.hlc);
+  next.sibling_count = 0;
+  COFFER_ASSIGN_OR_RETURN(stored, cipher_.Seal(next));
+  return CheckReplicable(stored);
 }
 
 absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::string& id,

@@ -1,12 +1,15 @@
 // RecordService: the record use cases of RecordService (proto/coffer/vault/v1/vault.proto) on
 // one shard — authorization, validation, check-and-set, versioning, encryption, history.
 //
-// Every write follows docs/architecture.md §3 rule 1: read the record (head + siblings), check the
+// Every write follows docs/architecture.md §3 rule 1: take the record (head + siblings), check the
 // caller's expected version against the head, compute the new stamp with NextLocalStamp (which
 // resolves every sibling), seal the content bound to the new version, and commit it with one
-// statement that succeeds only if the record's state is still the one read. When another writer
-// got there first, the write re-reads: if the head's version moved, FAILED_PRECONDITION tells
-// the client the current version; if only siblings changed (a merge), the write is recomputed.
+// statement that succeeds only if the record's head is still the one taken (repository::
+// HeadCheck). The record is the head cache's copy when the replica holds one (no read; a copy
+// that is not current only costs the read below, see head_cache.h), else read from PostgreSQL.
+// When another writer got there first, the write re-reads: if the head's version moved,
+// FAILED_PRECONDITION tells the client the current version; if only siblings changed (a merge),
+// the write is recomputed.
 //
 // Errors: INVALID_ARGUMENT naming the field, NOT_FOUND for records the caller cannot see (also
 // in other users' spaces), FAILED_PRECONDITION for version mismatches and trash-state rules,
@@ -208,14 +211,21 @@ class RecordService {
   absl::StatusOr<std::string> RecordSpace(const Caller& caller, const std::string& id,
                                           domain::Role needed, const std::string& space_id,
                                           std::string_view space_field);
+  // Load's read, for a space already authorized: from PostgreSQL, NOT_FOUND when missing/purged.
+  absl::StatusOr<repository::StoredRecord> Fetch(const std::string& space, const std::string& id);
   // One attempt of LocalWrite from `record`: the written revision, or nullopt when the
   // check-and-set found the head changed. With `guess` (a head cache copy, maybe stale) every
-  // refusal the copy would cause (version mismatch, the mutation's error, a purged copy) is
-  // nullopt too, so the caller decides again on a fresh read.
+  // refusal the copy would cause (NextRevision's errors) is nullopt too, so the caller decides
+  // again on a fresh read.
   absl::StatusOr<std::optional<domain::Revision>> WriteOnce(const repository::StoredRecord& record,
                                                             std::optional<int64_t> expected_version,
                                                             std::string_view op,
                                                             const Mutation& mutate, bool guess);
+  // What a local write from `record` stores: checks the expected version, applies `mutate`,
+  // stamps and seals `next` into `stored`, within the event size limit.
+  absl::Status NextRevision(const repository::StoredRecord& record,
+                            std::optional<int64_t> expected_version, const Mutation& mutate,
+                            domain::Revision& next, repository::StoredRevision& stored);
   // The check-and-set write loop (see the file comment). expected_version nullopt = whatever
   // the head is (server-side writes such as advancing an HOTP counter).
   absl::StatusOr<domain::Revision> LocalWrite(const Caller& caller, const std::string& id,

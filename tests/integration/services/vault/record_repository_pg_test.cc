@@ -116,8 +116,8 @@ TEST_F(RecordRepositoryPgTest, WritesDoNotNotifyButTellTheCommitListenerAfterACh
   StoredRevision second = Rev(2, domain::VersionVector({{"a", 2}}), 200 << 16, "a");
   COFFER_ASSERT_OK_AND_ASSIGN(bool replaced, repo_->ReplaceHead(second, HeadCheck::Of(Load()), 10));
   ASSERT_TRUE(replaced);
-  COFFER_ASSERT_OK_AND_ASSIGN(replaced,
-                              repo_->ReplaceHead(second, {1, 0, first.stamp.hlc}, 10));  // stale
+  COFFER_ASSERT_OK_AND_ASSIGN(
+      replaced, repo_->ReplaceHead(second, {1, 0, first.stamp.hlc, "a"}, 10));  // stale
   EXPECT_FALSE(replaced);
   EXPECT_EQ(hooked, (std::vector<std::string>{kSpace, kSpace}));
 
@@ -151,15 +151,18 @@ TEST_F(RecordRepositoryPgTest, LocalWriteResolvesSiblingsAndChecksState) {
   StoredRevision next = Rev(2, domain::VersionVector({{"a", 2}, {"b", 1}}), 200 << 16, "a");
   // A state read before the sibling arrived is stale: nothing is written.
   COFFER_ASSERT_OK_AND_ASSIGN(
-      bool written, repo_->ReplaceHead(next, {1, got.state_seq - 1, got.head.stamp.hlc}, 0));
+      bool written, repo_->ReplaceHead(next, {1, got.state_seq - 1, got.head.stamp.hlc, "a"}, 0));
   EXPECT_FALSE(written);
-  COFFER_ASSERT_OK_AND_ASSIGN(written,
-                              repo_->ReplaceHead(next, {2, got.state_seq, got.head.stamp.hlc}, 0));
+  COFFER_ASSERT_OK_AND_ASSIGN(
+      written, repo_->ReplaceHead(next, {2, got.state_seq, got.head.stamp.hlc, "a"}, 0));
   EXPECT_FALSE(written);  // wrong expected version
   // Another head with the same version and state_seq (a record dropped by tombstone GC and
-  // created again starts both at 1): its HLC differs, nothing is written.
+  // created again starts both at 1): its HLC or origin shard differs, nothing is written.
   COFFER_ASSERT_OK_AND_ASSIGN(
-      written, repo_->ReplaceHead(next, {1, got.state_seq, got.head.stamp.hlc + 1}, 0));
+      written, repo_->ReplaceHead(next, {1, got.state_seq, got.head.stamp.hlc + 1, "a"}, 0));
+  EXPECT_FALSE(written);
+  COFFER_ASSERT_OK_AND_ASSIGN(
+      written, repo_->ReplaceHead(next, {1, got.state_seq, got.head.stamp.hlc, "z"}, 0));
   EXPECT_FALSE(written);
   COFFER_ASSERT_OK_AND_ASSIGN(written, repo_->ReplaceHead(next, HeadCheck::Of(got), 0));
   EXPECT_TRUE(written);
@@ -182,6 +185,15 @@ TEST_F(RecordRepositoryPgTest, PurgeLeavesAContentlessTombstone) {
   tombstone.name_ct.clear();
   tombstone.metadata_ct.clear();
   tombstone.payload_ct.clear();
+  // Another head with the same version and state_seq (another HLC or origin shard): no purge.
+  HeadCheck other_hlc = HeadCheck::Of(Load());
+  ++other_hlc.hlc;
+  HeadCheck other_shard = HeadCheck::Of(Load());
+  other_shard.origin_shard = "z";
+  for (const HeadCheck& wrong : {other_hlc, other_shard}) {
+    COFFER_ASSERT_OK_AND_ASSIGN(bool purged, repo_->Purge(tombstone, wrong));
+    EXPECT_FALSE(purged);
+  }
   COFFER_ASSERT_OK_AND_ASSIGN(bool written, repo_->Purge(tombstone, HeadCheck::Of(Load())));
   EXPECT_TRUE(written);
   StoredRecord got = Load();
@@ -278,7 +290,7 @@ TEST_F(RecordRepositoryPgTest, WritesReturnPositionsAndAnotherReplicasCacheHonou
   ASSERT_GT(p4, p3);
   EXPECT_EQ(Load().space_position, p3);
   // A check-and-set that fails returns 0 and moves nothing.
-  COFFER_ASSERT_OK_AND_ASSIGN(int64_t stale, repo_->ReplaceHead(second, {1, 0, 0}, 0));
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t stale, repo_->ReplaceHead(second, {1, 0, 0, "a"}, 0));
   EXPECT_EQ(stale, 0);
   EXPECT_EQ(Load().space_position, p3);
 }

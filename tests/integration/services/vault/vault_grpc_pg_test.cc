@@ -652,8 +652,23 @@ TEST_F(VaultGrpcPgTest, NothingSecretIsStoredInPlaintext) {
 }
 
 // Every write answers with a session token; a GetRecord with it is served (from the head cache
-// when its copy is new enough), and unchanged records are served from memory, counted.
+// when its copy is new enough), and unchanged records are served from memory, counted. Writes
+// start from the replica's copy (after a create, a read or a write of this replica) without a
+// read, and PostgreSQL's check-and-set accepts them: counted as used, never stale here.
 TEST_F(VaultGrpcPgTest, WritesReturnSessionTokensAndGetsUseTheHeadCache) {
+  httplib::Client admin("127.0.0.1", app_->admin_port());
+  auto counter = [&](const std::string& name) {
+    auto metrics = admin.Get("/metrics");
+    EXPECT_TRUE(metrics);
+    if (!metrics) return -1.0;
+    const size_t at = metrics->body.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name;
+    return at == std::string::npos ? -1.0 : std::stod(metrics->body.substr(at + name.size() + 2));
+  };
+  const std::string used = R"(coffer_vault_write_guesses_total{outcome="used"})";
+  const std::string stale = R"(coffer_vault_write_guesses_total{outcome="stale"})";
+  const double used_before = counter(used);
+  const double stale_before = counter(stale);
   pb::CreateRecordRequest create;
   *create.mutable_record() = Credential("cached");
   pb::CreateRecordResponse created;
@@ -671,15 +686,6 @@ TEST_F(VaultGrpcPgTest, WritesReturnSessionTokensAndGetsUseTheHeadCache) {
   EXPECT_THAT(updated.consistency_token(), StartsWith("s1."));
   EXPECT_NE(updated.consistency_token(), created.consistency_token());
 
-  httplib::Client admin("127.0.0.1", app_->admin_port());
-  auto counter = [&](const std::string& name) {
-    auto metrics = admin.Get("/metrics");
-    EXPECT_TRUE(metrics);
-    if (!metrics) return -1.0;
-    const size_t at = metrics->body.find("\n" + name + " ");
-    EXPECT_NE(at, std::string::npos) << name;
-    return at == std::string::npos ? -1.0 : std::stod(metrics->body.substr(at + name.size() + 2));
-  };
   const double hits = counter("coffer_vault_head_cache_hits_total");
   const double misses = counter("coffer_vault_head_cache_misses_total");
   pb::GetRecordRequest get;
@@ -712,6 +718,9 @@ TEST_F(VaultGrpcPgTest, WritesReturnSessionTokensAndGetsUseTheHeadCache) {
   pb::PurgeRecordResponse purged;
   ASSERT_TRUE(records_->PurgeRecord(Ctx(alice_).get(), purge, &purged).ok());
   EXPECT_THAT(purged.consistency_token(), StartsWith("s1."));
+  // Update (from the create's copy), delete (from the Get's), purge (from the delete's).
+  EXPECT_EQ(counter(used), used_before + 3);
+  EXPECT_EQ(counter(stale), stale_before);
   get.set_consistency_token(purged.consistency_token());
   pb::GetRecordResponse gone;
   EXPECT_EQ(records_->GetRecord(Ctx(alice_).get(), get, &gone).error_code(),

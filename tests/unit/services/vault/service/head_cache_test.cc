@@ -442,11 +442,11 @@ TEST_F(SessionTokenServiceTest, AStaleCopyCostsAReadNeverAWrongAnswer) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("expected version 3, current version is 4")));
   EXPECT_EQ(cache_.stats().stale_guesses, 2);
-  // B's copy says "not in the trash"; A trashed it: B refuses the edit, as PostgreSQL says.
+  // A trashed it (B's copy is older): B refuses the edit, as PostgreSQL says.
   COFFER_ASSERT_OK(a_.service.Delete(alice_, id, 4).status());
   EXPECT_THAT(b_.service.Update(alice_, id, "", Text("lost?"), 5).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in the trash")));
-  // ...and the other way round: B trashed it (its copy says so), A restored it: B's edit goes in.
+  // A restored it: B's edit goes in.
   COFFER_ASSERT_OK(a_.service.Undelete(alice_, id, 5).status());
   COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision b7,
                               b_.service.Update(alice_, id, "", Text("b7"), 6));
@@ -454,6 +454,35 @@ TEST_F(SessionTokenServiceTest, AStaleCopyCostsAReadNeverAWrongAnswer) {
   COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings got, a_.service.Get(alice_, id, false));
   EXPECT_EQ(Body(got), "b7");
   EXPECT_EQ(got.head.stamp.version, 7);
+}
+
+// The copy would refuse what PostgreSQL's head allows: B trashed the record (its copy says so),
+// then a merge made another shard's concurrent, untrashed revision of the same version the head.
+// B's edit is decided on PostgreSQL's head, and goes in.
+TEST_F(SessionTokenServiceTest, ACopysRefusalIsDecidedAgainOnTheStoredHead) {
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision created,
+                              b_.service.Create(alice_, "", "", Text("v1")));
+  COFFER_ASSERT_OK(b_.service.Delete(alice_, created.record_id, 1).status());
+  COFFER_ASSERT_OK_AND_ASSIGN(std::optional<StoredRecord> current,
+                              records_.Get(created.space_id, created.record_id));
+  ASSERT_TRUE(current.has_value());
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision theirs, cipher_.Open(current->head));
+  ASSERT_TRUE(theirs.deleted);
+  theirs.deleted = false;
+  theirs.content = Text("theirs");
+  theirs.stamp.origin_shard = "shard-b";
+  theirs.stamp.hlc += 1;
+  COFFER_ASSERT_OK_AND_ASSIGN(StoredRevision sealed, cipher_.Seal(theirs));
+  COFFER_ASSERT_OK_AND_ASSIGN(int64_t merged,
+                              records_.ReplaceHead(sealed, HeadCheck::Of(*current), 0));
+  ASSERT_GT(merged, 0);
+  COFFER_ASSERT_OK_AND_ASSIGN(domain::Revision mine,
+                              b_.service.Update(alice_, created.record_id, "", Text("mine"), 2));
+  EXPECT_EQ(mine.stamp.version, 3);
+  EXPECT_EQ(cache_.stats().stale_guesses, 1);
+  COFFER_ASSERT_OK_AND_ASSIGN(RecordWithSiblings got,
+                              a_.service.Get(alice_, created.record_id, false));
+  EXPECT_EQ(Body(got), "mine");
 }
 
 // Tombstone GC drops a purged record, and a create of the same id starts version and state_seq
