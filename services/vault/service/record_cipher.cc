@@ -45,8 +45,7 @@ absl::StatusOr<repository::StoredRevision> RecordCipher::Seal(
   return s;
 }
 
-absl::StatusOr<domain::Revision> RecordCipher::Open(
-    const repository::StoredRevision& stored) const {
+domain::Revision RecordCipher::ClearFields(const repository::StoredRevision& stored) {
   domain::Revision r;
   r.space_id = stored.space_id;
   r.record_id = stored.record_id;
@@ -56,6 +55,12 @@ absl::StatusOr<domain::Revision> RecordCipher::Open(
   r.purged = stored.purged;
   r.created_at_ms = stored.created_at_ms;
   r.updated_at_ms = stored.updated_at_ms;
+  return r;
+}
+
+absl::StatusOr<domain::Revision> RecordCipher::Open(
+    const repository::StoredRevision& stored) const {
+  domain::Revision r = ClearFields(stored);
   if (stored.purged) return r;
   const std::string context = SpaceKeyContext(stored.space_id);
   const int64_t v = stored.stamp.version;

@@ -36,6 +36,8 @@ class RecordCipher {
   // Decrypts a stored revision. DATA_LOSS when a ciphertext was altered or moved;
   // FAILED_PRECONDITION when its KEK is no longer configured.
   absl::StatusOr<domain::Revision> Open(const repository::StoredRevision& stored) const;
+  // Open without the content: only the fields stored in clear (ids, type, stamp, flags, times).
+  static domain::Revision ClearFields(const repository::StoredRevision& stored);
 
   // Seals `plaintext` into an opaque URL-safe token bound to the space and `purpose`.
   absl::StatusOr<std::string> SealToken(const std::string& space_id, const std::string& purpose,

@@ -254,7 +254,8 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
                                                    std::optional<int64_t> expected_version,
                                                    std::string_view op, const Mutation& mutate,
                                                    const std::string& space_id,
-                                                   std::string_view space_field) {
+                                                   std::string_view space_field,
+                                                   HeadContent head_content) {
   COFFER_ASSIGN_OR_RETURN(std::string space,
                           RecordSpace(caller, id, Role::kWriter, space_id, space_field));
   // With an expected version, first from the head cache's copy: no read, and the check-and-set
@@ -262,16 +263,18 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
   HeadCache* cache = config_.head_cache;
   if (expected_version && cache != nullptr) {
     if (std::shared_ptr<const StoredRecord> copy = cache->Peek(space, domain::CanonicalUuid(id))) {
-      COFFER_ASSIGN_OR_RETURN(std::optional<Revision> written,
-                              WriteOnce(*copy, expected_version, op, mutate, /*guess=*/true));
+      COFFER_ASSIGN_OR_RETURN(
+          std::optional<Revision> written,
+          WriteOnce(*copy, expected_version, op, mutate, /*guess=*/true, head_content));
       cache->CountGuess(/*stale=*/!written);
       if (written) return *std::move(written);
     }
   }
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     COFFER_ASSIGN_OR_RETURN(StoredRecord record, Fetch(space, id));
-    COFFER_ASSIGN_OR_RETURN(std::optional<Revision> written,
-                            WriteOnce(record, expected_version, op, mutate, /*guess=*/false));
+    COFFER_ASSIGN_OR_RETURN(
+        std::optional<Revision> written,
+        WriteOnce(record, expected_version, op, mutate, /*guess=*/false, head_content));
     if (written) return *std::move(written);
   }
   return absl::AbortedError("record " + id + " keeps changing; retry");
@@ -279,12 +282,13 @@ absl::StatusOr<Revision> RecordService::LocalWrite(const Caller& caller, const s
 
 absl::StatusOr<std::optional<Revision>> RecordService::WriteOnce(
     const StoredRecord& record, std::optional<int64_t> expected_version, std::string_view op,
-    const Mutation& mutate, bool guess) {
+    const Mutation& mutate, bool guess, HeadContent head_content) {
   if (config_.write_gate != nullptr) COFFER_RETURN_IF_ERROR(config_.write_gate->CheckWritable());
   Revision next;
   StoredRevision stored;
   // Everything decided from `record`. A copy's refusal may be stale: decided again on a read.
-  if (absl::Status decided = NextRevision(record, expected_version, mutate, next, stored);
+  if (absl::Status decided =
+          NextRevision(record, expected_version, mutate, head_content, next, stored);
       !decided.ok()) {
     if (guess) return std::nullopt;
     return decided;
@@ -314,14 +318,19 @@ absl::StatusOr<std::optional<Revision>> RecordService::WriteOnce(
 
 absl::Status RecordService::NextRevision(const StoredRecord& record,
                                          std::optional<int64_t> expected_version,
-                                         const Mutation& mutate, Revision& next,
-                                         StoredRevision& stored) {
+                                         const Mutation& mutate, HeadContent head_content,
+                                         Revision& next, StoredRevision& stored) {
   if (record.head.purged) return absl::NotFoundError("record is purged");  // copies only
   const int64_t current_version = record.head.stamp.version;
   if (expected_version && *expected_version != current_version) {
     return VersionMismatch(*expected_version, current_version);
   }
-  COFFER_ASSIGN_OR_RETURN(Revision head, cipher_.Open(record.head));
+  Revision head;
+  if (head_content == HeadContent::kOpened) {
+    COFFER_ASSIGN_OR_RETURN(head, cipher_.Open(record.head));
+  } else {
+    head = RecordCipher::ClearFields(record.head);
+  }
   next = head;
   COFFER_RETURN_IF_ERROR(mutate(head, next));
   std::vector<domain::RevisionStamp> stamps = {record.head.stamp};
@@ -341,18 +350,23 @@ absl::StatusOr<Revision> RecordService::Update(const Caller& caller, const std::
   if (expected_version < 0) return domain::FieldError("expected_version", "must not be negative");
   if (expected_version == 0) return Create(caller, space_id, id, std::move(content));
   COFFER_RETURN_IF_ERROR(domain::ValidateAndNormalize(content, "record."));
+  // The new content replaces the old; only a FILE payload is compared with the old one.
+  const bool file = std::holds_alternative<domain::FilePayload>(content.payload);
   return LocalWrite(
       caller, id, expected_version, "update",
       [&](const Revision& head, Revision& next) -> absl::Status {
         if (head.deleted) {
           return absl::FailedPreconditionError("record is in the trash; undelete it first");
         }
-        COFFER_RETURN_IF_ERROR(CheckFileRef(head.space_id, content.payload, &head.content.payload));
+        if (file) {
+          COFFER_RETURN_IF_ERROR(
+              CheckFileRef(head.space_id, content.payload, &head.content.payload));
+        }
         next.type = domain::TypeOf(content.payload);
         next.content = content;
         return absl::OkStatus();
       },
-      space_id, "record.space_id");
+      space_id, "record.space_id", file ? HeadContent::kOpened : HeadContent::kClearFieldsOnly);
 }
 
 absl::Status RecordService::CheckFileRef(const std::string& space_id,

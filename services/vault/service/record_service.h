@@ -197,6 +197,10 @@ class RecordService {
   // it or an error that aborts the write.
   using Mutation =
       std::function<absl::Status(const domain::Revision& head, domain::Revision& next)>;
+  // What a mutation reads of the head: everything (decrypted), or only the fields stored in
+  // clear (RecordCipher::ClearFields) when it replaces the whole content: the head's envelopes
+  // are then not opened (three AES-GCM opens and a decode saved per Update).
+  enum class HeadContent { kOpened, kClearFieldsOnly };
 
   // Loads record `id` of `space_id` (empty = personal) when the caller holds `needed` there,
   // NOT_FOUND otherwise (also when purged); a malformed space id is INVALID_ARGUMENT naming
@@ -220,19 +224,22 @@ class RecordService {
   absl::StatusOr<std::optional<domain::Revision>> WriteOnce(const repository::StoredRecord& record,
                                                             std::optional<int64_t> expected_version,
                                                             std::string_view op,
-                                                            const Mutation& mutate, bool guess);
+                                                            const Mutation& mutate, bool guess,
+                                                            HeadContent head_content);
   // What a local write from `record` stores: checks the expected version, applies `mutate`,
   // stamps and seals `next` into `stored`, within the event size limit.
   absl::Status NextRevision(const repository::StoredRecord& record,
                             std::optional<int64_t> expected_version, const Mutation& mutate,
-                            domain::Revision& next, repository::StoredRevision& stored);
+                            HeadContent head_content, domain::Revision& next,
+                            repository::StoredRevision& stored);
   // The check-and-set write loop (see the file comment). expected_version nullopt = whatever
   // the head is (server-side writes such as advancing an HOTP counter).
   absl::StatusOr<domain::Revision> LocalWrite(const Caller& caller, const std::string& id,
                                               std::optional<int64_t> expected_version,
                                               std::string_view op, const Mutation& mutate,
                                               const std::string& space_id,
-                                              std::string_view space_field = "space_id");
+                                              std::string_view space_field = "space_id",
+                                              HeadContent head_content = HeadContent::kOpened);
   // One page of the space's heads that `keep` accepts, in (name, id) order after the page
   // token's position, from the index. The token is sealed for `token_purpose`, so it is
   // rejected with another space, method or filter. Memory is O(page) for a space the index
