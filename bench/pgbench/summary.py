@@ -80,6 +80,12 @@ for label, a, b, target in ratios:
     print(f"{label:50} {v:6.2f}  {tgt:8} {verdict:7}  {note}")
     out.append({"ratio": label, "value": v, "target": target,
                 "met": None if target is None else v >= target, "ceiling": c})
+for name in ("pgbench_write", "pgbench_put"):
+    r = runs.get(name, {})
+    if r.get("applied_writes") is not None and r.get("ops"):
+        # Both counted over the same pgbench run: the share of its writes that changed a record.
+        print(f"{name}: {r['applied_writes']} writes applied during the run, {r['ops']} transactions "
+              f"counted ({100.0 * r['applied_writes'] / r['ops']:.1f} %)")
 print(f"\nfloor CPU per call (us): Ping {ping_us:.0f}; Get {floor_us['vault_get']:.0f}, "
       f"Put {floor_us['vault_put']:.0f} (Ping + pgbench's PostgreSQL CPU for the same SQL)")
 json.dump({"ratios": out, "throughput": {k: tput(k) for k in runs}, "cores": cores,

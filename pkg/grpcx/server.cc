@@ -238,9 +238,11 @@ absl::StatusOr<int> GrpcServer::Start() {
   for (grpc::Service* service : services_) builder.RegisterService(service);
   for (const std::unique_ptr<AsyncService>& a : async_services_) {
     builder.RegisterService(a->service);
-    // Not a listening queue: the sync server's threads already poll every connection, and a
-    // listening queue would have these threads read requests of sync calls too, each then handed
-    // to a sync thread (a wake-up and a switch per call; docs/benchmarks.md).
+    // Not a frequently polled queue: with one, gRPC builds a "hybrid" server whose sync queues do
+    // not poll, so these few threads would read every connection and hand each sync call to a
+    // sync thread (a wake-up and a switch per call; docs/benchmarks.md). Calls are still matched
+    // to this queue, and its Next() wakes when an operation completes. A server needs one polled
+    // queue: the sync server's, always there since health Check is a sync method.
     a->cq = builder.AddCompletionQueue(/*is_frequently_polled=*/false);
   }
   builder.SetOption(std::make_unique<ServiceNamesOption>(&service_names_));

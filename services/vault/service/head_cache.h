@@ -20,12 +20,13 @@
 //
 // Writes use the cache as a guess only (Peek): a local write computes the next revision from the
 // copy held here, whatever its age, and its check-and-set (repository::HeadCheck: version,
-// state_seq and HLC of the head it was computed from) commits only if PostgreSQL still has that
-// head; otherwise, and whenever the copy would refuse the write (another version than the client
-// expects, a record in the trash), the write reads PostgreSQL and decides again. So a stale copy
-// costs a round trip and never a wrong answer. After a write the replica remembers the head it
-// wrote (Wrote), so the next edit of the same record needs no read either; such an entry never
-// serves a Get (the write moved the space's epoch past it), a Get reads PostgreSQL and replaces it.
+// state_seq, HLC and origin shard of the head it was computed from) commits only if PostgreSQL
+// still has that head; otherwise, and whenever the copy would refuse the write (another version
+// than the client expects, a record in the trash), the write reads PostgreSQL and decides again. So
+// a stale copy costs a round trip and never a wrong answer. After a write the replica remembers the
+// head it wrote (Wrote), so the next edit of the same record needs no read either; such an entry
+// never serves a Get (the write moved the space's epoch past it), a Get reads PostgreSQL and
+// replaces it.
 //
 // What is held: sealed ciphertexts only, as stored (nothing is decrypted here). Memory: bounded
 // by `max_bytes` (an estimate of the entries' strings plus a per-entry overhead), least recently

@@ -139,7 +139,9 @@ class RecordService {
   absl::StatusOr<RecordWithSiblings> Get(const Caller& caller, const std::string& id,
                                          bool include_siblings, const std::string& space_id = "",
                                          const std::string& session_token = "");
-  // expected_version 0 = create with this id in `space_id`.
+  // expected_version 0 = create with this id in `space_id`. The new content replaces the old,
+  // which is not decrypted (except a FILE payload's, to compare the blob reference): a head that
+  // could no longer be opened (sealed under a retired key) is overwritten, not refused.
   absl::StatusOr<domain::Revision> Update(const Caller& caller, const std::string& id,
                                           const std::string& space_id,
                                           domain::RecordContent content, int64_t expected_version);

@@ -192,6 +192,38 @@ TEST_F(HeadCacheTest, StaysWithinItsBytesEvictingTheLeastRecentlyUsed) {
   EXPECT_LE(cache.stats().bytes, 8 * 1024);
 }
 
+// A write's head (Wrote) is a base for the next write only: never served to a Get, never
+// replacing a copy of a later position, and replaced by a write of a later position.
+TEST_F(HeadCacheTest, AWritesHeadIsOnlyABaseForWritesAndNeverReplacesALaterCopy) {
+  ASSERT_GT(*records_.Insert(Rev(kSpace, kRecord, 1)), 0);
+  HeadCache cache = MakeCache();
+  const int64_t later = Write(2);
+  EXPECT_EQ(Payload(cache), "payload2");  // a read at the write's position
+  StoredRecord older;
+  older.head = Rev(kSpace, kRecord, 1);
+  older.state_seq = 1;
+  older.space_position = later - 1;
+  cache.Wrote(older);
+  std::shared_ptr<const StoredRecord> base = cache.Peek(kSpace, kRecord);
+  ASSERT_NE(base, nullptr);
+  EXPECT_EQ(base->head.payload_ct, "payload2");  // the read's later copy stays
+  // A later write replaces it; a Get does not take it (it reads the repository: payload2).
+  StoredRecord newer;
+  newer.head = Rev(kSpace, kRecord, 3, "written");
+  newer.state_seq = 3;
+  newer.space_position = later + 1;
+  cache.Wrote(newer);
+  EXPECT_EQ(cache.Peek(kSpace, kRecord)->head.payload_ct, "written3");
+  const HeadCache::Stats before = cache.stats();
+  EXPECT_EQ(Payload(cache), "payload2");
+  EXPECT_EQ(cache.stats().misses, before.misses + 1);
+  EXPECT_EQ(cache.stats().hits, before.hits);
+  // A disabled cache holds nothing for writes either.
+  HeadCache off = MakeCache(0);
+  off.Wrote(newer);
+  EXPECT_EQ(off.Peek(kSpace, kRecord), nullptr);
+}
+
 TEST_F(HeadCacheTest, DisabledCacheAlwaysReadsTheRepository) {
   ASSERT_GT(*records_.Insert(Rev(kSpace, kRecord, 1)), 0);
   HeadCache cache = MakeCache(/*max_bytes=*/0);

@@ -79,6 +79,50 @@ class RecordServiceTest : public ::testing::TestWithParam<bool> {
   const Caller bob_{"bob", {}};
 };
 
+// A FILE record's blob reference is checked when it is set or changed, not when an update keeps
+// it (that compares with the stored head, so Update opens the head for FILE content), and an
+// update to another type needs no check.
+class CountingFileRefs final : public FileRefChecker {
+ public:
+  absl::Status Check(const std::string& /*space_id*/,
+                     const domain::FilePayload& /*file*/) const override {
+    ++calls;
+    return allow ? absl::OkStatus()
+                 : absl::InvalidArgumentError("record.file.blob_id: no such blob");
+  }
+  mutable int calls = 0;
+  bool allow = true;
+};
+
+TEST_P(RecordServiceTest, AnUpdateChecksAFileReferenceOnlyWhenItChanges) {
+  CountingFileRefs refs;
+  RecordServiceConfig config{"shard-a", 3, 100};
+  config.file_refs = &refs;
+  RecordService service(
+      config, records_, access_, cipher_, hlc_, [this] { return now_ms_; },
+      [this] { return NextId(); }, nullptr, index_);
+  auto file = [](std::string name, std::string blob) {
+    RecordContent c;
+    c.name = std::move(name);
+    c.payload = domain::FilePayload{std::move(blob), 10, "", "text/plain", "a.txt"};
+    return c;
+  };
+  const std::string a = "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
+  const std::string b = "1f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
+  COFFER_ASSERT_OK_AND_ASSIGN(Revision v1, service.Create(alice_, "", "", file("f", a)));
+  EXPECT_EQ(refs.calls, 1);
+  refs.allow = false;
+  COFFER_ASSERT_OK(service.Update(alice_, v1.record_id, "", file("renamed", a), 1).status());
+  EXPECT_EQ(refs.calls, 1);
+  EXPECT_THAT(service.Update(alice_, v1.record_id, "", file("other", b), 2).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("record.file.blob_id")));
+  EXPECT_EQ(refs.calls, 2);
+  COFFER_ASSERT_OK_AND_ASSIGN(Revision text,
+                              service.Update(alice_, v1.record_id, "", Text("now text"), 2));
+  EXPECT_EQ(text.type, domain::RecordType::kText);
+  EXPECT_EQ(refs.calls, 2);
+}
+
 TEST_P(RecordServiceTest, CreateAndGetEveryType) {
   std::vector<domain::Payload> payloads = {
       domain::CredentialPayload{"a", "p", "u", "n"},
